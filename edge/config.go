@@ -1,0 +1,104 @@
+package edge
+
+import "time"
+
+// Zone kinds.
+const (
+	KindGate = "gate"
+	KindRack = "rack"
+)
+
+// Settings are the edge knobs (contract §4 `edge:`). Names follow the
+// EPCglobal ALE smoothing vocabulary where one exists.
+type Settings struct {
+	MinRSSI        float64       `mapstructure:"min_rssi"`        // dBm; weaker reads are ignored
+	MinReads       int           `mapstructure:"min_reads"`       // reads within PresenceWindow before a tag is present
+	PresenceWindow time.Duration `mapstructure:"presence_window"` // sliding window for MinReads and RSSI smoothing
+	Dwell          time.Duration `mapstructure:"dwell"`           // a rack move is confirmed after this long
+	HysteresisDB   float64       `mapstructure:"hysteresis_db"`   // a new rack must beat the current one by this much
+	LostAfter      time.Duration `mapstructure:"lost_after"`      // silence after which a tag has left a rack
+	GateWindow     time.Duration `mapstructure:"gate_window"`     // both sides of a gate within this window
+}
+
+// DefaultSettings are the contract's defaults.
+func DefaultSettings() Settings {
+	return Settings{
+		MinRSSI:        -75,
+		MinReads:       2,
+		PresenceWindow: 3 * time.Second,
+		Dwell:          5 * time.Second,
+		HysteresisDB:   6,
+		LostAfter:      60 * time.Second,
+		GateWindow:     10 * time.Second,
+	}
+}
+
+// Overrides are per-zone replacements for Settings; nil means "use edge:".
+type Overrides struct {
+	MinRSSI        *float64       `mapstructure:"min_rssi"`
+	MinReads       *int           `mapstructure:"min_reads"`
+	PresenceWindow *time.Duration `mapstructure:"presence_window"`
+	Dwell          *time.Duration `mapstructure:"dwell"`
+	HysteresisDB   *float64       `mapstructure:"hysteresis_db"`
+	LostAfter      *time.Duration `mapstructure:"lost_after"`
+	GateWindow     *time.Duration `mapstructure:"gate_window"`
+}
+
+// Apply returns s with the non-nil overrides applied.
+func (o *Overrides) Apply(s Settings) Settings {
+	if o.MinRSSI != nil {
+		s.MinRSSI = *o.MinRSSI
+	}
+	if o.MinReads != nil {
+		s.MinReads = *o.MinReads
+	}
+	if o.PresenceWindow != nil {
+		s.PresenceWindow = *o.PresenceWindow
+	}
+	if o.Dwell != nil {
+		s.Dwell = *o.Dwell
+	}
+	if o.HysteresisDB != nil {
+		s.HysteresisDB = *o.HysteresisDB
+	}
+	if o.LostAfter != nil {
+		s.LostAfter = *o.LostAfter
+	}
+	if o.GateWindow != nil {
+		s.GateWindow = *o.GateWindow
+	}
+	return s
+}
+
+// AntennaRef names antennas of one reader; an empty list means all of them.
+type AntennaRef struct {
+	Reader   string `mapstructure:"reader"`
+	Antennas []int  `mapstructure:"antennas"`
+}
+
+// Zone is one entry of `zones:`: a gate (with outside and inside antennas) or
+// a rack (with its antennas and where it stands).
+type Zone struct {
+	ID       string       `mapstructure:"id"`
+	Kind     string       `mapstructure:"kind"`
+	Floor    string       `mapstructure:"floor"`
+	Room     string       `mapstructure:"room"`
+	Row      string       `mapstructure:"row"`
+	Rack     string       `mapstructure:"rack"`
+	Outside  []AntennaRef `mapstructure:"outside"`
+	Inside   []AntennaRef `mapstructure:"inside"`
+	Antennas []AntennaRef `mapstructure:"antennas"`
+
+	Overrides `mapstructure:",squash"`
+}
+
+// Location returns where a rack zone stands.
+func (z *Zone) Location() *Location {
+	return &Location{Zone: z.ID, Floor: z.Floor, Room: z.Room, Row: z.Row, Rack: z.Rack}
+}
+
+// Config is what the engine needs: the zones and the default settings.
+type Config struct {
+	Zones    []Zone
+	Settings Settings
+}

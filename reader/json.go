@@ -1,0 +1,128 @@
+package reader
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// TimeLayout is the time format of reads: UTC with microseconds.
+const TimeLayout = "2006-01-02T15:04:05.000000Z07:00"
+
+// ErrBadRead is wrapped by every ParseRead error.
+var ErrBadRead = errors.New("bad read")
+
+// AppendJSON appends r as one JSON object (contract §5), without a newline.
+func (r *Read) AppendJSON(dst []byte) []byte {
+	dst = append(dst, `{"time":"`...)
+	dst = r.Time.UTC().AppendFormat(dst, TimeLayout)
+	dst = append(dst, `","reader":`...)
+	dst = strconv.AppendQuote(dst, r.Reader)
+	if r.Status != "" {
+		dst = append(dst, `,"status":`...)
+		dst = strconv.AppendQuote(dst, string(r.Status))
+		return append(dst, '}')
+	}
+	dst = append(dst, `,"antenna":`...)
+	dst = strconv.AppendInt(dst, int64(r.Antenna), 10)
+	dst = append(dst, `,"epc":"`...)
+	dst = append(dst, r.EPC...)
+	dst = append(dst, `","rssi":`...)
+	dst = strconv.AppendFloat(dst, r.RSSI, 'f', -1, 64)
+	return append(dst, '}')
+}
+
+type readJSON struct {
+	Time    string   `json:"time"`
+	Reader  string   `json:"reader"`
+	Antenna int      `json:"antenna"`
+	EPC     string   `json:"epc"`
+	RSSI    *float64 `json:"rssi"`
+	Status  string   `json:"status"`
+}
+
+// ParseRead decodes one JSON line of contract §5. The EPC is normalised to
+// upper-case hex; a line without epc must carry a status.
+func ParseRead(line []byte) (Read, error) {
+	var j readJSON
+	dec := json.NewDecoder(bytes.NewReader(line))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&j); err != nil {
+		return Read{}, fmt.Errorf("%w: %v", ErrBadRead, err)
+	}
+	t, err := ParseTime(j.Time)
+	if err != nil {
+		return Read{}, fmt.Errorf("%w: time %q: %v", ErrBadRead, j.Time, err)
+	}
+	if j.Reader == "" {
+		return Read{}, fmt.Errorf("%w: missing reader", ErrBadRead)
+	}
+	r := Read{Time: t, Reader: j.Reader, Antenna: j.Antenna}
+	if j.EPC == "" {
+		switch Status(j.Status) {
+		case StatusOnline, StatusOffline:
+			r.Status = Status(j.Status)
+			return r, nil
+		case "":
+			return Read{}, fmt.Errorf("%w: neither epc nor status", ErrBadRead)
+		default:
+			return Read{}, fmt.Errorf("%w: status %q is not online or offline", ErrBadRead, j.Status)
+		}
+	}
+	epc, err := NormalizeEPC(j.EPC)
+	if err != nil {
+		return Read{}, fmt.Errorf("%w: %v", ErrBadRead, err)
+	}
+	r.EPC = epc
+	if j.RSSI != nil {
+		r.RSSI = *j.RSSI
+	}
+	return r, nil
+}
+
+// ParseTime accepts RFC 3339 with or without fractional seconds and returns UTC.
+func ParseTime(s string) (time.Time, error) {
+	t, err := time.Parse(time.RFC3339Nano, s)
+	if err != nil {
+		return time.Time{}, err
+	}
+	return t.UTC(), nil
+}
+
+// NormalizeEPC checks that s is hex with an even number of digits and returns
+// it in upper case.
+func NormalizeEPC(s string) (string, error) {
+	if len(s) == 0 || len(s)%2 != 0 {
+		return "", fmt.Errorf("epc %q: want an even number of hex digits", s)
+	}
+	upper := true
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case c >= '0' && c <= '9', c >= 'A' && c <= 'F':
+		case c >= 'a' && c <= 'f':
+			upper = false
+		default:
+			return "", fmt.Errorf("epc %q: not hex", s)
+		}
+	}
+	if upper {
+		return s, nil
+	}
+	return strings.ToUpper(s), nil
+}
+
+// HexEPC encodes raw EPC bytes as upper-case hex (one allocation).
+func HexEPC(b []byte) string {
+	const digits = "0123456789ABCDEF"
+	out := make([]byte, len(b)*2)
+	for i, c := range b {
+		out[i*2] = digits[c>>4]
+		out[i*2+1] = digits[c&0xF]
+	}
+	return string(out)
+}
