@@ -74,3 +74,13 @@ type Checker interface {
 func StatusRead(t time.Time, id string, s Status) Read {
 	return Read{Time: t.UTC(), Reader: id, Status: s}
 }
+
+// Emulator is a simulated reader for `rfidgw sim` and for tests: it speaks
+// its protocol on a real transport (a TCP listener, a pseudo-terminal, an
+// MQTT broker) and reports the tag reads fed to it as a real reader would.
+// Feed does not block for long: an emulator that cannot keep up drops the
+// oldest reads, like a real reader's buffer.
+type Emulator interface {
+	Feed(r Read)
+	Close() error
+}
