@@ -1,0 +1,118 @@
+// Package config owns the gateway configuration file (contract §4): the
+// struct that holds every default, strict loading with viper (an unknown key
+// is an error), RFIDGW_ environment overrides, and validation that lists
+// every problem by its key path. It composes the config types that the
+// stages own (reader.Config, edge.Zone, edge.Settings) and is used only by
+// the wiring in cmd/rfidgw.
+package config
+
+import (
+	"time"
+
+	"github.com/rfidgw/rfidgw/edge"
+	"github.com/rfidgw/rfidgw/reader"
+)
+
+// Config is the whole gateway configuration.
+type Config struct {
+	Gateway Gateway         `mapstructure:"gateway"`
+	Readers []reader.Config `mapstructure:"readers"`
+	Zones   []edge.Zone     `mapstructure:"zones"`
+	Edge    edge.Settings   `mapstructure:"edge"`
+	Buffer  Buffer          `mapstructure:"buffer"`
+	Uplink  Uplink          `mapstructure:"uplink"`
+	HTTP    HTTP            `mapstructure:"http"`
+	Record  Record          `mapstructure:"record"`
+	Log     Log             `mapstructure:"log"`
+
+	// File is the path the config was loaded from (not a key).
+	File string `mapstructure:"-"`
+}
+
+// Gateway identifies this gateway.
+type Gateway struct {
+	ID      string `mapstructure:"id"`
+	DataDir string `mapstructure:"data_dir"`
+}
+
+// Buffer bounds the local event buffer.
+type Buffer struct {
+	MaxBytes    ByteSize `mapstructure:"max_bytes"`
+	MinFreeDisk ByteSize `mapstructure:"min_free_disk"`
+	OnFull      string   `mapstructure:"on_full"`
+}
+
+// Uplink holds the Kafka settings.
+type Uplink struct {
+	Kafka Kafka `mapstructure:"kafka"`
+}
+
+// Kafka is the uplink to central Kafka.
+type Kafka struct {
+	Brokers          []string          `mapstructure:"brokers"`
+	Topic            string            `mapstructure:"topic"`
+	StatusTopic      string            `mapstructure:"status_topic"`
+	Librdkafka       map[string]string `mapstructure:"librdkafka"`
+	SASLPasswordFile string            `mapstructure:"sasl_password_file"`
+	MaxInFlight      int               `mapstructure:"max_in_flight"`
+	Heartbeat        time.Duration     `mapstructure:"heartbeat"`
+}
+
+// HTTP is the health, metrics and zone-page listener.
+type HTTP struct {
+	Listen    string `mapstructure:"listen"`
+	TokenFile string `mapstructure:"token_file"`
+}
+
+// Record keeps raw reads for tuning with `rfidgw replay`.
+type Record struct {
+	Path     string   `mapstructure:"path"`
+	MaxBytes ByteSize `mapstructure:"max_bytes"`
+}
+
+// Log selects the log output.
+type Log struct {
+	Level  string `mapstructure:"level"`  // debug | info | warn | error
+	Format string `mapstructure:"format"` // auto | text | json
+}
+
+// Default returns a config holding every default of contract §4.
+func Default() Config {
+	return Config{
+		Gateway: Gateway{DataDir: "/var/lib/rfidgw"},
+		Edge:    edge.DefaultSettings(),
+		Buffer: Buffer{
+			MaxBytes:    2 << 30,
+			MinFreeDisk: 256 << 20,
+			OnFull:      "drop_oldest",
+		},
+		Uplink: Uplink{Kafka: Kafka{
+			Topic:       "rfid.movements",
+			StatusTopic: "rfid.gateway-status",
+			MaxInFlight: 10000,
+			Heartbeat:   30 * time.Second,
+		}},
+		HTTP:   HTTP{Listen: "127.0.0.1:9870"},
+		Record: Record{MaxBytes: 256 << 20},
+		Log:    Log{Level: "info", Format: "auto"},
+	}
+}
+
+// readerDefaults fills per-type defaults of a reader entry.
+func readerDefaults(r *reader.Config) {
+	switch r.Type {
+	case reader.TypeLLRP:
+		if r.Keepalive == 0 {
+			r.Keepalive = 10 * time.Second
+		}
+	case reader.TypeSerial:
+		if r.Baud == 0 {
+			r.Baud = 115200
+		}
+	case reader.TypeMQTT:
+		if r.QoS == nil {
+			q := 1
+			r.QoS = &q
+		}
+	}
+}

@@ -1,0 +1,162 @@
+package config
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+func write(t *testing.T, body string) string {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), "gw.yaml")
+	if err := os.WriteFile(p, []byte(body), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+const good = `
+gateway: {id: floor3, data_dir: ./data}
+readers:
+  - {id: dock-1, type: llrp, address: 127.0.0.1:5084}
+  - {id: rack-row-a, type: serial, device: /dev/ttyUSB0, protocol: thingmagic}
+  - {id: replay, type: file, path: r.jsonl, provides: [dock-2], speed: 0}
+zones:
+  - {id: gate-a, kind: gate, outside: [{reader: dock-1, antennas: [1]}], inside: [{reader: dock-1, antennas: [2]}]}
+  - {id: rack-A01, kind: rack, floor: "3", antennas: [{reader: rack-row-a, antennas: [1]}], dwell: 9s}
+  - {id: rack-A02, kind: rack, floor: "3", antennas: [{reader: dock-2}]}
+edge: {dwell: 4s}
+buffer: {max_bytes: 1GiB}
+uplink: {kafka: {brokers: [127.0.0.1:9092]}}
+`
+
+func TestLoadGoodFillsDefaults(t *testing.T) {
+	c, err := Load(write(t, good))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Validate(ScopeAll); err != nil {
+		t.Fatalf("valid config rejected: %v", err)
+	}
+	if c.Edge.Dwell != 4*time.Second || c.Edge.MinReads != 2 || c.Edge.LostAfter != time.Minute {
+		t.Errorf("edge settings = %+v", c.Edge)
+	}
+	if c.Zones[1].Dwell == nil || *c.Zones[1].Dwell != 9*time.Second {
+		t.Errorf("zone override dwell not decoded: %+v", c.Zones[1].Overrides)
+	}
+	if c.Buffer.MaxBytes != 1<<30 || c.Buffer.MinFreeDisk != 256<<20 || c.Buffer.OnFull != "drop_oldest" {
+		t.Errorf("buffer = %+v", c.Buffer)
+	}
+	if c.Readers[0].Keepalive != 10*time.Second || c.Readers[1].Baud != 115200 {
+		t.Errorf("reader defaults not filled: %+v %+v", c.Readers[0], c.Readers[1])
+	}
+	if c.Readers[2].Speed != 0 {
+		t.Errorf("explicit speed 0 became %v", c.Readers[2].Speed)
+	}
+	if c.Uplink.Kafka.Topic != "rfid.movements" {
+		t.Errorf("topic default = %q", c.Uplink.Kafka.Topic)
+	}
+}
+
+func TestEnvOverride(t *testing.T) {
+	t.Setenv("RFIDGW_UPLINK_KAFKA_BROKERS", "127.0.0.1:1111,127.0.0.1:2222")
+	t.Setenv("RFIDGW_EDGE_MIN_READS", "3")
+	t.Setenv("RFIDGW_HTTP_LISTEN", "127.0.0.1:0")
+	c, err := Load(write(t, good))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := strings.Join(c.Uplink.Kafka.Brokers, " "); got != "127.0.0.1:1111 127.0.0.1:2222" {
+		t.Errorf("brokers = %q", got)
+	}
+	if c.Edge.MinReads != 3 || c.HTTP.Listen != "127.0.0.1:0" {
+		t.Errorf("env not applied: min_reads=%d listen=%q", c.Edge.MinReads, c.HTTP.Listen)
+	}
+}
+
+func problems(t *testing.T, body string) string {
+	t.Helper()
+	c, err := Load(write(t, body))
+	if err == nil {
+		err = c.Validate(ScopeAll)
+	}
+	if err == nil {
+		t.Fatalf("bad config accepted:\n%s", body)
+	}
+	if !errors.Is(err, ErrConfig) {
+		t.Errorf("error %v does not wrap ErrConfig", err)
+	}
+	return err.Error()
+}
+
+func TestProblemsNameKeyPaths(t *testing.T) {
+	cases := []struct{ name, edit, want string }{
+		{"unknown key", "edge: {dwell: 4s, dwel: 5s}", "edge.dwel: unknown key"},
+		{"unknown reader key", strings.Replace(good, "address: 127.0.0.1:5084", "adress: 127.0.0.1:5084", 1), "readers[0].adress: unknown key"},
+		{"bad duration", "edge: {dwell: 5x}", "edge.dwell"},
+		{"missing reader", strings.Replace(good, "{reader: dock-1, antennas: [2]}", "{reader: dock-9, antennas: [2]}", 1), `zones[0].inside[0].reader: unknown reader "dock-9"`},
+		{"bad size", "buffer: {max_bytes: lots}", "buffer.max_bytes"},
+		{"bad on_full", "buffer: {on_full: panic}", `buffer.on_full: "panic"`},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			body := tc.edit
+			if !strings.Contains(body, "gateway:") {
+				body = strings.Replace(good, "edge: {dwell: 4s}", "", 1)
+				body = strings.Replace(body, "buffer: {max_bytes: 1GiB}", "", 1) + tc.edit + "\n"
+			}
+			got := problems(t, body)
+			if !strings.Contains(got, tc.want) {
+				t.Errorf("want %q in:\n%s", tc.want, got)
+			}
+		})
+	}
+}
+
+func TestEveryProblemListed(t *testing.T) {
+	got := problems(t, `
+gateway: {id: "Floor 3"}
+readers:
+  - {id: a, type: llrp}
+  - {id: a, type: serial, device: /dev/x, protocol: morse}
+zones:
+  - {id: z, kind: shelf}
+uplink: {kafka: {brokers: []}}
+`)
+	for _, want := range []string{"gateway.id:", "readers[0].address:", "readers[1].id:", "readers[1].protocol:", "zones[0].kind:", "uplink.kafka.brokers:"} {
+		if !strings.Contains(got, want) {
+			t.Errorf("missing %q in:\n%s", want, got)
+		}
+	}
+}
+
+func TestScenarioConfigsLoad(t *testing.T) {
+	dirs, _ := filepath.Glob("../../../shared/scenarios/*/zones.yaml")
+	if len(dirs) == 0 {
+		t.Skip("no ../shared/scenarios next to the repo")
+	}
+	for _, p := range dirs {
+		c, err := Load(p)
+		if err == nil {
+			err = c.Validate(ScopeAll)
+		}
+		if err != nil {
+			t.Errorf("%s: %v", p, err)
+		}
+	}
+}
+
+func TestByteSize(t *testing.T) {
+	for in, want := range map[string]ByteSize{"2GiB": 2 << 30, "256MiB": 256 << 20, "1000": 1000, "1.5KiB": 1536, "5MB": 5000000} {
+		got, err := ParseByteSize(in)
+		if err != nil || got != want {
+			t.Errorf("ParseByteSize(%q) = %v, %v; want %v", in, got, err, want)
+		}
+	}
+	if _, err := ParseByteSize("2 parsecs"); err == nil {
+		t.Error("nonsense size accepted")
+	}
+}
