@@ -1,0 +1,187 @@
+// Package file owns the `file` reader type: it plays a reads JSON-lines file
+// (contract §5) at the recorded pace, faster, or as fast as possible. It is
+// the first source of the gateway and stays useful for demos and for testing
+// an install without readers. Read times are kept as recorded: the engine's
+// clock follows them (see cmd/rfidgw's pipeline clock).
+package file
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"time"
+
+	"github.com/rfidgw/rfidgw/internal/metrics"
+	"github.com/rfidgw/rfidgw/reader"
+)
+
+// maxBatch bounds the reads handed to the sink at once.
+const maxBatch = 512
+
+// Source plays one reads file.
+type Source struct {
+	cfg reader.Config
+	log *slog.Logger
+
+	// sleep waits until t or ctx ends; replaced in tests.
+	sleep func(ctx context.Context, d time.Duration) error
+	// Done is closed when the file has been played to its end (not with loop).
+	Done chan struct{}
+}
+
+// New checks that the file can be opened and returns its Source.
+func New(cfg reader.Config, log *slog.Logger) (*Source, error) {
+	if log == nil {
+		log = slog.Default()
+	}
+	f, err := os.Open(cfg.Path)
+	if err != nil {
+		return nil, fmt.Errorf("reader %q: %w", cfg.ID, err)
+	}
+	f.Close()
+	return &Source{cfg: cfg, log: log.With("reader", cfg.ID), sleep: sleepCtx, Done: make(chan struct{})}, nil
+}
+
+func sleepCtx(ctx context.Context, d time.Duration) error {
+	if d <= 0 {
+		return ctx.Err()
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
+}
+
+// Check opens the file and counts its lines.
+func (s *Source) Check(ctx context.Context) (string, error) {
+	f, err := os.Open(s.cfg.Path)
+	if err != nil {
+		return "", err
+	}
+	defer f.Close()
+	n, bad := 0, 0
+	sc := newScanner(f)
+	for sc.Scan() {
+		if len(sc.Bytes()) == 0 {
+			continue
+		}
+		if _, err := reader.ParseRead(sc.Bytes()); err != nil {
+			bad++
+		}
+		n++
+	}
+	if err := sc.Err(); err != nil {
+		return "", err
+	}
+	if n > 0 && bad == n {
+		return "", fmt.Errorf("%s: none of %d lines is a read", s.cfg.Path, n)
+	}
+	return fmt.Sprintf("reads file %s: %d lines (%d unreadable), speed %g", s.cfg.Path, n, bad, s.cfg.Speed), nil
+}
+
+func newScanner(r io.Reader) *bufio.Scanner {
+	sc := bufio.NewScanner(r)
+	sc.Buffer(make([]byte, 64*1024), 1<<20)
+	return sc
+}
+
+// Run plays the file (again and again with loop: true, shifting times so
+// they keep growing) and returns at its end or when ctx ends.
+func (s *Source) Run(ctx context.Context, sink reader.Sink) error {
+	defer func() {
+		select {
+		case <-s.Done:
+		default:
+			close(s.Done)
+		}
+	}()
+	var shift time.Duration
+	for {
+		first, last, err := s.play(ctx, sink, shift)
+		if err != nil {
+			if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+				return nil
+			}
+			return err
+		}
+		if !s.cfg.Loop || first.IsZero() {
+			s.log.Info("reads file played to its end", "path", s.cfg.Path)
+			return nil
+		}
+		shift += last.Sub(first) + time.Second
+	}
+}
+
+// play sends every read of the file once, times shifted by shift, paced by
+// the configured speed. It returns the first and last recorded time.
+func (s *Source) play(ctx context.Context, sink reader.Sink, shift time.Duration) (first, last time.Time, err error) {
+	f, err := os.Open(s.cfg.Path)
+	if err != nil {
+		return first, last, fmt.Errorf("reader %q: %w", s.cfg.ID, err)
+	}
+	defer f.Close()
+	sc := newScanner(f)
+	batch := make([]reader.Read, 0, maxBatch)
+	flush := func() error {
+		if len(batch) == 0 {
+			return nil
+		}
+		if err := sink.Deliver(ctx, batch); err != nil {
+			return err
+		}
+		batch = batch[:0]
+		return nil
+	}
+	var wallStart time.Time
+	line := 0
+	for sc.Scan() {
+		line++
+		b := sc.Bytes()
+		if len(b) == 0 {
+			continue
+		}
+		r, perr := reader.ParseRead(b)
+		if perr != nil {
+			metrics.ReaderFrameErrors.WithLabelValues(s.cfg.ID).Inc()
+			s.log.Warn("skipping a line that is not a read", "path", s.cfg.Path, "line", line, "err", perr)
+			continue
+		}
+		if first.IsZero() {
+			first, wallStart = r.Time, time.Now()
+		}
+		last = r.Time
+		if s.cfg.Speed > 0 {
+			due := wallStart.Add(time.Duration(float64(r.Time.Sub(first)) / s.cfg.Speed))
+			if wait := time.Until(due); wait > time.Millisecond {
+				if err := flush(); err != nil {
+					return first, last, err
+				}
+				if err := s.sleep(ctx, wait); err != nil {
+					return first, last, err
+				}
+			}
+		}
+		r.Time = r.Time.Add(shift)
+		if !r.IsStatus() {
+			metrics.ReadsTotal.WithLabelValues(r.Reader).Inc()
+		}
+		batch = append(batch, r)
+		if len(batch) == maxBatch {
+			if err := flush(); err != nil {
+				return first, last, err
+			}
+		}
+	}
+	if err := sc.Err(); err != nil {
+		return first, last, fmt.Errorf("reader %q: %s line %d: %w", s.cfg.ID, s.cfg.Path, line+1, err)
+	}
+	return first, last, flush()
+}
