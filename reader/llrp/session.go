@@ -1,0 +1,427 @@
+package llrp
+
+import (
+	"bufio"
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/rfidgw/rfidgw/internal/metrics"
+	"github.com/rfidgw/rfidgw/reader"
+)
+
+// conn is one LLRP connection. Everything on it happens in the goroutine
+// that owns it: requests, keepalive acks and report delivery, so there is no
+// locking and backpressure from the sink reaches the reader through TCP.
+type conn struct {
+	s      *Source
+	ctx    context.Context
+	nc     net.Conn
+	fr     *Framer
+	wbuf   []byte
+	nextID uint32
+	stop   func() bool
+
+	sink   reader.Sink
+	st     *runState
+	tags   []TagReport
+	reads  []reader.Read
+	clock  readClock
+	errLog rateLog
+}
+
+// connect dials the reader and waits for its ConnectionAttemptEvent.
+func (s *Source) connect(ctx context.Context) (*conn, error) {
+	d := &net.Dialer{Timeout: s.dialTimeout, KeepAlive: 30 * time.Second}
+	var nc net.Conn
+	var err error
+	if s.tls != nil {
+		nc, err = (&tls.Dialer{NetDialer: d, Config: s.tls}).DialContext(ctx, "tcp", s.addr)
+	} else {
+		nc, err = d.DialContext(ctx, "tcp", s.addr)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("connecting to llrp reader %q at %s: %w", s.id, s.addr, err)
+	}
+	c := &conn{
+		s:     s,
+		ctx:   ctx,
+		nc:    nc,
+		fr:    NewFramer(bufio.NewReaderSize(nc, 64<<10)),
+		clock: readClock{log: s.log, logged: &s.clockLogged},
+	}
+	// Cancelling ctx interrupts a blocked read or write.
+	c.stop = context.AfterFunc(ctx, func() { _ = nc.SetDeadline(time.Unix(1, 0)) })
+
+	deadline := s.now().Add(s.requestTimeout)
+	for {
+		h, body, err := c.readUntil(deadline, "the ConnectionAttemptEvent")
+		if err != nil {
+			c.close()
+			return nil, err
+		}
+		if h.Type != MsgReaderEventNotification {
+			continue // nothing else is expected before it; ignore it like the reader would
+		}
+		var ev ReaderEventNotification
+		if err := ev.DecodeBody(body); err != nil {
+			c.close()
+			return nil, fmt.Errorf("llrp reader %q at %s: %w", s.id, s.addr, err)
+		}
+		if !ev.HasConnectionAttempt {
+			continue
+		}
+		if ev.ConnectionStatus != ConnSuccess {
+			c.close()
+			return nil, fmt.Errorf("%w: %q at %s: %s (ConnectionAttemptEvent status %d)",
+				ErrConnectionRefused, s.id, s.addr, ConnectionStatusText(ev.ConnectionStatus), ev.ConnectionStatus)
+		}
+		return c, nil
+	}
+}
+
+func (c *conn) close() {
+	c.stop()
+	_ = c.nc.Close()
+}
+
+// readUntil reads the next message, failing with ErrResponseTimeout at
+// deadline. waitingFor names what the caller waits for, for the error.
+func (c *conn) readUntil(deadline time.Time, waitingFor string) (Header, []byte, error) {
+	if err := c.setReadDeadline(deadline); err != nil {
+		return Header{}, nil, err
+	}
+	h, body, err := c.fr.ReadMessage()
+	if err != nil {
+		if errors.Is(err, os.ErrDeadlineExceeded) && c.ctx.Err() == nil {
+			return h, nil, fmt.Errorf("%w: %q at %s did not send %s within %v", ErrResponseTimeout, c.s.id, c.s.addr, waitingFor, c.s.requestTimeout)
+		}
+		return h, nil, c.readErr(err)
+	}
+	return h, body, nil
+}
+
+// setReadDeadline sets the deadline and then checks ctx: if ctx ended in
+// between, the cancel hook's past deadline may have been overwritten.
+func (c *conn) setReadDeadline(t time.Time) error {
+	if err := c.nc.SetReadDeadline(t); err != nil {
+		return err
+	}
+	return c.ctx.Err()
+}
+
+func (c *conn) readErr(err error) error {
+	if c.ctx.Err() != nil {
+		return c.ctx.Err()
+	}
+	if errors.Is(err, ErrBadHeader) {
+		metrics.ReaderFrameErrors.WithLabelValues(c.s.id).Inc()
+	}
+	return fmt.Errorf("reading from llrp reader %q at %s: %w", c.s.id, c.s.addr, err)
+}
+
+// sendID writes m with message id id.
+func (c *conn) sendID(m Message, id uint32) error {
+	c.wbuf = AppendMessage(c.wbuf[:0], Version101, id, m)
+	if err := c.nc.SetWriteDeadline(c.s.now().Add(c.s.requestTimeout)); err != nil {
+		return err
+	}
+	if _, err := c.nc.Write(c.wbuf); err != nil {
+		if c.ctx.Err() != nil {
+			return c.ctx.Err()
+		}
+		return fmt.Errorf("sending %v to llrp reader %q at %s: %w", m.Type(), c.s.id, c.s.addr, err)
+	}
+	return nil
+}
+
+func (c *conn) send(m Message) (uint32, error) {
+	c.nextID++
+	return c.nextID, c.sendID(m, c.nextID)
+}
+
+// request sends m and waits for the response of type want with the same
+// message id (readers that answer with another id or type are not trusted
+// to have answered this request). Messages arriving meanwhile are handled
+// as usual. A response with an error status, or an ERROR_MESSAGE for this
+// id, is an error wrapping ErrStatus.
+func (c *conn) request(m Message, want MessageType) (Message, error) {
+	id, err := c.send(m)
+	if err != nil {
+		return nil, err
+	}
+	deadline := c.s.now().Add(c.s.requestTimeout)
+	for {
+		h, body, err := c.readUntil(deadline, want.String())
+		if err != nil {
+			return nil, err
+		}
+		switch {
+		case h.Type == want && h.ID == id:
+			rsp, err := DecodeMessage(h, body)
+			if err != nil {
+				metrics.ReaderFrameErrors.WithLabelValues(c.s.id).Inc()
+				return nil, err
+			}
+			if st := statusOf(rsp); st != nil {
+				if err := st.Err(); err != nil {
+					return rsp, fmt.Errorf("llrp reader %q rejected %v: %w", c.s.id, m.Type(), err)
+				}
+			}
+			return rsp, nil
+		case h.Type == MsgErrorMessage && h.ID == id:
+			var e StatusResponse
+			e.Kind = MsgErrorMessage
+			if err := e.DecodeBody(body); err != nil {
+				return nil, fmt.Errorf("llrp reader %q answered %v with a bad ERROR_MESSAGE: %w", c.s.id, m.Type(), err)
+			}
+			err := e.Status.Err()
+			if err == nil {
+				err = fmt.Errorf("%w: ERROR_MESSAGE with status success", ErrStatus)
+			}
+			return nil, fmt.Errorf("llrp reader %q answered %v with ERROR_MESSAGE: %w", c.s.id, m.Type(), err)
+		default:
+			if err := c.handle(h, body); err != nil {
+				return nil, err
+			}
+		}
+	}
+}
+
+func statusOf(m Message) *Status {
+	switch r := m.(type) {
+	case *StatusResponse:
+		return &r.Status
+	case *GetReaderCapabilitiesResponse:
+		return &r.Status
+	}
+	return nil
+}
+
+func (c *conn) capabilities() (*GetReaderCapabilitiesResponse, error) {
+	rsp, err := c.request(&GetReaderCapabilities{RequestedData: 0}, MsgGetReaderCapabilitiesResponse)
+	if err != nil {
+		return nil, err
+	}
+	caps := rsp.(*GetReaderCapabilitiesResponse)
+	if !caps.HasGeneral {
+		return caps, fmt.Errorf("%w: llrp reader %q sent capabilities without GeneralDeviceCapabilities", ErrBadParameter, c.s.id)
+	}
+	return caps, nil
+}
+
+// handle processes a message the client did not ask for.
+func (c *conn) handle(h Header, body []byte) error {
+	switch h.Type {
+	case MsgKeepalive:
+		return c.sendID(&Empty{Kind: MsgKeepaliveAck}, h.ID)
+	case MsgROAccessReport:
+		return c.report(body)
+	case MsgReaderEventNotification:
+		var ev ReaderEventNotification
+		if err := ev.DecodeBody(body); err != nil {
+			metrics.ReaderFrameErrors.WithLabelValues(c.s.id).Inc()
+			c.errLog.log(c.s, "bad READER_EVENT_NOTIFICATION", err)
+			return nil
+		}
+		for _, a := range ev.Antennas {
+			c.s.log.Info("llrp antenna event", "antenna", a.AntennaID, "connected", a.Connected)
+		}
+		if ev.HasConnectionAttempt && ev.ConnectionStatus != ConnSuccess {
+			c.s.log.Warn("llrp reader reports a connection attempt by another client", "status", ConnectionStatusText(ev.ConnectionStatus))
+		}
+		if ev.ConnectionClose {
+			return fmt.Errorf("%w: %q at %s sent ConnectionCloseEvent", ErrReaderClosed, c.s.id, c.s.addr)
+		}
+	case MsgErrorMessage:
+		var e StatusResponse
+		e.Kind = MsgErrorMessage
+		err := e.DecodeBody(body)
+		if err == nil {
+			err = e.Status.Err()
+		}
+		c.s.log.Warn("llrp reader sent ERROR_MESSAGE", "id", h.ID, "err", err)
+	default:
+		c.s.log.Debug("llrp message ignored", "type", h.Type, "id", h.ID)
+	}
+	return nil
+}
+
+// report turns one RO_ACCESS_REPORT into one batch of reads.
+func (c *conn) report(body []byte) error {
+	recv := c.s.now()
+	var err error
+	c.tags, err = DecodeROAccessReport(c.tags[:0], body)
+	if err != nil {
+		n := 1
+		var re *ReportError
+		if errors.As(err, &re) {
+			n = re.Count
+		}
+		metrics.ReaderFrameErrors.WithLabelValues(c.s.id).Add(float64(n))
+		c.errLog.log(c.s, "bad TagReportData in RO_ACCESS_REPORT", err)
+	}
+	reads := c.reads[:0]
+	for i := range c.tags {
+		t := &c.tags[i]
+		ant := int(t.AntennaID)
+		if t.Has(HasAntennaID) && !c.s.cfg.WantsAntenna(ant) {
+			continue
+		}
+		rssi, _ := t.RSSI()
+		reads = append(reads, reader.Read{
+			Time:    c.clock.readTime(t, recv),
+			Reader:  c.s.id,
+			Antenna: ant,
+			EPC:     t.EPC,
+			RSSI:    rssi,
+		})
+	}
+	c.reads = reads
+	if len(reads) == 0 {
+		return nil
+	}
+	if err := c.sink.Deliver(c.ctx, reads); err != nil {
+		return err
+	}
+	metrics.ReadsTotal.WithLabelValues(c.s.id).Add(float64(len(reads)))
+	c.st.delivered = true
+	return nil
+}
+
+// rospec is the continuous inventory the client installs: started by
+// START_ROSPEC, never stopping by itself, one report per tag read
+// (ROReportTrigger 1, N=1). This is plain LLRP 1.0.1, which Impinj and
+// Zebra FX readers both accept, and the selector asks only for fields every
+// reader supports.
+func (s *Source) rospec() ROSpec {
+	return ROSpec{
+		ID:                   rospecID,
+		StartTrigger:         StartNull,
+		Antennas:             s.antennas,
+		InventoryParamSpecID: 1,
+		ProtocolID:           1,
+		HasReportSpec:        true,
+		ReportTrigger:        ReportNTagsOrEndOfAISpec,
+		ReportN:              1,
+		ContentSelector:      SelAntennaID | SelChannelIndex | SelPeakRSSI | SelFirstSeen | SelLastSeen | SelTagSeenCount,
+	}
+}
+
+// session runs one connection: handshake, configuration, inventory, and
+// then reports until the connection fails or ctx ends.
+func (s *Source) session(ctx context.Context, sink reader.Sink, st *runState, connected prometheus.Gauge) error {
+	c, err := s.connect(ctx)
+	if err != nil {
+		return err
+	}
+	defer c.close()
+	c.sink, c.st = sink, st
+
+	caps, err := c.capabilities()
+	if err != nil {
+		return err
+	}
+	if err := s.checkAntennas(caps.General.MaxAntennas); err != nil {
+		return err
+	}
+	steps := []struct {
+		m    Message
+		want MessageType
+	}{
+		// Factory reset first so that settings a previous client left
+		// (other ROSpecs, AccessSpecs, event holds) cannot interfere.
+		{&SetReaderConfig{ResetToFactoryDefault: true, Keepalive: &KeepaliveSpec{Trigger: 1, IntervalMS: uint32(s.keepalive / time.Millisecond)}}, MsgSetReaderConfigResponse},
+		{&ROSpecCommand{Kind: MsgDeleteROSpec, ROSpecID: 0}, MsgDeleteROSpecResponse},
+		{&AddROSpec{ROSpec: s.rospec()}, MsgAddROSpecResponse},
+		{&ROSpecCommand{Kind: MsgEnableROSpec, ROSpecID: rospecID}, MsgEnableROSpecResponse},
+		{&ROSpecCommand{Kind: MsgStartROSpec, ROSpecID: rospecID}, MsgStartROSpecResponse},
+	}
+	for _, step := range steps {
+		if _, err := c.request(step.m, step.want); err != nil {
+			return err
+		}
+	}
+	g := caps.General
+	s.log.Info("llrp reader connected", "addr", s.addr, "vendor", VendorName(g.Manufacturer), "model", g.Model,
+		"firmware", g.Firmware, "antennas", g.MaxAntennas, "keepalive", s.keepalive)
+	connected.Set(1)
+	st.online, st.announced = true, true
+	if err := sink.Deliver(ctx, []reader.Read{reader.StatusRead(s.now(), s.id, reader.StatusOnline)}); err != nil {
+		return err
+	}
+
+	err = c.loop()
+	if ctx.Err() != nil {
+		c.closeConnection(true)
+	}
+	return err
+}
+
+// loop handles messages until the connection fails. Silence for three
+// keepalive intervals means a dead reader or a dead network path.
+func (c *conn) loop() error {
+	for {
+		if err := c.setReadDeadline(c.s.now().Add(3 * c.s.keepalive)); err != nil {
+			return err
+		}
+		h, body, err := c.fr.ReadMessage()
+		if err != nil {
+			if errors.Is(err, os.ErrDeadlineExceeded) && c.ctx.Err() == nil {
+				return fmt.Errorf("%w: %q at %s, keepalive %v", ErrKeepaliveTimeout, c.s.id, c.s.addr, c.s.keepalive)
+			}
+			return c.readErr(err)
+		}
+		if err := c.handle(h, body); err != nil {
+			return err
+		}
+	}
+}
+
+// closeConnection ends the session politely: stop the inventory (when we
+// started one) and CLOSE_CONNECTION, waiting up to a second for the reader's response.
+// Errors are ignored: the socket is closed right after anyway.
+func (c *conn) closeConnection(stopInventory bool) {
+	c.stop()
+	c.ctx = context.Background()
+	deadline := c.s.now().Add(time.Second)
+	_ = c.nc.SetDeadline(deadline)
+	if stopInventory {
+		if _, err := c.send(&ROSpecCommand{Kind: MsgStopROSpec, ROSpecID: rospecID}); err != nil {
+			return
+		}
+	}
+	id, err := c.send(&Empty{Kind: MsgCloseConnection})
+	if err != nil {
+		return
+	}
+	for {
+		h, _, err := c.fr.ReadMessage()
+		if err != nil || (h.Type == MsgCloseConnectionResponse && h.ID == id) {
+			return
+		}
+	}
+}
+
+// rateLog logs decode errors at most every 10 s per connection, with the
+// number suppressed in between, so a corrupt stream cannot flood the log.
+type rateLog struct {
+	last       time.Time
+	suppressed int
+}
+
+func (r *rateLog) log(s *Source, msg string, err error) {
+	now := s.now()
+	if !r.last.IsZero() && now.Sub(r.last) < 10*time.Second {
+		r.suppressed++
+		return
+	}
+	s.log.Warn(msg, "err", err, "suppressed_since_last", r.suppressed)
+	r.last, r.suppressed = now, 0
+}

@@ -1,0 +1,253 @@
+package llrp
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"net"
+	"os"
+	"strconv"
+	"time"
+
+	"github.com/rfidgw/rfidgw/internal/metrics"
+	"github.com/rfidgw/rfidgw/reader"
+)
+
+// Defaults of the LLRP source.
+const (
+	DefaultPort      = "5084" // LLRP over TCP (IANA)
+	DefaultTLSPort   = "5085" // LLRP over TLS on Impinj readers
+	DefaultKeepalive = 10 * time.Second
+	minKeepalive     = 100 * time.Millisecond
+
+	// rospecID is the one ROSpec the client owns on the reader.
+	rospecID = 1
+)
+
+// Source is one LLRP reader connection. It implements reader.Source and
+// reader.Checker. Build it with New; it is safe to call Run once and Check
+// any number of times (but not while Run holds the reader's only client
+// slot).
+type Source struct {
+	id        string
+	addr      string
+	tls       *tls.Config // nil for plain TCP
+	antennas  []uint16    // ROSpec antennas; empty = all
+	cfg       reader.Config
+	keepalive time.Duration
+	log       *slog.Logger
+
+	// Tunables; tests shorten them.
+	minBackoff     time.Duration
+	maxBackoff     time.Duration
+	goodAfter      time.Duration // a connection up this long resets the backoff
+	requestTimeout time.Duration
+	dialTimeout    time.Duration
+	now            func() time.Time
+
+	clockLogged bool
+}
+
+// New builds the LLRP source of one `readers:` entry. It checks the config
+// (address, antennas, keepalive, TLS files) and returns an error wrapping
+// ErrConfig that names the key at fault; it does not connect.
+func New(cfg reader.Config, log *slog.Logger) (*Source, error) {
+	if log == nil {
+		log = slog.Default()
+	}
+	where := fmt.Sprintf("reader %q", cfg.ID)
+	if cfg.ID == "" {
+		return nil, fmt.Errorf("%w: reader without id", ErrConfig)
+	}
+	if cfg.Type != "" && cfg.Type != reader.TypeLLRP {
+		return nil, fmt.Errorf("%w: %s: type %q is not llrp", ErrConfig, where, cfg.Type)
+	}
+	s := &Source{
+		id:             cfg.ID,
+		cfg:            cfg,
+		keepalive:      cfg.Keepalive,
+		log:            log.With("reader", cfg.ID, "source", "llrp"),
+		minBackoff:     time.Second,
+		maxBackoff:     30 * time.Second,
+		goodAfter:      10 * time.Second,
+		requestTimeout: 10 * time.Second,
+		dialTimeout:    10 * time.Second,
+		now:            time.Now,
+	}
+	if cfg.Address == "" {
+		return nil, fmt.Errorf("%w: %s: address is required (host:port of the reader, e.g. 10.0.3.21:5084)", ErrConfig, where)
+	}
+	host, port, err := net.SplitHostPort(cfg.Address)
+	if err != nil {
+		// No port: use LLRP's, 5085 when TLS is on.
+		host, port = cfg.Address, DefaultPort
+		if cfg.TLS != nil {
+			port = DefaultTLSPort
+		}
+	}
+	if p, err := strconv.Atoi(port); err != nil || p < 1 || p > 65535 || host == "" {
+		return nil, fmt.Errorf("%w: %s: address %q: want host:port with a port in 1..65535", ErrConfig, where, cfg.Address)
+	}
+	s.addr = net.JoinHostPort(host, port)
+	for i, a := range cfg.Antennas {
+		if a < 1 || a > 65535 {
+			return nil, fmt.Errorf("%w: %s: antennas[%d] = %d: antenna ids are 1..65535", ErrConfig, where, i, a)
+		}
+		s.antennas = append(s.antennas, uint16(a))
+	}
+	switch {
+	case s.keepalive == 0:
+		s.keepalive = DefaultKeepalive
+	case s.keepalive < minKeepalive:
+		return nil, fmt.Errorf("%w: %s: keepalive %v is below %v", ErrConfig, where, cfg.Keepalive, minKeepalive)
+	case s.keepalive > time.Hour:
+		return nil, fmt.Errorf("%w: %s: keepalive %v is above 1h", ErrConfig, where, cfg.Keepalive)
+	}
+	if cfg.TLS != nil {
+		tc, err := clientTLS(cfg.TLS, host)
+		if err != nil {
+			return nil, fmt.Errorf("%w: %s: %w", ErrConfig, where, err)
+		}
+		s.tls = tc
+	}
+	return s, nil
+}
+
+// clientTLS builds the TLS client config from the file paths of cfg.
+func clientTLS(t *reader.TLS, host string) (*tls.Config, error) {
+	tc := &tls.Config{
+		MinVersion:         tls.VersionTLS12,
+		ServerName:         t.ServerName,
+		InsecureSkipVerify: t.InsecureSkipVerify, //nolint:gosec // an explicit, documented opt-in for readers with self-signed certificates
+	}
+	if tc.ServerName == "" {
+		tc.ServerName = host
+	}
+	if t.CA != "" {
+		pem, err := os.ReadFile(t.CA)
+		if err != nil {
+			return nil, fmt.Errorf("tls.ca: %w", err)
+		}
+		pool := x509.NewCertPool()
+		if !pool.AppendCertsFromPEM(pem) {
+			return nil, fmt.Errorf("tls.ca %q: no PEM certificate found", t.CA)
+		}
+		tc.RootCAs = pool
+	}
+	if (t.Cert == "") != (t.Key == "") {
+		return nil, errors.New("tls.cert and tls.key must be given together")
+	}
+	if t.Cert != "" {
+		pair, err := tls.LoadX509KeyPair(t.Cert, t.Key)
+		if err != nil {
+			return nil, fmt.Errorf("tls.cert/tls.key: %w", err)
+		}
+		tc.Certificates = []tls.Certificate{pair}
+	}
+	return tc, nil
+}
+
+// Run connects to the reader and keeps its inventory running until ctx
+// ends, reconnecting with exponential backoff and jitter (1 s .. 30 s, reset
+// after a connection that was up for 10 s or delivered reads). Every change
+// of connection state is delivered as a reader.StatusRead; the first failed
+// attempt delivers "offline" so the edge engine knows from the start. It
+// returns nil when ctx ends.
+func (s *Source) Run(ctx context.Context, sink reader.Sink) error {
+	metrics.ReaderConnected.WithLabelValues(s.id).Set(0)
+	connected := metrics.ReaderConnected.WithLabelValues(s.id)
+	reconnects := metrics.ReaderReconnects.WithLabelValues(s.id)
+	st := &runState{}
+	backoff := s.minBackoff
+	for attempt := 0; ; attempt++ {
+		if attempt > 0 {
+			reconnects.Inc()
+		}
+		start := s.now()
+		err := s.session(ctx, sink, st, connected)
+		if ctx.Err() != nil {
+			connected.Set(0)
+			return nil
+		}
+		if st.delivered || s.now().Sub(start) >= s.goodAfter {
+			backoff = s.minBackoff
+		}
+		st.delivered = false
+		connected.Set(0)
+		if st.online || !st.announced {
+			st.online, st.announced = false, true
+			if err := sink.Deliver(ctx, []reader.Read{reader.StatusRead(s.now(), s.id, reader.StatusOffline)}); err != nil {
+				return nil
+			}
+		}
+		wait := jitter(backoff)
+		s.log.Warn("llrp reader connection lost; reconnecting", "addr", s.addr, "err", err, "retry_in", wait.Round(time.Millisecond))
+		t := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return nil
+		case <-t.C:
+		}
+		backoff = min(backoff*2, s.maxBackoff)
+	}
+}
+
+// runState is what Run and its sessions share about the reader's state.
+type runState struct {
+	online    bool // "online" was delivered and no "offline" since
+	announced bool // some status was delivered
+	delivered bool // the last session delivered tag reads
+}
+
+// jitter spreads d over [0.8d, 1.2d) so that gateways restarted together do
+// not reconnect in lockstep.
+func jitter(d time.Duration) time.Duration {
+	return time.Duration(float64(d) * (0.8 + 0.4*rand.Float64()))
+}
+
+// Check connects once, reads the reader's capabilities and describes it,
+// e.g. "Impinj model 2001002 firmware 5.14.0.240 antennas 4". It fails with
+// a clear error when the reader cannot be reached, refuses the connection
+// (another client is connected) or does not answer.
+func (s *Source) Check(ctx context.Context) (string, error) {
+	if _, ok := ctx.Deadline(); !ok {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, s.dialTimeout+2*s.requestTimeout)
+		defer cancel()
+	}
+	c, err := s.connect(ctx)
+	if err != nil {
+		return "", err
+	}
+	defer c.close()
+	caps, err := c.capabilities()
+	if err != nil {
+		return "", err
+	}
+	c.closeConnection(false)
+	g := caps.General
+	desc := fmt.Sprintf("%s model %d firmware %s antennas %d", VendorName(g.Manufacturer), g.Model, g.Firmware, g.MaxAntennas)
+	if err := s.checkAntennas(g.MaxAntennas); err != nil {
+		return desc, err
+	}
+	return desc, nil
+}
+
+// checkAntennas fails when the config names an antenna the reader lacks:
+// the reader would reject the ROSpec with a less helpful error.
+func (s *Source) checkAntennas(max uint16) error {
+	for i, a := range s.antennas {
+		if max > 0 && a > max {
+			return fmt.Errorf("%w: reader %q: antennas[%d] = %d but the reader has %d antennas", ErrConfig, s.id, i, a, max)
+		}
+	}
+	return nil
+}
+
+// Addr is the reader address the source connects to.
+func (s *Source) Addr() string { return s.addr }
