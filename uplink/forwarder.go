@@ -1,0 +1,660 @@
+package uplink
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/confluentinc/confluent-kafka-go/v2/kafka"
+	"github.com/rfidgw/rfidgw/buffer"
+	"github.com/rfidgw/rfidgw/internal/metrics"
+)
+
+// Queue is what the forwarder consumes: the durable buffer of committed
+// events, in seq order.
+type Queue interface {
+	// Lease returns up to max of the oldest records not yet leased, in seq
+	// order; it blocks until at least one is available or ctx ends.
+	Lease(ctx context.Context, max int) ([]buffer.Record, error)
+	// Ack deletes delivered records; seqs may come in any order.
+	Ack(seqs ...uint64) error
+	// Rewind forgets all leases: the next Lease starts again at the
+	// oldest unacknowledged record.
+	Rewind()
+}
+
+const (
+	// leaseBatch caps one Lease: big enough to amortise the buffer's
+	// transaction, small enough to keep producing while reports come in.
+	leaseBatch = 2000
+	// ackBatch caps the delivery reports acknowledged in one Ack call.
+	ackBatch = 4096
+	// drainTimeout bounds the wait for outstanding reports after a failed
+	// delivery before the producer is recreated instead.
+	drainTimeout = 30 * time.Second
+	// closeWait bounds the wait for purged messages' reports before a
+	// producer is closed.
+	closeWait = 5 * time.Second
+	// metadataTimeoutMs bounds the topic check before producing.
+	metadataTimeoutMs = 5000
+	// errorLogEvery rate-limits repeated client error logs.
+	errorLogEvery = 30 * time.Second
+)
+
+// Forwarder moves records from a Queue to Kafka, at least once and in order
+// per key. Create it with NewForwarder and call Run once.
+type Forwarder struct {
+	cfg      Config
+	gateway  string
+	q        Queue
+	log      *slog.Logger
+	prodConf kafka.ConfigMap
+
+	// prod is the current producer, nil while it is being recreated. Only
+	// Run's goroutine replaces it; PublishStatus reads it under prodMu.
+	prodMu   sync.RWMutex
+	prod     *kafka.Producer
+	prodDone chan struct{} // closed when prod's event goroutine ended
+
+	statusMu sync.Mutex
+	statusFn func() GatewayStatus
+
+	running   atomic.Bool
+	connected atomic.Bool
+	delivered atomic.Uint64 // records acknowledged, for the backoff reset
+	// stop tells the produce loop to stop at once: a delivery failed or
+	// the producer failed fatally.
+	stop atomic.Bool
+
+	mu          sync.Mutex
+	inflight    int   // records produced and not yet reported (and acked)
+	failErr     error // first failure since the last rewind
+	fatalErr    error // fatal producer error
+	cancelLease context.CancelFunc
+	wake        chan struct{} // signalled when inflight drops or a failure comes
+
+	logMu   sync.Mutex
+	lastLog map[string]time.Time
+}
+
+// NewForwarder checks cfg, builds the producer (which checks every
+// passthrough librdkafka property) and returns a forwarder for gateway's
+// events in q. It does not contact the brokers: Run does, and Check reports
+// on them. log may be nil (slog.Default()).
+func NewForwarder(cfg Config, gateway string, q Queue, log *slog.Logger) (*Forwarder, error) {
+	if log == nil {
+		log = slog.Default()
+	}
+	if gateway == "" {
+		return nil, fmt.Errorf("%w: gateway id is empty", ErrConfig)
+	}
+	if q == nil {
+		return nil, fmt.Errorf("%w: no queue", ErrConfig)
+	}
+	cfg = cfg.withDefaults()
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	pc, err := producerConfig(cfg, "rfidgw-"+gateway)
+	if err != nil {
+		return nil, err
+	}
+	f := &Forwarder{
+		cfg:      cfg,
+		gateway:  gateway,
+		q:        q,
+		log:      log,
+		prodConf: pc,
+		wake:     make(chan struct{}, 1),
+		lastLog:  map[string]time.Time{},
+	}
+	if err := f.openProducer(); err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrConfig, err)
+	}
+	return f, nil
+}
+
+// Connected reports whether the last delivery to Kafka (or the last topic
+// check) succeeded and no broker loss was reported since.
+func (f *Forwarder) Connected() bool { return f.connected.Load() }
+
+func (f *Forwarder) setConnected(v bool) {
+	f.connected.Store(v)
+	if v {
+		metrics.UplinkConnected.Set(1)
+	} else {
+		metrics.UplinkConnected.Set(0)
+	}
+}
+
+// Run forwards records until ctx ends, through any outage: it never gives
+// up. When ctx ends it waits up to Config.FlushTimeout for outstanding
+// delivery reports, closes the producer and returns nil; records not
+// reported by then stay in the buffer and go out on the next start.
+// Run may be called once.
+func (f *Forwarder) Run(ctx context.Context) error {
+	if !f.running.CompareAndSwap(false, true) {
+		return ErrClosed
+	}
+	var hb sync.WaitGroup
+	hb.Add(1)
+	go func() {
+		defer hb.Done()
+		f.heartbeats(ctx)
+	}()
+
+	attempt := 0
+	deliveredBefore := f.delivered.Load()
+	pause := func() {
+		if d := f.delivered.Load(); d != deliveredBefore {
+			attempt, deliveredBefore = 0, d
+		}
+		sleep(ctx, backoff(f.cfg.RetryBackoffMin, f.cfg.RetryBackoffMax, attempt))
+		attempt++
+	}
+	needCheck := true
+	for ctx.Err() == nil {
+		if f.prod == nil {
+			if err := f.openProducer(); err != nil {
+				f.log.Error("uplink: cannot create the Kafka producer; retrying", "err", err)
+				pause()
+				continue
+			}
+			needCheck = true
+		}
+		if needCheck {
+			if err := f.checkTopic(); err != nil {
+				f.setConnected(false)
+				metrics.UplinkErrors.WithLabelValues(errorKind(err)).Inc()
+				f.log.Error("uplink: cannot produce; events stay in the buffer and are retried", "topic", f.cfg.Topic, "err", err)
+				pause()
+				continue
+			}
+			needCheck = false
+		}
+
+		f.pump(ctx)
+		if ctx.Err() != nil {
+			break
+		}
+
+		fatal, failure := f.failure()
+		if fatal == nil {
+			fatal = f.prod.GetFatalError()
+		}
+		if fatal != nil {
+			metrics.UplinkErrors.WithLabelValues("fatal").Inc()
+			f.log.Error("uplink: Kafka producer failed fatally (e.g. the broker lost its log); recreating it and producing again from the oldest unacknowledged event", "err", fatal)
+			f.closeProducer()
+		} else {
+			f.log.Warn("uplink: delivery failed; producing again from the oldest unacknowledged event", "err", failure)
+			if !f.drain(ctx) && ctx.Err() == nil {
+				f.log.Warn("uplink: outstanding deliveries not reported in time; recreating the producer", "wait", drainTimeout)
+				f.closeProducer()
+			}
+			needCheck = needsTopicCheck(failure)
+		}
+		if ctx.Err() != nil {
+			break
+		}
+		pause()
+		f.q.Rewind()
+		f.clearFailure()
+	}
+
+	hb.Wait()
+	f.shutdown()
+	return nil
+}
+
+// pump leases records and produces them until ctx ends or a failure stops it.
+func (f *Forwarder) pump(ctx context.Context) {
+	mb := newMessageBuilder(f.cfg.Topic, f.gateway)
+	minRoom := max(1, min(leaseBatch, f.cfg.MaxInFlight/4))
+	for {
+		f.mu.Lock()
+		for f.cfg.MaxInFlight-f.inflight < minRoom && !f.stop.Load() {
+			f.mu.Unlock()
+			select {
+			case <-f.wake:
+			case <-ctx.Done():
+				return
+			}
+			f.mu.Lock()
+		}
+		if f.stop.Load() || ctx.Err() != nil {
+			f.mu.Unlock()
+			return
+		}
+		room := f.cfg.MaxInFlight - f.inflight
+		lctx, cancel := context.WithCancel(ctx)
+		f.cancelLease = cancel
+		f.mu.Unlock()
+
+		recs, err := f.q.Lease(lctx, min(room, leaseBatch))
+
+		f.mu.Lock()
+		f.cancelLease = nil
+		f.mu.Unlock()
+		cancel()
+		if ctx.Err() != nil || f.stop.Load() {
+			return // leased records are forgotten by the Rewind that follows
+		}
+		if err != nil {
+			metrics.UplinkErrors.WithLabelValues("queue").Inc()
+			f.logEvery("lease", slog.LevelError, "uplink: reading the buffer failed; retrying", "err", err)
+			sleep(ctx, time.Second)
+			continue
+		}
+		if len(recs) == 0 {
+			continue
+		}
+
+		// Counted before producing so that reports never find it short.
+		f.addInflight(len(recs))
+		for i := range recs {
+			if f.stop.Load() {
+				f.addInflight(-(len(recs) - i))
+				return
+			}
+			if err := f.prod.Produce(mb.build(&recs[i]), nil); err != nil {
+				f.addInflight(-(len(recs) - i))
+				metrics.UplinkErrors.WithLabelValues("produce").Inc()
+				f.fail(fmt.Errorf("producing event seq %d: %w", recs[i].Seq, err), false)
+				return
+			}
+		}
+	}
+}
+
+func (f *Forwarder) addInflight(n int) {
+	f.mu.Lock()
+	f.inflight += n
+	metrics.UplinkInFlight.Set(float64(f.inflight))
+	f.mu.Unlock()
+	if n < 0 {
+		f.signal()
+	}
+}
+
+func (f *Forwarder) signal() {
+	select {
+	case f.wake <- struct{}{}:
+	default:
+	}
+}
+
+// fail records the first failure since the last rewind and stops producing.
+func (f *Forwarder) fail(err error, fatal bool) {
+	f.mu.Lock()
+	if fatal && f.fatalErr == nil {
+		f.fatalErr = err
+	}
+	if f.failErr == nil {
+		f.failErr = err
+	}
+	f.stop.Store(true)
+	if f.cancelLease != nil {
+		f.cancelLease()
+	}
+	f.mu.Unlock()
+	f.signal()
+}
+
+func (f *Forwarder) failure() (fatal, failure error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.fatalErr, f.failErr
+}
+
+func (f *Forwarder) clearFailure() {
+	f.mu.Lock()
+	f.failErr, f.fatalErr = nil, nil
+	f.stop.Store(false)
+	f.mu.Unlock()
+}
+
+// drain waits until every produced record was reported, purging what is
+// still queued inside librdkafka so that nothing produced after the failure
+// is delivered before the rewind. It returns false if ctx ended or the
+// reports did not come within drainTimeout.
+func (f *Forwarder) drain(ctx context.Context) bool {
+	deadline := time.Now().Add(drainTimeout)
+	for {
+		// Purged messages fail with ErrPurgeQueue and are produced again.
+		// Messages librdkafka re-queues after a lost connection need a
+		// second purge, hence the loop.
+		_ = f.prod.Purge(kafka.PurgeQueue | kafka.PurgeNonBlocking)
+		if f.waitInflight(ctx, time.Second) {
+			return true
+		}
+		if ctx.Err() != nil || time.Now().After(deadline) {
+			return false
+		}
+	}
+}
+
+// waitInflight waits up to d for inflight to reach zero.
+func (f *Forwarder) waitInflight(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	for {
+		f.mu.Lock()
+		n := f.inflight
+		f.mu.Unlock()
+		if n == 0 {
+			return true
+		}
+		select {
+		case <-f.wake:
+		case <-t.C:
+			return false
+		case <-ctx.Done():
+			return false
+		}
+	}
+}
+
+// openProducer creates the producer and its event and log goroutines.
+func (f *Forwarder) openProducer() error {
+	cm := kafka.ConfigMap{}
+	for k, v := range f.prodConf {
+		cm[k] = v
+	}
+	p, err := kafka.NewProducer(&cm)
+	if err != nil {
+		return fmt.Errorf("creating Kafka producer: %w", err)
+	}
+	done := make(chan struct{})
+	go f.serve(p, done)
+	go f.forwardLogs(p.Logs())
+	f.prodMu.Lock()
+	f.prod, f.prodDone = p, done
+	f.prodMu.Unlock()
+	return nil
+}
+
+// closeProducer purges and closes the producer. Records whose reports are
+// lost with it stay leased until the rewind that follows, then go out again.
+func (f *Forwarder) closeProducer() {
+	f.prodMu.Lock()
+	p, done := f.prod, f.prodDone
+	f.prod, f.prodDone = nil, nil
+	f.prodMu.Unlock()
+	if p == nil {
+		return
+	}
+	_ = p.Purge(kafka.PurgeQueue | kafka.PurgeInFlight | kafka.PurgeNonBlocking)
+	f.waitInflight(context.Background(), closeWait)
+	p.Close()
+	<-done
+	f.mu.Lock()
+	f.inflight = 0
+	metrics.UplinkInFlight.Set(0)
+	f.mu.Unlock()
+}
+
+// shutdown sends the last status, waits for outstanding reports (bounded)
+// and closes the producer.
+func (f *Forwarder) shutdown() {
+	if f.prod == nil {
+		return
+	}
+	f.heartbeat(StatusShutdown)
+	deadline := time.Now().Add(f.cfg.FlushTimeout)
+	f.prod.Flush(int(f.cfg.FlushTimeout.Milliseconds()))
+	ctx, cancel := context.WithDeadline(context.Background(), deadline)
+	if !f.waitInflight(ctx, time.Until(deadline)) {
+		f.mu.Lock()
+		n := f.inflight
+		f.mu.Unlock()
+		f.log.Warn("uplink: stopping with deliveries not reported; those events stay in the buffer", "events", n)
+	}
+	cancel()
+	f.closeProducer()
+	f.setConnected(false)
+}
+
+// serve handles the producer's events until it is closed: it acknowledges
+// delivered records to the queue in batches and records failures.
+func (f *Forwarder) serve(p *kafka.Producer, done chan struct{}) {
+	defer close(done)
+	events := p.Events()
+	acks := make([]uint64, 0, ackBatch)
+	for ev := range events {
+		reports := f.handle(ev, &acks)
+	more:
+		for len(acks) < ackBatch {
+			select {
+			case ev, ok := <-events:
+				if !ok {
+					break more
+				}
+				reports += f.handle(ev, &acks)
+			default:
+				break more
+			}
+		}
+		if len(acks) > 0 {
+			if err := f.q.Ack(acks...); err != nil {
+				// They stay leased; the next rewind sends them again.
+				metrics.UplinkErrors.WithLabelValues("queue").Inc()
+				f.logEvery("ack", slog.LevelError, "uplink: acknowledging delivered events to the buffer failed; they will be sent again", "events", len(acks), "err", err)
+			} else {
+				metrics.UplinkDelivered.Add(float64(len(acks)))
+				f.delivered.Add(uint64(len(acks)))
+			}
+			acks = acks[:0]
+		}
+		if reports > 0 {
+			// After the acks, so a rewind never re-leases a record
+			// whose ack is still on its way.
+			f.addInflight(-reports)
+		}
+	}
+}
+
+// handle processes one producer event; it returns 1 for the delivery
+// report of a record, else 0.
+func (f *Forwarder) handle(ev kafka.Event, acks *[]uint64) int {
+	switch e := ev.(type) {
+	case *kafka.Message:
+		err := e.TopicPartition.Error
+		seq, isRecord := e.Opaque.(uint64)
+		if !isRecord {
+			if err == nil {
+				f.setConnected(true)
+			} else {
+				f.logEvery("status", slog.LevelWarn, "uplink: gateway status not delivered", "topic", f.cfg.StatusTopic, "err", err)
+			}
+			return 0
+		}
+		if err == nil {
+			f.setConnected(true)
+			*acks = append(*acks, seq)
+			return 1
+		}
+		var kerr kafka.Error
+		if errors.As(err, &kerr) && (kerr.Code() == kafka.ErrPurgeQueue || kerr.Code() == kafka.ErrPurgeInflight) {
+			return 1 // our own purge after a failure: already handled
+		}
+		metrics.UplinkErrors.WithLabelValues("delivery").Inc()
+		f.setConnected(false)
+		fatal := errors.As(err, &kerr) && kerr.IsFatal()
+		f.fail(fmt.Errorf("delivery of event seq %d to %s: %w", seq, f.cfg.Topic, classify(err)), fatal)
+		return 1
+	case kafka.Error:
+		f.clientError(e)
+	}
+	return 0
+}
+
+// clientError handles an error event of the producer instance.
+func (f *Forwarder) clientError(e kafka.Error) {
+	switch {
+	case e.IsFatal():
+		f.setConnected(false)
+		f.fail(fmt.Errorf("fatal producer error: %w", e), true)
+	case e.Code() == kafka.ErrAllBrokersDown:
+		f.setConnected(false)
+		metrics.UplinkErrors.WithLabelValues("connection").Inc()
+		f.logEvery("down", slog.LevelWarn, "uplink: all Kafka brokers are down; events stay in the buffer", "err", e)
+	case e.Code() == kafka.ErrAuthentication:
+		f.setConnected(false)
+		metrics.UplinkErrors.WithLabelValues("auth").Inc()
+		f.logEvery("auth", slog.LevelError, "uplink: Kafka authentication failed (check sasl.username, the password file, TLS certificates); events stay in the buffer", "err", e)
+	default:
+		f.logEvery("client:"+e.Code().String(), slog.LevelWarn, "uplink: Kafka client error", "err", e)
+	}
+}
+
+// forwardLogs passes librdkafka's log lines to slog until the producer closes.
+func (f *Forwarder) forwardLogs(logs chan kafka.LogEvent) {
+	for l := range logs {
+		level := slog.LevelDebug
+		switch {
+		case l.Level <= 3: // syslog err and worse
+			level = slog.LevelError
+		case l.Level == 4:
+			level = slog.LevelWarn
+		}
+		f.log.Log(context.Background(), level, "librdkafka: "+l.Message, "tag", l.Tag, "client", l.Name)
+	}
+}
+
+// heartbeats publishes the status at start and then every Config.Heartbeat.
+func (f *Forwarder) heartbeats(ctx context.Context) {
+	f.heartbeat(StatusStartup)
+	t := time.NewTicker(f.cfg.Heartbeat)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			f.heartbeat(StatusHeartbeat)
+		}
+	}
+}
+
+// checkTopic asks the brokers whether the topic exists and may be used. An
+// unreachable cluster is not an error here: librdkafka reconnects faster
+// than our backoff, and the events wait in the buffer either way.
+func (f *Forwarder) checkTopic() error {
+	err := topicMetadata(f.prod, f.cfg.Topic)
+	if errors.Is(err, ErrUnreachable) {
+		f.logEvery("check", slog.LevelWarn, "uplink: Kafka not reachable yet; producing as soon as it is", "err", err)
+		return nil
+	}
+	if err == nil {
+		f.setConnected(true)
+	}
+	return err
+}
+
+// metadataClient is what the producer and the admin client share.
+type metadataClient interface {
+	GetMetadata(topic *string, allTopics bool, timeoutMs int) (*kafka.Metadata, error)
+}
+
+// topicMetadata checks that topic exists and is visible to us.
+func topicMetadata(c metadataClient, topic string) error {
+	md, err := c.GetMetadata(&topic, false, metadataTimeoutMs)
+	if err != nil {
+		return fmt.Errorf("metadata for topic %s: %w", topic, classify(err))
+	}
+	tm, ok := md.Topics[topic]
+	if !ok {
+		return fmt.Errorf("topic %s: %w (not in the metadata)", topic, ErrTopicMissing)
+	}
+	if tm.Error.Code() != kafka.ErrNoError {
+		return fmt.Errorf("topic %s: %w", topic, classify(tm.Error))
+	}
+	if len(tm.Partitions) == 0 {
+		return fmt.Errorf("topic %s: %w (no partitions)", topic, ErrTopicMissing)
+	}
+	return nil
+}
+
+// classify wraps a Kafka error with the sentinel that says what it means.
+func classify(err error) error {
+	var kerr kafka.Error
+	if !errors.As(err, &kerr) {
+		return err
+	}
+	switch kerr.Code() {
+	case kafka.ErrUnknownTopicOrPart, kafka.ErrUnknownTopic, kafka.ErrUnknownPartition:
+		return fmt.Errorf("%w: %w", ErrTopicMissing, err)
+	case kafka.ErrTopicAuthorizationFailed, kafka.ErrClusterAuthorizationFailed,
+		kafka.ErrTransactionalIDAuthorizationFailed, kafka.ErrGroupAuthorizationFailed:
+		return fmt.Errorf("%w: %w", ErrNotAuthorized, err)
+	case kafka.ErrAuthentication, kafka.ErrSaslAuthenticationFailed, kafka.ErrSsl:
+		return fmt.Errorf("%w: %w", ErrAuthentication, err)
+	case kafka.ErrTimedOut, kafka.ErrTransport, kafka.ErrAllBrokersDown, kafka.ErrMsgTimedOut,
+		kafka.ErrResolve, kafka.ErrRequestTimedOut:
+		return fmt.Errorf("%w: %w", ErrUnreachable, err)
+	}
+	return err
+}
+
+// needsTopicCheck reports whether err says the topic or our access to it is
+// gone, so that the topic is checked before producing again.
+func needsTopicCheck(err error) bool {
+	return errors.Is(err, ErrTopicMissing) || errors.Is(err, ErrNotAuthorized) || errors.Is(err, ErrAuthentication)
+}
+
+// errorKind is the UplinkErrors label of err.
+func errorKind(err error) string {
+	switch {
+	case errors.Is(err, ErrTopicMissing):
+		return "topic_missing"
+	case errors.Is(err, ErrNotAuthorized):
+		return "not_authorized"
+	case errors.Is(err, ErrAuthentication):
+		return "auth"
+	case errors.Is(err, ErrUnreachable):
+		return "connection"
+	}
+	return "other"
+}
+
+// logEvery logs at most once per errorLogEvery for key: an outage must not
+// flood the journal.
+func (f *Forwarder) logEvery(key string, level slog.Level, msg string, args ...any) {
+	now := time.Now()
+	f.logMu.Lock()
+	last, seen := f.lastLog[key]
+	if seen && now.Sub(last) < errorLogEvery {
+		f.logMu.Unlock()
+		return
+	}
+	f.lastLog[key] = now
+	f.logMu.Unlock()
+	f.log.Log(context.Background(), level, msg, args...)
+}
+
+// backoff returns the pause before retry number attempt (0-based):
+// exponential from lo to hi, with jitter over its upper half.
+func backoff(lo, hi time.Duration, attempt int) time.Duration {
+	d := lo
+	for i := 0; i < attempt && d < hi; i++ {
+		d *= 2
+	}
+	d = min(d, hi)
+	return d/2 + rand.N(d/2+1)
+}
+
+// sleep waits d or until ctx ends.
+func sleep(ctx context.Context, d time.Duration) {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+	case <-ctx.Done():
+	}
+}

@@ -1,0 +1,95 @@
+package uplink
+
+import (
+	"encoding/json"
+	"time"
+)
+
+// Reader states in GatewayStatus.Readers.
+const (
+	ReaderOnline  = "online"
+	ReaderOffline = "offline"
+)
+
+// GatewayStatus is the value of a message on the status topic, keyed by the
+// gateway id (contract §6). The lead's status function fills it; the
+// forwarder sets Gateway, Time, Kind and UplinkConnected when left empty.
+type GatewayStatus struct {
+	Schema  int       `json:"schema"`  // 1
+	Gateway string    `json:"gateway"` // set by the forwarder
+	Time    time.Time `json:"time"`    // when the status was taken
+	// Kind is "heartbeat" for the periodic status, else what changed
+	// (e.g. "reader", "startup", "shutdown").
+	Kind    string `json:"kind"`
+	Version string `json:"version,omitempty"`
+	// Readers maps each reader id to ReaderOnline or ReaderOffline.
+	Readers      map[string]string `json:"readers"`
+	BufferEvents int64             `json:"buffer_events"` // committed, not yet acknowledged
+	BufferBytes  int64             `json:"buffer_bytes"`
+	// LagSeconds is the age of the oldest event not yet acknowledged by Kafka.
+	LagSeconds      float64 `json:"lag_seconds"`
+	EventsDropped   uint64  `json:"events_dropped"`
+	UplinkConnected bool    `json:"uplink_connected"`
+}
+
+// Status kinds.
+const (
+	StatusHeartbeat = "heartbeat"
+	StatusStartup   = "startup"
+	StatusShutdown  = "shutdown"
+	StatusReader    = "reader"
+)
+
+// SetStatusFunc sets the function Run calls for the heartbeat status (every
+// Config.Heartbeat, and once when Run starts and stops). Safe to call at any
+// time.
+func (f *Forwarder) SetStatusFunc(fn func() GatewayStatus) {
+	f.statusMu.Lock()
+	f.statusFn = fn
+	f.statusMu.Unlock()
+}
+
+// PublishStatus sends s to the status topic, keyed by the gateway id. Best
+// effort: it is not buffered on disk, and it is dropped while the producer is
+// being recreated.
+func (f *Forwarder) PublishStatus(s GatewayStatus) {
+	if s.Schema == 0 {
+		s.Schema = 1
+	}
+	s.Gateway = f.gateway
+	if s.Time.IsZero() {
+		s.Time = time.Now()
+	}
+	s.Time = s.Time.UTC()
+	if s.Kind == "" {
+		s.Kind = StatusReader
+	}
+	s.UplinkConnected = f.Connected()
+	value, err := json.Marshal(s)
+	if err != nil {
+		f.log.Warn("uplink: gateway status not encodable", "err", err)
+		return
+	}
+	f.prodMu.RLock()
+	defer f.prodMu.RUnlock()
+	if f.prod == nil {
+		f.log.Debug("uplink: gateway status dropped, producer not ready", "kind", s.Kind)
+		return
+	}
+	if err := f.prod.Produce(statusMessage(&f.cfg.StatusTopic, f.gateway, value, s.Time), nil); err != nil {
+		f.log.Warn("uplink: gateway status not sent", "topic", f.cfg.StatusTopic, "err", err)
+	}
+}
+
+// heartbeat publishes the status function's status with the given kind.
+func (f *Forwarder) heartbeat(kind string) {
+	f.statusMu.Lock()
+	fn := f.statusFn
+	f.statusMu.Unlock()
+	var s GatewayStatus
+	if fn != nil {
+		s = fn()
+	}
+	s.Kind = kind
+	f.PublishStatus(s)
+}
