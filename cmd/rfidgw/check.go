@@ -1,0 +1,146 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"syscall"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/rfidgw/rfidgw/internal/config"
+	"github.com/rfidgw/rfidgw/internal/gateway"
+	"github.com/rfidgw/rfidgw/reader"
+	"github.com/rfidgw/rfidgw/uplink"
+)
+
+func checkCmd() *cobra.Command {
+	var cfgPath string
+	var timeout time.Duration
+	var configOnly bool
+	cmd := &cobra.Command{
+		Use:   "check --config FILE",
+		Short: "validate the config, then try every reader, broker, Kafka and the data dir",
+		Long: `Check is the field doctor. It validates the config (exit 2 with every problem by
+key path), then tries each dependency and prints one line per dependency:
+  ok    what answered
+  FAIL  what went wrong -> how to fix it
+It exits 0 only if everything is ok, 1 if a dependency failed.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			cfg, err := loadConfig(cfgPath, config.ScopeAll)
+			if err != nil {
+				return err
+			}
+			out := cmd.OutOrStdout()
+			fmt.Fprintf(out, "ok    config %s: gateway %s, %d readers, %d zones\n", cfg.File, cfg.Gateway.ID, len(cfg.Readers), len(cfg.Zones))
+			if configOnly {
+				return nil
+			}
+			failed := 0
+			report := func(what string, detail string, err error, fix string) {
+				if err != nil {
+					failed++
+					fmt.Fprintf(out, "FAIL  %s: %v", what, err)
+					if fix != "" {
+						fmt.Fprintf(out, " -> %s", fix)
+					}
+					fmt.Fprintln(out)
+					return
+				}
+				fmt.Fprintf(out, "ok    %s: %s\n", what, detail)
+			}
+			for _, rc := range cfg.Readers {
+				ctx, cancel := context.WithTimeout(cmd.Context(), timeout)
+				detail, err := checkReader(ctx, rc)
+				cancel()
+				report(fmt.Sprintf("reader %s (%s)", rc.ID, rc.Type), detail, err, readerFix(rc))
+			}
+			ctx, cancel := context.WithTimeout(cmd.Context(), timeout)
+			detail, err := uplink.Check(ctx, gateway.UplinkConfig(cfg))
+			cancel()
+			report("kafka "+fmt.Sprint(cfg.Uplink.Kafka.Brokers), detail, err,
+				"check uplink.kafka.brokers, the network path, credentials (librdkafka sasl.*) and that topic "+cfg.Uplink.Kafka.Topic+" exists")
+			detail, err = checkDataDir(cfg.Gateway.DataDir, int64(cfg.Buffer.MinFreeDisk))
+			report("data_dir "+cfg.Gateway.DataDir, detail, err, "create it writable for the rfidgw user, or free space")
+			detail, err = checkClock()
+			report("clock", detail, err, "enable NTP (timedatectl set-ntp true)")
+			if failed > 0 {
+				return &exitError{code: 1, err: fmt.Errorf("%d check(s) failed", failed)}
+			}
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&cfgPath, "config", "", "gateway config file")
+	cmd.Flags().DurationVar(&timeout, "timeout", 10*time.Second, "time allowed for each dependency")
+	cmd.Flags().BoolVar(&configOnly, "config-only", false, "validate the config only, try no dependency")
+	return cmd
+}
+
+func checkReader(ctx context.Context, rc reader.Config) (string, error) {
+	src, err := gateway.NewSource(rc, nil)
+	if err != nil {
+		return "", err
+	}
+	ch, ok := src.(reader.Checker)
+	if !ok {
+		return "configured (this reader type cannot be probed)", nil
+	}
+	return ch.Check(ctx)
+}
+
+func readerFix(rc reader.Config) string {
+	switch rc.Type {
+	case reader.TypeLLRP:
+		return "check the reader's address and port (5084, TLS 5085), that it is powered and no other client holds its LLRP connection"
+	case reader.TypeSerial:
+		return "check the cable, the device path (prefer /dev/serial/by-id/...), the baud rate and that rfidgw is in the dialout group"
+	case reader.TypeMQTT:
+		return "check the broker URL, credentials (password_file), TLS files and the topic"
+	case reader.TypeFile:
+		return "check the path and that the file holds reads as JSON lines"
+	}
+	return ""
+}
+
+func checkDataDir(dir string, minFree int64) (string, error) {
+	if err := os.MkdirAll(dir, 0o750); err != nil {
+		return "", err
+	}
+	f, err := os.CreateTemp(dir, ".check-*")
+	if err != nil {
+		return "", fmt.Errorf("not writable: %w", err)
+	}
+	name := f.Name()
+	_, werr := io.WriteString(f, "rfidgw check\n")
+	serr := f.Sync()
+	f.Close()
+	os.Remove(name)
+	if err := errors.Join(werr, serr); err != nil {
+		return "", fmt.Errorf("write/fsync failed: %w", err)
+	}
+	var st syscall.Statfs_t
+	if err := syscall.Statfs(dir, &st); err != nil {
+		return "", err
+	}
+	free := int64(st.Bavail) * int64(st.Bsize)
+	if free < minFree {
+		return "", fmt.Errorf("only %d MiB free, buffer.min_free_disk is %d MiB", free>>20, minFree>>20)
+	}
+	abs, _ := filepath.Abs(dir)
+	return fmt.Sprintf("%s writable, %d MiB free", abs, free>>20), nil
+}
+
+// checkClock rejects a clock that is obviously wrong (before this build's
+// era), which would make every event time useless.
+func checkClock() (string, error) {
+	now := time.Now().UTC()
+	if now.Year() < 2024 {
+		return "", fmt.Errorf("system time %s is in the past", now.Format(time.RFC3339))
+	}
+	return now.Format(time.RFC3339), nil
+}

@@ -1,0 +1,72 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"os/signal"
+	"strings"
+	"syscall"
+
+	"github.com/spf13/cobra"
+
+	"github.com/rfidgw/rfidgw/buffer"
+	"github.com/rfidgw/rfidgw/uplink"
+)
+
+func tailCmd() *cobra.Command {
+	var opts uplink.TailOptions
+	var brokers string
+	cmd := &cobra.Command{
+		Use:   "tail --brokers LIST --topic T",
+		Short: "print events from Kafka and warn about seq holes and duplicate ids",
+		Long: `Tail consumes the events topic and prints each event as a JSON line on stdout.
+On stderr it warns when, per gateway, a seq is missing (a hole) or an id is
+seen twice (a redelivery): the same check the hub runs.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if brokers == "" {
+				return usageErr(fmt.Errorf("--brokers is required (host:port[,host:port])"))
+			}
+			opts.Brokers = strings.Split(brokers, ",")
+			ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+			defer stop()
+			return uplink.Tail(ctx, opts, cmd.OutOrStdout(), cmd.ErrOrStderr())
+		},
+	}
+	cmd.Flags().StringVar(&brokers, "brokers", "", "Kafka bootstrap brokers, comma-separated")
+	cmd.Flags().StringVar(&opts.Topic, "topic", "rfid.movements", "topic to read")
+	cmd.Flags().BoolVar(&opts.FromBeginning, "from-beginning", false, "start at the oldest message instead of new ones")
+	cmd.Flags().StringVar(&opts.Gateway, "gateway", "", "only events of this gateway id")
+	cmd.Flags().IntVar(&opts.Count, "count", 0, "stop after this many events (0: run until Ctrl-C)")
+	return cmd
+}
+
+func bufferCmd() *cobra.Command {
+	var dir string
+	cmd := &cobra.Command{
+		Use:   "buffer",
+		Short: "inspect the local event buffer (works while the daemon is stopped)",
+	}
+	cmd.PersistentFlags().StringVar(&dir, "data-dir", "/var/lib/rfidgw", "the gateway's data_dir")
+	cmd.AddCommand(&cobra.Command{
+		Use:   "stats",
+		Short: "pending events, bytes, oldest and newest seq and age, file size",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			st, err := buffer.ReadStats(dir)
+			if err != nil {
+				return err
+			}
+			fmt.Fprint(cmd.OutOrStdout(), st.String())
+			return nil
+		},
+	}, &cobra.Command{
+		Use:   "dump",
+		Short: "print pending events as JSON lines",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return buffer.Dump(dir, cmd.OutOrStdout())
+		},
+	})
+	return cmd
+}

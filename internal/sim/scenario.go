@@ -1,0 +1,262 @@
+// Package sim owns the scenario of `rfidgw sim`: which simulated readers
+// exist (an LLRP reader on a TCP port, a serial module on a pseudo-terminal,
+// an MQTT publisher) and which tag reads they report over time, either
+// replayed from a reads file (contract §5) or generated from scripted tag
+// movements. The protocol emulators themselves live with their readers
+// (reader/llrp, reader/serial, reader/mqtt); this package paces the reads and
+// hands each one to the emulator of its reader.
+package sim
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"math"
+	"math/rand"
+	"os"
+	"path/filepath"
+	"sort"
+	"time"
+
+	"github.com/spf13/viper"
+
+	"github.com/rfidgw/rfidgw/reader"
+)
+
+// Reader kinds a scenario can simulate.
+const (
+	KindLLRP   = "llrp"
+	KindSerial = "serial"
+	KindMQTT   = "mqtt"
+)
+
+// Reader is one simulated reader.
+type Reader struct {
+	ID   string `mapstructure:"id"`
+	Kind string `mapstructure:"kind"` // llrp | serial | mqtt
+
+	// llrp
+	Listen   string `mapstructure:"listen"`   // loopback host:port, e.g. 127.0.0.1:5084
+	Antennas int    `mapstructure:"antennas"` // antenna count it reports (default 4)
+
+	// serial
+	Protocol string `mapstructure:"protocol"` // thingmagic | r2000 | ascii
+	Link     string `mapstructure:"link"`     // symlink to create to the pty (like /dev/serial/by-id/...)
+
+	// mqtt
+	Broker string `mapstructure:"broker"`
+	Topic  string `mapstructure:"topic"`
+	Format string `mapstructure:"format"` // impinj | zebra
+}
+
+// Sighting is a tag being read at one antenna during a step.
+type Sighting struct {
+	Reader  string  `mapstructure:"reader"`
+	Antenna int     `mapstructure:"antenna"`
+	RSSI    float64 `mapstructure:"rssi"` // mean dBm
+	Rate    float64 `mapstructure:"rate"` // reads per second (default 7)
+}
+
+// Step is one stretch of a tag's scripted life: where it is read, from At for For.
+type Step struct {
+	At      time.Duration `mapstructure:"at"`
+	For     time.Duration `mapstructure:"for"`
+	Reader  string        `mapstructure:"reader"`
+	Antenna int           `mapstructure:"antenna"`
+	RSSI    float64       `mapstructure:"rssi"`
+	Rate    float64       `mapstructure:"rate"`
+	Also    []Sighting    `mapstructure:"also"` // cross-reads by other antennas
+}
+
+// Tag is one scripted tag.
+type Tag struct {
+	EPC   string `mapstructure:"epc"`
+	Steps []Step `mapstructure:"steps"`
+}
+
+// Scenario is a `rfidgw sim` scenario file.
+type Scenario struct {
+	Readers []Reader `mapstructure:"readers"`
+	Reads   string   `mapstructure:"reads"` // a reads file to replay (relative to the scenario file)
+	Speed   float64  `mapstructure:"speed"` // 1 = recorded pace (default), 10 = ten times faster
+	Loop    bool     `mapstructure:"loop"`
+	Seed    int64    `mapstructure:"seed"`
+	Tags    []Tag    `mapstructure:"tags"`
+
+	dir string
+}
+
+// Load reads and checks a scenario file.
+func Load(path string) (*Scenario, error) {
+	v := viper.New()
+	v.SetConfigFile(path)
+	v.SetConfigType("yaml")
+	if err := v.ReadInConfig(); err != nil {
+		return nil, fmt.Errorf("scenario %s: %w", path, err)
+	}
+	s := &Scenario{Speed: 1, Seed: 1}
+	if err := v.UnmarshalExact(s); err != nil {
+		return nil, fmt.Errorf("scenario %s: %w", path, err)
+	}
+	s.dir = filepath.Dir(path)
+	if err := s.check(); err != nil {
+		return nil, fmt.Errorf("scenario %s: %w", path, err)
+	}
+	return s, nil
+}
+
+func (s *Scenario) check() error {
+	var errs []error
+	ids := map[string]bool{}
+	for i, r := range s.Readers {
+		if r.ID == "" {
+			errs = append(errs, fmt.Errorf("readers[%d].id: required", i))
+		}
+		ids[r.ID] = true
+		switch r.Kind {
+		case KindLLRP:
+			if r.Listen == "" {
+				errs = append(errs, fmt.Errorf("readers[%d].listen: required for an llrp reader", i))
+			}
+		case KindSerial:
+			if r.Protocol == "" {
+				errs = append(errs, fmt.Errorf("readers[%d].protocol: required (thingmagic, r2000, ascii)", i))
+			}
+		case KindMQTT:
+			if r.Broker == "" || r.Topic == "" {
+				errs = append(errs, fmt.Errorf("readers[%d]: broker and topic are required for an mqtt reader", i))
+			}
+		default:
+			errs = append(errs, fmt.Errorf("readers[%d].kind: %q is not llrp, serial or mqtt", i, r.Kind))
+		}
+	}
+	if s.Reads == "" && len(s.Tags) == 0 {
+		errs = append(errs, errors.New("give reads (a reads file) or tags (scripted movements)"))
+	}
+	for i, t := range s.Tags {
+		if _, err := reader.NormalizeEPC(t.EPC); err != nil {
+			errs = append(errs, fmt.Errorf("tags[%d].epc: %v", i, err))
+		}
+		for j, st := range t.Steps {
+			if !ids[st.Reader] {
+				errs = append(errs, fmt.Errorf("tags[%d].steps[%d].reader: unknown reader %q", i, j, st.Reader))
+			}
+			for k, a := range st.Also {
+				if !ids[a.Reader] {
+					errs = append(errs, fmt.Errorf("tags[%d].steps[%d].also[%d].reader: unknown reader %q", i, j, k, a.Reader))
+				}
+			}
+		}
+	}
+	if s.Speed <= 0 {
+		errs = append(errs, errors.New("speed: must be positive"))
+	}
+	return errors.Join(errs...)
+}
+
+// Timeline returns every read of the scenario in time order, with times
+// relative to the scenario's start (as offsets from the zero time.Time).
+func (s *Scenario) Timeline() ([]reader.Read, error) {
+	var out []reader.Read
+	if s.Reads != "" {
+		path := s.Reads
+		if !filepath.IsAbs(path) {
+			path = filepath.Join(s.dir, path)
+		}
+		f, err := os.Open(path)
+		if err != nil {
+			return nil, fmt.Errorf("reads: %w", err)
+		}
+		defer f.Close()
+		sc := bufio.NewScanner(f)
+		sc.Buffer(make([]byte, 64<<10), 1<<20)
+		var t0 time.Time
+		for n := 1; sc.Scan(); n++ {
+			if len(sc.Bytes()) == 0 {
+				continue
+			}
+			r, err := reader.ParseRead(sc.Bytes())
+			if err != nil {
+				return nil, fmt.Errorf("%s:%d: %w", path, n, err)
+			}
+			if t0.IsZero() {
+				t0 = r.Time
+			}
+			r.Time = time.Time{}.Add(r.Time.Sub(t0))
+			out = append(out, r)
+		}
+		if err := sc.Err(); err != nil {
+			return nil, err
+		}
+	}
+	rng := rand.New(rand.NewSource(s.Seed))
+	const step = 100 * time.Millisecond
+	for _, tag := range s.Tags {
+		epc, _ := reader.NormalizeEPC(tag.EPC)
+		for _, st := range tag.Steps {
+			sights := append([]Sighting{{Reader: st.Reader, Antenna: st.Antenna, RSSI: st.RSSI, Rate: st.Rate}}, st.Also...)
+			for t := st.At; t < st.At+st.For; t += step {
+				for _, si := range sights {
+					rate := si.Rate
+					if rate == 0 {
+						rate = 7
+					}
+					if rng.Float64() >= rate*step.Seconds() {
+						continue
+					}
+					rssi := si.RSSI + rng.NormFloat64()*2.5
+					rssi = math.Round(math.Max(-90, math.Min(-25, rssi))*2) / 2
+					out = append(out, reader.Read{
+						Time:    time.Time{}.Add(t + time.Duration(rng.Int63n(int64(step)))),
+						Reader:  si.Reader,
+						Antenna: si.Antenna,
+						EPC:     epc,
+						RSSI:    rssi,
+					})
+				}
+			}
+		}
+	}
+	sort.SliceStable(out, func(i, j int) bool { return out[i].Time.Before(out[j].Time) })
+	return out, nil
+}
+
+// Play paces the timeline at the scenario's speed and feeds each read to the
+// emulator of its reader, stamped with the wall-clock time it is played at.
+// Status lines are skipped (an emulator is online while it runs). It returns
+// when the timeline ends (or loops until ctx ends with loop: true).
+func (s *Scenario) Play(ctx context.Context, emus map[string]reader.Emulator) (int, error) {
+	tl, err := s.Timeline()
+	if err != nil {
+		return 0, err
+	}
+	fed := 0
+	for {
+		start := time.Now()
+		for i := range tl {
+			r := tl[i]
+			if r.IsStatus() {
+				continue
+			}
+			em, ok := emus[r.Reader]
+			if !ok {
+				continue
+			}
+			due := start.Add(time.Duration(float64(r.Time.Sub(time.Time{})) / s.Speed))
+			if wait := time.Until(due); wait > time.Millisecond {
+				select {
+				case <-ctx.Done():
+					return fed, nil
+				case <-time.After(wait):
+				}
+			}
+			r.Time = time.Now().UTC()
+			em.Feed(r)
+			fed++
+		}
+		if !s.Loop || ctx.Err() != nil {
+			return fed, nil
+		}
+	}
+}
