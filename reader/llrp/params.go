@@ -144,6 +144,7 @@ const (
 	StatusFieldError         StatusCode = 101
 	StatusUnexpectedParam    StatusCode = 102
 	StatusMissingParameter   StatusCode = 103
+	StatusOverflowParameter  StatusCode = 105
 	StatusUnsupportedMessage StatusCode = 109
 	StatusUnsupportedVersion StatusCode = 110
 	StatusUnexpectedMessage  StatusCode = 112

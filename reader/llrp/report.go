@@ -255,13 +255,14 @@ func (t *TagReport) decode(v []byte) error {
 // (the simulator validates EPCs before it gets here).
 func (t *TagReport) Append(dst []byte) []byte {
 	dst, st := appendTLVStart(dst, pTagReportData)
-	var epc [64]byte
-	n := 0
-	if len(t.EPC) <= 2*len(epc) {
-		var err error
-		if n, err = hex.Decode(epc[:], []byte(t.EPC)); err != nil {
-			n = 0
-		}
+	var buf [64]byte
+	epc := buf[:]
+	if len(t.EPC) > 2*len(buf) {
+		epc = make([]byte, len(t.EPC)/2)
+	}
+	n, err := hex.Decode(epc, []byte(t.EPC))
+	if err != nil || n > 8191 { // EPCData counts bits in a u16
+		n = 0
 	}
 	if n == 12 {
 		dst = append(dst, 0x80|tvEPC96)

@@ -1,0 +1,681 @@
+package llrp
+
+import (
+	"bufio"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math"
+	"net"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/rfidgw/rfidgw/reader"
+)
+
+// SimOptions configure a simulated LLRP reader. Zero values give an Impinj
+// Speedway-like reader with 4 antennas and UTC timestamps.
+type SimOptions struct {
+	Antennas     int    // antenna ports (default 4)
+	Manufacturer uint32 // DeviceManufacturerName (default VendorImpinj)
+	Model        uint32 // ModelName (default 2001002, a Speedway R420)
+	Firmware     string // default "5.14.0.240"
+
+	// TLS, when set, makes Listen serve LLRP over TLS.
+	TLS *tls.Config
+	// UptimeOnly makes the reader stamp reads with uptime instead of UTC,
+	// like readers without a real-time clock.
+	UptimeOnly bool
+	// ClockOffset is added to the reader's UTC timestamps (a reader clock
+	// that is off).
+	ClockOffset time.Duration
+	// RefuseConnections makes the reader answer every client with
+	// ConnectionAttemptEvent status 2, "another client is already
+	// connected". SetRefuse changes it later.
+	RefuseConnections bool
+	// ImpinjPeakRSSI adds Impinj's centi-dBm peak RSSI custom parameter to
+	// every TagReportData that reports PeakRSSI.
+	ImpinjPeakRSSI bool
+	// QueueSize bounds the reads Feed queues per connection before it drops
+	// the oldest (default 10000).
+	QueueSize int
+	Logger    *slog.Logger
+}
+
+// Simulator is a simulated LLRP reader on a real TCP (or TLS) listener. It
+// answers the client sequence of a real reader (connection event,
+// capabilities, SET_READER_CONFIG with keepalive and factory reset, ROSpec
+// add/enable/start/stop/delete, keepalives, CLOSE_CONNECTION), accepts one
+// client at a time, and reports fed reads while a ROSpec covering their
+// antenna is active, honouring its report trigger and content selector.
+// ROSpecs live as long as the client connection that added them.
+// It implements reader.Emulator.
+type Simulator struct {
+	opts SimOptions
+	log  *slog.Logger
+	boot time.Time
+
+	silent atomic.Bool
+	refuse atomic.Bool
+	acks   atomic.Int64
+	accept atomic.Int64
+
+	mu     sync.Mutex
+	ln     net.Listener
+	conns  map[*simConn]struct{}
+	active *simConn // the client holding the reader's one LLRP session
+	closed bool
+	wg     sync.WaitGroup
+}
+
+// NewSimulator returns a simulator; call Listen to start it.
+func NewSimulator(opts SimOptions) *Simulator {
+	if opts.Antennas <= 0 {
+		opts.Antennas = 4
+	}
+	if opts.Manufacturer == 0 {
+		opts.Manufacturer = VendorImpinj
+	}
+	if opts.Model == 0 {
+		opts.Model = 2001002
+	}
+	if opts.Firmware == "" {
+		opts.Firmware = "5.14.0.240"
+	}
+	if opts.QueueSize <= 0 {
+		opts.QueueSize = 10000
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.Default()
+	}
+	s := &Simulator{opts: opts, log: opts.Logger.With("component", "llrp-sim"), boot: time.Now(), conns: map[*simConn]struct{}{}}
+	s.refuse.Store(opts.RefuseConnections)
+	return s
+}
+
+// Listen starts serving on addr (e.g. "127.0.0.1:0") and returns the bound
+// address.
+func (s *Simulator) Listen(addr string) (net.Addr, error) {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("llrp simulator: listen on %s: %w", addr, err)
+	}
+	if s.opts.TLS != nil {
+		ln = tls.NewListener(ln, s.opts.TLS)
+	}
+	s.mu.Lock()
+	if s.closed || s.ln != nil {
+		s.mu.Unlock()
+		ln.Close()
+		return nil, errors.New("llrp simulator: already listening or closed")
+	}
+	s.ln = ln
+	s.mu.Unlock()
+	s.wg.Add(1)
+	go s.acceptLoop(ln)
+	return ln.Addr(), nil
+}
+
+func (s *Simulator) acceptLoop(ln net.Listener) {
+	defer s.wg.Done()
+	for {
+		nc, err := ln.Accept()
+		if err != nil {
+			return
+		}
+		s.accept.Add(1)
+		c := &simConn{sim: s, nc: nc, feed: make(chan reader.Read, s.opts.QueueSize), done: make(chan struct{}),
+			kaChange: make(chan struct{}, 1), rospecs: map[uint32]*simROSpec{}}
+		s.mu.Lock()
+		if s.closed {
+			s.mu.Unlock()
+			nc.Close()
+			return
+		}
+		s.conns[c] = struct{}{}
+		s.mu.Unlock()
+		s.wg.Add(1)
+		go c.serve()
+	}
+}
+
+// Feed reports that tag r.EPC is seen now at antenna r.Antenna with
+// r.RSSI. It never blocks: when the connection's queue is full the oldest
+// read is dropped, like a reader's report buffer.
+func (s *Simulator) Feed(r reader.Read) {
+	s.mu.Lock()
+	c := s.active
+	s.mu.Unlock()
+	if c == nil || r.IsStatus() {
+		return
+	}
+	for {
+		select {
+		case c.feed <- r:
+			return
+		default:
+		}
+		select {
+		case <-c.feed:
+		default:
+		}
+	}
+}
+
+// DropConnections closes every client socket, like a reader restart.
+func (s *Simulator) DropConnections() {
+	s.mu.Lock()
+	for c := range s.conns {
+		c.close()
+	}
+	s.mu.Unlock()
+}
+
+// SetKeepaliveSilent stops (true) or resumes sending keepalives, to
+// simulate a hung reader.
+func (s *Simulator) SetKeepaliveSilent(silent bool) { s.silent.Store(silent) }
+
+// SetRefuse makes the reader refuse (true) or accept new clients.
+func (s *Simulator) SetRefuse(refuse bool) { s.refuse.Store(refuse) }
+
+// KeepaliveAcks counts KEEPALIVE_ACKs received from clients.
+func (s *Simulator) KeepaliveAcks() int64 { return s.acks.Load() }
+
+// Accepted counts TCP connections accepted.
+func (s *Simulator) Accepted() int64 { return s.accept.Load() }
+
+// Close stops the listener and every connection.
+func (s *Simulator) Close() error {
+	s.mu.Lock()
+	s.closed = true
+	var err error
+	if s.ln != nil {
+		err = s.ln.Close()
+	}
+	for c := range s.conns {
+		c.close()
+	}
+	s.mu.Unlock()
+	s.wg.Wait()
+	return err
+}
+
+// Addr is the listening address (nil before Listen).
+func (s *Simulator) Addr() net.Addr {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.ln == nil {
+		return nil
+	}
+	return s.ln.Addr()
+}
+
+// ROSpec states.
+const (
+	rosDisabled uint8 = 0
+	rosInactive uint8 = 1
+	rosActive   uint8 = 2
+)
+
+type simROSpec struct {
+	spec    ROSpec
+	state   uint8
+	pending []TagReport
+}
+
+// simConn is one client connection of the simulator.
+type simConn struct {
+	sim       *Simulator
+	nc        net.Conn
+	feed      chan reader.Read
+	done      chan struct{}
+	closeOnce sync.Once
+	kaChange  chan struct{}
+
+	wmu     sync.Mutex // serializes writes and msgID
+	msgID   uint32
+	wbuf    []byte
+	mu      sync.Mutex // guards the fields below
+	ka      time.Duration
+	rospecs map[uint32]*simROSpec
+}
+
+func (c *simConn) close() {
+	c.closeOnce.Do(func() {
+		close(c.done)
+		c.nc.Close()
+	})
+}
+
+// write sends m; with id 0 it uses the reader's own message counter.
+func (c *simConn) write(m Message, id uint32) error {
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
+	if id == 0 {
+		c.msgID++
+		id = c.msgID
+	}
+	c.wbuf = AppendMessage(c.wbuf[:0], Version101, id, m)
+	_ = c.nc.SetWriteDeadline(time.Now().Add(5 * time.Second))
+	_, err := c.nc.Write(c.wbuf)
+	if err != nil {
+		c.close()
+	}
+	return err
+}
+
+func (c *simConn) event(ev ReaderEventNotification) error {
+	s := c.sim
+	if s.opts.UptimeOnly {
+		ev.Timestamp, ev.TimestampUptime = uint64(time.Since(s.boot).Microseconds()), true
+	} else {
+		ev.Timestamp = uint64(time.Now().Add(s.opts.ClockOffset).UnixMicro())
+	}
+	return c.write(&ev, 0)
+}
+
+func (c *simConn) serve() {
+	s := c.sim
+	defer s.wg.Done()
+	defer func() {
+		c.close()
+		s.mu.Lock()
+		delete(s.conns, c)
+		if s.active == c {
+			s.active = nil
+		}
+		s.mu.Unlock()
+	}()
+	if tc, ok := c.nc.(*tls.Conn); ok {
+		_ = tc.SetDeadline(time.Now().Add(10 * time.Second))
+		if err := tc.Handshake(); err != nil {
+			s.log.Debug("tls handshake failed", "err", err)
+			return
+		}
+		_ = tc.SetDeadline(time.Time{})
+	}
+	s.mu.Lock()
+	refused := s.refuse.Load() || s.active != nil
+	if !refused {
+		s.active = c
+	}
+	s.mu.Unlock()
+	if refused {
+		_ = c.event(ReaderEventNotification{HasConnectionAttempt: true, ConnectionStatus: ConnFailedClientInitiated})
+		return
+	}
+	if err := c.event(ReaderEventNotification{HasConnectionAttempt: true, ConnectionStatus: ConnSuccess}); err != nil {
+		return
+	}
+	s.wg.Add(2)
+	go c.keepaliveLoop()
+	go c.reportLoop()
+
+	fr := NewFramer(bufio.NewReader(c.nc))
+	for {
+		h, body, err := fr.ReadMessage()
+		if err != nil {
+			return
+		}
+		if !c.handle(h, body) {
+			return
+		}
+	}
+}
+
+func success(kind MessageType) *StatusResponse { return &StatusResponse{Kind: kind} }
+
+func failure(kind MessageType, code StatusCode, format string, args ...any) *StatusResponse {
+	return &StatusResponse{Kind: kind, Status: Status{Code: code, Description: fmt.Sprintf(format, args...)}}
+}
+
+// handle answers one client message; false ends the connection.
+func (c *simConn) handle(h Header, body []byte) bool {
+	s := c.sim
+	if h.Version != Version101 {
+		_ = c.write(failure(MsgErrorMessage, StatusUnsupportedVersion, "only LLRP 1.0.1 is supported"), h.ID)
+		return true
+	}
+	var rsp Message
+	switch h.Type {
+	case MsgGetReaderCapabilities:
+		rsp = &GetReaderCapabilitiesResponse{
+			HasGeneral: true,
+			General: GeneralCapabilities{MaxAntennas: uint16(s.opts.Antennas), HasUTCClock: !s.opts.UptimeOnly,
+				Manufacturer: s.opts.Manufacturer, Model: s.opts.Model, Firmware: s.opts.Firmware, NumGPIs: 4, NumGPOs: 4},
+			HasLLRP: true,
+			LLRP: LLRPCapabilities{CanReportBufferFillWarning: true, SupportsEventAndReportHolding: true,
+				MaxPriorityLevels: 1, MaxROSpecs: 1, MaxSpecsPerROSpec: 32, MaxInventoryParamSpecsPerAI: 1,
+				MaxAccessSpecs: 1508, MaxOpSpecsPerAccessSpec: 8},
+		}
+	case MsgSetReaderConfig:
+		var m SetReaderConfig
+		if err := m.DecodeBody(body); err != nil {
+			rsp = failure(MsgSetReaderConfigResponse, StatusParameterError, "%v", err)
+			break
+		}
+		c.mu.Lock()
+		if m.ResetToFactoryDefault {
+			clear(c.rospecs)
+			c.ka = 0
+		}
+		if m.Keepalive != nil {
+			c.ka = 0
+			if m.Keepalive.Trigger == 1 {
+				c.ka = time.Duration(m.Keepalive.IntervalMS) * time.Millisecond
+			}
+		}
+		c.mu.Unlock()
+		select {
+		case c.kaChange <- struct{}{}:
+		default:
+		}
+		rsp = success(MsgSetReaderConfigResponse)
+	case MsgAddROSpec:
+		rsp = c.addROSpec(body)
+	case MsgDeleteROSpec, MsgEnableROSpec, MsgStartROSpec, MsgStopROSpec, MsgDisableROSpec:
+		var m ROSpecCommand
+		m.Kind = h.Type
+		if err := m.DecodeBody(body); err != nil {
+			rsp = failure(responseTo(h.Type), StatusParameterError, "%v", err)
+			break
+		}
+		rsp = c.rospecCommand(h.Type, m.ROSpecID)
+	case MsgKeepaliveAck:
+		s.acks.Add(1)
+		return true
+	case MsgCloseConnection:
+		_ = c.write(success(MsgCloseConnectionResponse), h.ID)
+		return false
+	default:
+		rsp = failure(MsgErrorMessage, StatusUnsupportedMessage, "message type %d unsupported", uint16(h.Type))
+	}
+	return c.write(rsp, h.ID) == nil
+}
+
+func responseTo(t MessageType) MessageType {
+	switch t {
+	case MsgDeleteROSpec:
+		return MsgDeleteROSpecResponse
+	case MsgEnableROSpec:
+		return MsgEnableROSpecResponse
+	case MsgStartROSpec:
+		return MsgStartROSpecResponse
+	case MsgStopROSpec:
+		return MsgStopROSpecResponse
+	case MsgDisableROSpec:
+		return MsgDisableROSpecResponse
+	}
+	return MsgErrorMessage
+}
+
+func (c *simConn) addROSpec(body []byte) Message {
+	var m AddROSpec
+	if err := m.DecodeBody(body); err != nil {
+		return failure(MsgAddROSpecResponse, StatusParameterError, "%v", err)
+	}
+	r := m.ROSpec
+	if r.CurrentState != rosDisabled {
+		return failure(MsgAddROSpecResponse, StatusFieldError, "ROSpec %d: CurrentState must be Disabled", r.ID)
+	}
+	if r.ID == 0 {
+		return failure(MsgAddROSpecResponse, StatusFieldError, "ROSpecID 0 is reserved")
+	}
+	for _, a := range r.Antennas {
+		if int(a) > c.sim.opts.Antennas {
+			return failure(MsgAddROSpecResponse, StatusFieldError, "antenna %d does not exist (reader has %d)", a, c.sim.opts.Antennas)
+		}
+	}
+	if !r.HasReportSpec {
+		// No ROReportSpec: the reader's default, one report per tag.
+		r.HasReportSpec, r.ReportTrigger, r.ReportN = true, ReportNTagsOrEndOfAISpec, 1
+		r.ContentSelector = SelAntennaID | SelPeakRSSI | SelFirstSeen | SelLastSeen | SelTagSeenCount
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if _, ok := c.rospecs[r.ID]; ok {
+		return failure(MsgAddROSpecResponse, StatusFieldError, "ROSpec %d already exists", r.ID)
+	}
+	if len(c.rospecs) >= 1 {
+		return failure(MsgAddROSpecResponse, StatusOverflowParameter, "reader supports 1 ROSpec; delete the existing one first")
+	}
+	c.rospecs[r.ID] = &simROSpec{spec: r}
+	return success(MsgAddROSpecResponse)
+}
+
+func (c *simConn) rospecCommand(t MessageType, id uint32) Message {
+	rt := responseTo(t)
+	c.mu.Lock()
+	var targets []*simROSpec
+	if id == 0 && (t == MsgDeleteROSpec || t == MsgEnableROSpec || t == MsgDisableROSpec) {
+		for _, r := range c.rospecs {
+			targets = append(targets, r)
+		}
+	} else if r, ok := c.rospecs[id]; ok {
+		targets = append(targets, r)
+	} else {
+		c.mu.Unlock()
+		return failure(rt, StatusFieldError, "no ROSpec with id %d", id)
+	}
+	var flush [][]TagReport
+	for _, r := range targets {
+		switch t {
+		case MsgDeleteROSpec:
+			delete(c.rospecs, r.spec.ID)
+			r.state = rosDisabled
+		case MsgEnableROSpec:
+			if r.state == rosDisabled {
+				r.state = rosInactive
+				if r.spec.StartTrigger == StartImmediate {
+					r.state = rosActive
+				}
+			}
+		case MsgStartROSpec:
+			if r.state != rosInactive {
+				c.mu.Unlock()
+				return failure(rt, StatusFieldError, "ROSpec %d is not enabled and inactive", id)
+			}
+			r.state = rosActive
+		case MsgStopROSpec, MsgDisableROSpec:
+			if t == MsgStopROSpec && r.state != rosActive {
+				c.mu.Unlock()
+				return failure(rt, StatusFieldError, "ROSpec %d is not active", id)
+			}
+			r.state = rosInactive
+			if t == MsgDisableROSpec {
+				r.state = rosDisabled
+			}
+			// End of the ROSpec: pending tags are reported now.
+			if len(r.pending) > 0 {
+				flush = append(flush, r.pending)
+				r.pending = nil
+			}
+		}
+	}
+	c.mu.Unlock()
+	for _, tags := range flush {
+		if c.write(&ROAccessReport{Tags: tags}, 0) != nil {
+			break
+		}
+	}
+	return success(rt)
+}
+
+func (c *simConn) keepaliveLoop() {
+	defer c.sim.wg.Done()
+	var tick <-chan time.Time
+	var t *time.Ticker
+	defer func() {
+		if t != nil {
+			t.Stop()
+		}
+	}()
+	for {
+		select {
+		case <-c.done:
+			return
+		case <-c.kaChange:
+			c.mu.Lock()
+			ka := c.ka
+			c.mu.Unlock()
+			if t != nil {
+				t.Stop()
+				t, tick = nil, nil
+			}
+			if ka > 0 {
+				t = time.NewTicker(ka)
+				tick = t.C
+			}
+		case <-tick:
+			if c.sim.silent.Load() {
+				continue
+			}
+			if c.write(&Empty{Kind: MsgKeepalive}, 0) != nil {
+				return
+			}
+		}
+	}
+}
+
+// reportLoop turns fed reads into TagReportData of the active ROSpec and
+// sends them as its report trigger says.
+func (c *simConn) reportLoop() {
+	defer c.sim.wg.Done()
+	timer := time.NewTicker(time.Hour)
+	defer timer.Stop()
+	var period time.Duration
+	for {
+		select {
+		case <-c.done:
+			return
+		case r := <-c.feed:
+			tags, p := c.add(r)
+			if p != period {
+				period = p
+				if p > 0 {
+					timer.Reset(p)
+				}
+			}
+			if len(tags) > 0 && c.write(&ROAccessReport{Tags: tags}, 0) != nil {
+				return
+			}
+		case <-timer.C:
+			tags := c.takeTimed()
+			if len(tags) > 0 && c.write(&ROAccessReport{Tags: tags}, 0) != nil {
+				return
+			}
+		}
+	}
+}
+
+// reportPeriod is the flush period of a time-based report trigger.
+func reportPeriod(r *ROSpec) time.Duration {
+	switch r.ReportTrigger {
+	case ReportNSecondsOrEndOfAI, ReportNSecondsOrEndOfRO:
+		return time.Duration(r.ReportN) * time.Second
+	case ReportNMillisOrEndOfAI, ReportNMillisOrEndOfRO:
+		return time.Duration(r.ReportN) * time.Millisecond
+	}
+	return 0
+}
+
+// add files read r under the active ROSpec that covers its antenna and
+// returns the tags to report now plus the ROSpec's timed flush period.
+func (c *simConn) add(r reader.Read) ([]TagReport, time.Duration) {
+	epc, err := reader.NormalizeEPC(r.EPC)
+	if err != nil || r.Antenna < 1 || r.Antenna > c.sim.opts.Antennas {
+		return nil, 0
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	var ro *simROSpec
+	for _, x := range c.rospecs {
+		if x.state == rosActive && x.spec.HasAntenna(uint16(r.Antenna)) {
+			ro = x
+			break
+		}
+	}
+	if ro == nil {
+		return nil, 0
+	}
+	ro.pending = append(ro.pending, c.tagReport(&ro.spec, epc, r))
+	period := reportPeriod(&ro.spec)
+	switch ro.spec.ReportTrigger {
+	case ReportNTagsOrEndOfAISpec, ReportNTagsOrEndOfROSpec:
+		if ro.spec.ReportN > 0 && len(ro.pending) >= int(ro.spec.ReportN) {
+			tags := ro.pending
+			ro.pending = nil
+			return tags, period
+		}
+	}
+	return nil, period
+}
+
+func (c *simConn) takeTimed() []TagReport {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	var tags []TagReport
+	for _, x := range c.rospecs {
+		if reportPeriod(&x.spec) > 0 && len(x.pending) > 0 {
+			tags = append(tags, x.pending...)
+			x.pending = nil
+		}
+	}
+	return tags
+}
+
+// tagReport builds the TagReportData of a read with the fields the
+// ROSpec's content selector asks for.
+func (c *simConn) tagReport(ro *ROSpec, epc string, r reader.Read) TagReport {
+	s := c.sim
+	sel := ro.ContentSelector
+	t := TagReport{EPC: epc}
+	now := time.Now()
+	if sel&SelROSpecID != 0 {
+		t.ROSpecID, t.Fields = ro.ID, t.Fields|HasROSpecID
+	}
+	if sel&SelSpecIndex != 0 {
+		t.SpecIndex, t.Fields = 1, t.Fields|HasSpecIndex
+	}
+	if sel&SelIPSpecID != 0 {
+		t.IPSpecID, t.Fields = ro.InventoryParamSpecID, t.Fields|HasIPSpecID
+	}
+	if sel&SelAntennaID != 0 {
+		t.AntennaID, t.Fields = uint16(r.Antenna), t.Fields|HasAntennaID
+	}
+	if sel&SelPeakRSSI != 0 {
+		t.PeakRSSI, t.Fields = int8(max(-128, min(127, math.Round(r.RSSI)))), t.Fields|HasPeakRSSI
+		if s.opts.ImpinjPeakRSSI {
+			t.ImpinjPeakRSSI = int16(max(-32768, min(32767, math.Round(r.RSSI*100))))
+			t.Fields |= HasImpinjPeakRSSI
+		}
+	}
+	if sel&SelChannelIndex != 0 {
+		t.ChannelIndex, t.Fields = 1, t.Fields|HasChannelIndex
+	}
+	if sel&(SelFirstSeen|SelLastSeen) != 0 {
+		if s.opts.UptimeOnly {
+			up := uint64(now.Sub(s.boot).Microseconds())
+			if sel&SelFirstSeen != 0 {
+				t.FirstSeenUp, t.Fields = up, t.Fields|HasFirstSeenUptime
+			}
+			if sel&SelLastSeen != 0 {
+				t.LastSeenUp, t.Fields = up, t.Fields|HasLastSeenUptime
+			}
+		} else {
+			utc := uint64(now.Add(s.opts.ClockOffset).UnixMicro())
+			if sel&SelFirstSeen != 0 {
+				t.FirstSeenUTC, t.Fields = utc, t.Fields|HasFirstSeenUTC
+			}
+			if sel&SelLastSeen != 0 {
+				t.LastSeenUTC, t.Fields = utc, t.Fields|HasLastSeenUTC
+			}
+		}
+	}
+	if sel&SelTagSeenCount != 0 {
+		t.TagSeenCount, t.Fields = 1, t.Fields|HasTagSeenCount
+	}
+	return t
+}
