@@ -1,6 +1,9 @@
 package edge
 
-import "time"
+import (
+	"log/slog"
+	"time"
+)
 
 // Zone kinds.
 const (
@@ -101,4 +104,11 @@ func (z *Zone) Location() *Location {
 type Config struct {
 	Zones    []Zone
 	Settings Settings
+
+	// KnownReaders, when not nil, are the reader ids of `readers:`; a zone
+	// naming another reader is then a config error.
+	KnownReaders []string
+	// Logger receives the engine's rare log lines (reader status changes,
+	// reloads, restored state it cannot use); nil means slog.Default().
+	Logger *slog.Logger
 }
