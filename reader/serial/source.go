@@ -1,0 +1,503 @@
+package serial
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"go.bug.st/serial"
+
+	"github.com/rfidgw/rfidgw/internal/metrics"
+	"github.com/rfidgw/rfidgw/reader"
+)
+
+// Protocols a serial reader may speak (config key `protocol`).
+const (
+	ProtocolThingMagic = "thingmagic"
+	ProtocolR2000      = "r2000"
+	ProtocolASCII      = "ascii"
+)
+
+// DefaultBaud is used when the config gives no baud rate.
+const DefaultBaud = 115200
+
+// timing holds every delay of a Source; tests shorten them.
+type timing struct {
+	backoffMin, backoffMax time.Duration
+	poll                   time.Duration // port read timeout: how often the loop looks at ctx and timers
+	idleAbandon            time.Duration // quiet line with a partial frame buffered: drop it
+	answer                 time.Duration // one command's answer
+	attempts               int           // tries per handshake command
+	silence                time.Duration // thingmagic: no byte at all while streaming = lost
+	round                  time.Duration // r2000: one inventory round
+	roundMisses            int           // r2000: unanswered rounds in a row = lost
+	stopWait               time.Duration // thingmagic: wait for the stop answer on shutdown
+	statEvery              time.Duration // how often the device path is re-checked
+	checkWait              time.Duration // ascii Check: wait for a first line
+}
+
+func defaultTiming() timing {
+	return timing{
+		backoffMin:  250 * time.Millisecond,
+		backoffMax:  10 * time.Second,
+		poll:        100 * time.Millisecond,
+		idleAbandon: 500 * time.Millisecond,
+		answer:      1 * time.Second,
+		attempts:    3,
+		silence:     5 * time.Second, // heartbeats come about every second
+		round:       3 * time.Second,
+		roundMisses: 3,
+		stopWait:    1500 * time.Millisecond,
+		statEvery:   1 * time.Second,
+		checkWait:   3 * time.Second,
+	}
+}
+
+// Source is one serial reader. It implements reader.Source and
+// reader.Checker.
+type Source struct {
+	cfg     reader.Config
+	log     *slog.Logger
+	baud    int
+	region  byte // thingmagic; 0 = leave the module's region alone
+	pattern string
+	t       timing
+}
+
+var (
+	_ reader.Source  = (*Source)(nil)
+	_ reader.Checker = (*Source)(nil)
+)
+
+// New validates cfg (type serial) and returns the Source. Errors wrap
+// ErrConfig and name the reader and the key.
+func New(cfg reader.Config, log *slog.Logger) (*Source, error) {
+	if log == nil {
+		log = slog.Default()
+	}
+	bad := func(key, format string, args ...any) error {
+		return fmt.Errorf("%w: reader %q: %s: %s", ErrConfig, cfg.ID, key, fmt.Sprintf(format, args...))
+	}
+	if cfg.ID == "" {
+		return nil, fmt.Errorf("%w: id: missing", ErrConfig)
+	}
+	if cfg.Type != "" && cfg.Type != reader.TypeSerial {
+		return nil, bad("type", "%q is not %q", cfg.Type, reader.TypeSerial)
+	}
+	if cfg.Device == "" {
+		return nil, bad("device", "missing (e.g. /dev/ttyUSB0 or /dev/serial/by-id/usb-…)")
+	}
+	s := &Source{cfg: cfg, log: log.With("reader", cfg.ID, "device", cfg.Device), baud: cfg.Baud, t: defaultTiming()}
+	if s.baud == 0 {
+		s.baud = DefaultBaud
+	}
+	if s.baud < 0 {
+		return nil, bad("baud", "%d is not a baud rate", cfg.Baud)
+	}
+	maxAnt := 0
+	switch cfg.Protocol {
+	case ProtocolThingMagic:
+		maxAnt = 15 // the metadata antenna nibble (0 means 16 but the list is sent as bytes 1..15 safely)
+		if cfg.Region != "" {
+			code, err := ThingMagicRegion(cfg.Region)
+			if err != nil {
+				return nil, bad("region", "%v", err)
+			}
+			s.region = code
+		}
+	case ProtocolR2000:
+		maxAnt = 8
+	case ProtocolASCII:
+		if _, err := NewASCIIDecoder(cfg.Pattern); err != nil {
+			return nil, bad("pattern", "%v", errors.Unwrap(err))
+		}
+		s.pattern = cfg.Pattern
+	case "":
+		return nil, bad("protocol", "missing (thingmagic | r2000 | ascii)")
+	default:
+		return nil, bad("protocol", "%q is not thingmagic, r2000 or ascii", cfg.Protocol)
+	}
+	if cfg.Region != "" && cfg.Protocol != ProtocolThingMagic {
+		return nil, bad("region", "only protocol thingmagic sets a region")
+	}
+	if cfg.Pattern != "" && cfg.Protocol != ProtocolASCII {
+		return nil, bad("pattern", "only protocol ascii uses a pattern")
+	}
+	for i, a := range cfg.Antennas {
+		if a < 1 || (maxAnt > 0 && a > maxAnt) {
+			return nil, bad(fmt.Sprintf("antennas[%d]", i), "%d is not an antenna port 1..%d for protocol %s", a, maxAnt, cfg.Protocol)
+		}
+	}
+	return s, nil
+}
+
+// Run connects, reads until ctx ends and reconnects with backoff
+// (250 ms doubling to 10 s, reset after a good connection) whenever the
+// device is lost. Every change of connection state is delivered as a status
+// Read and mirrored in rfidgw_reader_connected. It returns nil when ctx ends.
+func (s *Source) Run(ctx context.Context, sink reader.Sink) error {
+	id := s.cfg.ID
+	connected := metrics.ReaderConnected.WithLabelValues(id)
+	connected.Set(0)
+	defer connected.Set(0)
+
+	var state reader.Status
+	setState := func(st reader.Status) error {
+		if st == state {
+			return nil
+		}
+		state = st
+		if st == reader.StatusOnline {
+			connected.Set(1)
+		} else {
+			connected.Set(0)
+		}
+		return sink.Deliver(ctx, []reader.Read{reader.StatusRead(time.Now(), id, st)})
+	}
+
+	backoff := s.t.backoffMin
+	lastErr := ""
+	for attempt := 0; ; attempt++ {
+		if ctx.Err() != nil {
+			return nil
+		}
+		if attempt > 0 {
+			metrics.ReaderReconnects.WithLabelValues(id).Inc()
+		}
+		online, err := s.connectOnce(ctx, sink, func() error { return setState(reader.StatusOnline) })
+		if ctx.Err() != nil {
+			return nil
+		}
+		var de *deliverError
+		if errors.As(err, &de) {
+			return fmt.Errorf("serial reader %q: %w", id, de.err)
+		}
+		if online {
+			backoff = s.t.backoffMin // a good connection resets the backoff
+			s.log.Warn("serial reader lost", "err", err, "retry_in", backoff)
+			lastErr = ""
+		} else if msg := err.Error(); msg != lastErr {
+			s.log.Warn("serial reader not available, retrying", "err", err, "retry_in", backoff)
+			lastErr = msg
+		} else {
+			s.log.Debug("serial reader still not available", "err", err, "retry_in", backoff)
+		}
+		if err := setState(reader.StatusOffline); err != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
+			return fmt.Errorf("serial reader %q: deliver status: %w", id, err)
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-time.After(backoff):
+		}
+		backoff = min(2*backoff, s.t.backoffMax)
+	}
+}
+
+// deliverError marks a Sink failure: the pipeline is shutting down, so Run
+// stops instead of reconnecting.
+type deliverError struct{ err error }
+
+func (e *deliverError) Error() string { return "deliver: " + e.err.Error() }
+func (e *deliverError) Unwrap() error { return e.err }
+
+// connectOnce opens the device, identifies the module, reads until the
+// device is lost or ctx ends, and stops reading cleanly on shutdown. online
+// reports whether the handshake succeeded.
+func (s *Source) connectOnce(ctx context.Context, sink reader.Sink, goOnline func() error) (online bool, err error) {
+	c, err := s.open()
+	if err != nil {
+		return false, err
+	}
+	defer c.close()
+	sess := s.newSession(c)
+	desc, err := sess.handshake(ctx)
+	if err != nil {
+		return false, err
+	}
+	if err := sess.start(ctx); err != nil {
+		return false, err
+	}
+	s.log.Info("serial reader online", "path", c.path, "module", desc)
+	if err := goOnline(); err != nil {
+		return true, &deliverError{err}
+	}
+	out := &batcher{s: s, sink: sink, ctx: ctx}
+	err = sess.stream(ctx, out)
+	if ctx.Err() != nil {
+		sess.stop()
+		return true, nil
+	}
+	return true, err
+}
+
+// Check opens the port once and returns what answered: the module's
+// firmware (thingmagic, r2000) or the first line it printed (ascii).
+func (s *Source) Check(ctx context.Context) (string, error) {
+	c, err := s.open()
+	if err != nil {
+		return "", err
+	}
+	defer c.close()
+	where := c.path
+	if c.path != s.cfg.Device {
+		where = s.cfg.Device + " -> " + c.path
+	}
+	if s.cfg.Protocol == ProtocolASCII {
+		desc, err := s.checkASCII(ctx, c)
+		if err != nil {
+			return "", fmt.Errorf("serial reader %q on %s: %w", s.cfg.ID, where, err)
+		}
+		return desc + " on " + where, nil
+	}
+	desc, err := s.newSession(c).handshake(ctx)
+	if err != nil {
+		return "", fmt.Errorf("serial reader %q on %s: %w", s.cfg.ID, where, err)
+	}
+	return fmt.Sprintf("%s on %s at %d baud", desc, where, s.baud), nil
+}
+
+func (s *Source) checkASCII(ctx context.Context, c *conn) (string, error) {
+	deadline := time.Now().Add(s.t.checkWait)
+	if d, ok := ctx.Deadline(); ok && d.Before(deadline) {
+		deadline = d
+	}
+	var line []byte
+	for time.Now().Before(deadline) && ctx.Err() == nil {
+		data, err := c.read()
+		if err != nil {
+			return "", err
+		}
+		line = append(line, data...)
+		for {
+			i := strings.IndexAny(string(line), "\r\n")
+			if i < 0 {
+				break
+			}
+			first := strings.TrimSpace(string(line[:i]))
+			line = line[i+1:]
+			if first == "" {
+				continue
+			}
+			dec, err := NewASCIIDecoder(s.pattern)
+			if err != nil {
+				return "", err
+			}
+			tag, err := dec.ParseLine([]byte(first))
+			if err != nil {
+				return "", fmt.Errorf("first line does not parse (check `pattern`): %w", err)
+			}
+			return fmt.Sprintf("ascii lines (first line: %q: EPC %s antenna %d)", truncate([]byte(first)), tag.EPC, tag.Antenna), nil
+		}
+	}
+	return fmt.Sprintf("ascii lines (port open at %d baud, no line within %s)", s.baud, s.t.checkWait), nil
+}
+
+// conn is one open port.
+type conn struct {
+	s        *Source
+	port     serial.Port
+	path     string      // the device path as resolved at open
+	fi       os.FileInfo // identity of the device node at open
+	buf      []byte
+	lastRx   time.Time
+	lastStat time.Time
+}
+
+// open resolves the configured path (a /dev/serial/by-id symlink points to
+// a new ttyUSBn after a replug, so it is resolved on every attempt) and
+// opens it 8N1 at the configured baud rate.
+func (s *Source) open() (*conn, error) {
+	path, err := filepath.EvalSymlinks(s.cfg.Device)
+	if err != nil {
+		return nil, fmt.Errorf("open %s: %w", s.cfg.Device, err)
+	}
+	fi, err := os.Stat(path)
+	if err != nil {
+		return nil, fmt.Errorf("open %s: %w", path, err)
+	}
+	port, err := serial.Open(path, &serial.Mode{BaudRate: s.baud, DataBits: 8, Parity: serial.NoParity, StopBits: serial.OneStopBit})
+	if err != nil {
+		var pe *serial.PortError
+		if errors.As(err, &pe) && pe.Code() == serial.PermissionDenied {
+			return nil, fmt.Errorf("open %s: %w (add the gateway's user to the dialout group)", path, err)
+		}
+		return nil, fmt.Errorf("open %s: %w", path, err)
+	}
+	if err := port.SetReadTimeout(s.t.poll); err != nil {
+		port.Close()
+		return nil, fmt.Errorf("open %s: set read timeout: %w", path, err)
+	}
+	// Bytes left in the driver from before we opened belong to nobody.
+	_ = port.ResetInputBuffer()
+	now := time.Now()
+	return &conn{s: s, port: port, path: path, fi: fi, buf: make([]byte, 4096), lastRx: now, lastStat: now}, nil
+}
+
+func (c *conn) close() { c.port.Close() }
+
+func (c *conn) write(p []byte) error {
+	if _, err := c.port.Write(p); err != nil {
+		return fmt.Errorf("write %s: %w", c.path, err)
+	}
+	return nil
+}
+
+// read waits up to the poll interval for bytes; no bytes and no error means
+// the line was quiet. A read error, a hangup or the device node vanishing
+// is an error: the device is lost.
+func (c *conn) read() ([]byte, error) {
+	n, err := c.port.Read(c.buf)
+	now := time.Now()
+	if err != nil {
+		return nil, fmt.Errorf("read %s: %w", c.path, err)
+	}
+	if n > 0 {
+		c.lastRx = now
+	}
+	if now.Sub(c.lastStat) >= c.s.t.statEvery {
+		c.lastStat = now
+		fi, err := os.Stat(c.s.cfg.Device)
+		if err != nil {
+			return nil, fmt.Errorf("%w: %w", ErrDeviceGone, err)
+		}
+		if !os.SameFile(fi, c.fi) {
+			return nil, fmt.Errorf("%w: %s now points to another device", ErrDeviceGone, c.s.cfg.Device)
+		}
+	}
+	return c.buf[:n], nil
+}
+
+// decoder is what the three protocol decoders have in common.
+type decoder[F any] interface {
+	Feed([]byte)
+	Next() (F, error)
+	Abandon() error
+	Buffered() int
+}
+
+// errTimeout is internal: a wait's deadline passed.
+var errTimeout = errors.New("timeout")
+
+// wait bounds nextFrame: deadline (zero = none) and silence (zero = none):
+// no byte at all for that long means the device is lost.
+type wait struct {
+	deadline time.Time
+	silence  time.Duration
+}
+
+// nextFrame returns the next decoded frame, reading the port as needed.
+// Skipped bytes are counted as frame errors. Before it blocks on the port
+// it calls out.flush (when out is not nil), so reads are delivered as soon
+// as the bytes at hand are decoded.
+func nextFrame[F any](ctx context.Context, c *conn, dec decoder[F], w wait, out *batcher) (F, error) {
+	var zero F
+	for {
+		f, err := dec.Next()
+		if err == nil {
+			return f, nil
+		}
+		if !errors.Is(err, ErrIncomplete) {
+			c.s.frameError(err)
+			continue
+		}
+		if out != nil {
+			if err := out.flush(); err != nil {
+				return zero, err
+			}
+		}
+		if ctx.Err() != nil {
+			return zero, ctx.Err()
+		}
+		now := time.Now()
+		if !w.deadline.IsZero() && !now.Before(w.deadline) {
+			return zero, errTimeout
+		}
+		if w.silence > 0 && now.Sub(c.lastRx) > w.silence {
+			return zero, fmt.Errorf("%w: nothing received for %s", ErrNoAnswer, now.Sub(c.lastRx).Round(time.Millisecond))
+		}
+		data, err := c.read()
+		if err != nil {
+			return zero, err
+		}
+		if len(data) == 0 {
+			if dec.Buffered() > 0 && time.Since(c.lastRx) >= c.s.t.idleAbandon {
+				if err := dec.Abandon(); err != nil {
+					c.s.frameError(err)
+				}
+			}
+			continue
+		}
+		dec.Feed(data)
+	}
+}
+
+func (s *Source) frameError(err error) {
+	metrics.ReaderFrameErrors.WithLabelValues(s.cfg.ID).Inc()
+	s.log.Debug("skipped undecodable bytes", "err", err)
+}
+
+// batcher collects the reads decoded from what one port read returned and
+// hands them to the sink in one Deliver.
+type batcher struct {
+	s     *Source
+	sink  reader.Sink
+	ctx   context.Context
+	reads []reader.Read
+}
+
+func (b *batcher) add(t Tag, at time.Time) {
+	if !b.s.cfg.WantsAntenna(t.Antenna) {
+		return
+	}
+	b.reads = append(b.reads, reader.Read{
+		Time: at.UTC().Truncate(time.Microsecond), Reader: b.s.cfg.ID,
+		Antenna: t.Antenna, EPC: t.EPC, RSSI: t.RSSI,
+	})
+}
+
+func (b *batcher) flush() error {
+	if len(b.reads) == 0 {
+		return nil
+	}
+	n := len(b.reads)
+	err := b.sink.Deliver(b.ctx, b.reads)
+	b.reads = b.reads[:0]
+	if err != nil {
+		return &deliverError{err}
+	}
+	metrics.ReadsTotal.WithLabelValues(b.s.cfg.ID).Add(float64(n))
+	return nil
+}
+
+// session is one protocol's conversation on an open port.
+type session interface {
+	// handshake identifies the module (`rfidgw check` stops here).
+	handshake(ctx context.Context) (string, error)
+	// start configures the module and starts reading.
+	start(ctx context.Context) error
+	// stream decodes reads into out until ctx ends or the device is lost.
+	stream(ctx context.Context, out *batcher) error
+	// stop ends reading cleanly on shutdown (best effort, bounded time).
+	stop()
+}
+
+func (s *Source) newSession(c *conn) session {
+	switch s.cfg.Protocol {
+	case ProtocolThingMagic:
+		return &tmSession{s: s, c: c, dec: NewThingMagicDecoder()}
+	case ProtocolR2000:
+		return &r2000Session{s: s, c: c, dec: NewR2000Decoder()}
+	default:
+		dec, _ := NewASCIIDecoder(s.pattern) // validated in New
+		return &asciiSession{s: s, c: c, dec: dec}
+	}
+}
