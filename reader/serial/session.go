@@ -170,7 +170,9 @@ type r2000Session struct {
 }
 
 // request sends cmd and waits for a frame with the same command number.
-func (r *r2000Session) request(ctx context.Context, cmd []byte, what string, tries int) (R2000Frame, error) {
+// Tag records that arrive meanwhile (late from the last round) go to out
+// when it is not nil.
+func (r *r2000Session) request(ctx context.Context, cmd []byte, what string, tries int, out *batcher) (R2000Frame, error) {
 	for attempt := 0; attempt < tries; attempt++ {
 		if err := r.c.write(cmd); err != nil {
 			return R2000Frame{}, err
@@ -187,6 +189,11 @@ func (r *r2000Session) request(ctx context.Context, cmd []byte, what string, tri
 			if f.Cmd == cmd[3] {
 				return f, nil
 			}
+			if out != nil {
+				if rec, err := ParseR2000Inventory(f); err == nil && rec.Kind == R2000Tag {
+					out.add(rec.Tag, time.Now())
+				}
+			}
 		}
 	}
 	return R2000Frame{}, fmt.Errorf("%w: %s (cmd 0x%02X) unanswered after %d tries at %d baud: check baud, protocol and cable",
@@ -194,7 +201,7 @@ func (r *r2000Session) request(ctx context.Context, cmd []byte, what string, tri
 }
 
 func (r *r2000Session) handshake(ctx context.Context) (string, error) {
-	f, err := r.request(ctx, r2000CmdVersion, "get_firmware_version", r.s.t.attempts)
+	f, err := r.request(ctx, r2000CmdVersion, "get_firmware_version", r.s.t.attempts, nil)
 	if err != nil {
 		return "", err
 	}
@@ -219,7 +226,7 @@ func (r *r2000Session) stream(ctx context.Context, out *batcher) error {
 		}
 		if len(ants) > 0 {
 			a := ants[i%len(ants)]
-			f, err := r.request(ctx, r2000CmdAntenna(a), "set_work_antenna", 1)
+			f, err := r.request(ctx, r2000CmdAntenna(a), "set_work_antenna", 1, out)
 			if errors.Is(err, ErrNoAnswer) {
 				if misses++; misses >= r.s.t.roundMisses {
 					return err

@@ -169,6 +169,26 @@ func (s *Simulator) WriteRaw(b []byte) error {
 	return nil
 }
 
+// writeSplit writes b in two writes with a pause between, holding the line
+// so no answer or heartbeat lands inside: a frame split in transit (USB
+// packets, a UART FIFO), not two frames interleaved, which no module does.
+func (s *Simulator) writeSplit(b []byte, at int, pause time.Duration) error {
+	s.mu.Lock()
+	p := s.port
+	s.mu.Unlock()
+	if p == nil {
+		return os.ErrClosed
+	}
+	p.wmu.Lock()
+	defer p.wmu.Unlock()
+	if _, err := p.master.Write(b[:at]); err != nil {
+		return err
+	}
+	time.Sleep(pause)
+	_, err := p.master.Write(b[at:])
+	return err
+}
+
 // Unplug closes the pseudo-terminal as a pulled USB cable would: the
 // gateway's next read fails, and the Link (if any) disappears.
 func (s *Simulator) Unplug() {

@@ -114,7 +114,7 @@ func New(cfg reader.Config, log *slog.Logger) (*Source, error) {
 		maxAnt = 8
 	case ProtocolASCII:
 		if _, err := NewASCIIDecoder(cfg.Pattern); err != nil {
-			return nil, bad("pattern", "%v", errors.Unwrap(err))
+			return nil, fmt.Errorf("reader %q: %w", cfg.ID, err)
 		}
 		s.pattern = cfg.Pattern
 	case "":

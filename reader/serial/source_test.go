@@ -1,0 +1,539 @@
+package serial
+
+import (
+	"context"
+	"errors"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	dto "github.com/prometheus/client_model/go"
+
+	"github.com/rfidgw/rfidgw/internal/metrics"
+	"github.com/rfidgw/rfidgw/reader"
+)
+
+// These tests run the Source against the Simulator through a real
+// pseudo-terminal opened with go.bug.st/serial.
+
+func quietLog() *slog.Logger {
+	if testing.Verbose() {
+		return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	}
+	return slog.New(slog.NewTextHandler(io.Discard, nil))
+}
+
+// fastTiming keeps the tests short; the behaviour is the same.
+func fastTiming() timing {
+	t := defaultTiming()
+	t.backoffMin = 20 * time.Millisecond
+	t.backoffMax = 200 * time.Millisecond
+	t.poll = 20 * time.Millisecond
+	t.answer = 300 * time.Millisecond
+	t.silence = 1 * time.Second
+	t.round = 500 * time.Millisecond
+	t.stopWait = 500 * time.Millisecond
+	t.statEvery = 50 * time.Millisecond
+	t.checkWait = 500 * time.Millisecond
+	t.idleAbandon = 200 * time.Millisecond
+	return t
+}
+
+// chanSink hands every delivered read to a channel.
+type chanSink struct{ ch chan reader.Read }
+
+func (s chanSink) Deliver(ctx context.Context, reads []reader.Read) error {
+	for _, r := range reads {
+		select {
+		case s.ch <- r:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	return nil
+}
+
+type harness struct {
+	t      *testing.T
+	sim    *Simulator
+	src    *Source
+	reads  chan reader.Read
+	cancel context.CancelFunc
+	done   chan error
+	link   string
+}
+
+// start runs a Source for cfg against sim, through a by-id style symlink.
+func start(t *testing.T, sim *Simulator, cfg reader.Config) *harness {
+	t.Helper()
+	link := filepath.Join(t.TempDir(), "usb-ThingMagic_Nano_0001-if00-port0")
+	if err := sim.Link(link); err != nil {
+		t.Fatal(err)
+	}
+	cfg.Type = reader.TypeSerial
+	cfg.Device = link
+	if cfg.ID == "" {
+		cfg.ID = "rack-" + strings.ToLower(strings.ReplaceAll(t.Name(), "/", "-"))
+	}
+	src, err := New(cfg, quietLog())
+	if err != nil {
+		t.Fatal(err)
+	}
+	src.t = fastTiming()
+	hs := &harness{t: t, sim: sim, src: src, reads: make(chan reader.Read, 1000), done: make(chan error, 1), link: link}
+	ctx, cancel := context.WithCancel(context.Background())
+	hs.cancel = cancel
+	go func() { hs.done <- src.Run(ctx, chanSink{hs.reads}) }()
+	t.Cleanup(func() {
+		hs.stop()
+		sim.Close()
+	})
+	return hs
+}
+
+func (hs *harness) stop() error {
+	hs.cancel()
+	select {
+	case err := <-hs.done:
+		hs.done <- err
+		return err
+	case <-time.After(10 * time.Second):
+		hs.t.Fatal("Run did not return after cancel")
+		return nil
+	}
+}
+
+// next waits for the next read (status or tag).
+func (hs *harness) next(what string) reader.Read {
+	hs.t.Helper()
+	select {
+	case r := <-hs.reads:
+		return r
+	case <-time.After(10 * time.Second):
+		hs.t.Fatalf("timed out waiting for %s", what)
+		return reader.Read{}
+	}
+}
+
+func (hs *harness) expectStatus(want reader.Status) {
+	hs.t.Helper()
+	r := hs.next(string(want) + " status")
+	if r.Status != want || r.Reader != hs.src.cfg.ID {
+		hs.t.Fatalf("got %+v, want status %s", r, want)
+	}
+}
+
+// expectTag waits for a tag read, skipping nothing: any other read fails.
+func (hs *harness) expectTag(epc string, antenna int, rssi float64) reader.Read {
+	hs.t.Helper()
+	r := hs.next("tag " + epc)
+	if r.IsStatus() || r.EPC != epc || r.Antenna != antenna || r.RSSI != rssi || r.Reader != hs.src.cfg.ID {
+		hs.t.Fatalf("got %+v, want tag %s antenna %d rssi %v", r, epc, antenna, rssi)
+	}
+	if r.Time.IsZero() || r.Time.Location() != time.UTC || time.Since(r.Time) > time.Minute {
+		hs.t.Fatalf("read time %v: want a recent UTC time", r.Time)
+	}
+	return r
+}
+
+func (hs *harness) expectNothing(d time.Duration) {
+	hs.t.Helper()
+	select {
+	case r := <-hs.reads:
+		hs.t.Fatalf("unexpected read %+v", r)
+	case <-time.After(d):
+	}
+}
+
+// waitReading waits until the gateway has the module reading.
+func (hs *harness) waitReading() {
+	hs.t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !hs.sim.Reading() {
+		if time.Now().After(deadline) {
+			hs.t.Fatal("the gateway never started reading")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+func (hs *harness) feed(epc string, antenna int, rssi float64) {
+	hs.sim.Feed(reader.Read{Time: time.Now(), EPC: epc, Antenna: antenna, RSSI: rssi})
+}
+
+func gauge(t *testing.T, id string) float64 {
+	var m dto.Metric
+	if err := metrics.ReaderConnected.WithLabelValues(id).Write(&m); err != nil {
+		t.Fatal(err)
+	}
+	return m.GetGauge().GetValue()
+}
+
+func counter(t *testing.T, c interface{ Write(*dto.Metric) error }) float64 {
+	var m dto.Metric
+	if err := c.Write(&m); err != nil {
+		t.Fatal(err)
+	}
+	return m.GetCounter().GetValue()
+}
+
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+func newSim(t *testing.T, protocol string) *Simulator {
+	t.Helper()
+	sim, err := NewSimulator(protocol, quietLog())
+	if err != nil {
+		t.Skipf("no pseudo-terminals here: %v", err)
+	}
+	return sim
+}
+
+// flipBit spoils a binary frame's checksum.
+func flipBit(f []byte) { f[len(f)-3] ^= 0x01 }
+
+// binaryGarbage holds stray frame heads of both binary protocols.
+const binaryGarbage = "\x00\x13garbage\r\n\xA0\xFF"
+
+const (
+	epc1 = "E2003098881900722140369E"
+	epc2 = "300833B2DDD9014000000001"
+	epc3 = "E28011606000020D8F3A1B2C"
+)
+
+// exercise runs the scenario every protocol must pass: reads, garbage
+// between frames, a frame split across writes, a bad checksum counted, an
+// unplug (offline) and a replug found again through the same symlink.
+func exercise(t *testing.T, hs *harness, garbage string, frame func(epc string, antenna int, rssi float64) []byte, corrupt func([]byte)) {
+	id := hs.src.cfg.ID
+	hs.expectStatus(reader.StatusOnline)
+	if g := gauge(t, id); g != 1 {
+		t.Fatalf("rfidgw_reader_connected = %v while online", g)
+	}
+	hs.waitReading()
+
+	hs.feed(epc1, 1, -52)
+	hs.expectTag(epc1, 1, -52)
+
+	// garbage between frames
+	errCounter := metrics.ReaderFrameErrors.WithLabelValues(id)
+	before := counter(t, errCounter)
+	hs.sim.WriteRaw([]byte(garbage))
+	hs.feed(epc2, 2, -60)
+	hs.expectTag(epc2, 2, -60)
+
+	// a frame split across two writes
+	f := frame(epc3, 1, -45)
+	if err := hs.sim.writeSplit(f, len(f)/2, 30*time.Millisecond); err != nil {
+		t.Fatal(err)
+	}
+	hs.expectTag(epc3, 1, -45)
+
+	// two frames in one write, then one with a bad checksum
+	two := append(frame(epc1, 1, -50), frame(epc2, 1, -51)...)
+	hs.sim.WriteRaw(two)
+	hs.expectTag(epc1, 1, -50)
+	hs.expectTag(epc2, 1, -51)
+	bad := frame(epc3, 1, -44)
+	corrupt(bad)
+	hs.sim.WriteRaw(bad)
+	hs.feed(epc1, 1, -53)
+	hs.expectTag(epc1, 1, -53)
+	waitFor(t, "frame errors counted", func() bool { return counter(t, errCounter) >= before+2 })
+
+	// unplug: offline, metric 0, the link is gone
+	hs.sim.Unplug()
+	hs.expectStatus(reader.StatusOffline)
+	if g := gauge(t, id); g != 0 {
+		t.Fatalf("rfidgw_reader_connected = %v while offline", g)
+	}
+	if _, err := os.Lstat(hs.link); !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("link still there after unplug: %v", err)
+	}
+	hs.expectNothing(300 * time.Millisecond) // retrying quietly, no status flapping
+
+	// replug: found again through the same symlink, reads flow again
+	if err := hs.sim.Replug(); err != nil {
+		t.Fatal(err)
+	}
+	hs.expectStatus(reader.StatusOnline)
+	hs.waitReading()
+	hs.feed(epc2, 2, -58)
+	hs.expectTag(epc2, 2, -58)
+	if g := gauge(t, id); g != 1 {
+		t.Fatalf("rfidgw_reader_connected = %v after replug", g)
+	}
+
+	if err := hs.stop(); err != nil {
+		t.Fatalf("Run returned %v on shutdown, want nil", err)
+	}
+}
+
+func TestThingMagicPty(t *testing.T) {
+	sim := newSim(t, ProtocolThingMagic)
+	sim.Heartbeat = 100 * time.Millisecond
+	hs := start(t, sim, reader.Config{Protocol: ProtocolThingMagic, Region: "NA2", Antennas: []int{1, 2}})
+	exercise(t, hs, binaryGarbage, func(epc string, antenna int, rssi float64) []byte {
+		return encodeTMTag(h(t, epc), antenna, int8(rssi), 915250, 0)
+	}, flipBit)
+	cmds := strings.Join(sim.commands(), " ")
+	for _, want := range []string{"0x03", "0x97:0D", "0x93:0005", "0x91:0201010202", "0x2F:start"} {
+		if !strings.Contains(cmds, want) {
+			t.Errorf("commands %q lack %q", cmds, want)
+		}
+	}
+	if !strings.HasSuffix(cmds, "0x2F:stop") {
+		t.Errorf("commands %q: want a stop of continuous reading on shutdown", cmds)
+	}
+}
+
+// Heartbeats keep a quiet ThingMagic connection alive; when they stop (a
+// module that hung), the silence is a disconnect.
+func TestThingMagicHeartbeatSilence(t *testing.T) {
+	sim := newSim(t, ProtocolThingMagic)
+	sim.Heartbeat = 100 * time.Millisecond
+	hs := start(t, sim, reader.Config{Protocol: ProtocolThingMagic})
+	hs.expectStatus(reader.StatusOnline)
+	hs.expectNothing(1500 * time.Millisecond) // longer than the 1 s silence limit: heartbeats keep it up
+	sim.mu.Lock()
+	sim.reading = false // the module stops streaming and beating
+	sim.mu.Unlock()
+	hs.expectStatus(reader.StatusOffline)
+	hs.expectStatus(reader.StatusOnline) // the reconnect restarts reading
+}
+
+func TestR2000Pty(t *testing.T) {
+	sim := newSim(t, ProtocolR2000)
+	sim.RoundTime = 30 * time.Millisecond
+	hs := start(t, sim, reader.Config{Protocol: ProtocolR2000, Antennas: []int{1, 2}})
+	exercise(t, hs, binaryGarbage, func(epc string, antenna int, rssi float64) []byte {
+		return encodeR2000Tag(0x01, h(t, epc), antenna, rssi)
+	}, flipBit)
+	cmds := strings.Join(sim.commands(), " ")
+	for _, want := range []string{"0x72", "0x74:00", "0x74:01", "0x89"} {
+		if !strings.Contains(cmds, want) {
+			t.Errorf("commands %q lack %q", cmds, want)
+		}
+	}
+}
+
+func TestASCIIPty(t *testing.T) {
+	sim := newSim(t, ProtocolASCII)
+	hs := start(t, sim, reader.Config{Protocol: ProtocolASCII})
+	// On a line protocol noise spoils the line it lands in; here it ends in a line end.
+	exercise(t, hs, "\x00\x13garbage\xA0\xFF\r\n", func(epc string, antenna int, rssi float64) []byte {
+		return []byte(epc + "," + strconv.Itoa(antenna) + "," + strconv.FormatFloat(rssi, 'f', -1, 64) + "\r\n")
+	}, func(line []byte) { line[0] = 'Z' }) // no checksum on a line: a mangled one fails the pattern
+}
+
+// The antenna filter of the config drops reads from other ports.
+func TestAntennaFilter(t *testing.T) {
+	sim := newSim(t, ProtocolASCII)
+	hs := start(t, sim, reader.Config{Protocol: ProtocolASCII, Antennas: []int{2}})
+	hs.expectStatus(reader.StatusOnline)
+	hs.feed(epc1, 1, -50)
+	hs.feed(epc2, 2, -50)
+	hs.expectTag(epc2, 2, -50)
+}
+
+// A device that is not there at start: offline once, then online when it
+// appears (a module plugged in after boot).
+func TestDeviceAppearsLater(t *testing.T) {
+	sim := newSim(t, ProtocolThingMagic)
+	defer sim.Close()
+	link := filepath.Join(t.TempDir(), "ttyUSB-late")
+	src, err := New(reader.Config{ID: "late", Type: reader.TypeSerial, Device: link, Protocol: ProtocolThingMagic}, quietLog())
+	if err != nil {
+		t.Fatal(err)
+	}
+	src.t = fastTiming()
+	reads := make(chan reader.Read, 100)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- src.Run(ctx, chanSink{reads}) }()
+	defer func() { cancel(); <-done }()
+	hs := &harness{t: t, sim: sim, src: src, reads: reads}
+	hs.expectStatus(reader.StatusOffline)
+	hs.expectNothing(300 * time.Millisecond)
+	if err := sim.Link(link); err != nil {
+		t.Fatal(err)
+	}
+	hs.expectStatus(reader.StatusOnline)
+}
+
+// A by-id link re-pointed to another device while the old tty still works
+// (no read error at all) is noticed by the path check and followed.
+func TestLinkRepointed(t *testing.T) {
+	a := newSim(t, ProtocolASCII)
+	b := newSim(t, ProtocolASCII)
+	defer b.Close()
+	hs := start(t, a, reader.Config{Protocol: ProtocolASCII})
+	hs.expectStatus(reader.StatusOnline)
+	if err := pointLink(hs.link, b.Path()); err != nil {
+		t.Fatal(err)
+	}
+	hs.expectStatus(reader.StatusOffline)
+	hs.expectStatus(reader.StatusOnline)
+	b.Feed(reader.Read{EPC: epc3, Antenna: 1, RSSI: -40})
+	hs.expectTag(epc3, 1, -40)
+}
+
+func TestCheck(t *testing.T) {
+	for _, tc := range []struct {
+		protocol, want string
+		prepare        func(*Simulator)
+	}{
+		{ProtocolThingMagic, "ThingMagic M6e Nano bootloader 12.08.00.00 firmware 01.09.00.02 (2016-05-03) on ", nil},
+		{ProtocolR2000, "R2000 module (0xA0 protocol) firmware 1.9, address 0x01 on ", nil},
+		{ProtocolASCII, `ascii lines (first line: "E2003098881900722140369E,1,-50": EPC E2003098881900722140369E antenna 1) on `,
+			func(s *Simulator) {
+				go func() {
+					time.Sleep(50 * time.Millisecond)
+					s.WriteRaw([]byte("E2003098881900722140369E,1,-50\r\n"))
+				}()
+			}},
+		{ProtocolASCII, "ascii lines (port open at 115200 baud, no line within 500ms) on ", nil},
+	} {
+		t.Run(tc.protocol, func(t *testing.T) {
+			sim := newSim(t, tc.protocol)
+			defer sim.Close()
+			link := filepath.Join(t.TempDir(), "by-id-reader")
+			if err := sim.Link(link); err != nil {
+				t.Fatal(err)
+			}
+			src, err := New(reader.Config{ID: "chk", Device: link, Protocol: tc.protocol}, quietLog())
+			if err != nil {
+				t.Fatal(err)
+			}
+			src.t = fastTiming()
+			if tc.prepare != nil {
+				tc.prepare(sim)
+			}
+			got, err := src.Check(context.Background())
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !strings.HasPrefix(got, tc.want) || !strings.Contains(got, link+" -> "+sim.Path()) {
+				t.Fatalf("Check = %q, want %q… naming %s -> %s", got, tc.want, link, sim.Path())
+			}
+		})
+	}
+}
+
+func TestCheckFailures(t *testing.T) {
+	// wrong protocol: an ASCII reader never answers GET_VERSION
+	sim := newSim(t, ProtocolASCII)
+	defer sim.Close()
+	src, _ := New(reader.Config{ID: "chk", Device: sim.Path(), Protocol: ProtocolThingMagic}, quietLog())
+	src.t = fastTiming()
+	if _, err := src.Check(context.Background()); !errors.Is(err, ErrNoAnswer) {
+		t.Errorf("thingmagic against a silent line: %v, want ErrNoAnswer", err)
+	}
+	// a line that does not match the pattern
+	go func() {
+		time.Sleep(50 * time.Millisecond)
+		sim.WriteRaw([]byte("READER READY\r\n"))
+	}()
+	src, _ = New(reader.Config{ID: "chk", Device: sim.Path(), Protocol: ProtocolASCII}, quietLog())
+	src.t = fastTiming()
+	if _, err := src.Check(context.Background()); !errors.Is(err, ErrNoMatch) || !strings.Contains(err.Error(), "pattern") {
+		t.Errorf("non-matching first line: %v, want ErrNoMatch naming the pattern", err)
+	}
+	// no such device
+	src, _ = New(reader.Config{ID: "chk", Device: filepath.Join(t.TempDir(), "ttyUSB9"), Protocol: ProtocolR2000}, quietLog())
+	if _, err := src.Check(context.Background()); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("missing device: %v, want not-exist", err)
+	}
+	// not a tty
+	f := filepath.Join(t.TempDir(), "plain-file")
+	os.WriteFile(f, nil, 0o600)
+	src, _ = New(reader.Config{ID: "chk", Device: f, Protocol: ProtocolR2000}, quietLog())
+	if _, err := src.Check(context.Background()); err == nil {
+		t.Errorf("a plain file passed Check")
+	}
+}
+
+func TestNewValidation(t *testing.T) {
+	ok := reader.Config{ID: "r", Type: reader.TypeSerial, Device: "/dev/ttyUSB0", Protocol: ProtocolThingMagic}
+	if _, err := New(ok, nil); err != nil {
+		t.Fatal(err)
+	}
+	for name, tc := range map[string]struct {
+		mod  func(*reader.Config)
+		want string
+	}{
+		"no id":          {func(c *reader.Config) { c.ID = "" }, "id"},
+		"no device":      {func(c *reader.Config) { c.Device = "" }, "device"},
+		"no protocol":    {func(c *reader.Config) { c.Protocol = "" }, "protocol"},
+		"bad protocol":   {func(c *reader.Config) { c.Protocol = "llrp" }, `protocol: "llrp"`},
+		"bad type":       {func(c *reader.Config) { c.Type = "mqtt" }, "type"},
+		"bad baud":       {func(c *reader.Config) { c.Baud = -9600 }, "baud"},
+		"bad region":     {func(c *reader.Config) { c.Region = "MARS" }, "region"},
+		"region on r2k":  {func(c *reader.Config) { c.Protocol = ProtocolR2000; c.Region = "EU3" }, "region"},
+		"pattern on tm":  {func(c *reader.Config) { c.Pattern = "(?P<epc>.*)" }, "pattern"},
+		"bad pattern":    {func(c *reader.Config) { c.Protocol = ProtocolASCII; c.Pattern = "(" }, "pattern"},
+		"no epc group":   {func(c *reader.Config) { c.Protocol = ProtocolASCII; c.Pattern = "[0-9A-F]+" }, "epc"},
+		"antenna 0":      {func(c *reader.Config) { c.Antennas = []int{1, 0} }, "antennas[1]"},
+		"r2000 antenna9": {func(c *reader.Config) { c.Protocol = ProtocolR2000; c.Antennas = []int{9} }, "antennas[0]"},
+	} {
+		cfg := ok
+		tc.mod(&cfg)
+		_, err := New(cfg, nil)
+		if !errors.Is(err, ErrConfig) || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s: %v, want ErrConfig naming %q", name, err, tc.want)
+		}
+	}
+}
+
+func TestSimulatorProtocol(t *testing.T) {
+	if _, err := NewSimulator("llrp", nil); !errors.Is(err, ErrConfig) {
+		t.Fatalf("NewSimulator(llrp): %v", err)
+	}
+}
+
+// A Sink that fails (pipeline shut down) stops Run with an error instead of
+// reconnecting forever.
+func TestRunStopsWhenSinkFails(t *testing.T) {
+	sim := newSim(t, ProtocolASCII)
+	defer sim.Close()
+	src, _ := New(reader.Config{ID: "sinkfail", Device: sim.Path(), Protocol: ProtocolASCII}, quietLog())
+	src.t = fastTiming()
+	var mu sync.Mutex
+	calls := 0
+	sinkErr := errors.New("pipeline closed")
+	sink := reader.SinkFunc(func(ctx context.Context, reads []reader.Read) error {
+		mu.Lock()
+		defer mu.Unlock()
+		calls++
+		if calls == 1 {
+			return nil // the online status
+		}
+		return sinkErr
+	})
+	done := make(chan error, 1)
+	go func() { done <- src.Run(context.Background(), sink) }()
+	waitFor(t, "online", func() bool { mu.Lock(); defer mu.Unlock(); return calls >= 1 })
+	sim.Feed(reader.Read{EPC: epc1, Antenna: 1})
+	select {
+	case err := <-done:
+		if !errors.Is(err, sinkErr) {
+			t.Fatalf("Run = %v, want the sink's error", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("Run kept going after the sink failed")
+	}
+}
