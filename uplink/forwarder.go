@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -504,7 +505,7 @@ func (f *Forwarder) clientError(e kafka.Error) {
 		f.setConnected(false)
 		metrics.UplinkErrors.WithLabelValues("connection").Inc()
 		f.logEvery("down", slog.LevelWarn, "uplink: all Kafka brokers are down; events stay in the buffer", "err", e)
-	case e.Code() == kafka.ErrAuthentication:
+	case errors.Is(classify(e), ErrAuthentication):
 		f.setConnected(false)
 		metrics.UplinkErrors.WithLabelValues("auth").Inc()
 		f.logEvery("auth", slog.LevelError, "uplink: Kafka authentication failed (check sasl.username, the password file, TLS certificates); events stay in the buffer", "err", e)
@@ -516,11 +517,9 @@ func (f *Forwarder) clientError(e kafka.Error) {
 // forwardLogs passes librdkafka's log lines to slog until the producer closes.
 func (f *Forwarder) forwardLogs(logs chan kafka.LogEvent) {
 	for l := range logs {
+		// Warn at most: the uplink logs what a failure means at Error.
 		level := slog.LevelDebug
-		switch {
-		case l.Level <= 3: // syslog err and worse
-			level = slog.LevelError
-		case l.Level == 4:
+		if l.Level <= 4 { // syslog warning and worse
 			level = slog.LevelWarn
 		}
 		f.log.Log(context.Background(), level, "librdkafka: "+l.Message, "tag", l.Tag, "client", l.Name)
@@ -597,9 +596,25 @@ func classify(err error) error {
 		return fmt.Errorf("%w: %w", ErrAuthentication, err)
 	case kafka.ErrTimedOut, kafka.ErrTransport, kafka.ErrAllBrokersDown, kafka.ErrMsgTimedOut,
 		kafka.ErrResolve, kafka.ErrRequestTimedOut:
+		if authMessage(err) {
+			return fmt.Errorf("%w: %w", ErrAuthentication, err)
+		}
 		return fmt.Errorf("%w: %w", ErrUnreachable, err)
 	}
+	if authMessage(err) {
+		return fmt.Errorf("%w: %w", ErrAuthentication, err)
+	}
 	return err
+}
+
+// authMessage reports whether a client error's text says the broker
+// refused the credentials or the TLS handshake: librdkafka reports a broker
+// that drops the connection during SASL as a transport failure, but says
+// "SASL authentication error" in the text.
+func authMessage(err error) bool {
+	s := err.Error()
+	return strings.Contains(s, "SASL authentication error") || strings.Contains(s, "SSL handshake failed") ||
+		strings.Contains(s, "certificate verify failed")
 }
 
 // needsTopicCheck reports whether err says the topic or our access to it is

@@ -1,0 +1,154 @@
+package uplink
+
+import (
+	"net"
+	"strconv"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/rfidgw/rfidgw/buffer"
+	"github.com/twmb/franz-go/pkg/kfake"
+)
+
+// feeder adds records to q at a steady rate until stopped, like the edge
+// engine and the buffer do while Kafka is away.
+type feeder struct {
+	q    *memQueue
+	next uint64
+	mu   sync.Mutex
+	all  []buffer.Record
+	stop chan struct{}
+	done chan struct{}
+}
+
+func startFeeder(q *memQueue, perTick int, tick time.Duration) *feeder {
+	fd := &feeder{q: q, next: 1, stop: make(chan struct{}), done: make(chan struct{})}
+	go func() {
+		defer close(fd.done)
+		t := time.NewTicker(tick)
+		defer t.Stop()
+		for {
+			select {
+			case <-fd.stop:
+				return
+			case <-t.C:
+				rs := testRecords(testGateway, fd.next, perTick, 23)
+				fd.next += uint64(perTick)
+				fd.mu.Lock()
+				fd.all = append(fd.all, rs...)
+				fd.mu.Unlock()
+				q.add(rs...)
+			}
+		}
+	}()
+	return fd
+}
+
+func (fd *feeder) finish() []buffer.Record {
+	close(fd.stop)
+	<-fd.done
+	return fd.all
+}
+
+func portOf(t testing.TB, addr string) int {
+	_, p, err := net.SplitHostPort(addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n, _ := strconv.Atoi(p)
+	return n
+}
+
+// outage runs the forwarder against a kfake with a data directory, stops the
+// broker for down, starts it again on the same port with its log, and
+// checks that every event arrived in order per key.
+func outage(t *testing.T, down time.Duration, librdkafka map[string]string) *logBuffer {
+	dir := t.TempDir()
+	c1 := newCluster(t, kfake.DataDir(dir))
+	addrs := c1.ListenAddrs()
+	port := portOf(t, addrs[0])
+
+	q := newMemQueue()
+	log, logs := testLogger(t)
+	f, err := NewForwarder(Config{Brokers: addrs, MaxInFlight: 1000, Librdkafka: librdkafka,
+		RetryBackoffMax: 2 * time.Second}, testGateway, q, log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	stop := runForwarder(t, f)
+	fd := startFeeder(q, 20, 10*time.Millisecond) // 2,000 events/s
+
+	time.Sleep(1500 * time.Millisecond)
+	c1.Close()
+	t.Logf("broker down at %d events", fd.next-1)
+	time.Sleep(down)
+	acked, total := q.stats()
+	t.Logf("broker up again; %d of %d events acked", acked, total)
+	c2 := newCluster(t, kfake.DataDir(dir), kfake.Ports(port))
+	time.Sleep(1500 * time.Millisecond)
+	want := fd.finish()
+
+	if err := q.waitAcked(len(want), 45*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	stop()
+	got := consumeAll(t, c2.ListenAddrs(), testTopic, len(want), 20*time.Second)
+	checkDelivery(t, got, want, q.releases())
+	if q.ackDups != 0 || q.ackMiss != 0 {
+		t.Errorf("acks: %d of already acked, %d of never leased", q.ackDups, q.ackMiss)
+	}
+	t.Logf("rewinds %d, records leased again %d", q.rewinds, q.releases())
+	return logs
+}
+
+func TestForwarderBrokerDown(t *testing.T) {
+	t.Parallel()
+	logs := outage(t, 12*time.Second, nil)
+	if !logs.contains("all Kafka brokers are down") {
+		t.Errorf("no log line about the outage; log:\n%s", logs)
+	}
+}
+
+// With a small message.timeout.ms librdkafka expires the queued messages
+// during the outage: they must be produced again from the buffer.
+func TestForwarderBrokerDownPastMessageTimeout(t *testing.T) {
+	t.Parallel()
+	logs := outage(t, 6*time.Second, map[string]string{"message.timeout.ms": "1500"})
+	if !logs.contains("delivery failed; producing again") {
+		t.Errorf("no delivery failure logged, so the timeout was not exercised; log:\n%s", logs)
+	}
+}
+
+// An in-memory broker restarted loses its log and the idempotent producer's
+// state: the producer fails fatally and must be recreated.
+func TestForwarderBrokerLostLog(t *testing.T) {
+	t.Parallel()
+	c1 := newCluster(t)
+	addrs := c1.ListenAddrs()
+	port := portOf(t, addrs[0])
+	q := newMemQueue()
+	log, logs := testLogger(t)
+	f, err := NewForwarder(Config{Brokers: addrs, MaxInFlight: 1000, RetryBackoffMax: time.Second}, testGateway, q, log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	runForwarder(t, f)
+	first := testRecords(testGateway, 1, 3000, 23)
+	q.add(first...)
+	if err := q.waitAcked(len(first), 20*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	c1.Close()
+	c2 := newCluster(t, kfake.Ports(port))
+	second := testRecords(testGateway, 3001, 3000, 23)
+	q.add(second...)
+	if err := q.waitAcked(len(first)+len(second), 45*time.Second); err != nil {
+		t.Fatalf("%v; log:\n%s", err, logs)
+	}
+	got := consumeAll(t, c2.ListenAddrs(), testTopic, len(second), 20*time.Second)
+	checkDelivery(t, got, second, q.releases())
+	if !logs.contains("failed fatally") {
+		t.Errorf("producer not recreated after the broker lost its log; log:\n%s", logs)
+	}
+}

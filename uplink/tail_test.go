@@ -1,0 +1,167 @@
+package uplink
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+)
+
+func produceRaw(t *testing.T, addrs []string, recs ...*kgo.Record) {
+	t.Helper()
+	cl, err := kgo.NewClient(kgo.SeedBrokers(addrs...), kgo.DefaultProduceTopic(testTopic))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := cl.ProduceSync(ctx, recs...).FirstErr(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func eventRec(gw string, seq uint64, key string) *kgo.Record {
+	return &kgo.Record{Key: []byte(key), Value: fmt.Appendf(nil, `{"schema":1,"id":"%s-%d","seq":%d,"gateway":"%s","type":"inward"}`, gw, seq, seq, gw)}
+}
+
+func TestTailFindsHoleAndDuplicate(t *testing.T) {
+	t.Parallel()
+	c := newCluster(t)
+	// seq 4 is lost and seq 3 comes twice; the keys spread the events
+	// over the partitions, so they are read out of seq order.
+	var recs []*kgo.Record
+	for _, s := range []uint64{1, 2, 3, 5, 3, 6, 7, 8} {
+		recs = append(recs, eventRec("floor3", s, fmt.Sprintf("EPC%d", s%3)))
+	}
+	recs = append(recs, eventRec("floor4", 1, "EPCX"), eventRec("floor4", 3, "EPCY"),
+		&kgo.Record{Key: []byte("x"), Value: []byte("not json")})
+	produceRaw(t, c.ListenAddrs(), recs...)
+
+	var out, warn bytes.Buffer
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	err := Tail(ctx, TailOptions{Brokers: c.ListenAddrs(), Topic: testTopic, FromBeginning: true,
+		Gateway: "floor3", Count: 8}, &out, &warn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := strings.Count(out.String(), "\n"); n != 8 {
+		t.Errorf("%d events printed, want 8 of floor3:\n%s", n, out.String())
+	}
+	if strings.Contains(out.String(), "floor4") {
+		t.Errorf("gateway filter let floor4 through:\n%s", out.String())
+	}
+	w := warn.String()
+	for _, want := range []string{"DUPLICATE gateway=floor3 id=floor3-3 seq=3", "HOLE gateway=floor3 seq=4..4 missing=1"} {
+		if !strings.Contains(w, want) {
+			t.Errorf("warnings lack %q:\n%s", want, w)
+		}
+	}
+	if strings.Count(w, "HOLE") != 1 || strings.Count(w, "DUPLICATE") != 1 {
+		t.Errorf("want exactly one hole and one duplicate:\n%s", w)
+	}
+
+	// Without the filter floor4's hole (seq 2) and the bad record show too.
+	out.Reset()
+	warn.Reset()
+	ctx2, cancel2 := context.WithTimeout(ctx, 4*time.Second)
+	defer cancel2()
+	if err := Tail(ctx2, TailOptions{Brokers: c.ListenAddrs(), Topic: testTopic, FromBeginning: true, HoleGrace: time.Second}, &out, &warn); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"HOLE gateway=floor4 seq=2..2", "NOT-JSON"} {
+		if !strings.Contains(warn.String(), want) {
+			t.Errorf("warnings lack %q:\n%s", want, warn.String())
+		}
+	}
+}
+
+// Events of a healthy forwarder, spread over partitions and read out of seq
+// order, must give no warning at all.
+func TestTailNoFalseAlarms(t *testing.T) {
+	t.Parallel()
+	c := newCluster(t)
+	q := newMemQueue()
+	want := testRecords(testGateway, 1, 3000, 101)
+	q.add(want...)
+	f, err := NewForwarder(Config{Brokers: c.ListenAddrs()}, testGateway, q, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	runForwarder(t, f)
+	if err := q.waitAcked(len(want), 20*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	var out, warn bytes.Buffer
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	if err := Tail(ctx, TailOptions{Brokers: c.ListenAddrs(), FromBeginning: true, Count: len(want)}, &out, &warn); err != nil {
+		t.Fatal(err)
+	}
+	if warn.Len() > 0 {
+		t.Errorf("warnings on a clean stream:\n%s", warn.String())
+	}
+	if n := strings.Count(out.String(), "\n"); n != len(want) {
+		t.Errorf("%d lines, want %d", n, len(want))
+	}
+}
+
+func TestTailMissingTopic(t *testing.T) {
+	t.Parallel()
+	c := newCluster(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	var out, warn bytes.Buffer
+	err := Tail(ctx, TailOptions{Brokers: c.ListenAddrs(), Topic: "nope"}, &out, &warn)
+	if err == nil || !strings.Contains(err.Error(), "nope") {
+		t.Fatalf("Tail on a missing topic: %v", err)
+	}
+}
+
+func TestSpanSet(t *testing.T) {
+	var s spanSet
+	for _, x := range []uint64{5, 1, 3, 2, 9, 4, 10, 0} {
+		s.add(x, x)
+	}
+	if got := fmt.Sprint(s); got != "[{0 5} {9 10}]" {
+		t.Fatalf("spans %s", got)
+	}
+	g := &gwTrack{seen: s}
+	if h := fmt.Sprint(g.holes()); h != "[{6 8}]" {
+		t.Fatalf("holes %s", h)
+	}
+	g.reported.add(7, 7)
+	if h := fmt.Sprint(g.holes()); h != "[{6 6} {8 8}]" {
+		t.Fatalf("holes after reporting 7: %s", h)
+	}
+}
+
+// FuzzSpanSet checks spanSet against a plain set.
+func FuzzSpanSet(f *testing.F) {
+	f.Add([]byte{5, 1, 3, 2, 9, 4, 10, 0})
+	f.Add([]byte{0, 0, 255, 254, 1})
+	f.Add([]byte{})
+	f.Fuzz(func(t *testing.T, xs []byte) {
+		var s spanSet
+		model := map[uint64]bool{}
+		for _, x := range xs {
+			s.add(uint64(x), uint64(x))
+			model[uint64(x)] = true
+		}
+		for x := uint64(0); x < 257; x++ {
+			if s.contains(x) != model[x] {
+				t.Fatalf("contains(%d) = %v, want %v; spans %v", x, s.contains(x), model[x], s)
+			}
+		}
+		for i := 1; i < len(s); i++ {
+			if s[i].lo <= s[i-1].hi+1 {
+				t.Fatalf("spans not disjoint and merged: %v", s)
+			}
+		}
+	})
+}
