@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"io"
+	"slices"
 )
 
 // MessageType is the 10-bit LLRP message type number.
@@ -139,15 +140,19 @@ func (f *Framer) ReadMessage() (Header, []byte, error) {
 		return h, nil, err
 	}
 	n := int(h.Length) - HeaderLen
-	if cap(f.buf) < n {
-		f.buf = make([]byte, n)
-	}
-	f.buf = f.buf[:n]
-	if _, err := io.ReadFull(f.r, f.buf); err != nil {
-		if err == io.EOF {
-			err = io.ErrUnexpectedEOF
+	f.buf = f.buf[:0]
+	for len(f.buf) < n {
+		// Grow only as the data arrives, so that a corrupt length cannot
+		// make us allocate MaxMessageLength for a few bytes.
+		have := len(f.buf)
+		chunk := min(n-have, max(have, 64<<10))
+		f.buf = slices.Grow(f.buf, chunk)[:have+chunk]
+		if _, err := io.ReadFull(f.r, f.buf[have:]); err != nil {
+			if err == io.EOF {
+				err = io.ErrUnexpectedEOF
+			}
+			return h, nil, fmt.Errorf("reading %d-byte body of %v id %d: %w", n, h.Type, h.ID, err)
 		}
-		return h, nil, fmt.Errorf("reading %d-byte body of %v id %d: %w", n, h.Type, h.ID, err)
 	}
 	return h, f.buf, nil
 }

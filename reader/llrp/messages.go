@@ -186,7 +186,8 @@ func (m *GetReaderCapabilitiesResponse) AppendBody(dst []byte) []byte {
 		dst = binary.BigEndian.AppendUint16(dst, g.NumGPIs)
 		dst = binary.BigEndian.AppendUint16(dst, g.NumGPOs)
 		dst = finishTLV(dst, s)
-		for a := uint16(1); a <= g.MaxAntennas; a++ {
+		// At most 64 entries keep the parameter within its 16-bit length.
+		for a := uint16(1); a <= min(g.MaxAntennas, 64); a++ {
 			dst, s = appendTLVStart(dst, pPerAntennaAirProtocol)
 			dst = binary.BigEndian.AppendUint16(dst, a)
 			dst = append(dst, 0, 1, 1) // one protocol: EPCglobal C1G2

@@ -261,7 +261,7 @@ func (t *TagReport) Append(dst []byte) []byte {
 		epc = make([]byte, len(t.EPC)/2)
 	}
 	n, err := hex.Decode(epc, []byte(t.EPC))
-	if err != nil || n > 8191 { // EPCData counts bits in a u16
+	if err != nil || n > 8192 {
 		n = 0
 	}
 	if n == 12 {
@@ -270,7 +270,7 @@ func (t *TagReport) Append(dst []byte) []byte {
 	} else {
 		var s int
 		dst, s = appendTLVStart(dst, pEPCData)
-		dst = binary.BigEndian.AppendUint16(dst, uint16(n*8))
+		dst = binary.BigEndian.AppendUint16(dst, uint16(min(n*8, 0xFFFF))) // 8192 bytes: 65535 bits still need them all
 		dst = append(dst, epc[:n]...)
 		dst = finishTLV(dst, s)
 	}
