@@ -1,0 +1,105 @@
+package zonepage
+
+import (
+	"encoding/json"
+	"time"
+)
+
+// Model is what the page shows; the gateway implements it. Methods are called
+// from HTTP goroutines (at most a few times per second in total, see
+// Options), must be safe for concurrent use, cheap, and return copies the
+// handler may keep.
+type Model interface {
+	// Readers returns every configured reader, in a stable order.
+	Readers() []ReaderView
+	// Zones returns every configured zone, in config order, with the tags
+	// currently in it (all of them: the handler filters and caps).
+	Zones() []ZoneView
+	// Tag returns one tag's recent reads (bounded, last ~2 minutes), its
+	// settled zone and recent events; false if the tag is unknown.
+	Tag(epc string) (TagDetail, bool)
+	// Events returns up to limit recent events, newest first, each the
+	// event JSON of contract §6.
+	Events(limit int) []json.RawMessage
+	// Uplink returns the buffer and Kafka state.
+	Uplink() UplinkView
+}
+
+// ReaderView is one reader as the page shows it.
+type ReaderView struct {
+	ID          string        `json:"id"`
+	Type        string        `json:"type"` // llrp | serial | mqtt | file
+	Connected   bool          `json:"connected"`
+	Since       time.Time     `json:"since,omitzero"` // last connection change; zero if unknown
+	ReadsPerSec float64       `json:"reads_per_sec"`
+	Antennas    []AntennaView `json:"antennas"`
+}
+
+// AntennaView is one antenna port of a reader.
+type AntennaView struct {
+	Antenna     int      `json:"antenna"` // 1-based port
+	ReadsPerSec float64  `json:"reads_per_sec"`
+	Zones       []string `json:"zones,omitempty"` // zone ids this antenna feeds (gate sides as "gate-a/inside")
+}
+
+// ZoneView is one zone with the tags the engine currently sees in it.
+type ZoneView struct {
+	ID    string    `json:"id"`
+	Kind  string    `json:"kind"` // gate | rack
+	Floor string    `json:"floor,omitempty"`
+	Room  string    `json:"room,omitempty"`
+	Row   string    `json:"row,omitempty"`
+	Rack  string    `json:"rack,omitempty"`
+	Tags  []ZoneTag `json:"tags"`
+}
+
+// ZoneTag is one tag seen in a zone.
+type ZoneTag struct {
+	EPC     string  `json:"epc"`
+	RSSI    float64 `json:"rssi"`           // smoothed RSSI in dBm (presence window)
+	Reads   int     `json:"reads"`          // reads within the presence window
+	Settled bool    `json:"settled"`        // racks: this is the tag's settled rack
+	Side    string  `json:"side,omitempty"` // gates: "outside" or "inside"
+}
+
+// TagDetail is one tag, for the tag view.
+type TagDetail struct {
+	EPC            string            `json:"epc"`
+	Zone           string            `json:"zone"`                     // settled rack zone; "" = none
+	Candidate      string            `json:"candidate,omitempty"`      // rack waiting out its dwell
+	CandidateSince time.Time         `json:"candidate_since,omitzero"` // zero when no candidate
+	LastSeen       time.Time         `json:"last_seen,omitzero"`
+	Zones          []TagZone         `json:"zones"`  // what the engine weighs, per zone
+	Reads          []TagRead         `json:"reads"`  // recent reads, oldest first, bounded
+	Events         []json.RawMessage `json:"events"` // recent events of this tag, newest first
+}
+
+// TagZone is the engine's view of a tag in one zone: why it did or did not
+// move.
+type TagZone struct {
+	Zone     string  `json:"zone"`
+	Side     string  `json:"side,omitempty"` // gates: "outside" or "inside"
+	Present  bool    `json:"present"`        // min_reads within presence_window
+	Reads    int     `json:"reads"`
+	RSSI     float64 `json:"rssi"` // smoothed
+	PeakRSSI float64 `json:"peak_rssi"`
+}
+
+// TagRead is one recent read of a tag.
+type TagRead struct {
+	Time    time.Time `json:"time"`
+	Reader  string    `json:"reader"`
+	Antenna int       `json:"antenna"`
+	RSSI    float64   `json:"rssi"`
+}
+
+// UplinkView is the buffer and Kafka state.
+type UplinkView struct {
+	Pending        int64   `json:"pending"`     // events in the buffer, not yet acknowledged
+	Bytes          int64   `json:"bytes"`       // their payload bytes
+	LagSeconds     float64 `json:"lag_seconds"` // age of the oldest undelivered event
+	KafkaConnected bool    `json:"kafka_connected"`
+	Delivered      uint64  `json:"delivered"` // events Kafka acknowledged since start
+	Dropped        uint64  `json:"dropped"`   // events dropped because the buffer was full
+	LastError      string  `json:"last_error,omitempty"`
+}

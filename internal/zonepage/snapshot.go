@@ -1,0 +1,202 @@
+package zonepage
+
+import (
+	"bytes"
+	"cmp"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// snapshot is one shared picture of the Model: every request and every stream
+// client within one Interval is answered from the same snapshot, so the Model
+// sees the same load with one browser or a hundred.
+type snapshot struct {
+	seq     uint64
+	at      time.Time
+	readers []ReaderView
+	zones   []ZoneView // tags sorted strongest first
+	uplink  UplinkView
+	events  []json.RawMessage // valid and compact, newest first
+
+	mu  sync.Mutex
+	enc map[string][]byte // encoded stream payload per EPC filter
+}
+
+// maxEncCache bounds the per-filter payload cache of one snapshot; clients
+// with other filters still get answers, encoded for them alone.
+const maxEncCache = 32
+
+// snapshotter refreshes the shared snapshot on demand, at most once per
+// interval. Holding mu during the refresh makes concurrent callers wait for
+// and share one refresh instead of each calling the Model.
+type snapshotter struct {
+	model     Model
+	interval  time.Duration
+	maxEvents int
+	now       func() time.Time
+	log       *slog.Logger
+
+	mu  sync.Mutex
+	cur *snapshot
+	seq uint64
+
+	warned atomic.Bool // an invalid event from the Model was logged
+}
+
+func (s *snapshotter) get() *snapshot {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	now := s.now()
+	if s.cur != nil && now.Sub(s.cur.at) < s.interval && !now.Before(s.cur.at) {
+		return s.cur
+	}
+	s.seq++
+	snap := &snapshot{
+		seq:     s.seq,
+		at:      now,
+		readers: s.model.Readers(),
+		zones:   s.model.Zones(),
+		uplink:  s.model.Uplink(),
+	}
+	snap.events = s.cleanEvents(s.model.Events(s.maxEvents), s.maxEvents)
+	for i := range snap.zones {
+		sortTags(snap.zones[i].Tags)
+	}
+	s.cur = snap
+	return snap
+}
+
+// cleanEvents keeps at most limit events that are valid JSON, compacted so
+// that each fits on one server-sent-events data line. Invalid ones are logged
+// once.
+func (s *snapshotter) cleanEvents(in []json.RawMessage, limit int) []json.RawMessage {
+	out := make([]json.RawMessage, 0, min(len(in), limit))
+	for i, raw := range in {
+		if len(out) == limit {
+			break
+		}
+		var buf bytes.Buffer
+		if err := json.Compact(&buf, raw); err != nil {
+			// Once: the same bad event comes back with every snapshot.
+			if s.warned.CompareAndSwap(false, true) {
+				s.log.Warn("zonepage: event left out", "index", i, "err", fmt.Errorf("%w: %w", ErrBadEvent, err))
+			}
+			continue
+		}
+		out = append(out, buf.Bytes())
+	}
+	return out
+}
+
+// sortTags orders a zone's tags for the top-N cut: strongest smoothed RSSI
+// first, then most reads, then EPC so the order is stable between snapshots.
+func sortTags(tags []ZoneTag) {
+	slices.SortFunc(tags, func(a, b ZoneTag) int {
+		return cmp.Or(cmp.Compare(b.RSSI, a.RSSI), cmp.Compare(b.Reads, a.Reads), cmp.Compare(a.EPC, b.EPC))
+	})
+}
+
+// zoneOut is a zone as sent: its tags cut to the caps, with counts of what
+// matched the filter and what was left out.
+type zoneOut struct {
+	ZoneView
+	Total int `json:"total"` // tags in the zone matching the filter
+	More  int `json:"more"`  // of those, not sent because of the caps
+}
+
+// zonesPayload is the answer of /api/zones and the body of a stream snapshot.
+type zonesPayload struct {
+	Seq       uint64       `json:"seq"`
+	At        time.Time    `json:"at"`
+	Filter    string       `json:"filter"`
+	TagsTotal int          `json:"tags_total"` // matching tags in all zones
+	TagsSent  int          `json:"tags_sent"`
+	Readers   []ReaderView `json:"readers,omitempty"`
+	Zones     []zoneOut    `json:"zones"`
+	Uplink    *UplinkView  `json:"uplink,omitempty"`
+}
+
+// cutZones applies the EPC filter (an upper-case hex substring, "" = all)
+// and the caps: at most perZone tags per zone and total tags in all.
+func cutZones(zones []ZoneView, filter string, perZone, total int) (out []zoneOut, matched, sent int) {
+	out = make([]zoneOut, 0, len(zones))
+	budget := total
+	for _, z := range zones {
+		var tags []ZoneTag
+		n := 0
+		for _, t := range z.Tags {
+			if filter != "" && !strings.Contains(t.EPC, filter) {
+				continue
+			}
+			n++
+			if len(tags) < perZone && budget > 0 {
+				tags = append(tags, t)
+				budget--
+			}
+		}
+		if tags == nil {
+			tags = []ZoneTag{}
+		}
+		zo := zoneOut{ZoneView: z, Total: n, More: n - len(tags)}
+		zo.Tags = tags
+		out = append(out, zo)
+		matched += n
+		sent += len(tags)
+	}
+	return out, matched, sent
+}
+
+// payload is the stream's "snapshot" message for one filter, encoded once
+// per snapshot and filter however many clients ask.
+func (sn *snapshot) payload(filter string, perZone, total int) ([]byte, error) {
+	sn.mu.Lock()
+	defer sn.mu.Unlock()
+	if b, ok := sn.enc[filter]; ok {
+		return b, nil
+	}
+	zones, matched, sent := cutZones(sn.zones, filter, perZone, total)
+	up := sn.uplink
+	b, err := json.Marshal(zonesPayload{
+		Seq: sn.seq, At: sn.at, Filter: filter, TagsTotal: matched, TagsSent: sent,
+		Readers: nonNil(sn.readers), Zones: zones, Uplink: &up,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("encoding snapshot: %w", err)
+	}
+	if sn.enc == nil {
+		sn.enc = map[string][]byte{}
+	}
+	if len(sn.enc) < maxEncCache {
+		sn.enc[filter] = b
+	}
+	return b, nil
+}
+
+// newEvents returns the events of evs (newest first) that are newer than
+// last, the newest event a client already has. When last is not among them
+// (first message, or more new events than fit) it returns all of evs with
+// reset set: the client then replaces its list.
+func newEvents(evs []json.RawMessage, last []byte) (fresh []json.RawMessage, reset bool) {
+	if last == nil {
+		return evs, true
+	}
+	for i, e := range evs {
+		if bytes.Equal(e, last) {
+			return evs[:i], false
+		}
+	}
+	return evs, true
+}
+
+func nonNil[T any](s []T) []T {
+	if s == nil {
+		return []T{}
+	}
+	return s
+}

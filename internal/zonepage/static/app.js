@@ -1,0 +1,395 @@
+// rfidgw zone tuning page. Plain JS, no build step, no external resources.
+// Everything from the gateway is untrusted text: it goes into the DOM only
+// through textContent and setAttribute, never innerHTML.
+"use strict";
+
+(function () {
+  const TOKEN = new URLSearchParams(location.search).get("token");
+  const MAX_EVENTS = 100;       // rows kept in the events table
+  const TAG_REFRESH_MS = 1000;  // tag view refresh while open
+  const PLOT_SPAN_S = 120;      // RSSI plot: last two minutes
+  const COLORS = ["#1f5fbf", "#c62828", "#17803d", "#b26a00", "#7b1fa2", "#00838f", "#5d4037", "#ad1457"];
+
+  const $ = (id) => document.getElementById(id);
+
+  // api builds a relative URL (so the page works under a path prefix) that
+  // carries the token the page was opened with.
+  function api(path, params) {
+    const q = new URLSearchParams(params || {});
+    if (TOKEN) q.set("token", TOKEN);
+    const s = q.toString();
+    return path + (s ? "?" + s : "");
+  }
+
+  // el creates an element; attrs are set with setAttribute, children are
+  // nodes or strings (as text nodes).
+  function el(tag, attrs, ...children) {
+    const e = document.createElement(tag);
+    for (const [k, v] of Object.entries(attrs || {})) {
+      if (v === null || v === undefined || v === false) continue;
+      e.setAttribute(k, v === true ? "" : String(v));
+    }
+    for (const c of children) {
+      if (c === null || c === undefined) continue;
+      e.append(c instanceof Node ? c : document.createTextNode(String(c)));
+    }
+    return e;
+  }
+
+  const fmt1 = (x) => (typeof x === "number" && isFinite(x) ? x.toFixed(1) : "–");
+  function fmtTime(s) {
+    if (!s) return "–";
+    const d = new Date(s);
+    if (isNaN(d)) return String(s);
+    return d.toLocaleTimeString([], { hour12: false }) + "." + String(d.getMilliseconds()).padStart(3, "0");
+  }
+  function fmtBytes(n) {
+    if (typeof n !== "number") return "–";
+    const u = ["B", "KiB", "MiB", "GiB", "TiB"];
+    let i = 0;
+    while (n >= 1024 && i < u.length - 1) { n /= 1024; i++; }
+    return (i ? n.toFixed(1) : String(n)) + " " + u[i];
+  }
+  function fmtLag(s) {
+    if (typeof s !== "number") return "–";
+    if (s < 60) return s.toFixed(1) + " s";
+    if (s < 3600) return (s / 60).toFixed(1) + " min";
+    return (s / 3600).toFixed(1) + " h";
+  }
+  function tagLink(epc) {
+    return el("button", { type: "button", class: "tag-link epc", "data-open-epc": epc, title: "show this tag" }, epc);
+  }
+
+  // ---- state ----
+  let selectedEPC = null;
+  let lastAt = null;          // server time of the last snapshot
+  let zoneCards = new Map();  // zone id -> {card, key}
+
+  // ---- readers ----
+  function renderReaders(readers) {
+    const box = $("readers");
+    const nodes = [];
+    if (!readers.length) nodes.push(el("p", { class: "muted" }, "no readers configured"));
+    const maxRate = Math.max(1, ...readers.flatMap((r) => (r.antennas || []).map((a) => a.reads_per_sec || 0)));
+    for (const r of readers) {
+      const ants = r.antennas || [];
+      const rows = ants.map((a) =>
+        el("tr", { "data-antenna": a.antenna },
+          el("td", { class: "num" }, a.antenna),
+          el("td", { class: "num" }, fmt1(a.reads_per_sec)),
+          el("td", {}, barOf(a.reads_per_sec, maxRate)),
+          el("td", { class: "muted" }, (a.zones || []).join(", "))));
+      nodes.push(el("div", { class: "reader", "data-reader": r.id, "data-connected": r.connected ? "true" : "false", "data-type": r.type },
+        el("div", { class: "reader-head" },
+          el("span", { class: "dot", title: r.connected ? "connected" : "not connected" }),
+          el("span", { class: "id" }, r.id),
+          el("span", { class: "muted" }, r.type || ""),
+          el("span", { class: "state" }, r.connected ? "connected" : "NOT connected"),
+          el("span", { class: "rate", title: "reads per second" }, fmt1(r.reads_per_sec) + " reads/s")),
+        r.since ? el("div", { class: "muted" }, (r.connected ? "up since " : "down since ") + fmtTime(r.since)) : null,
+        ants.length ? el("table", {},
+          el("thead", {}, el("tr", {}, el("th", { class: "num" }, "ant"), el("th", { class: "num" }, "reads/s"), el("th", {}, ""), el("th", {}, "zones"))),
+          el("tbody", {}, ...rows)) : null));
+    }
+    box.replaceChildren(...nodes);
+  }
+  function barOf(v, max) {
+    const b = el("span", { class: "bar" });
+    b.style.width = Math.round(60 * Math.min(1, (v || 0) / max)) + "px";
+    return b;
+  }
+
+  // ---- uplink ----
+  function renderUplink(u) {
+    const dl = $("uplink");
+    dl.setAttribute("data-kafka-connected", u.kafka_connected ? "true" : "false");
+    dl.setAttribute("data-pending", String(u.pending));
+    const items = [
+      ["Kafka", u.kafka_connected ? "connected" : "NOT connected"],
+      ["pending events", String(u.pending)],
+      ["pending bytes", fmtBytes(u.bytes)],
+      ["lag (oldest undelivered)", fmtLag(u.lag_seconds)],
+      ["delivered", String(u.delivered)],
+      ["dropped (buffer full)", String(u.dropped || 0)],
+    ];
+    if (u.last_error) items.push(["last error", u.last_error]);
+    const nodes = [];
+    for (const [k, v] of items) nodes.push(el("dt", {}, k), el("dd", {}, v));
+    dl.replaceChildren(...nodes);
+    const badge = $("uplink-badge");
+    badge.textContent = "Kafka " + (u.kafka_connected ? "connected" : "NOT connected") + " · " + u.pending + " pending";
+    badge.className = "badge " + (u.kafka_connected ? "ok" : "bad");
+  }
+
+  // ---- zones ----
+  function zoneWhere(z) {
+    const parts = [];
+    if (z.floor) parts.push("floor " + z.floor);
+    if (z.room) parts.push("room " + z.room);
+    if (z.row) parts.push("row " + z.row);
+    if (z.rack) parts.push("rack " + z.rack);
+    return parts.join(" · ");
+  }
+  function renderZones(msg) {
+    const box = $("zones");
+    const filtering = !!msg.filter;
+    const seen = new Set();
+    const order = [];
+    for (const z of msg.zones || []) {
+      seen.add(z.id);
+      const key = JSON.stringify(z);
+      let entry = zoneCards.get(z.id);
+      if (!entry || entry.key !== key) {
+        const card = zoneCard(z);
+        if (entry) entry.card.replaceWith(card);
+        entry = { card, key };
+        zoneCards.set(z.id, entry);
+      }
+      entry.card.classList.toggle("hidden", filtering && z.total === 0);
+      order.push(entry.card);
+    }
+    for (const [id, entry] of zoneCards) {
+      if (!seen.has(id)) { entry.card.remove(); zoneCards.delete(id); }
+    }
+    // Re-append only when the order differs, so nothing flickers.
+    const cur = Array.from(box.children);
+    if (cur.length !== order.length || cur.some((c, i) => c !== order[i])) box.replaceChildren(...order);
+    markSelected();
+    let summary = msg.tags_total + " tag" + (msg.tags_total === 1 ? "" : "s") + (filtering ? " matching" : "") + " in " + (msg.zones || []).length + " zones";
+    if (msg.tags_sent < msg.tags_total) summary += " (showing " + msg.tags_sent + ", strongest first)";
+    $("zones-summary").textContent = summary;
+  }
+  function zoneCard(z) {
+    const gate = z.kind === "gate";
+    const rows = (z.tags || []).map((t) =>
+      el("tr", { "data-epc": t.epc, "data-settled": t.settled ? "true" : "false", "data-side": t.side || null },
+        el("td", {}, tagLink(t.epc)),
+        el("td", { class: "num", title: "smoothed RSSI (dBm)" }, fmt1(t.rssi)),
+        el("td", { class: "num", title: "reads in the presence window" }, t.reads),
+        el("td", {}, gate ? (t.side || "") : (t.settled ? el("span", { class: "settled", title: "settled in this rack" }, "settled") : el("span", { class: "muted", title: "seen here, settled elsewhere or not yet" }, "seen")))));
+    const head = el("div", { class: "zone-head" },
+      el("span", { class: "id" }, z.id),
+      el("span", { class: "muted" }, z.kind),
+      el("span", { class: "count" }, z.total + " tag" + (z.total === 1 ? "" : "s")));
+    return el("div", { class: "zone", "data-zone": z.id, "data-kind": z.kind, "data-total": z.total },
+      head,
+      el("div", { class: "where" }, zoneWhere(z)),
+      rows.length ? el("table", {},
+        el("thead", {}, el("tr", {}, el("th", {}, "EPC"), el("th", { class: "num" }, "RSSI"), el("th", { class: "num" }, "reads"), el("th", {}, gate ? "side" : "state"))),
+        el("tbody", {}, ...rows)) : el("div", { class: "muted" }, "no tags"),
+      z.more > 0 ? el("div", { class: "more", "data-more": z.more }, "+" + z.more + " more") : null);
+  }
+  function markSelected() {
+    for (const tr of document.querySelectorAll("tr.selected")) tr.classList.remove("selected");
+    if (!selectedEPC) return;
+    for (const tr of document.querySelectorAll('tr[data-epc="' + CSS.escape(selectedEPC) + '"]')) tr.classList.add("selected");
+  }
+
+  // ---- events ----
+  function eventRow(ev) {
+    let zone = ev.zone || "";
+    if (ev.type === "rack_move") zone = (ev.from ? ev.from.zone : "∅") + " → " + (ev.to ? ev.to.zone : "∅");
+    else if (ev.type === "rack_depart") zone = (ev.from ? ev.from.zone : "") + " → (gone)";
+    else if (ev.type === "gap") zone = "dropped " + ev.dropped + " (seq " + ev.first_seq + "–" + ev.last_seq + ")";
+    const e = ev.evidence;
+    const evidence = e ? e.reads + " reads, peak " + fmt1(e.peak_rssi) + " dBm, " + (e.readers || []).join(",") + " ant " + (e.antennas || []).join(",") : "";
+    return el("tr", { "data-event-id": ev.id, "data-type": ev.type, "data-epc": ev.epc || null },
+      el("td", { class: "mono" }, fmtTime(ev.time)),
+      el("td", { class: "type-" + String(ev.type).replace(/[^a-z_]/g, "") }, ev.type),
+      el("td", {}, ev.epc ? tagLink(ev.epc) : "–"),
+      el("td", {}, zone),
+      el("td", { class: "muted" }, evidence),
+      el("td", { class: "mono muted" }, ev.id));
+  }
+  function renderEvents(msg) {
+    const tbody = $("events").tBodies[0];
+    const rows = (msg.events || []).map(eventRow);
+    if (msg.reset) tbody.replaceChildren(...rows);
+    else tbody.prepend(...rows);
+    while (tbody.rows.length > MAX_EVENTS) tbody.deleteRow(-1);
+    markSelected();
+  }
+
+  // ---- one tag ----
+  let tagTimer = null;
+  let tagRequest = 0;
+  function openTag(epc) {
+    selectedEPC = epc;
+    $("tag-panel").hidden = false;
+    $("tag-panel").setAttribute("data-epc", epc);
+    document.querySelector("main").classList.add("with-tag");
+    $("tag-epc").textContent = epc;
+    $("tag-detail").replaceChildren(el("p", { class: "muted" }, "loading…"));
+    markSelected();
+    clearInterval(tagTimer);
+    loadTag();
+    tagTimer = setInterval(loadTag, TAG_REFRESH_MS);
+  }
+  function closeTag() {
+    selectedEPC = null;
+    clearInterval(tagTimer);
+    $("tag-panel").hidden = true;
+    $("tag-panel").removeAttribute("data-epc");
+    document.querySelector("main").classList.remove("with-tag");
+    markSelected();
+  }
+  async function loadTag() {
+    const epc = selectedEPC;
+    if (!epc) return;
+    const n = ++tagRequest;
+    let res;
+    try {
+      res = await fetch(api("api/tag/" + encodeURIComponent(epc)), { headers: { Accept: "application/json" } });
+    } catch (e) {
+      return; // the stream's status shows the connection problem
+    }
+    if (n !== tagRequest || epc !== selectedEPC) return;
+    if (res.status === 429) return; // rate-limited: keep what is shown
+    const body = await res.json().catch(() => ({}));
+    if (n !== tagRequest || epc !== selectedEPC) return;
+    if (!res.ok) {
+      $("tag-panel").setAttribute("data-zone", "");
+      $("tag-detail").replaceChildren(el("p", { class: "muted", id: "tag-missing" }, body.error || res.statusText));
+      return;
+    }
+    renderTag(body);
+  }
+  function renderTag(t) {
+    $("tag-panel").setAttribute("data-zone", t.zone || "");
+    const dl = el("dl", {},
+      el("dt", {}, "settled zone"), el("dd", { id: "tag-zone", class: t.zone ? "settled" : "muted" }, t.zone || "none"),
+      el("dt", {}, "candidate"), el("dd", { id: "tag-candidate" }, t.candidate ? t.candidate + " since " + fmtTime(t.candidate_since) : "none"),
+      el("dt", {}, "last seen"), el("dd", {}, fmtTime(t.last_seen)));
+    const zrows = (t.zones || []).map((z) =>
+      el("tr", { "data-zone": z.zone, class: z.zone === t.zone ? "selected" : null },
+        el("td", {}, z.zone + (z.side ? " (" + z.side + ")" : "")),
+        el("td", {}, z.present ? "yes" : "no"),
+        el("td", { class: "num" }, z.reads),
+        el("td", { class: "num" }, fmt1(z.rssi)),
+        el("td", { class: "num" }, fmt1(z.peak_rssi))));
+    const zones = zrows.length ? el("table", { id: "tag-zones" },
+      el("thead", {}, el("tr", {}, el("th", {}, "zone"), el("th", {}, "present"), el("th", { class: "num" }, "reads"), el("th", { class: "num" }, "smoothed"), el("th", { class: "num" }, "peak"))),
+      el("tbody", {}, ...zrows)) : el("p", { class: "muted" }, "in no zone now");
+    const evs = (t.events || []).map(eventRow);
+    $("tag-detail").replaceChildren(
+      dl,
+      el("h3", {}, "What the engine weighs, per zone"), zones,
+      el("h3", {}, "RSSI over the last two minutes, per reader antenna"), plot(t.reads || []),
+      el("h3", {}, "Recent events of this tag"),
+      evs.length ? el("table", { id: "tag-events" }, el("tbody", {}, ...evs)) : el("p", { class: "muted" }, "none"));
+  }
+
+  // plot draws reads [{time, reader, antenna, rssi}] as one series per
+  // reader antenna, in an inline SVG.
+  function plot(reads) {
+    const NS = "http://www.w3.org/2000/svg";
+    const W = 420, H = 180, L = 34, R = 6, T = 6, B = 20;
+    const svg = document.createElementNS(NS, "svg");
+    svg.setAttribute("viewBox", "0 0 " + W + " " + H);
+    svg.setAttribute("class", "plot");
+    svg.setAttribute("id", "tag-plot");
+    svg.setAttribute("role", "img");
+    svg.setAttribute("data-points", String(reads.length));
+    const add = (name, attrs, text) => {
+      const e = document.createElementNS(NS, name);
+      for (const [k, v] of Object.entries(attrs)) e.setAttribute(k, String(v));
+      if (text !== undefined) e.textContent = text;
+      svg.append(e);
+      return e;
+    };
+    const pts = reads.map((r) => ({ t: Date.parse(r.time) / 1000, rssi: r.rssi, key: r.reader + " #" + r.antenna }))
+      .filter((p) => isFinite(p.t) && isFinite(p.rssi));
+    const end = Math.max(lastAt ? Date.parse(lastAt) / 1000 : 0, ...pts.map((p) => p.t)) || Date.now() / 1000;
+    const start = end - PLOT_SPAN_S;
+    let lo = Math.min(-80, ...pts.map((p) => p.rssi)), hi = Math.max(-30, ...pts.map((p) => p.rssi));
+    lo = Math.floor(lo / 10) * 10; hi = Math.ceil(hi / 10) * 10;
+    const x = (t) => L + (W - L - R) * Math.max(0, (t - start) / PLOT_SPAN_S);
+    const y = (v) => T + (H - T - B) * (hi - v) / (hi - lo);
+    for (let v = lo; v <= hi; v += 10) {
+      add("line", { x1: L, x2: W - R, y1: y(v), y2: y(v), class: "grid" });
+      add("text", { x: 2, y: y(v) + 3 }, v + "");
+    }
+    for (let s = 0; s <= PLOT_SPAN_S; s += 30) {
+      add("text", { x: x(start + s) - 8, y: H - 5 }, s === PLOT_SPAN_S ? "now" : "-" + (PLOT_SPAN_S - s) + "s");
+    }
+    add("text", { x: L + 2, y: T + 9 }, "dBm");
+    const series = new Map();
+    for (const p of pts) {
+      if (p.t < start) continue;
+      if (!series.has(p.key)) series.set(p.key, []);
+      series.get(p.key).push(p);
+    }
+    const legend = el("div", { class: "legend" });
+    let i = 0;
+    for (const [key, ps] of series) {
+      const color = COLORS[i++ % COLORS.length];
+      ps.sort((a, b) => a.t - b.t);
+      add("polyline", { points: ps.map((p) => x(p.t).toFixed(1) + "," + y(p.rssi).toFixed(1)).join(" "), fill: "none", stroke: color, "stroke-width": 1, "stroke-opacity": 0.5 });
+      for (const p of ps) add("circle", { cx: x(p.t).toFixed(1), cy: y(p.rssi).toFixed(1), r: 2, fill: color, "data-series": key });
+      const last = ps[ps.length - 1];
+      const sw = el("span", { class: "swatch" });
+      sw.style.background = color;
+      legend.append(el("span", { "data-series": key }, sw, key + ": " + ps.length + " reads, last " + fmt1(last.rssi) + " dBm"));
+    }
+    if (!series.size) legend.append(el("span", { class: "muted" }, "no reads in the last two minutes"));
+    return el("div", {}, svg, legend);
+  }
+
+  // ---- live stream ----
+  let source = null;
+  let filter = "";
+  function connect() {
+    if (source) source.close();
+    const live = $("live");
+    live.setAttribute("data-state", "connecting");
+    live.textContent = "connecting…";
+    source = new EventSource(api("api/stream", filter ? { epc: filter } : {}));
+    source.onopen = () => { live.setAttribute("data-state", "open"); live.textContent = "live"; };
+    source.onerror = () => {
+      // EventSource retries by itself; say so.
+      live.setAttribute("data-state", source.readyState === EventSource.CLOSED ? "closed" : "connecting");
+      live.textContent = source.readyState === EventSource.CLOSED ? "disconnected (reload the page)" : "reconnecting…";
+    };
+    source.addEventListener("snapshot", (e) => {
+      const msg = JSON.parse(e.data);
+      lastAt = msg.at;
+      $("updated").textContent = "updated " + fmtTime(msg.at);
+      document.body.setAttribute("data-seq", String(msg.seq));
+      document.body.setAttribute("data-filter", msg.filter || "");
+      renderReaders(msg.readers || []);
+      if (msg.uplink) renderUplink(msg.uplink);
+      renderZones(msg);
+    });
+    source.addEventListener("events", (e) => renderEvents(JSON.parse(e.data)));
+  }
+
+  let filterTimer = null;
+  function onFilterInput() {
+    clearTimeout(filterTimer);
+    filterTimer = setTimeout(() => {
+      const v = $("epc-filter").value.trim();
+      const err = $("filter-error");
+      if (!/^[0-9a-fA-F]*$/.test(v)) {
+        err.textContent = "an EPC is hex digits 0-9 A-F";
+        err.hidden = false;
+        return;
+      }
+      err.hidden = true;
+      const f = v.toUpperCase();
+      if (f === filter) return;
+      filter = f;
+      connect();
+    }, 250);
+  }
+
+  document.addEventListener("click", (e) => {
+    const b = e.target.closest("[data-open-epc]");
+    if (b) openTag(b.getAttribute("data-open-epc"));
+  });
+  document.addEventListener("keydown", (e) => { if (e.key === "Escape" && selectedEPC) closeTag(); });
+  document.addEventListener("DOMContentLoaded", () => {
+    $("tag-close").addEventListener("click", closeTag);
+    $("epc-filter").addEventListener("input", onFilterInput);
+    connect();
+  });
+})();
