@@ -26,14 +26,10 @@ type Simulator struct {
 	protocol string
 	log      *slog.Logger
 
-	// Heartbeat is the ThingMagic keep-alive interval while reading;
-	// RoundTime is how long an R2000 inventory round lasts. Set before
-	// the gateway connects.
-	Heartbeat time.Duration
-	RoundTime time.Duration
-
 	mu        sync.Mutex
-	port      *simPort // nil while unplugged
+	heartbeat time.Duration // thingmagic keep-alive interval while reading
+	roundTime time.Duration // r2000: how long an inventory round lasts
+	port      *simPort      // nil while unplugged
 	link      string
 	closed    bool
 	reading   bool      // thingmagic: continuous read on
@@ -61,13 +57,26 @@ func NewSimulator(protocol string, log *slog.Logger) (*Simulator, error) {
 		log = slog.Default()
 	}
 	s := &Simulator{protocol: protocol, log: log.With("sim", "serial-"+protocol),
-		Heartbeat: time.Second, RoundTime: 100 * time.Millisecond}
+		heartbeat: time.Second, roundTime: 100 * time.Millisecond}
 	p, err := s.newPort()
 	if err != nil {
 		return nil, err
 	}
 	s.port = p
 	return s, nil
+}
+
+// SetTiming changes the ThingMagic keep-alive interval (default 1 s) and
+// the length of an R2000 inventory round (default 100 ms); zero keeps a value.
+func (s *Simulator) SetTiming(heartbeat, round time.Duration) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if heartbeat > 0 {
+		s.heartbeat = heartbeat
+	}
+	if round > 0 {
+		s.roundTime = round
+	}
 }
 
 // Path is the tty the gateway opens (e.g. /dev/pts/3), or "" while unplugged.
@@ -480,14 +489,15 @@ func (s *Simulator) answerThingMagic(p *simPort, f TMFrame) {
 
 func (s *Simulator) heartbeats(p *simPort) {
 	defer p.wg.Done()
-	tick := time.NewTicker(s.Heartbeat)
-	defer tick.Stop()
 	beat := encodeTMResponse(tmOpReadMultiple, tmStatusNoTags, nil)
 	for {
+		s.mu.Lock()
+		every := s.heartbeat
+		s.mu.Unlock()
 		select {
 		case <-p.done:
 			return
-		case <-tick.C:
+		case <-time.After(every):
 		}
 		s.mu.Lock()
 		if s.reading && s.port == p {
@@ -522,7 +532,7 @@ func (s *Simulator) answerR2000(p *simPort, f R2000Frame) {
 			p.queue(h, true)
 		}
 		s.held = nil
-		time.AfterFunc(s.RoundTime, func() {
+		time.AfterFunc(s.roundTime, func() {
 			s.mu.Lock()
 			defer s.mu.Unlock()
 			if s.port != p {

@@ -285,7 +285,7 @@ func exercise(t *testing.T, hs *harness, garbage string, frame func(epc string, 
 
 func TestThingMagicPty(t *testing.T) {
 	sim := newSim(t, ProtocolThingMagic)
-	sim.Heartbeat = 100 * time.Millisecond
+	sim.SetTiming(100*time.Millisecond, 0)
 	hs := start(t, sim, reader.Config{Protocol: ProtocolThingMagic, Region: "NA2", Antennas: []int{1, 2}})
 	exercise(t, hs, binaryGarbage, func(epc string, antenna int, rssi float64) []byte {
 		return encodeTMTag(h(t, epc), antenna, int8(rssi), 915250, 0)
@@ -305,7 +305,7 @@ func TestThingMagicPty(t *testing.T) {
 // module that hung), the silence is a disconnect.
 func TestThingMagicHeartbeatSilence(t *testing.T) {
 	sim := newSim(t, ProtocolThingMagic)
-	sim.Heartbeat = 100 * time.Millisecond
+	sim.SetTiming(100*time.Millisecond, 0)
 	hs := start(t, sim, reader.Config{Protocol: ProtocolThingMagic})
 	hs.expectStatus(reader.StatusOnline)
 	hs.expectNothing(1500 * time.Millisecond) // longer than the 1 s silence limit: heartbeats keep it up
@@ -318,7 +318,7 @@ func TestThingMagicHeartbeatSilence(t *testing.T) {
 
 func TestR2000Pty(t *testing.T) {
 	sim := newSim(t, ProtocolR2000)
-	sim.RoundTime = 30 * time.Millisecond
+	sim.SetTiming(0, 30*time.Millisecond)
 	hs := start(t, sim, reader.Config{Protocol: ProtocolR2000, Antennas: []int{1, 2}})
 	exercise(t, hs, binaryGarbage, func(epc string, antenna int, rssi float64) []byte {
 		return encodeR2000Tag(0x01, h(t, epc), antenna, rssi)
