@@ -84,7 +84,9 @@ func TestParseBatchingShapes(t *testing.T) {
 		FormatJSON:   `{"time":"2026-11-25T10:00:00.5Z","reader":"r1","antenna":1,"epc":"AA%02d","rssi":-50}`,
 	}
 	for format, tmpl := range one {
-		ev := func(i int) string { return strings.Replace(tmpl, "%02d", string(rune('0'+i/10))+string(rune('0'+i%10)), 1) }
+		ev := func(i int) string {
+			return strings.Replace(tmpl, "%02d", string(rune('0'+i/10))+string(rune('0'+i%10)), 1)
+		}
 		shapes := map[string]string{
 			"array":        "[" + ev(1) + "," + ev(2) + "," + ev(3) + "]",
 			"concatenated": ev(1) + ev(2) + ev(3),
@@ -223,13 +225,13 @@ func TestNewParserConfigErrors(t *testing.T) {
 
 func TestParseISOTime(t *testing.T) {
 	good := map[string]time.Time{
-		"2026-11-25T10:00:00Z":                time.Date(2026, 11, 25, 10, 0, 0, 0, time.UTC),
-		"2026-11-25T10:00:00.123+0000":        time.Date(2026, 11, 25, 10, 0, 0, 123e6, time.UTC),
-		"2026-11-25T11:30:00.123456+01:30":    time.Date(2026, 11, 25, 10, 0, 0, 123456e3, time.UTC),
-		"2021-02-02T18:39:34.385793625Z":      time.Date(2021, 2, 2, 18, 39, 34, 385793625, time.UTC),
-		"2021-02-02T18:39:34.3857936259999Z":  time.Date(2021, 2, 2, 18, 39, 34, 385793625, time.UTC),
-		"2024-02-29T00:00:00-05":              time.Date(2024, 2, 29, 5, 0, 0, 0, time.UTC),
-		"2026-11-25 10:00:00z":                time.Date(2026, 11, 25, 10, 0, 0, 0, time.UTC),
+		"2026-11-25T10:00:00Z":               time.Date(2026, 11, 25, 10, 0, 0, 0, time.UTC),
+		"2026-11-25T10:00:00.123+0000":       time.Date(2026, 11, 25, 10, 0, 0, 123e6, time.UTC),
+		"2026-11-25T11:30:00.123456+01:30":   time.Date(2026, 11, 25, 10, 0, 0, 123456e3, time.UTC),
+		"2021-02-02T18:39:34.385793625Z":     time.Date(2021, 2, 2, 18, 39, 34, 385793625, time.UTC),
+		"2021-02-02T18:39:34.3857936259999Z": time.Date(2021, 2, 2, 18, 39, 34, 385793625, time.UTC),
+		"2024-02-29T00:00:00-05":             time.Date(2024, 2, 29, 5, 0, 0, 0, time.UTC),
+		"2026-11-25 10:00:00z":               time.Date(2026, 11, 25, 10, 0, 0, 0, time.UTC),
 	}
 	for in, want := range good {
 		got, err := parseISOTime([]byte(in))

@@ -1,0 +1,201 @@
+package mqtt
+
+import (
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"net"
+	"net/url"
+	"os"
+	"strings"
+
+	"github.com/rfidgw/rfidgw/reader"
+)
+
+// Option changes how New sets up a Source.
+type Option func(*settings)
+
+// WithGatewayID makes the default MQTT client id "rfidgw-<gateway>-<reader
+// id>", so two gateways with a reader of the same id do not take each
+// other's session on a shared broker. The client id must stay the same
+// across restarts: it names the persistent session the broker keeps.
+func WithGatewayID(gatewayID string) Option {
+	return func(s *settings) { s.gatewayID = gatewayID }
+}
+
+// settings is a reader.Config checked and turned into what a connection
+// needs.
+type settings struct {
+	id              string
+	gatewayID       string
+	broker          string // URL with a port
+	brokerShown     string // as configured, for messages
+	topic           string
+	statusTopic     string
+	qos             byte
+	clientID        string
+	username        string
+	password        string
+	tls             *tls.Config
+	readerFromTopic int
+	provides        []string // reader ids announced before any read (reader_from_topic)
+	parser          *Parser
+	cfg             reader.Config
+}
+
+func newSettings(cfg reader.Config, opts ...Option) (*settings, error) {
+	s := &settings{id: cfg.ID, cfg: cfg}
+	for _, o := range opts {
+		o(s)
+	}
+	where := func(key string) string { return fmt.Sprintf("readers[%s].%s", cfg.ID, key) }
+	if cfg.ID == "" {
+		return nil, fmt.Errorf("%w: id: missing", ErrConfig)
+	}
+	if cfg.Type != "" && cfg.Type != reader.TypeMQTT {
+		return nil, fmt.Errorf("%w: %s: %q is not mqtt", ErrConfig, where("type"), cfg.Type)
+	}
+
+	var err error
+	if s.broker, s.tls, err = parseBroker(where("broker"), cfg.Broker, cfg.TLS); err != nil {
+		return nil, err
+	}
+	s.brokerShown = cfg.Broker
+
+	if err := validFilter(where("topic"), cfg.Topic); err != nil {
+		return nil, err
+	}
+	s.topic = cfg.Topic
+	if cfg.StatusTopic != "" {
+		if err := validFilter(where("status_topic"), cfg.StatusTopic); err != nil {
+			return nil, err
+		}
+		if cfg.StatusTopic == cfg.Topic {
+			return nil, fmt.Errorf("%w: %s: same as topic; the reader's status messages need their own topic", ErrConfig, where("status_topic"))
+		}
+		s.statusTopic = cfg.StatusTopic
+	}
+
+	s.qos = 1
+	if cfg.QoS != nil {
+		if *cfg.QoS < 0 || *cfg.QoS > 2 {
+			return nil, fmt.Errorf("%w: %s: %d: want 0, 1 or 2", ErrConfig, where("qos"), *cfg.QoS)
+		}
+		s.qos = byte(*cfg.QoS)
+	}
+
+	if n := cfg.ReaderFromTopic; n != 0 {
+		levels := strings.Split(cfg.Topic, "/")
+		switch {
+		case n < 0:
+			return nil, fmt.Errorf("%w: %s: %d: want a 1-based topic level", ErrConfig, where("reader_from_topic"), n)
+		case n > len(levels) && levels[len(levels)-1] != "#":
+			return nil, fmt.Errorf("%w: %s: %d: topic %q has only %d levels", ErrConfig, where("reader_from_topic"), n, cfg.Topic, len(levels))
+		case n <= len(levels) && levels[n-1] == "#":
+			// fine: '#' covers that level
+		case n <= len(levels) && levels[n-1] != "+":
+			return nil, fmt.Errorf("%w: %s: level %d of topic %q is the fixed %q; point it at a '+' level, e.g. rfid/+/events with 2",
+				ErrConfig, where("reader_from_topic"), n, cfg.Topic, levels[n-1])
+		}
+		s.readerFromTopic = n
+		s.provides = cfg.Provides
+	} else if len(cfg.Provides) > 0 {
+		return nil, fmt.Errorf("%w: %s: only used with reader_from_topic", ErrConfig, where("provides"))
+	}
+
+	s.clientID = cfg.ClientID
+	if s.clientID == "" {
+		s.clientID = "rfidgw-" + cfg.ID
+		if s.gatewayID != "" {
+			s.clientID = "rfidgw-" + s.gatewayID + "-" + cfg.ID
+		}
+	}
+	s.username = cfg.Username
+	if cfg.PasswordFile != "" {
+		b, err := os.ReadFile(cfg.PasswordFile)
+		if err != nil {
+			return nil, fmt.Errorf("%w: %s: %w", ErrConfig, where("password_file"), err)
+		}
+		s.password = strings.TrimRight(string(b), "\r\n")
+		if s.username == "" {
+			return nil, fmt.Errorf("%w: %s: a password needs a username (MQTT 3.1.1)", ErrConfig, where("username"))
+		}
+	}
+
+	if s.parser, err = NewParser(cfg.Format, cfg.Mapping); err != nil {
+		return nil, fmt.Errorf("readers[%s]: %w", cfg.ID, err)
+	}
+	return s, nil
+}
+
+// parseBroker checks a broker URL, adds the scheme's default port and
+// loads the TLS settings for ssl:// and wss://.
+func parseBroker(key, raw string, t *reader.TLS) (string, *tls.Config, error) {
+	u, err := url.Parse(raw)
+	if raw == "" || err != nil || u.Host == "" {
+		return "", nil, fmt.Errorf("%w: %s: %q: want a URL like tcp://host:1883, ssl://host:8883 or ws://host:8080/mqtt", ErrConfig, key, raw)
+	}
+	secure := false
+	defPort := ""
+	switch strings.ToLower(u.Scheme) {
+	case "tcp", "mqtt":
+		defPort = "1883"
+	case "ssl", "tls", "mqtts", "tcps":
+		defPort, secure = "8883", true
+	case "ws":
+		defPort = "80"
+	case "wss":
+		defPort, secure = "443", true
+	default:
+		return "", nil, fmt.Errorf("%w: %s: scheme %q: want tcp://, ssl://, ws:// or wss://", ErrConfig, key, u.Scheme)
+	}
+	if u.Port() == "" {
+		u.Host = net.JoinHostPort(u.Hostname(), defPort)
+	}
+	if t != nil && !secure {
+		return "", nil, fmt.Errorf("%w: %s: tls is set but broker %q is not TLS; use ssl:// (or wss://)", ErrConfig, key, raw)
+	}
+	var tc *tls.Config
+	if secure {
+		if tc, err = loadTLS(t, u.Hostname()); err != nil {
+			return "", nil, fmt.Errorf("%w: %s: tls: %w", ErrConfig, key, err)
+		}
+	}
+	return u.String(), tc, nil
+}
+
+// loadTLS builds a client TLS config: the CA file (else the system roots),
+// an optional client certificate, server name and skip-verify.
+func loadTLS(t *reader.TLS, host string) (*tls.Config, error) {
+	c := &tls.Config{MinVersion: tls.VersionTLS12, ServerName: host}
+	if t == nil {
+		return c, nil
+	}
+	if t.ServerName != "" {
+		c.ServerName = t.ServerName
+	}
+	c.InsecureSkipVerify = t.InsecureSkipVerify
+	if t.CA != "" {
+		pem, err := os.ReadFile(t.CA)
+		if err != nil {
+			return nil, fmt.Errorf("ca: %w", err)
+		}
+		pool := x509.NewCertPool()
+		if !pool.AppendCertsFromPEM(pem) {
+			return nil, fmt.Errorf("ca: %s holds no PEM certificate", t.CA)
+		}
+		c.RootCAs = pool
+	}
+	switch {
+	case t.Cert != "" && t.Key != "":
+		pair, err := tls.LoadX509KeyPair(t.Cert, t.Key)
+		if err != nil {
+			return nil, fmt.Errorf("cert/key: %w", err)
+		}
+		c.Certificates = []tls.Certificate{pair}
+	case t.Cert != "" || t.Key != "":
+		return nil, errors.New("cert and key: give both or neither")
+	}
+	return c, nil
+}

@@ -1,0 +1,367 @@
+package mqtt
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"strings"
+	"syscall"
+	"time"
+
+	paho "github.com/eclipse/paho.mqtt.golang"
+	"github.com/eclipse/paho.mqtt.golang/packets"
+
+	"github.com/rfidgw/rfidgw/internal/metrics"
+	"github.com/rfidgw/rfidgw/reader"
+)
+
+// Connection tuning. Variables so tests can shorten the backoff.
+var (
+	connectTimeout = 10 * time.Second
+	keepAlive      = 30 * time.Second
+	minBackoff     = 500 * time.Millisecond
+	maxBackoff     = 30 * time.Second
+)
+
+const (
+	// queueSize bounds messages received but not yet delivered. QoS 1/2
+	// messages are further bounded by the broker's in-flight window
+	// (mosquitto max_inflight_messages, default 20) because they stay
+	// unacked until delivered.
+	queueSize = 1024
+	// A batch handed to Deliver holds at most this many messages' reads.
+	maxBatchMessages = 256
+)
+
+// Source is one MQTT subscription (one `readers:` entry of type mqtt). It
+// implements reader.Source and reader.Checker.
+type Source struct {
+	set *settings
+	log *slog.Logger
+}
+
+var (
+	_ reader.Source  = (*Source)(nil)
+	_ reader.Checker = (*Source)(nil)
+)
+
+// New checks cfg (broker URL, topic, format, TLS files, password file) and
+// returns a Source; it does not connect. log may be nil (slog.Default()).
+func New(cfg reader.Config, log *slog.Logger, opts ...Option) (*Source, error) {
+	set, err := newSettings(cfg, opts...)
+	if err != nil {
+		return nil, err
+	}
+	if log == nil {
+		log = slog.Default()
+	}
+	return &Source{set: set, log: log.With("reader", cfg.ID, "broker", set.brokerShown)}, nil
+}
+
+// ClientID returns the MQTT client id, which names the broker session.
+func (s *Source) ClientID() string { return s.set.clientID }
+
+// connEvent tells the worker about the broker connection.
+type connEvent uint8
+
+const (
+	evMessage connEvent = iota
+	evUp
+	evDown
+)
+
+// item is one entry of the queue between paho and the delivering worker.
+type item struct {
+	ev   connEvent
+	gen  uint64 // connection generation the item belongs to
+	msg  paho.Message
+	recv time.Time
+}
+
+// Run subscribes and hands reads to sink until ctx ends. Each MQTT message
+// is acknowledged (PUBACK) only after sink.Deliver returned nil for its
+// reads; the session is persistent (clean session off, fixed client id),
+// so what was not acknowledged is sent again by the broker after a
+// reconnect or a gateway restart. Run reconnects with backoff and reports
+// broker and reader connection changes as status reads. It returns nil when
+// ctx ends, and an error wrapping ErrSinkClosed if the sink refuses reads
+// while ctx is still live.
+func (s *Source) Run(ctx context.Context, sink reader.Sink) error {
+	queue := make(chan item, queueSize)
+	w := newWorker(s, sink, queue)
+	workerDone := make(chan error, 1)
+	go func() { workerDone <- w.run(ctx) }()
+
+	var workerErr error
+	stop := func() error {
+		if workerErr == nil {
+			workerErr = <-workerDone
+		}
+		if ctx.Err() != nil {
+			return nil
+		}
+		return workerErr
+	}
+	push := func(it item) bool {
+		select {
+		case queue <- it:
+			return true
+		case <-ctx.Done():
+		case workerErr = <-workerDone:
+		}
+		return false
+	}
+
+	// closeAfterWorker ends a live connection only once the worker has
+	// stopped, so the PUBACKs of its last delivered batch go out before
+	// DISCONNECT (paho sends both through one ordered channel).
+	closeAfterWorker := func(client paho.Client, done chan struct{}) error {
+		close(done) // frees a handler waiting for queue space
+		err := stop()
+		s.barrier(client)
+		client.Disconnect(250)
+		return err
+	}
+
+	backoff := minBackoff
+	for gen := uint64(1); ; gen++ {
+		if gen > 1 {
+			metrics.ReaderReconnects.WithLabelValues(s.set.id).Inc()
+		}
+		lost := make(chan error, 1)
+		done := make(chan struct{})
+		client := paho.NewClient(s.clientOptions(gen, queue, lost, done))
+		err := s.connect(ctx, client)
+		if err == nil {
+			err = s.subscribe(ctx, client)
+			if err != nil {
+				close(done)
+				client.Disconnect(0)
+			}
+		} else {
+			close(done)
+		}
+		if ctx.Err() != nil {
+			return stop()
+		}
+		if err != nil {
+			s.log.Warn("mqtt connect failed; retrying", "err", err, "retry_in", backoff)
+			if !push(item{ev: evDown, gen: gen}) {
+				return stop()
+			}
+			select {
+			case <-time.After(backoff):
+			case <-ctx.Done():
+				return stop()
+			case workerErr = <-workerDone:
+				return stop()
+			}
+			backoff = min(backoff*2, maxBackoff)
+			continue
+		}
+		s.log.Info("mqtt connected and subscribed", "topic", s.set.topic, "client_id", s.set.clientID)
+		connectedAt := time.Now()
+		if !push(item{ev: evUp, gen: gen}) {
+			return closeAfterWorker(client, done)
+		}
+		select {
+		case err := <-lost:
+			close(done)
+			s.log.Warn("mqtt connection lost; reconnecting", "err", err)
+			if !push(item{ev: evDown, gen: gen}) {
+				return stop()
+			}
+			// A connection that drops at once (e.g. another client with the
+			// same id takes the session) must not make a tight loop.
+			if time.Since(connectedAt) > maxBackoff {
+				backoff = minBackoff
+				continue
+			}
+			select {
+			case <-time.After(backoff):
+			case <-ctx.Done():
+				return stop()
+			case workerErr = <-workerDone:
+				return stop()
+			}
+			backoff = min(backoff*2, maxBackoff)
+		case <-ctx.Done():
+			return closeAfterWorker(client, done)
+		case workerErr = <-workerDone:
+			// Unacked messages stay with the broker for the next session.
+			return closeAfterWorker(client, done)
+		}
+	}
+}
+
+// barrier makes one round trip after the last PUBACKs: the broker handles a
+// connection's packets in order, so once it answered, it has taken the
+// acks. Without it a quick restart can lose them: the broker may accept the
+// new connection of the same client id first and drop the old socket with
+// its unread acks, and then sends those messages again. UNSUBSCRIBE from a
+// topic never subscribed changes nothing.
+func (s *Source) barrier(client paho.Client) {
+	if !client.IsConnectionOpen() {
+		return
+	}
+	tok := client.Unsubscribe(s.set.clientID + "/rfidgw-ack-barrier")
+	tok.WaitTimeout(2 * time.Second)
+}
+
+// clientOptions sets up one connection (generation gen) of Run.
+func (s *Source) clientOptions(gen uint64, queue chan<- item, lost chan<- error, done <-chan struct{}) *paho.ClientOptions {
+	o := s.baseOptions(s.set.clientID)
+	o.SetCleanSession(false)
+	o.SetAutoAckDisabled(true)
+	// Ordered: PUBACKs must go out in the order the messages came (MQTT
+	// 3.1.1 §4.6), and the worker acks in queue order. The handler only
+	// blocks while the queue is full, i.e. while the sink is slow.
+	o.SetOrderMatters(true)
+	o.SetDefaultPublishHandler(func(_ paho.Client, m paho.Message) {
+		// The default handler also takes what a persistent session sends
+		// before SUBSCRIBE is even answered.
+		select {
+		case queue <- item{ev: evMessage, gen: gen, msg: m, recv: time.Now()}:
+		case <-done:
+		}
+	})
+	o.SetConnectionLostHandler(func(_ paho.Client, err error) {
+		select {
+		case lost <- err:
+		default:
+		}
+	})
+	return o
+}
+
+func (s *Source) baseOptions(clientID string) *paho.ClientOptions {
+	o := paho.NewClientOptions()
+	o.AddBroker(s.set.broker)
+	o.SetClientID(clientID)
+	o.SetProtocolVersion(4) // no silent fallback to 3.1 that would blur a refusal
+	o.SetAutoReconnect(false)
+	o.SetConnectRetry(false)
+	o.SetConnectTimeout(connectTimeout)
+	o.SetKeepAlive(keepAlive)
+	o.SetPingTimeout(10 * time.Second)
+	o.SetWriteTimeout(10 * time.Second)
+	if s.set.username != "" {
+		o.SetUsername(s.set.username)
+		o.SetPassword(s.set.password)
+	}
+	if s.set.tls != nil {
+		o.SetTLSConfig(s.set.tls)
+	}
+	return o
+}
+
+// connect connects client and classifies a failure.
+func (s *Source) connect(ctx context.Context, client paho.Client) error {
+	tok := client.Connect()
+	if err := waitToken(ctx, tok, connectTimeout+2*time.Second); err != nil {
+		return classify(err, s.set.brokerShown, s.set.username, s.set.clientID, s.set.tls != nil)
+	}
+	return nil
+}
+
+// subscribe subscribes to the data topic (and the status topic) and checks
+// what the broker granted.
+func (s *Source) subscribe(ctx context.Context, client paho.Client) error {
+	filters := map[string]byte{s.set.topic: s.set.qos}
+	if s.set.statusTopic != "" {
+		filters[s.set.statusTopic] = s.set.qos
+	}
+	tok := client.SubscribeMultiple(filters, nil)
+	if err := waitToken(ctx, tok, connectTimeout); err != nil {
+		return fmt.Errorf("%w: %s: %w", ErrSubscribe, s.set.brokerShown, err)
+	}
+	for f, granted := range tok.(*paho.SubscribeToken).Result() {
+		if granted == 0x80 {
+			return fmt.Errorf("%w: broker %s refused topic %q for client %q (check the broker's ACL)", ErrSubscribe, s.set.brokerShown, f, s.set.clientID)
+		}
+	}
+	return nil
+}
+
+func waitToken(ctx context.Context, tok paho.Token, timeout time.Duration) error {
+	t := time.NewTimer(timeout)
+	defer t.Stop()
+	select {
+	case <-tok.Done():
+		return tok.Error()
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return fmt.Errorf("no answer within %v", timeout)
+	}
+}
+
+// classify wraps a connect error in the sentinel that says what to fix.
+func classify(err error, b, username, clientID string, usesTLS bool) error {
+	var (
+		unknownCA  x509.UnknownAuthorityError
+		hostname   x509.HostnameError
+		invalid    x509.CertificateInvalidError
+		verify     *tls.CertificateVerificationError
+		recordHdr  tls.RecordHeaderError
+		alert      tls.AlertError
+		netOpError *net.OpError
+	)
+	switch {
+	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
+		return err
+	case errors.Is(err, packets.ErrorRefusedBadUsernameOrPassword):
+		return fmt.Errorf("%w: broker %s: user %q: check username and password_file: %w", ErrBadCredentials, b, username, err)
+	case errors.Is(err, packets.ErrorRefusedNotAuthorised):
+		if username == "" {
+			return fmt.Errorf("%w: broker %s wants a username and password_file (anonymous refused): %w", ErrNotAuthorized, b, err)
+		}
+		return fmt.Errorf("%w: broker %s: user %q: wrong password or not allowed; check username and password_file: %w", ErrNotAuthorized, b, username, err)
+	case errors.Is(err, packets.ErrorRefusedIDRejected):
+		return fmt.Errorf("%w: broker %s rejected client id %q: %w", ErrNotAuthorized, b, clientID, err)
+	case errors.As(err, &unknownCA), errors.As(err, &hostname), errors.As(err, &invalid), errors.As(err, &verify),
+		errors.As(err, &recordHdr), errors.As(err, &alert), strings.Contains(err.Error(), "tls:"):
+		return fmt.Errorf("%w: broker %s: %w (check tls.ca, tls.cert/key and that the broker URL host matches its certificate)", ErrTLS, b, err)
+	case usesTLS && (errors.Is(err, syscall.ECONNRESET) || errors.Is(err, io.EOF) || errors.Is(err, syscall.EPIPE)):
+		// With TLS 1.3 a broker that rejects the client certificate
+		// does so after the client's handshake finished: a reset.
+		return fmt.Errorf("%w: broker %s closed the TLS connection: %w (does it want a client certificate, tls.cert and tls.key, that it trusts?)", ErrTLS, b, err)
+	case errors.As(err, &netOpError), errors.Is(err, packets.ErrorNetworkError):
+		return fmt.Errorf("%w: broker %s: %w", ErrUnreachable, b, err)
+	default:
+		return fmt.Errorf("%w: broker %s: %w", ErrUnreachable, b, err)
+	}
+}
+
+// Check connects once with a separate, clean session (client id + "-check",
+// so a running daemon keeps its session), subscribes to the configured
+// topics to prove the ACL allows them, and disconnects. It says what
+// answered, or why not (ErrUnreachable, ErrBadCredentials, ErrNotAuthorized,
+// ErrTLS, ErrSubscribe).
+func (s *Source) Check(ctx context.Context) (string, error) {
+	o := s.baseOptions(s.set.clientID + "-check")
+	o.SetCleanSession(true)
+	client := paho.NewClient(o)
+	if err := s.connect(ctx, client); err != nil {
+		return "", err
+	}
+	defer client.Disconnect(100)
+	if err := s.subscribe(ctx, client); err != nil {
+		return "", err
+	}
+	topics := s.set.topic
+	if s.set.statusTopic != "" {
+		topics += " and " + s.set.statusTopic
+	}
+	proto := "tcp"
+	if s.set.tls != nil {
+		proto = "tls"
+	}
+	return fmt.Sprintf("broker %s ok (%s), subscribed to %s (qos %d, format %s); daemon client id %s",
+		s.set.brokerShown, proto, topics, s.set.qos, s.set.parser.Format(), s.set.clientID), nil
+}

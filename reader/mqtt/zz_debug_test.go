@@ -1,0 +1,15 @@
+package mqtt
+
+import (
+	"log"
+	"os"
+
+	paho "github.com/eclipse/paho.mqtt.golang"
+)
+
+func init() {
+	if os.Getenv("PAHO_DEBUG") != "" {
+		paho.DEBUG = log.New(os.Stderr, "PAHO ", 0)
+		paho.ERROR = log.New(os.Stderr, "PAHOERR ", 0)
+	}
+}
