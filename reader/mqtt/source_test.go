@@ -331,7 +331,7 @@ func TestCredentials(t *testing.T) {
 	bad := filepath.Join(dir, "bad")
 	os.WriteFile(good, []byte("s3cret\n"), 0o600)
 	os.WriteFile(bad, []byte("guess\n"), 0o600)
-	cfg := reader.Config{ID: "cred-1", Broker: b.URL, Topic: "cred/events", Format: FormatJSON, Username: "gw", PasswordFile: good}
+	cfg := reader.Config{ID: "cred-1", Broker: b.URL, Topic: "cred/events", Format: FormatImpinj, Username: "gw", PasswordFile: good}
 
 	msg, err := newSource(t, cfg).Check(context.Background())
 	if err != nil || !strings.Contains(msg, "ok") || !strings.Contains(msg, "cred/events") {
@@ -723,8 +723,8 @@ func TestParseStatus(t *testing.T) {
 		"connected": reader.StatusOnline, "connection lost": reader.StatusOffline, " Online\n": reader.StatusOnline,
 		`"offline"`: reader.StatusOffline, `{"status":"offline"}`: reader.StatusOffline,
 		`{"type":"heartbeat","timestamp":"2023-05-09T15:04:12.310+0000","data":{}}`: reader.StatusOnline,
-		`{"type":"heartbeat","state":"down"}`:                                         reader.StatusOffline,
-		"": "", "banana": "", `{"type":"gpi"}`: "", `{"status":`: "",
+		`{"type":"heartbeat","state":"down"}`:                                       reader.StatusOffline,
+		"":                                                                          "", "banana": "", `{"type":"gpi"}`: "", `{"status":`: "",
 	} {
 		got, ok := parseStatus([]byte(in))
 		if got != want || ok != (want != "") {

@@ -76,7 +76,10 @@ func startBroker(t *testing.T, o brokerOpts) *testBroker {
 	conf.WriteString("max_queued_messages 0\nlog_dest stderr\nlog_type error\nlog_type warning\n")
 	if os.Getenv("MOSQ_DEBUG") != "" {
 		conf.WriteString("log_type all\n")
-		b.t.Cleanup(func() { out, _ := os.ReadFile(filepath.Join(b.dir, "mosquitto.log")); b.t.Logf("mosquitto log:\n%s", out) })
+		b.t.Cleanup(func() {
+			out, _ := os.ReadFile(filepath.Join(b.dir, "mosquitto.log"))
+			b.t.Logf("mosquitto log:\n%s", out)
+		})
 	}
 	if os.Geteuid() == 0 {
 		conf.WriteString("user root\n") // else mosquitto drops to a user that cannot read TempDir
