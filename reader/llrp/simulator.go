@@ -387,6 +387,13 @@ func (c *simConn) handle(h Header, body []byte) bool {
 		s.acks.Add(1)
 		return true
 	case MsgCloseConnection:
+		// Free the client slot before answering, so that the client may
+		// reconnect as soon as it has the response.
+		s.mu.Lock()
+		if s.active == c {
+			s.active = nil
+		}
+		s.mu.Unlock()
 		_ = c.write(success(MsgCloseConnectionResponse), h.ID)
 		return false
 	default:

@@ -162,7 +162,7 @@ func (s *Source) Run(ctx context.Context, sink reader.Sink) error {
 	connected := metrics.ReaderConnected.WithLabelValues(s.id)
 	reconnects := metrics.ReaderReconnects.WithLabelValues(s.id)
 	st := &runState{}
-	backoff := s.minBackoff
+	bo := backoff{min: s.minBackoff, max: s.maxBackoff}
 	for attempt := 0; ; attempt++ {
 		if attempt > 0 {
 			reconnects.Inc()
@@ -174,7 +174,7 @@ func (s *Source) Run(ctx context.Context, sink reader.Sink) error {
 			return nil
 		}
 		if st.delivered || s.now().Sub(start) >= s.goodAfter {
-			backoff = s.minBackoff
+			bo.reset()
 		}
 		st.delivered = false
 		connected.Set(0)
@@ -184,7 +184,7 @@ func (s *Source) Run(ctx context.Context, sink reader.Sink) error {
 				return nil
 			}
 		}
-		wait := jitter(backoff)
+		wait := jitter(bo.next())
 		s.log.Warn("llrp reader connection lost; reconnecting", "addr", s.addr, "err", err, "retry_in", wait.Round(time.Millisecond))
 		t := time.NewTimer(wait)
 		select {
@@ -193,9 +193,26 @@ func (s *Source) Run(ctx context.Context, sink reader.Sink) error {
 			return nil
 		case <-t.C:
 		}
-		backoff = min(backoff*2, s.maxBackoff)
 	}
 }
+
+// backoff doubles the wait after each failed connection, from min up to
+// max; reset starts over after a connection that worked.
+type backoff struct {
+	min, max time.Duration
+	cur      time.Duration
+}
+
+func (b *backoff) next() time.Duration {
+	if b.cur == 0 {
+		b.cur = b.min
+	} else {
+		b.cur = min(b.cur*2, b.max)
+	}
+	return b.cur
+}
+
+func (b *backoff) reset() { b.cur = 0 }
 
 // runState is what Run and its sessions share about the reader's state.
 type runState struct {
