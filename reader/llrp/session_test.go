@@ -276,8 +276,9 @@ func TestSessionKeepaliveLoss(t *testing.T) {
 	sim.SetKeepaliveSilent(true)
 	sink.nStatus(t, reader.StatusOffline, 1)
 	// Dead-reader detection waits 3 intervals after the last message; the
-	// last keepalive came at most one interval before the silence.
-	if el := time.Since(silentAt); el < 2*ka {
+	// last keepalive came at most about one interval before the silence
+	// (the margin absorbs ticker and scheduling jitter).
+	if el := time.Since(silentAt); el < 3*ka/2 {
 		t.Errorf("offline %v after the keepalives stopped; too early for 3 missed %v keepalives", el, ka)
 	}
 	sim.SetKeepaliveSilent(false)
