@@ -526,3 +526,21 @@ func TestASCIILongLine(t *testing.T) {
 		t.Fatalf("after the long line: %+v %v (its tail must be dropped, the next line kept)", tag, err)
 	}
 }
+
+// A tag with an XPC word (PC bit 0x0200) and one with XPC_W2 as well: the
+// EPC starts after them.
+func TestThingMagicXPC(t *testing.T) {
+	for _, tc := range []struct{ pcAndXPC, epc string }{
+		{"3200 0000", "E2003098881900722140369E"},
+		{"3200 8000 0000", "E2003098881900722140369E"},
+	} {
+		body := h(t, tc.pcAndXPC+tc.epc+"ABCD")
+		d := h(t, "10 00 1B 00 06 01 C4 11") // metadata RSSI + antenna
+		d = append(d, byte(len(body)*8>>8), byte(len(body)*8))
+		d = append(d, body...)
+		rec, err := ParseThingMagicRecord(TMFrame{Opcode: 0x22, Data: d})
+		if err != nil || rec.Tag.EPC != tc.epc || rec.Tag.RSSI != -60 || rec.Tag.Antenna != 1 {
+			t.Errorf("%s: %+v %v", tc.pcAndXPC, rec, err)
+		}
+	}
+}
