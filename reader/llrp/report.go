@@ -102,10 +102,11 @@ func (m *ROAccessReport) DecodeBody(b []byte) error {
 // DecodeROAccessReport appends the TagReportData of an RO_ACCESS_REPORT body
 // to dst and returns it. It allocates only the EPC string of each report
 // (reuse dst across calls). A TagReportData that cannot be fully decoded (an
-// unknown TV parameter, a bad length inside it) is kept if its EPC was read,
-// because its outer length still lets the decoder go on with the next one;
-// the error is then a *ReportError. Only a broken TagReportData length ends
-// the decoding of the message.
+// unknown TV parameter, a bad length inside it, no EPC) is left out: a read
+// missing its antenna or RSSI would mislead the edge engine. Its outer
+// length still lets the decoder go on with the next one; the error is then
+// a *ReportError. Only a broken TagReportData length ends the decoding of
+// the message.
 func DecodeROAccessReport(dst []TagReport, body []byte) ([]TagReport, error) {
 	var bad *ReportError
 	fail := func(err error) {
@@ -130,14 +131,11 @@ func DecodeROAccessReport(dst []TagReport, body []byte) ([]TagReport, error) {
 		if typ == pTagReportData {
 			dst = append(dst, TagReport{})
 			t := &dst[len(dst)-1]
-			err := t.decode(b[4:n])
-			if err != nil {
+			if err := t.decode(b[4:n]); err != nil {
 				fail(fmt.Errorf("TagReportData at byte %d: %w", off, err))
-			}
-			if t.EPC == "" {
-				if err == nil {
-					fail(fmt.Errorf("%w: TagReportData at byte %d has no EPC", ErrBadParameter, off))
-				}
+				dst = dst[:len(dst)-1]
+			} else if t.EPC == "" {
+				fail(fmt.Errorf("%w: TagReportData at byte %d has no EPC", ErrBadParameter, off))
 				dst = dst[:len(dst)-1]
 			}
 		}

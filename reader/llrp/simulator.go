@@ -57,10 +57,11 @@ type Simulator struct {
 	log  *slog.Logger
 	boot time.Time
 
-	silent atomic.Bool
-	refuse atomic.Bool
-	acks   atomic.Int64
-	accept atomic.Int64
+	silent    atomic.Bool
+	refuse    atomic.Bool
+	acks      atomic.Int64
+	accept    atomic.Int64
+	processed atomic.Int64 // fed reads the report loops handled (tests)
 
 	mu     sync.Mutex
 	ln     net.Listener
@@ -199,6 +200,21 @@ func (s *Simulator) Close() error {
 	}
 	s.mu.Unlock()
 	s.wg.Wait()
+	return err
+}
+
+// injectRaw writes a raw message to the connected client (tests of
+// malformed reports).
+func (s *Simulator) injectRaw(msg []byte) error {
+	s.mu.Lock()
+	c := s.active
+	s.mu.Unlock()
+	if c == nil {
+		return errors.New("llrp simulator: no client")
+	}
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
+	_, err := c.nc.Write(msg)
 	return err
 }
 
@@ -559,6 +575,7 @@ func (c *simConn) reportLoop() {
 			return
 		case r := <-c.feed:
 			tags, p := c.add(r)
+			c.sim.processed.Add(1)
 			if p != period {
 				period = p
 				if p > 0 {
