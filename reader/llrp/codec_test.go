@@ -200,7 +200,7 @@ func TestRoundTrip(t *testing.T) {
 		MsgDisableROSpecResponse, MsgErrorMessage} {
 		msgs = append(msgs, &StatusResponse{Kind: k, Status: status}, &StatusResponse{Kind: k})
 	}
-	for _, k := range []MessageType{MsgKeepalive, MsgKeepaliveAck, MsgCloseConnection} {
+	for _, k := range []MessageType{MsgKeepalive, MsgKeepaliveAck, MsgCloseConnection, MsgEnableEventsAndReports} {
 		msgs = append(msgs, &Empty{Kind: k})
 	}
 	msgs = append(msgs,

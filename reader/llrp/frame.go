@@ -33,6 +33,7 @@ const (
 	MsgROAccessReport                MessageType = 61
 	MsgKeepalive                     MessageType = 62
 	MsgReaderEventNotification       MessageType = 63
+	MsgEnableEventsAndReports        MessageType = 64
 	MsgKeepaliveAck                  MessageType = 72
 	MsgErrorMessage                  MessageType = 100
 	MsgCustomMessage                 MessageType = 1023
@@ -48,7 +49,8 @@ var messageNames = map[MessageType]string{
 	MsgStartROSpecResponse: "START_ROSPEC_RESPONSE", MsgStopROSpecResponse: "STOP_ROSPEC_RESPONSE",
 	MsgEnableROSpecResponse: "ENABLE_ROSPEC_RESPONSE", MsgDisableROSpecResponse: "DISABLE_ROSPEC_RESPONSE",
 	MsgROAccessReport: "RO_ACCESS_REPORT", MsgKeepalive: "KEEPALIVE", MsgReaderEventNotification: "READER_EVENT_NOTIFICATION",
-	MsgKeepaliveAck: "KEEPALIVE_ACK", MsgErrorMessage: "ERROR_MESSAGE", MsgCustomMessage: "CUSTOM_MESSAGE",
+	MsgEnableEventsAndReports: "ENABLE_EVENTS_AND_REPORTS",
+	MsgKeepaliveAck:           "KEEPALIVE_ACK", MsgErrorMessage: "ERROR_MESSAGE", MsgCustomMessage: "CUSTOM_MESSAGE",
 }
 
 func (t MessageType) String() string {

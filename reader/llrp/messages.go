@@ -43,7 +43,7 @@ func DecodeMessage(h Header, body []byte) (Message, error) {
 		MsgDeleteROSpecResponse, MsgStartROSpecResponse, MsgStopROSpecResponse,
 		MsgEnableROSpecResponse, MsgDisableROSpecResponse, MsgErrorMessage:
 		m = &StatusResponse{Kind: h.Type}
-	case MsgKeepalive, MsgKeepaliveAck, MsgCloseConnection:
+	case MsgKeepalive, MsgKeepaliveAck, MsgCloseConnection, MsgEnableEventsAndReports:
 		m = &Empty{Kind: h.Type}
 	case MsgReaderEventNotification:
 		m = &ReaderEventNotification{}
@@ -59,7 +59,7 @@ func DecodeMessage(h Header, body []byte) (Message, error) {
 }
 
 // Empty is a message without a body: KEEPALIVE, KEEPALIVE_ACK,
-// CLOSE_CONNECTION.
+// CLOSE_CONNECTION, ENABLE_EVENTS_AND_REPORTS.
 type Empty struct{ Kind MessageType }
 
 func (m *Empty) Type() MessageType            { return m.Kind }

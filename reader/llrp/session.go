@@ -82,6 +82,12 @@ func (s *Source) connect(ctx context.Context) (*conn, error) {
 			return nil, fmt.Errorf("%w: %q at %s: %s (ConnectionAttemptEvent status %d)",
 				ErrConnectionRefused, s.id, s.addr, ConnectionStatusText(ev.ConnectionStatus), ev.ConnectionStatus)
 		}
+		// A reader configured to hold events and reports across reconnects
+		// (LLRP EventsAndReports) sends none until told; no response comes.
+		if _, err := c.send(&Empty{Kind: MsgEnableEventsAndReports}); err != nil {
+			c.close()
+			return nil, err
+		}
 		return c, nil
 	}
 }

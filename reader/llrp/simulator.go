@@ -402,6 +402,8 @@ func (c *simConn) handle(h Header, body []byte) bool {
 	case MsgKeepaliveAck:
 		s.acks.Add(1)
 		return true
+	case MsgEnableEventsAndReports:
+		return true // nothing is held; no response by definition
 	case MsgCloseConnection:
 		// Free the client slot before answering, so that the client may
 		// reconnect as soon as it has the response.
