@@ -1,8 +1,12 @@
 package llrp
 
 import (
+	"context"
 	"fmt"
+	"sync"
 	"testing"
+
+	"github.com/rfidgw/rfidgw/reader"
 )
 
 // reportBody builds an RO_ACCESS_REPORT body of n TagReportData shaped like
@@ -54,4 +58,70 @@ func TestDecodeAllocations(t *testing.T) {
 	if allocs > 100 {
 		t.Fatalf("%.0f allocations for 100 tag reports, want at most 100", allocs)
 	}
+}
+
+// countSink counts delivered tag reads and signals when want is reached.
+type countSink struct {
+	mu   sync.Mutex
+	n    int
+	want int
+	done chan struct{}
+}
+
+func (c *countSink) Deliver(ctx context.Context, reads []reader.Read) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for i := range reads {
+		if reads[i].IsStatus() {
+			if reads[i].Status == reader.StatusOnline && c.done != nil && c.want == 0 {
+				close(c.done)
+				c.done = nil
+			}
+			continue
+		}
+		c.n++
+		if c.n == c.want && c.done != nil {
+			close(c.done)
+			c.done = nil
+		}
+	}
+	return nil
+}
+
+func (c *countSink) expect(n int) chan struct{} {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.n, c.want, c.done = 0, n, make(chan struct{})
+	return c.done
+}
+
+// BenchmarkSessionReads measures reads/s through a real loopback session:
+// simulator -> TCP -> Source -> Sink, one RO_ACCESS_REPORT per tag (N=1, as
+// the Source asks readers). The simulator shares the CPU, so this is a
+// lower bound for the client.
+func BenchmarkSessionReads(b *testing.B) {
+	sim := NewSimulator(SimOptions{QueueSize: max(b.N, 1), Logger: quietLog})
+	addr, err := sim.Listen("127.0.0.1:0")
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer sim.Close()
+	src, err := New(reader.Config{ID: "bench", Type: reader.TypeLLRP, Address: addr.String()}, quietLog)
+	if err != nil {
+		b.Fatal(err)
+	}
+	sink := &countSink{}
+	online := sink.expect(0)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go src.Run(ctx, sink)
+	<-online
+	done := sink.expect(b.N)
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		sim.Feed(reader.Read{Antenna: 1 + i%4, EPC: "E28011606000020D8F3A1B2C", RSSI: -55})
+	}
+	<-done
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "reads/s")
 }
