@@ -1,0 +1,617 @@
+package buffer
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+
+	"github.com/rfidgw/rfidgw/edge"
+	"github.com/rfidgw/rfidgw/internal/metrics"
+)
+
+// StateChange is one edge-state update committed with the events it caused
+// (EPC -> settled rack). A nil Value deletes the key.
+type StateChange struct{ Key, Value []byte }
+
+// Stats describe the buffer's content.
+type Stats struct {
+	Events          uint64        // records waiting for delivery (including gap events)
+	Bytes           int64         // their stored size, counted against MaxBytes
+	OldestSeq       uint64        // 0 when empty
+	NewestSeq       uint64        // 0 when empty
+	OldestCommitted time.Time     // when the oldest record was committed
+	NewestCommitted time.Time     //
+	OldestAge       time.Duration // now - OldestCommitted (0 when empty)
+	NewestAge       time.Duration //
+	LastSeq         uint64        // highest seq ever assigned (stored, delivered or lost)
+	FileBytes       int64         // size of buffer.db on disk
+	PendingGap      uint64        // events lost whose gap event is not written yet
+	ReadyErr        string        // why writes are refused ("" when they work)
+}
+
+// Queue is the durable event queue. Open starts its committer goroutine;
+// Close stops it. All methods are safe for concurrent use.
+type Queue struct {
+	dir, path string
+	opts      Options
+	log       *slog.Logger
+
+	// dbMu guards the db handle against compaction swapping it; the
+	// committer takes it for writing only to swap.
+	dbMu sync.RWMutex
+	db   *bolt.DB
+
+	reqs    chan *appendReq
+	kick    chan struct{} // acks or corrupt records are waiting
+	closing chan struct{}
+	done    chan struct{}
+	sendMu  sync.RWMutex // Close waits for Appends that are handing over a request
+	closeMu sync.Mutex
+	closed  bool
+	closeErr error
+
+	// Owned by the committer goroutine.
+	ceiling     uint64 // every assigned seq is below it (buffer.seq)
+	lastCompact time.Time
+	lastDropLog time.Time
+	keyScratch  []byte
+
+	leaseMu sync.Mutex // one Lease at a time, so two callers never get the same record
+
+	mu         sync.Mutex // guards everything below
+	st         metaState  // mirror of the last committed meta
+	ends       ends
+	fileBytes  int64
+	readyErr   error
+	isClosed   bool
+	notify     chan struct{} // closed and replaced when records were added
+	readPos    uint64        // next seq Lease reads from; everything below it is leased
+	leaseEpoch uint64        // bumped by Rewind
+	acked      map[uint64]struct{}
+	ackQueue   []uint64 // acked, delete in the next transaction
+	corrupt    map[uint64]string
+	corruptQ   []uint64 // found bad by Lease, quarantine in the next transaction
+}
+
+type appendReq struct {
+	ctx    context.Context
+	events []edge.Event
+	state  []StateChange
+	phase  atomic.Int32 // reqWaiting -> reqTaken by the committer, or -> reqAbandoned by the caller
+	done   chan error
+
+	// committer only
+	origSeq  []uint64
+	buf      []byte // encoded records, back to back
+	ends     []int  // end offset of each record in buf
+	firstSeq uint64 // seq the records in buf were encoded with
+	commit   time.Time
+}
+
+const (
+	reqWaiting int32 = iota
+	reqTaken
+	reqAbandoned
+)
+
+// Open opens (or creates) <dir>/buffer.db and starts the committer. A file
+// bbolt cannot open, or that is not a buffer, is renamed to
+// buffer.db.corrupt-<UTC time> and a new one is started (logged at ERROR,
+// counted in rfidgw_buffer_corrupt_files_total); nothing is deleted. If
+// another process holds the file, Open fails with ErrLocked.
+func Open(dir string, opts Options) (*Queue, error) {
+	opts, err := opts.withDefaults()
+	if err != nil {
+		return nil, err
+	}
+	if dir == "" {
+		return nil, fmt.Errorf("%w: buffer data_dir is empty", ErrInvalid)
+	}
+	if err := os.MkdirAll(dir, 0o750); err != nil {
+		return nil, fmt.Errorf("buffer: create data_dir: %w", err)
+	}
+	q := &Queue{
+		dir:     dir,
+		path:    filepath.Join(dir, dbFile),
+		opts:    opts,
+		log:     opts.Log.With("component", "buffer"),
+		reqs:    make(chan *appendReq, 256),
+		kick:    make(chan struct{}, 1),
+		closing: make(chan struct{}),
+		done:    make(chan struct{}),
+		notify:  make(chan struct{}),
+		acked:   make(map[uint64]struct{}),
+		corrupt: make(map[uint64]string),
+	}
+	// A compaction copy left by a crash: the real file was never replaced
+	// (the rename is the last step), so the copy is only a partial duplicate.
+	if err := os.Remove(filepath.Join(dir, compactFile)); err == nil {
+		q.log.Warn("removed an unfinished compaction copy", "path", filepath.Join(dir, compactFile))
+	}
+	ceiling, err := readSeqCeiling(dir)
+	if err != nil {
+		q.log.Error("seq ceiling unreadable; relying on buffer.db alone", "err", err)
+		ceiling = 0
+	}
+	if err := q.openDB(ceiling); err != nil {
+		return nil, err
+	}
+	q.ceiling = max(ceiling, q.st.lastSeq+1+opts.SeqBlock)
+	if err := writeSeqCeiling(dir, q.ceiling, opts.NoSync); err != nil {
+		_ = q.db.Close()
+		return nil, err
+	}
+	q.updateMetricsLocked(time.Now())
+	go q.run()
+	return q, nil
+}
+
+func (q *Queue) boltOptions() *bolt.Options {
+	return &bolt.Options{
+		Timeout: q.opts.LockTimeout,
+		// The freelist is written only on Close: with a large backlog drained,
+		// writing it on every commit makes small commits slow; the price is a
+		// scan of the file when opening after a crash.
+		NoFreelistSync: true,
+		FreelistType:   bolt.FreelistMapType,
+		NoSync:         q.opts.NoSync,
+	}
+}
+
+// openDB opens or creates the file and loads the bookkeeping, moving a
+// corrupt file aside.
+func (q *Queue) openDB(ceiling uint64) error {
+	db, err := boltOpen(q.path, q.boltOptions())
+	if err == nil {
+		if err = q.load(db, ceiling); err == nil {
+			q.db = db
+			return nil
+		}
+		_ = db.Close()
+	}
+	if !errors.Is(err, ErrCorruptFile) {
+		return err
+	}
+	aside := q.path + ".corrupt-" + time.Now().UTC().Format("20060102T150405Z")
+	for i := 1; ; i++ {
+		if _, serr := os.Lstat(aside); errors.Is(serr, os.ErrNotExist) {
+			break
+		}
+		aside = fmt.Sprintf("%s.corrupt-%s.%d", q.path, time.Now().UTC().Format("20060102T150405Z"), i)
+	}
+	if rerr := os.Rename(q.path, aside); rerr != nil {
+		return fmt.Errorf("buffer: %w; moving it aside failed: %w", err, rerr)
+	}
+	metrics.BufferCorruptFiles.Inc()
+	salvaged, serr := salvageMeta(aside)
+	q.log.Error("buffer file cannot be opened; moved aside and started a new one (nothing deleted)",
+		"err", err, "moved_to", aside, "salvaged_meta", serr == nil,
+		"lost_events", salvaged.count, "last_seq", salvaged.lastSeq)
+	if db, err = boltOpen(q.path, q.boltOptions()); err != nil {
+		return fmt.Errorf("buffer: start a new file after moving the corrupt one aside: %w", err)
+	}
+	start := salvaged.lastSeq
+	if serr != nil && ceiling > 0 {
+		start = ceiling - 1 // never reuse an id that may have been sent
+	}
+	err = db.Update(func(tx *bolt.Tx) error {
+		if err := initLayout(tx, start); err != nil {
+			return err
+		}
+		if serr == nil && salvaged.count > 0 {
+			// The undelivered events of the old file are lost for the uplink:
+			// say so with a gap event, written by the first commit.
+			m := metaState{lastSeq: start}
+			m.gap = gapState{first: salvaged.firstSeq, last: salvaged.lastSeq, dropped: salvaged.count, since: time.Now().UnixNano()}
+			return writeMeta(tx.Bucket(bucketMeta), &m)
+		}
+		return nil
+	})
+	if err == nil {
+		err = q.load(db, 0)
+	}
+	if err != nil {
+		_ = db.Close()
+		return fmt.Errorf("buffer: start a new file: %w", err)
+	}
+	if q.st.gap.open() {
+		q.st.gap.since = 0 // write the gap event at the first chance
+	}
+	q.db = db
+	return nil
+}
+
+// load reads the bookkeeping of an open file, creating the layout in a new
+// one. ceiling > 0 and a new file means buffer.db went missing: seqs then
+// continue at the ceiling so ids are not reused.
+func (q *Queue) load(db *bolt.DB, ceiling uint64) error {
+	fresh := false
+	err := view(db, func(tx *bolt.Tx) error {
+		fresh = tx.Bucket(bucketMeta) == nil && tx.Bucket(bucketEvents) == nil
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	if fresh {
+		start := uint64(0)
+		if ceiling > 0 {
+			start = ceiling - 1
+			q.log.Error("buffer.db was missing but buffer.seq exists; seq continues above every id ever used",
+				"next_seq", ceiling, "path", q.path)
+		}
+		if err := db.Update(func(tx *bolt.Tx) error { return initLayout(tx, start) }); err != nil {
+			return fmt.Errorf("buffer: initialise %s: %w", q.path, err)
+		}
+	}
+	var m metaState
+	var e ends
+	err = view(db, func(tx *bolt.Tx) error {
+		var err error
+		if m, err = readMeta(tx); err != nil {
+			return err
+		}
+		if tx.Bucket(bucketCorrupt) == nil {
+			return fmt.Errorf("%w: missing corrupt bucket", ErrCorruptFile)
+		}
+		e = readEnds(tx)
+		if e.newestSeq > m.lastSeq {
+			return fmt.Errorf("%w: record seq %d above last_seq %d", ErrCorruptFile, e.newestSeq, m.lastSeq)
+		}
+		return nil
+	})
+	if err != nil {
+		if !errors.Is(err, ErrCorruptFile) {
+			err = fmt.Errorf("%w: %w", ErrCorruptFile, err)
+		}
+		return fmt.Errorf("%s: %w", q.path, err)
+	}
+	q.st, q.ends = m, e
+	if fi, err := os.Stat(q.path); err == nil {
+		q.fileBytes = fi.Size()
+	}
+	return nil
+}
+
+type salvage struct{ lastSeq, firstSeq, count uint64 }
+
+// salvageMeta tries to read the bookkeeping of a file that was moved aside.
+func salvageMeta(path string) (s salvage, err error) {
+	db, err := boltOpen(path, &bolt.Options{ReadOnly: true, Timeout: 100 * time.Millisecond})
+	if err != nil {
+		return s, err
+	}
+	defer db.Close()
+	err = view(db, func(tx *bolt.Tx) error {
+		m, err := readMeta(tx)
+		if err != nil {
+			return err
+		}
+		e := readEnds(tx)
+		s = salvage{lastSeq: m.lastSeq, firstSeq: e.oldestSeq, count: m.count}
+		return nil
+	})
+	return s, err
+}
+
+// Append commits events and edge state changes in one group-committed,
+// fsync'd transaction and returns when they are durable. It assigns
+// events[i].Seq (gap-free, from 1, across restarts) and sets
+// events[i].Gateway. Safe for concurrent callers: the committer takes
+// whatever is waiting into one transaction; one call is never split.
+//
+// Errors; in every case none of this call's events and state is stored:
+//   - ErrFull (on_full reject_new, buffer at max_bytes or min_free_disk):
+//     returned at once, never blocking. The events got seqs (events[i].Seq
+//     says which) that are recorded as lost in a gap event, counted in
+//     rfidgw_events_dropped_total and logged. The caller must drop them and
+//     carry on; retrying would send them again under new ids.
+//   - ErrWrite (disk full, fsync failed): returned at once while Ready() is
+//     not nil. events[i].Seq is restored. The caller may retry later.
+//   - ctx's error, if ctx ends before the committer took the call.
+//   - ErrClosed, ErrInvalid.
+func (q *Queue) Append(ctx context.Context, events []edge.Event, state []StateChange) error {
+	for i := range events {
+		if t := events[i].Type; t == "" || len(t) > 64 {
+			return fmt.Errorf("%w: append: event %d: type %q must be 1..64 bytes", ErrInvalid, i, t)
+		}
+	}
+	for i := range state {
+		if len(state[i].Key) == 0 || len(state[i].Key) > bolt.MaxKeySize {
+			return fmt.Errorf("%w: append: state change %d: key must be 1..%d bytes", ErrInvalid, i, bolt.MaxKeySize)
+		}
+	}
+	if len(events) == 0 && len(state) == 0 {
+		return nil
+	}
+	r := &appendReq{ctx: ctx, events: events, state: state, done: make(chan error, 1)}
+	q.sendMu.RLock()
+	q.mu.Lock()
+	closed, rerr := q.isClosed, q.readyErr
+	q.mu.Unlock()
+	if closed {
+		q.sendMu.RUnlock()
+		return ErrClosed
+	}
+	if rerr != nil {
+		q.sendMu.RUnlock()
+		return fmt.Errorf("buffer: not accepting events: %w", rerr)
+	}
+	select {
+	case q.reqs <- r:
+		q.sendMu.RUnlock()
+	case <-ctx.Done():
+		q.sendMu.RUnlock()
+		return fmt.Errorf("buffer: append: %w", ctx.Err())
+	}
+	select {
+	case err := <-r.done:
+		return err
+	case <-ctx.Done():
+		if r.phase.CompareAndSwap(reqWaiting, reqAbandoned) {
+			return fmt.Errorf("buffer: append abandoned before commit: %w", ctx.Err())
+		}
+		// The committer has it: its outcome is decided within one commit.
+		return <-r.done
+	}
+}
+
+// LoadState calls fn for every edge-state key and value (start-up). The
+// slices are valid only during the call.
+func (q *Queue) LoadState(fn func(key, value []byte)) error {
+	q.dbMu.RLock()
+	defer q.dbMu.RUnlock()
+	if q.db == nil {
+		return ErrClosed
+	}
+	return view(q.db, func(tx *bolt.Tx) error {
+		return tx.Bucket(bucketState).ForEach(func(k, v []byte) error {
+			fn(k, v)
+			return nil
+		})
+	})
+}
+
+// Lease returns up to max of the oldest records not currently leased, in
+// seq order. It blocks until at least one is available, ctx ends or the
+// queue closes. Leases live in memory only: after Rewind or a restart the
+// unacked records are handed out again.
+//
+// A record that fails its CRC32C is not handed out: it is logged at ERROR
+// (naming its seq), moved to the file's "corrupt" bucket (kept, see
+// Dump) and replaced by a gap event {dropped: 1, first_seq = last_seq =
+// its seq} counted in rfidgw_events_dropped_total.
+func (q *Queue) Lease(ctx context.Context, max int) ([]Record, error) {
+	if max <= 0 {
+		return nil, fmt.Errorf("%w: lease of %d records", ErrInvalid, max)
+	}
+	q.leaseMu.Lock()
+	defer q.leaseMu.Unlock()
+	for {
+		q.mu.Lock()
+		closed, pos, epoch, notify := q.isClosed, q.readPos, q.leaseEpoch, q.notify
+		q.mu.Unlock()
+		if closed {
+			return nil, ErrClosed
+		}
+		recs, next, err := q.read(pos, max)
+		if err != nil {
+			return nil, err
+		}
+		if next > pos {
+			q.mu.Lock()
+			if q.leaseEpoch == epoch && next > q.readPos {
+				q.readPos = next
+			}
+			q.mu.Unlock()
+		}
+		if len(recs) > 0 {
+			return recs, nil
+		}
+		if next > pos {
+			continue // skipped only acked or corrupt records; look further
+		}
+		select {
+		case <-notify:
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-q.closing:
+			return nil, ErrClosed
+		}
+	}
+}
+
+// read copies up to limit records from seq pos on, in a short read
+// transaction. next is one past the last seq looked at.
+func (q *Queue) read(pos uint64, limit int) (recs []Record, next uint64, err error) {
+	q.dbMu.RLock()
+	defer q.dbMu.RUnlock()
+	if q.db == nil {
+		return nil, pos, ErrClosed
+	}
+	next = pos
+	var slab []byte
+	var found []*RecordError
+	err = view(q.db, func(tx *bolt.Tx) error {
+		c := tx.Bucket(bucketEvents).Cursor()
+		q.mu.Lock()
+		defer q.mu.Unlock()
+		for k, v := c.Seek(seqKey(pos)); k != nil && len(recs) < limit; k, v = c.Next() {
+			seq, ok := keySeq(k)
+			if !ok {
+				return fmt.Errorf("%w: key %x in events is not a seq", ErrCorruptFile, k)
+			}
+			next = seq + 1
+			if _, ok := q.acked[seq]; ok {
+				continue
+			}
+			if _, ok := q.corrupt[seq]; ok {
+				continue
+			}
+			h, err := parseRecord(seq, v)
+			if err != nil {
+				var re *RecordError
+				errors.As(err, &re)
+				q.corrupt[seq] = re.Reason
+				q.corruptQ = append(q.corruptQ, seq)
+				found = append(found, re)
+				continue
+			}
+			n := len(h.key) + len(h.value)
+			if cap(slab)-len(slab) < n {
+				slab = make([]byte, 0, max(64<<10, n))
+			}
+			off := len(slab)
+			slab = append(slab, h.key...)
+			slab = append(slab, h.value...)
+			if recs == nil {
+				recs = make([]Record, 0, min(limit, 1024))
+			}
+			recs = append(recs, Record{
+				Seq:       seq,
+				Key:       slab[off : off+len(h.key) : off+len(h.key)],
+				Type:      typeString(h.typ),
+				Time:      fromUnixNano(h.time),
+				Committed: fromUnixNano(h.committed),
+				Value:     slab[off+len(h.key) : len(slab) : len(slab)],
+			})
+		}
+		return nil
+	})
+	for _, re := range found {
+		q.log.Error("corrupt record in the buffer: not sent, kept in the corrupt bucket, replaced by a gap event",
+			"seq", re.Seq, "err", re)
+	}
+	if len(found) > 0 {
+		q.kickCommitter()
+	}
+	return recs, next, err
+}
+
+// Ack deletes delivered records. It returns at once: the deletes are
+// batched into the next commit, and an acked record is never handed out
+// again by this process (after a crash before that commit it is, at least
+// once). Acking a seq that is not stored (already acked or dropped) is a
+// no-op; one that was never assigned is an error.
+func (q *Queue) Ack(seqs ...uint64) error {
+	q.mu.Lock()
+	if q.isClosed {
+		q.mu.Unlock()
+		return ErrClosed
+	}
+	var bad []uint64
+	for _, s := range seqs {
+		if s == 0 || s > q.st.lastSeq {
+			bad = append(bad, s)
+			continue
+		}
+		if _, dup := q.acked[s]; dup {
+			continue
+		}
+		q.acked[s] = struct{}{}
+		q.ackQueue = append(q.ackQueue, s)
+	}
+	last := q.st.lastSeq
+	q.mu.Unlock()
+	q.kickCommitter()
+	if bad != nil {
+		return fmt.Errorf("%w: ack of seq %v: never assigned (last seq %d)", ErrInvalid, bad, last)
+	}
+	return nil
+}
+
+func (q *Queue) kickCommitter() {
+	select {
+	case q.kick <- struct{}{}:
+	default:
+	}
+}
+
+// Rewind forgets all leases: the next Lease starts again at the oldest
+// unacked record (the uplink calls it after a failed delivery).
+func (q *Queue) Rewind() {
+	q.mu.Lock()
+	q.readPos = 0
+	q.leaseEpoch++
+	q.mu.Unlock()
+}
+
+// Stats returns the buffer's counters (from memory; no disk access).
+func (q *Queue) Stats() Stats {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	s := q.statsLocked(time.Now())
+	if q.readyErr != nil {
+		s.ReadyErr = q.readyErr.Error()
+	}
+	return s
+}
+
+func (q *Queue) statsLocked(now time.Time) Stats {
+	return makeStats(q.st, q.ends, q.fileBytes, now)
+}
+
+func makeStats(m metaState, e ends, fileBytes int64, now time.Time) Stats {
+	s := Stats{Events: m.count, Bytes: m.bytes, LastSeq: m.lastSeq, FileBytes: fileBytes, PendingGap: m.gap.dropped}
+	if m.count > 0 {
+		s.OldestSeq, s.NewestSeq = e.oldestSeq, e.newestSeq
+		s.OldestCommitted, s.NewestCommitted = e.oldestCommitted, e.newestCommitted
+		if !e.oldestCommitted.IsZero() {
+			s.OldestAge = max(0, now.Sub(e.oldestCommitted))
+		}
+		if !e.newestCommitted.IsZero() {
+			s.NewestAge = max(0, now.Sub(e.newestCommitted))
+		}
+	}
+	return s
+}
+
+// Ready is nil while writes succeed, else the reason (disk full, fsync
+// failed, closed). It turns nil by itself once a probe commit succeeds.
+func (q *Queue) Ready() error {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if q.isClosed {
+		return ErrClosed
+	}
+	return q.readyErr
+}
+
+// Close commits what is waiting, writes the freelist (so the next open is
+// fast) and closes the file.
+func (q *Queue) Close() error {
+	q.closeMu.Lock()
+	defer q.closeMu.Unlock()
+	if q.closed {
+		return q.closeErr
+	}
+	q.closed = true
+	q.sendMu.Lock()
+	q.mu.Lock()
+	q.isClosed = true
+	q.mu.Unlock()
+	close(q.closing)
+	q.sendMu.Unlock()
+	<-q.done
+	return q.closeErr
+}
+
+// updateMetricsLocked publishes the gauges; q.mu held (or not yet shared).
+func (q *Queue) updateMetricsLocked(now time.Time) {
+	metrics.BufferEvents.Set(float64(q.st.count))
+	metrics.BufferBytes.Set(float64(q.st.bytes))
+	metrics.BufferFileBytes.Set(float64(q.fileBytes))
+	lag := 0.0
+	if q.st.count > 0 && !q.ends.oldestCommitted.IsZero() {
+		lag = max(0, now.Sub(q.ends.oldestCommitted).Seconds())
+	}
+	metrics.UplinkLagSeconds.Set(lag)
+}
