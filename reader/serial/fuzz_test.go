@@ -202,6 +202,29 @@ func FuzzASCII(f *testing.F) {
 			}
 			return out, d.Buffered()
 		}
+		// The hand-written fast path must agree with the regular expression.
+		slow, _ := NewASCIIDecoder("")
+		slow.fast = false
+		fast, _ := NewASCIIDecoder("")
+		for _, line := range bytes.FieldsFunc(data, func(r rune) bool { return r == '\r' || r == '\n' }) {
+			g, ok := splitDefaultLine(line)
+			m := slow.re.FindSubmatch(line)
+			if ok != (m != nil) {
+				t.Fatalf("line %q: fast path match=%v, regexp match=%v", line, ok, m != nil)
+			}
+			if ok {
+				for k, i := range []int{slow.epc, slow.ant, slow.rs} {
+					if !bytes.Equal(g[k], m[i]) || (g[k] == nil) != (m[i] == nil) {
+						t.Fatalf("line %q: group %d fast %q, regexp %q", line, k, g[k], m[i])
+					}
+				}
+			}
+			t1, err1 := fast.ParseLine(line)
+			t2, err2 := slow.ParseLine(line)
+			if t1 != t2 || (err1 == nil) != (err2 == nil) {
+				t.Fatalf("line %q: fast %+v %v, regexp %+v %v", line, t1, err1, t2, err2)
+			}
+		}
 		whole, lw := decode(true)
 		parts, lp := decode(false)
 		if len(whole) != len(parts) {
