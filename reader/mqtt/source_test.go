@@ -748,3 +748,19 @@ func TestRateLog(t *testing.T) {
 }
 
 var _ = sort.Strings
+
+func TestWebSocket(t *testing.T) {
+	b := startBroker(t, brokerOpts{websockets: true})
+	cfg := reader.Config{ID: "ws-1", Broker: b.WSURL, Topic: "ws/events", Format: FormatImpinj}
+	if msg, err := newSource(t, cfg).Check(context.Background()); err != nil {
+		t.Fatalf("Check over websockets: %q, %v", msg, err)
+	}
+	sink := newCollector()
+	watch := watchOnline(sink, cfg.ID)
+	runSource(t, newSource(t, cfg), watch)
+	watch.wait(t)
+	publish(t, b.URL, "ws/events", `{"eventType":"tagInventory","tagInventoryEvent":{"epcHex":"0A0B","antennaPort":1,"peakRssiCdbm":-6000}}`)
+	if rs := tagReads(sink.waitFor(t, "a read over websockets", nTags(1))); rs[0].EPC != "0A0B" || rs[0].RSSI != -60 {
+		t.Fatalf("got %s", summarize(rs))
+	}
+}

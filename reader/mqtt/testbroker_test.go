@@ -27,6 +27,7 @@ type testBroker struct {
 	conf     string
 	URL      string // tcp://127.0.0.1:port
 	TLSURL   string // ssl://127.0.0.1:port when started with TLS
+	WSURL    string // ws://127.0.0.1:port/mqtt when started with websockets
 	CA       string // CA certificate file (TLS)
 	CertFile string // client certificate signed by CA (TLS)
 	KeyFile  string
@@ -38,6 +39,7 @@ type brokerOpts struct {
 	users       map[string]string // set: password_file and no anonymous access
 	tls         bool              // add a TLS listener with certificates made here
 	requireCert bool              // TLS listener wants a client certificate
+	websockets  bool              // add a websockets listener
 }
 
 func needMosquitto(t *testing.T) string {
@@ -114,6 +116,12 @@ func startBroker(t *testing.T, o brokerOpts) *testBroker {
 			conf.WriteString("require_certificate true\n")
 		}
 	}
+	if o.websockets {
+		wsPort := freePort(t)
+		b.WSURL = fmt.Sprintf("ws://127.0.0.1:%d/mqtt", wsPort)
+		// libwebsockets takes an interface name, not an address, to bind.
+		fmt.Fprintf(&conf, "listener %d lo\nprotocol websockets\n", wsPort)
+	}
 	b.conf = filepath.Join(b.dir, "mosquitto.conf")
 	if err := os.WriteFile(b.conf, []byte(conf.String()), 0o600); err != nil {
 		t.Fatal(err)
@@ -136,7 +144,17 @@ func (b *testBroker) start(bin string) {
 	}
 	b.exited = make(chan struct{})
 	go func() { _ = b.cmd.Wait(); log.Close(); close(b.exited) }()
-	addr := strings.TrimPrefix(b.URL, "tcp://")
+	for _, u := range []string{b.URL, b.TLSURL, b.WSURL} {
+		if u != "" {
+			b.waitListening(u)
+		}
+	}
+}
+
+func (b *testBroker) waitListening(rawURL string) {
+	b.t.Helper()
+	addr := rawURL[strings.Index(rawURL, "://")+3:]
+	addr = strings.TrimSuffix(addr, "/mqtt")
 	deadline := time.Now().Add(10 * time.Second)
 	for {
 		c, err := net.DialTimeout("tcp", addr, 200*time.Millisecond)
@@ -147,6 +165,9 @@ func (b *testBroker) start(bin string) {
 		select {
 		case <-b.exited:
 			out, _ := os.ReadFile(filepath.Join(b.dir, "mosquitto.log"))
+			if strings.Contains(strings.ToLower(string(out)), "websockets support") {
+				b.t.Skipf("this mosquitto has no websockets support: %s", out)
+			}
 			b.t.Fatalf("mosquitto exited at start: %s", out)
 		default:
 		}
