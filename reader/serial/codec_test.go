@@ -35,6 +35,29 @@ func ccittFalse(b []byte) uint16 {
 	return crc
 }
 
+// tmCRCNibbles is the reference's nibble-wise definition, kept to check
+// the byte-table version against.
+func tmCRCNibbles(b []byte) uint16 {
+	crc := uint16(0xFFFF)
+	for _, x := range b {
+		crc = (crc<<4 | uint16(x>>4)) ^ tmCRCTable[crc>>12]
+		crc = (crc<<4 | uint16(x&0x0F)) ^ tmCRCTable[crc>>12]
+	}
+	return crc
+}
+
+func TestThingMagicCRCTable(t *testing.T) {
+	b := make([]byte, 300)
+	for i := range b {
+		b[i] = byte(i*7 + i>>3)
+	}
+	for n := 0; n <= len(b); n++ {
+		if a, c := ThingMagicCRC(b[:n]), tmCRCNibbles(b[:n]); a != c {
+			t.Fatalf("length %d: byte table 0x%04X, nibbles 0x%04X", n, a, c)
+		}
+	}
+}
+
 func TestThingMagicCRCWorkedExample(t *testing.T) {
 	got := ThingMagicCRC([]byte{0x00, 0x03})
 	if got != 0x1D0C {

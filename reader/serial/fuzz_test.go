@@ -32,6 +32,9 @@ func FuzzThingMagic(f *testing.F) {
 	f.Add(h(f, sparkfunRecord), byte(0))
 	f.Add(append([]byte("junk\xff\x01"), tmCmdStart...), byte(3))
 	f.Fuzz(func(t *testing.T, data []byte, split byte) {
+		if a, c := ThingMagicCRC(data), tmCRCNibbles(data); a != c {
+			t.Fatalf("CRC byte table 0x%04X, nibbles 0x%04X", a, c)
+		}
 		for _, commands := range []bool{false, true} {
 			decode := func(all bool) ([]frameCopy, int) {
 				d := NewThingMagicDecoder()

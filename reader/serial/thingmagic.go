@@ -45,13 +45,24 @@ var tmCRCTable = [16]uint16{
 	0x8108, 0x9129, 0xa14a, 0xb16b, 0xc18c, 0xd1ad, 0xe1ce, 0xf1ef,
 }
 
+// tmCRCTable8 does two nibble steps at once: after
+// crc = (crc<<4|hi) ^ T[crc>>12]; crc = (crc<<4|lo) ^ T[crc>>12]
+// the table terms depend only on the old top byte, so one byte costs one
+// lookup: crc = (crc<<8 | x) ^ T8[crc>>8].
+var tmCRCTable8 = func() (t [256]uint16) {
+	for i := range t {
+		a := tmCRCTable[i>>4]
+		t[i] = a<<4 ^ tmCRCTable[uint16(i&0x0F)^a>>12]
+	}
+	return t
+}()
+
 // ThingMagicCRC computes the CRC over b (a frame without its 0xFF head and
 // without the two CRC bytes).
 func ThingMagicCRC(b []byte) uint16 {
 	crc := uint16(0xFFFF)
 	for _, x := range b {
-		crc = (crc<<4 | uint16(x>>4)) ^ tmCRCTable[crc>>12]
-		crc = (crc<<4 | uint16(x&0x0F)) ^ tmCRCTable[crc>>12]
+		crc = (crc<<8 | uint16(x)) ^ tmCRCTable8[crc>>8]
 	}
 	return crc
 }
