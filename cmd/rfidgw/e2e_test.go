@@ -13,15 +13,16 @@ import (
 	"testing"
 	"time"
 
+	"github.com/rfidgw/rfidgw/internal/schema"
 	"github.com/rfidgw/rfidgw/internal/testkit"
 )
 
 // The bundled demo floor (configs/demo-reads.jsonl) and what it must give.
 var demoExpected = []struct{ typ, epc, zone, from, to string }{
-	{"rack_move", "3034DF296FDCCF04CFA7C017", "", "", "rack-A02"},
-	{"rack_move", "3034F0E58E0E193835144D87", "", "", "rack-B01"},
+	{"rack_move", "3034DF296FDCCF04CFA7C017", "rack-A02", "", "rack-A02"},
+	{"rack_move", "3034F0E58E0E193835144D87", "rack-B01", "", "rack-B01"},
 	{"outward", "3034DF296FDCCF04CFA7C017", "gate-a", "", ""},
-	{"rack_depart", "3034DF296FDCCF04CFA7C017", "", "rack-A02", ""},
+	{"rack_depart", "3034DF296FDCCF04CFA7C017", "rack-A02", "rack-A02", ""},
 }
 
 // gatewayConfig writes a config for the demo floor played from readsPath as
@@ -86,6 +87,9 @@ func checkDemoEvents(t *testing.T, got []testkit.Event) {
 		}
 		if e.Headers["ce_time"] == "" {
 			t.Errorf("event seq %d: no ce_time header", e.Seq)
+		}
+		if err := schema.ValidateEvent(e.Raw); err != nil {
+			t.Errorf("event seq %d: %v", e.Seq, err)
 		}
 	}
 }

@@ -33,6 +33,7 @@ file (a bad new config is rejected and the old one keeps running).`,
 			if err != nil {
 				return usageErr(err)
 			}
+			gateway.Version = version
 			gw, err := gateway.New(cfg, log)
 			if err != nil {
 				if errors.Is(err, config.ErrConfig) {

@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"os"
+	"path/filepath"
 	"os/signal"
 	"syscall"
 
@@ -11,6 +13,9 @@ import (
 
 	"github.com/rfidgw/rfidgw/internal/sim"
 	"github.com/rfidgw/rfidgw/reader"
+	"github.com/rfidgw/rfidgw/reader/llrp"
+	"github.com/rfidgw/rfidgw/reader/mqtt"
+	"github.com/rfidgw/rfidgw/reader/serial"
 )
 
 func simCmd() *cobra.Command {
@@ -70,5 +75,42 @@ run the gateway. The scenario format is described in docs/sim.md.`,
 // newEmulator starts the simulated reader of one scenario entry and says
 // where the gateway finds it.
 func newEmulator(ctx context.Context, r sim.Reader, log *slog.Logger) (reader.Emulator, string, error) {
-	return nil, "", fmt.Errorf("kind %q is not available in this build", r.Kind)
+	log = log.With("sim_reader", r.ID)
+	switch r.Kind {
+	case sim.KindLLRP:
+		s := llrp.NewSimulator(llrp.SimOptions{Antennas: r.Antennas, Logger: log})
+		addr, err := s.Listen(r.Listen)
+		if err != nil {
+			return nil, "", err
+		}
+		return s, addr.String(), nil
+	case sim.KindSerial:
+		s, err := serial.NewSimulator(r.Protocol, log)
+		if err != nil {
+			return nil, "", err
+		}
+		where := s.Path()
+		if r.Link != "" {
+			if err := os.MkdirAll(filepath.Dir(r.Link), 0o755); err != nil {
+				s.Close()
+				return nil, "", err
+			}
+			if err := s.Link(r.Link); err != nil {
+				s.Close()
+				return nil, "", err
+			}
+			where = r.Link + " -> " + where
+		}
+		return s, where, nil
+	case sim.KindMQTT:
+		p, err := mqtt.NewPublisher(mqtt.PublisherOptions{
+			Broker: r.Broker, Topic: r.Topic, Format: r.Format,
+			ClientID: "rfidgw-sim-" + r.ID, Log: log,
+		})
+		if err != nil {
+			return nil, "", err
+		}
+		return p, r.Broker + " " + r.Topic, nil
+	}
+	return nil, "", fmt.Errorf("kind %q is not llrp, serial or mqtt", r.Kind)
 }

@@ -6,6 +6,7 @@ import (
 	"os/signal"
 	"strings"
 	"syscall"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -57,7 +58,21 @@ func bufferCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			fmt.Fprint(cmd.OutOrStdout(), st.String())
+			w := cmd.OutOrStdout()
+			fmt.Fprintf(w, "pending events   %d\n", st.Events)
+			fmt.Fprintf(w, "pending bytes    %d\n", st.Bytes)
+			if st.Events > 0 {
+				fmt.Fprintf(w, "oldest           seq %d, committed %s (%s ago)\n", st.OldestSeq, st.OldestCommitted.UTC().Format(time.RFC3339), st.OldestAge.Round(time.Second))
+				fmt.Fprintf(w, "newest           seq %d, committed %s (%s ago)\n", st.NewestSeq, st.NewestCommitted.UTC().Format(time.RFC3339), st.NewestAge.Round(time.Second))
+			}
+			fmt.Fprintf(w, "last seq         %d\n", st.LastSeq)
+			fmt.Fprintf(w, "file size        %d bytes\n", st.FileBytes)
+			if st.PendingGap > 0 {
+				fmt.Fprintf(w, "pending gap      %d events lost, gap event not yet written\n", st.PendingGap)
+			}
+			if st.ReadyErr != "" {
+				fmt.Fprintf(w, "NOT WRITABLE     %s\n", st.ReadyErr)
+			}
 			return nil
 		},
 	}, &cobra.Command{

@@ -419,11 +419,21 @@ func (g *Gateway) ReadersOnline() map[string]bool {
 
 func (g *Gateway) status() uplink.GatewayStatus {
 	st := g.queue.Stats()
+	readers := map[string]string{}
+	for id, up := range g.ReadersOnline() {
+		readers[id] = uplink.ReaderOffline
+		if up {
+			readers[id] = uplink.ReaderOnline
+		}
+	}
 	return uplink.GatewayStatus{
-		Gateway:      g.cfg.Gateway.ID,
-		Readers:      g.ReadersOnline(),
-		BufferEvents: st.Events,
+		Readers:      readers,
+		BufferEvents: int64(st.Events),
 		BufferBytes:  st.Bytes,
 		LagSeconds:   st.OldestAge.Seconds(),
+		Version:      Version,
 	}
 }
+
+// Version is the gateway's version, set by the command at start-up.
+var Version = "dev"
