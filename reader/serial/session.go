@@ -10,22 +10,27 @@ import (
 // ---- ThingMagic ----------------------------------------------------------
 
 type tmSession struct {
-	s        *Source
-	c        *conn
-	dec      *ThingMagicDecoder
-	lastWarn map[uint16]time.Time
+	s          *Source
+	c          *conn
+	dec        *ThingMagicDecoder
+	lastWarn   map[uint16]time.Time
+	bootloader bool // the module runs its bootloader, not the application
 }
 
 // request sends cmd and waits for the answer with opcode op, skipping
 // anything else (stream records still arriving from before a stop). It tries
 // s.t.attempts times. A non-zero status is an ErrModuleStatus.
 func (t *tmSession) request(ctx context.Context, cmd []byte, what string) (TMFrame, error) {
+	return t.requestWithin(ctx, cmd, what, t.s.t.answer)
+}
+
+func (t *tmSession) requestWithin(ctx context.Context, cmd []byte, what string, answer time.Duration) (TMFrame, error) {
 	op := cmd[2]
 	for attempt := 0; attempt < t.s.t.attempts; attempt++ {
 		if err := t.c.write(cmd); err != nil {
 			return TMFrame{}, err
 		}
-		w := wait{deadline: time.Now().Add(t.s.t.answer)}
+		w := wait{deadline: time.Now().Add(answer)}
 		for {
 			f, err := nextFrame(ctx, t.c, t.dec, w, nil)
 			if errors.Is(err, errTimeout) {
@@ -61,10 +66,25 @@ func (t *tmSession) handshake(ctx context.Context) (string, error) {
 	if err != nil {
 		return "", err
 	}
+	// Full-size M6e modules power up in their bootloader (MERCURY
+	// TMR_SR_boot); older firmwares may not know the command, so only a
+	// clear "bootloader" answer counts.
+	if f, err := t.request(ctx, tmCmdProgram, "GET_CURRENT_PROGRAM"); err == nil && len(f.Data) > 0 && f.Data[0]&0x03 == 1 {
+		t.bootloader = true
+		return v.String() + " (in bootloader; the gateway boots the firmware)", nil
+	} else if ctx.Err() != nil {
+		return "", ctx.Err()
+	}
 	return v.String(), nil
 }
 
 func (t *tmSession) start(ctx context.Context) error {
+	if t.bootloader {
+		if _, err := t.requestWithin(ctx, tmCmdBoot, "BOOT_FIRMWARE", 3*t.s.t.answer); err != nil {
+			return err
+		}
+		t.s.log.Info("ThingMagic module was in its bootloader; firmware booted")
+	}
 	if t.s.region != 0 {
 		if _, err := t.request(ctx, tmCmdRegion(t.s.region), fmt.Sprintf("SET_REGION %s", t.s.cfg.Region)); err != nil {
 			return err

@@ -37,6 +37,7 @@ type Simulator struct {
 	roundOpen bool      // r2000: an inventory round is running
 	held      [][]byte  // r2000: tag records waiting for the next round
 	received  []string  // commands seen, for tests ("0x03", "0x2F:start" …)
+	boot      bool      // thingmagic: in the bootloader until BOOT_FIRMWARE (tests)
 }
 
 // maxQueued bounds the tag frames waiting for the gateway; beyond it the
@@ -463,10 +464,30 @@ var simVersion = []byte{
 func (s *Simulator) answerThingMagic(p *simPort, f TMFrame) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	switch f.Opcode {
-	case tmOpVersion:
+	switch {
+	case f.Opcode == tmOpVersion:
 		s.record("0x03")
 		p.queue(encodeTMResponse(tmOpVersion, tmStatusOK, simVersion), false)
+		return
+	case f.Opcode == tmOpCurrentProg:
+		s.record("0x0C")
+		prog := byte(0x02) // application
+		if s.boot {
+			prog = 0x01
+		}
+		p.queue(encodeTMResponse(tmOpCurrentProg, tmStatusOK, []byte{prog}), false)
+		return
+	case f.Opcode == tmOpBootFirmware:
+		s.record("0x04")
+		s.boot = false
+		p.queue(encodeTMResponse(tmOpBootFirmware, tmStatusOK, simVersion), false)
+		return
+	case s.boot:
+		s.record(fmt.Sprintf("0x%02X:in-bootloader", f.Opcode))
+		p.queue(encodeTMResponse(f.Opcode, tmStatusBadOpcode, nil), false)
+		return
+	}
+	switch f.Opcode {
 	case tmOpSetRegion, tmOpSetProtocol, tmOpSetAntenna:
 		s.record(fmt.Sprintf("0x%02X:%X", f.Opcode, f.Data))
 		p.queue(encodeTMResponse(f.Opcode, tmStatusOK, nil), false)

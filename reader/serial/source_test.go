@@ -301,6 +301,34 @@ func TestThingMagicPty(t *testing.T) {
 	}
 }
 
+// A module that powered up in its bootloader is booted before it is
+// configured; Check reports it without booting it.
+func TestThingMagicBootloader(t *testing.T) {
+	sim := newSim(t, ProtocolThingMagic)
+	sim.mu.Lock()
+	sim.boot = true
+	sim.mu.Unlock()
+	src, err := New(reader.Config{ID: "boot", Device: sim.Path(), Protocol: ProtocolThingMagic, Region: "EU3"}, quietLog())
+	if err != nil {
+		t.Fatal(err)
+	}
+	src.t = fastTiming()
+	desc, err := src.Check(context.Background())
+	if err != nil || !strings.Contains(desc, "in bootloader") {
+		t.Fatalf("Check = %q, %v; want it to say the module is in its bootloader", desc, err)
+	}
+	hs := start(t, sim, reader.Config{Protocol: ProtocolThingMagic, Region: "EU3"})
+	hs.expectStatus(reader.StatusOnline)
+	hs.waitReading()
+	cmds := strings.Join(sim.commands(), " ")
+	// Only the precautionary stop reaches the bootloader (which refuses it).
+	if !strings.Contains(cmds, "0x0C 0x04 0x97:08") || strings.Count(cmds, "in-bootloader") != strings.Count(cmds, "0x2F:in-bootloader") {
+		t.Fatalf("commands %q: want GET_CURRENT_PROGRAM, BOOT_FIRMWARE, then SET_REGION, and no configuration sent to the bootloader", cmds)
+	}
+	hs.feed(epc1, 1, -50)
+	hs.expectTag(epc1, 1, -50)
+}
+
 // Heartbeats keep a quiet ThingMagic connection alive; when they stop (a
 // module that hung), the silence is a disconnect.
 func TestThingMagicHeartbeatSilence(t *testing.T) {

@@ -17,6 +17,8 @@ const (
 	tmHeader = 0xFF
 
 	tmOpVersion       = 0x03
+	tmOpBootFirmware  = 0x04
+	tmOpCurrentProg   = 0x0C
 	tmOpReadMultiple  = 0x22
 	tmOpMultiProtocol = 0x2F
 	tmOpSetAntenna    = 0x91
@@ -470,6 +472,8 @@ func ThingMagicRegion(name string) (byte, error) {
 // Commands the Source sends (reference §3.1).
 var (
 	tmCmdVersion = encodeTMCommand(tmOpVersion, nil)
+	tmCmdProgram = encodeTMCommand(tmOpCurrentProg, nil)
+	tmCmdBoot    = encodeTMCommand(tmOpBootFirmware, nil)
 	tmCmdGen2    = encodeTMCommand(tmOpSetProtocol, []byte{0x00, tmProtocolGen2})
 	tmCmdStop    = encodeTMCommand(tmOpMultiProtocol, []byte{0x00, 0x00, 0x02})
 	tmCmdStart   = encodeTMCommand(tmOpMultiProtocol, []byte{
