@@ -337,20 +337,27 @@ func (s *Source) session(ctx context.Context, sink reader.Sink, st *runState, co
 	if err := s.checkAntennas(caps.General.MaxAntennas); err != nil {
 		return err
 	}
+	if err := c.configure(); err != nil {
+		return err
+	}
 	steps := []struct {
 		m    Message
 		want MessageType
 	}{
-		// Factory reset first so that settings a previous client left
-		// (other ROSpecs, AccessSpecs, event holds) cannot interfere.
-		{&SetReaderConfig{ResetToFactoryDefault: true, Keepalive: &KeepaliveSpec{Trigger: 1, IntervalMS: uint32(s.keepalive / time.Millisecond)}}, MsgSetReaderConfigResponse},
 		{&ROSpecCommand{Kind: MsgDeleteROSpec, ROSpecID: 0}, MsgDeleteROSpecResponse},
 		{&AddROSpec{ROSpec: s.rospec()}, MsgAddROSpecResponse},
 		{&ROSpecCommand{Kind: MsgEnableROSpec, ROSpecID: rospecID}, MsgEnableROSpecResponse},
 		{&ROSpecCommand{Kind: MsgStartROSpec, ROSpecID: rospecID}, MsgStartROSpecResponse},
 	}
-	for _, step := range steps {
-		if _, err := c.request(step.m, step.want); err != nil {
+	for i, step := range steps {
+		_, err := c.request(step.m, step.want)
+		if i == 0 && errors.Is(err, ErrStatus) {
+			// Nothing to delete is not a failure; a real conflict shows
+			// up as an ADD_ROSPEC error with the reader's reason.
+			s.log.Warn("llrp reader did not delete old ROSpecs", "err", err)
+			continue
+		}
+		if err != nil {
 			return err
 		}
 	}
@@ -367,6 +374,20 @@ func (s *Source) session(ctx context.Context, sink reader.Sink, st *runState, co
 	if ctx.Err() != nil {
 		c.closeConnection(true)
 	}
+	return err
+}
+
+// configure sets the keepalive, after a factory reset so that settings a
+// previous client left (ROSpecs, AccessSpecs, report holds) cannot
+// interfere. A reader that refuses the reset still gets the keepalive.
+func (c *conn) configure() error {
+	ka := &KeepaliveSpec{Trigger: 1, IntervalMS: uint32(c.s.keepalive / time.Millisecond)}
+	_, err := c.request(&SetReaderConfig{ResetToFactoryDefault: true, Keepalive: ka}, MsgSetReaderConfigResponse)
+	if !errors.Is(err, ErrStatus) {
+		return err
+	}
+	c.s.log.Warn("llrp reader refused the factory reset; configuring without it", "err", err)
+	_, err = c.request(&SetReaderConfig{Keepalive: ka}, MsgSetReaderConfigResponse)
 	return err
 }
 

@@ -329,3 +329,38 @@ func TestSessionMalformedReport(t *testing.T) {
 		t.Fatalf("statuses %v: the session should have survived", st)
 	}
 }
+
+// TestSessionResetRefused: a reader that does not allow the factory reset
+// still gets its keepalive configured and inventories.
+func TestSessionResetRefused(t *testing.T) {
+	sim, addr := startSim(t, SimOptions{})
+	sim.rejectReset.Store(true)
+	src := newTestSource(t, reader.Config{ID: "noreset-" + t.Name(), Address: addr, Keepalive: 100 * time.Millisecond})
+	sink := &recSink{}
+	runSource(t, src, sink)
+	sink.nStatus(t, reader.StatusOnline, 1)
+	sim.Feed(reader.Read{Antenna: 1, EPC: "300000000000000000000009", RSSI: -50})
+	sink.nTags(t, 1)
+	deadline := time.Now().Add(waitLimit)
+	for sim.KeepaliveAcks() < 2 {
+		if time.Now().After(deadline) {
+			t.Fatal("no keepalives: the keepalive was not configured without the reset")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// TestSessionReaderCloseEvent: a reader announcing ConnectionCloseEvent
+// (e.g. before a reboot) is offline at once, then reconnected.
+func TestSessionReaderCloseEvent(t *testing.T) {
+	sim, addr := startSim(t, SimOptions{})
+	src := newTestSource(t, reader.Config{ID: "closeev-" + t.Name(), Address: addr})
+	sink := &recSink{}
+	runSource(t, src, sink)
+	sink.nStatus(t, reader.StatusOnline, 1)
+	if err := sim.injectRaw(AppendMessage(nil, Version101, 5000, &ReaderEventNotification{Timestamp: 1, ConnectionClose: true})); err != nil {
+		t.Fatal(err)
+	}
+	sink.nStatus(t, reader.StatusOffline, 1)
+	sink.nStatus(t, reader.StatusOnline, 2)
+}

@@ -57,11 +57,14 @@ type Simulator struct {
 	log  *slog.Logger
 	boot time.Time
 
-	silent    atomic.Bool
-	refuse    atomic.Bool
-	acks      atomic.Int64
-	accept    atomic.Int64
-	processed atomic.Int64 // fed reads the report loops handled (tests)
+	silent atomic.Bool
+	refuse atomic.Bool
+	// rejectReset makes SET_READER_CONFIG with a factory reset fail, like
+	// readers that do not allow it (tests).
+	rejectReset atomic.Bool
+	acks        atomic.Int64
+	accept      atomic.Int64
+	processed   atomic.Int64 // fed reads the report loops handled (tests)
 
 	mu     sync.Mutex
 	ln     net.Listener
@@ -370,6 +373,10 @@ func (c *simConn) handle(h Header, body []byte) bool {
 		var m SetReaderConfig
 		if err := m.DecodeBody(body); err != nil {
 			rsp = failure(MsgSetReaderConfigResponse, StatusParameterError, "%v", err)
+			break
+		}
+		if m.ResetToFactoryDefault && s.rejectReset.Load() {
+			rsp = failure(MsgSetReaderConfigResponse, StatusFieldError, "ResetToFactoryDefault not allowed")
 			break
 		}
 		c.mu.Lock()
