@@ -3,8 +3,8 @@ package buffer
 import (
 	"encoding/binary"
 	"fmt"
-	"strconv"
 	"hash/crc32"
+	"strconv"
 	"time"
 
 	"github.com/rfidgw/rfidgw/edge"

@@ -49,13 +49,13 @@ type Queue struct {
 	dbMu sync.RWMutex
 	db   *bolt.DB
 
-	reqs    chan *appendReq
-	kick    chan struct{} // acks or corrupt records are waiting
-	closing chan struct{}
-	done    chan struct{}
-	sendMu  sync.RWMutex // Close waits for Appends that are handing over a request
-	closeMu sync.Mutex
-	closed  bool
+	reqs     chan *appendReq
+	kick     chan struct{} // acks or corrupt records are waiting
+	closing  chan struct{}
+	done     chan struct{}
+	sendMu   sync.RWMutex // Close waits for Appends that are handing over a request
+	closeMu  sync.Mutex
+	closed   bool
 	closeErr error
 
 	// Owned by the committer goroutine.
@@ -235,7 +235,8 @@ func (q *Queue) openDB(ceiling uint64) error {
 func (q *Queue) load(db *bolt.DB, ceiling uint64) error {
 	fresh := false
 	err := view(db, func(tx *bolt.Tx) error {
-		fresh = tx.Bucket(bucketMeta) == nil && tx.Bucket(bucketEvents) == nil
+		k, _ := tx.Cursor().First()
+		fresh = k == nil // a bbolt file with other buckets is not ours: corrupt
 		return nil
 	})
 	if err != nil {

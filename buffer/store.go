@@ -18,7 +18,7 @@ import (
 // File names in the data directory.
 const (
 	dbFile      = "buffer.db"
-	seqFile     = "buffer.seq"     // seq ceiling, so ids are never reused even if buffer.db is lost
+	seqFile     = "buffer.seq" // seq ceiling, so ids are never reused even if buffer.db is lost
 	compactFile = "buffer.db.compact"
 )
 

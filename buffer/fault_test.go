@@ -1,0 +1,346 @@
+package buffer
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"errors"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+
+	"github.com/rfidgw/rfidgw/internal/metrics"
+)
+
+func TestCorruptFileMovedAside(t *testing.T) {
+	random := make([]byte, 64<<10)
+	_, _ = rand.Read(random)
+	cases := map[string]func(t *testing.T, dir string) (minSeq uint64){
+		"random bytes": func(t *testing.T, dir string) uint64 {
+			return 1 + writeFile(t, filepath.Join(dir, dbFile), random)
+		},
+		"short text": func(t *testing.T, dir string) uint64 {
+			return 1 + writeFile(t, filepath.Join(dir, dbFile), []byte("not a database\n"))
+		},
+		"bbolt file of someone else": func(t *testing.T, dir string) uint64 {
+			db, err := bolt.Open(filepath.Join(dir, dbFile), 0o600, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			_ = db.Update(func(tx *bolt.Tx) error { _, err := tx.CreateBucket([]byte("other")); return err })
+			_ = db.Close()
+			return 1
+		},
+		"buffer with both meta pages destroyed": func(t *testing.T, dir string) uint64 {
+			q := openQueue(t, dir, testOptions())
+			appendN(t, q, 0, 5)
+			if err := q.Close(); err != nil {
+				t.Fatal(err)
+			}
+			f, err := os.OpenFile(filepath.Join(dir, dbFile), os.O_WRONLY, 0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			_, _ = f.WriteAt(random[:8192], 0)
+			_ = f.Close()
+			return 6 // buffer.seq keeps ids from being reused
+		},
+	}
+	for name, corrupt := range cases {
+		t.Run(name, func(t *testing.T) {
+			dir := t.TempDir()
+			minSeq := corrupt(t, dir)
+			orig, err := os.ReadFile(filepath.Join(dir, dbFile))
+			if err != nil {
+				t.Fatal(err)
+			}
+			before := counterValue(t, metrics.BufferCorruptFiles)
+			q := openQueue(t, dir, testOptions())
+			if got := counterValue(t, metrics.BufferCorruptFiles) - before; got != 1 {
+				t.Errorf("rfidgw_buffer_corrupt_files_total grew by %v, want 1", got)
+			}
+			aside, _ := filepath.Glob(filepath.Join(dir, dbFile+".corrupt-*"))
+			if len(aside) != 1 {
+				t.Fatalf("moved-aside files: %v", aside)
+			}
+			if kept, _ := os.ReadFile(aside[0]); !bytes.Equal(kept, orig) {
+				t.Errorf("moved-aside file differs from the original (%d vs %d bytes)", len(kept), len(orig))
+			}
+			evs := appendN(t, q, 0, 3)
+			if evs[0].Seq < minSeq {
+				t.Errorf("new buffer starts at seq %d, want >= %d (no id reused)", evs[0].Seq, minSeq)
+			}
+			if recs := leaseAll(t, q); len(recs) != 3 {
+				t.Errorf("new buffer holds %d records, want 3", len(recs))
+			}
+		})
+	}
+}
+
+func writeFile(t *testing.T, path string, b []byte) uint64 {
+	t.Helper()
+	if err := os.WriteFile(path, b, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return 0
+}
+
+func TestLockedFileNotMovedAside(t *testing.T) {
+	dir := t.TempDir()
+	openQueue(t, dir, testOptions())
+	opts := testOptions()
+	opts.LockTimeout = 50 * time.Millisecond
+	if _, err := Open(dir, opts); !errors.Is(err, ErrLocked) {
+		t.Fatalf("second Open: %v, want ErrLocked", err)
+	}
+	if aside, _ := filepath.Glob(filepath.Join(dir, dbFile+".corrupt-*")); len(aside) != 0 {
+		t.Fatalf("a locked file was moved aside: %v", aside)
+	}
+	if _, err := ReadStats(dir); !errors.Is(err, ErrLocked) || !strings.Contains(err.Error(), "stop the daemon") {
+		t.Errorf("ReadStats while open: %v, want ErrLocked telling to stop the daemon", err)
+	}
+	if err := Dump(dir, new(bytes.Buffer)); !errors.Is(err, ErrLocked) {
+		t.Errorf("Dump while open: %v, want ErrLocked", err)
+	}
+}
+
+// corruptRecord flips a byte of the JSON of record seq in a closed buffer.
+func corruptRecord(t *testing.T, dir string, seq uint64) {
+	t.Helper()
+	db, err := bolt.Open(filepath.Join(dir, dbFile), 0o600, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	err = db.Update(func(tx *bolt.Tx) error {
+		b := tx.Bucket(bucketEvents)
+		v := bytes.Clone(b.Get(seqKey(seq)))
+		v[len(v)-10] ^= 0x20
+		return b.Put(seqKey(seq), v)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestCorruptRecordDetected(t *testing.T) {
+	dir := t.TempDir()
+	q := openQueue(t, dir, testOptions())
+	appendN(t, q, 0, 10)
+	if err := q.Close(); err != nil {
+		t.Fatal(err)
+	}
+	corruptRecord(t, dir, 5)
+
+	var out bytes.Buffer
+	err := Dump(dir, &out)
+	if !errors.Is(err, ErrCorruptRecord) || !strings.Contains(err.Error(), "seq 5") || !strings.Contains(err.Error(), "CRC32C") {
+		t.Errorf("Dump: %v, want a CRC error naming seq 5", err)
+	}
+	if n := strings.Count(out.String(), "\n"); n != 9 {
+		t.Errorf("Dump wrote %d lines, want the 9 good records", n)
+	}
+
+	dropped0 := counterValue(t, metrics.EventsDropped)
+	q = openQueue(t, dir, testOptions())
+	recs := leaseAll(t, q)
+	want := []uint64{1, 2, 3, 4, 6, 7, 8, 9, 10, 11}
+	if !slices.Equal(seqsOf(recs), want) {
+		t.Fatalf("leased %v, want %v (5 withheld, gap 11)", seqsOf(recs), want)
+	}
+	if g := parseGap(t, recs[9]); g.Dropped != 1 || g.FirstSeq != 5 || g.LastSeq != 5 {
+		t.Errorf("gap for the corrupt record: %+v", g)
+	}
+	if got := counterValue(t, metrics.EventsDropped) - dropped0; got != 1 {
+		t.Errorf("dropped counter grew by %v, want 1", got)
+	}
+	if err := q.Close(); err != nil {
+		t.Fatal(err)
+	}
+	// The bad record is kept in the corrupt bucket, out of the queue.
+	db, err := bolt.Open(filepath.Join(dir, dbFile), 0o600, &bolt.Options{ReadOnly: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_ = db.View(func(tx *bolt.Tx) error {
+		if tx.Bucket(bucketCorrupt).Get(seqKey(5)) == nil || tx.Bucket(bucketEvents).Get(seqKey(5)) != nil {
+			t.Errorf("corrupt record 5 not moved to the corrupt bucket")
+		}
+		return nil
+	})
+	_ = db.Close()
+	if err := Dump(dir, new(bytes.Buffer)); err != nil {
+		t.Errorf("Dump after quarantine: %v", err)
+	}
+}
+
+func TestReadStatsAndDump(t *testing.T) {
+	dir := t.TempDir()
+	if _, err := ReadStats(dir); !errors.Is(err, ErrNotFound) {
+		t.Errorf("ReadStats of an empty dir: %v, want ErrNotFound", err)
+	}
+	q := openQueue(t, dir, testOptions())
+	evs := appendN(t, q, 0, 6)
+	recs, _ := q.Lease(context.Background(), 2)
+	_ = q.Ack(seqsOf(recs)...)
+	if err := q.Close(); err != nil {
+		t.Fatal(err)
+	}
+	st, err := ReadStats(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Events != 4 || st.OldestSeq != 3 || st.NewestSeq != 6 || st.LastSeq != 6 || st.FileBytes <= 0 || st.OldestCommitted.IsZero() {
+		t.Errorf("ReadStats = %+v", st)
+	}
+	var out bytes.Buffer
+	if err := Dump(dir, &out); err != nil {
+		t.Fatal(err)
+	}
+	var want bytes.Buffer
+	for _, ev := range evs[2:] {
+		want.Write(ev.AppendJSON(nil))
+		want.WriteByte('\n')
+	}
+	if out.String() != want.String() {
+		t.Errorf("Dump:\n%s\nwant:\n%s", out.String(), want.String())
+	}
+}
+
+func TestCompactionGivesSpaceBack(t *testing.T) {
+	dir := t.TempDir()
+	opts := testOptions()
+	opts.CompactMinFileBytes = 1 << 20
+	opts.CompactMaxEvents = 100
+	q := openQueue(t, dir, opts)
+	compactions0 := counterValue(t, metrics.BufferCompactions)
+	for i := range 20 {
+		appendN(t, q, i*1000, 1000)
+	}
+	big := q.Stats().FileBytes
+	if big < 4<<20 {
+		t.Fatalf("file only %d bytes after 20,000 events", big)
+	}
+	for {
+		recs := leaseAll(t, q)
+		if len(recs) == 0 {
+			break
+		}
+		if err := q.Ack(seqsOf(recs)...); err != nil {
+			t.Fatal(err)
+		}
+	}
+	waitFor(t, "compaction", func() bool { return counterValue(t, metrics.BufferCompactions) > compactions0 })
+	fi, err := os.Stat(filepath.Join(dir, dbFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fi.Size() >= big/4 {
+		t.Errorf("file %d bytes after compaction, was %d", fi.Size(), big)
+	}
+	if e := appendN(t, q, 0, 1); e[0].Seq != 20001 {
+		t.Errorf("seq after compaction %d, want 20001", e[0].Seq)
+	}
+	if recs := leaseAll(t, q); !slices.Equal(seqsOf(recs), []uint64{20001}) {
+		t.Errorf("after compaction: %v", seqsOf(recs))
+	}
+}
+
+// mountTmpfs mounts a small tmpfs at a new directory (root only).
+func mountTmpfs(t *testing.T, size string) string {
+	t.Helper()
+	if os.Geteuid() != 0 {
+		t.Skip("needs root to mount a small tmpfs for a real full filesystem")
+	}
+	dir := t.TempDir()
+	if out, err := exec.Command("mount", "-t", "tmpfs", "-o", "size="+size, "tmpfs", dir).CombinedOutput(); err != nil {
+		t.Skipf("cannot mount tmpfs (no CAP_SYS_ADMIN?): %v: %s", err, out)
+	}
+	t.Cleanup(func() { _ = exec.Command("umount", "-l", dir).Run() })
+	return dir
+}
+
+func TestDiskFullRefusesAndRecovers(t *testing.T) {
+	dir := mountTmpfs(t, "2m")
+	filler := filepath.Join(dir, "filler")
+	writeFile(t, filler, make([]byte, 1<<20))
+	opts := testOptions()
+	q := openQueue(t, dir, opts)
+	errs0 := counterValue(t, metrics.BufferWriteErrors)
+	ctx := context.Background()
+	var committed []uint64
+	var err error
+	for i := 0; i < 1000; i++ {
+		evs := testEvents(i*20, 20)
+		if err = q.Append(ctx, evs, nil); err != nil {
+			for _, e := range evs {
+				if e.Seq != 0 {
+					t.Fatalf("failed Append left seq %d on an event", e.Seq)
+				}
+			}
+			break
+		}
+		for _, e := range evs {
+			committed = append(committed, e.Seq)
+		}
+	}
+	if !errors.Is(err, ErrWrite) || !strings.Contains(err.Error(), "no space left") {
+		t.Fatalf("Append on a full disk: %v, want ErrWrite naming the full disk", err)
+	}
+	if q.Ready() == nil {
+		t.Fatal("Ready() is nil with the disk full")
+	}
+	if got := counterValue(t, metrics.BufferWriteErrors) - errs0; got < 1 {
+		t.Errorf("write errors counter grew by %v", got)
+	}
+	if err := q.Append(ctx, testEvents(0, 1), nil); !errors.Is(err, ErrWrite) {
+		t.Errorf("Append while not ready: %v, want ErrWrite", err)
+	}
+	// Space returns: the probe finds out by itself.
+	if err := os.Remove(filler); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "Ready after space returned", func() bool { return q.Ready() == nil })
+	evs := appendN(t, q, 100000, 5)
+	if evs[0].Seq != uint64(len(committed))+1 {
+		t.Errorf("after recovery seq %d, want %d (failed appends use no seq)", evs[0].Seq, len(committed)+1)
+	}
+	recs := leaseAll(t, q)
+	if want := seqRange(1, uint64(len(committed))+5); !slices.Equal(seqsOf(recs), want) {
+		t.Errorf("after recovery the buffer holds %d records, want %d", len(recs), len(want))
+	}
+}
+
+func TestMinFreeDiskBound(t *testing.T) {
+	dir := mountTmpfs(t, "8m")
+	opts := testOptions()
+	opts.OnFull = RejectNew
+	opts.MinFreeDisk = 6 << 20
+	q := openQueue(t, dir, opts)
+	var err error
+	n := 0
+	for ; n < 1000; n++ {
+		if err = q.Append(context.Background(), testEvents(n*100, 100), nil); err != nil {
+			break
+		}
+	}
+	if !errors.Is(err, ErrFull) {
+		t.Fatalf("Append near min_free_disk: %v, want ErrFull (not a write error)", err)
+	}
+	if q.Ready() != nil {
+		t.Errorf("not ready at min_free_disk: %v", q.Ready())
+	}
+	free, _ := freeDisk(dir)
+	if free < 4<<20 {
+		t.Errorf("free space fell to %d bytes, min_free_disk is %d", free, opts.MinFreeDisk)
+	}
+	if n == 0 {
+		t.Errorf("nothing fit")
+	}
+}
