@@ -38,7 +38,7 @@ type Engine struct {
 	readers    map[string]*readerState
 	lastReader *readerState
 
-	byEPC    map[string]int32
+	byEPC    epcIndex
 	tags     []tagState
 	freeTags []int32
 	rslots   []rackSlot
@@ -134,7 +134,7 @@ func New(cfg Config) (*Engine, error) {
 	e := &Engine{
 		log:      cfg.Logger,
 		readers:  make(map[string]*readerState),
-		byEPC:    make(map[string]int32),
+		byEPC:    newEPCIndex(),
 		freeRack: -1,
 		freeGate: -1,
 	}
@@ -245,7 +245,7 @@ func (e *Engine) Tick(dst []Event, now time.Time) []Event {
 		return dst
 	}
 	dst = e.advance(dst, ns)
-	metrics.TagsTracked.Set(float64(len(e.byEPC)))
+	metrics.TagsTracked.Set(float64(e.byEPC.n))
 	return dst
 }
 
@@ -323,7 +323,7 @@ func (e *Engine) setStatus(rs *readerState, st reader.Status, t int64) {
 // tagFor returns the tag index for epc, creating the tag (and its timer)
 // when it is new. A new tag keeps epc as its key: no copy is made.
 func (e *Engine) tagFor(epc string, t int64) int32 {
-	if ti, ok := e.byEPC[epc]; ok {
+	if ti, ok := e.byEPC.find(epc, e.tags); ok {
 		return ti
 	}
 	var ti int32
@@ -335,7 +335,7 @@ func (e *Engine) tagFor(epc string, t int64) int32 {
 		e.tags = append(e.tags, tagState{})
 	}
 	e.tags[ti] = tagState{epc: epc, lastSeen: t, firstRack: -1, firstGate: -1, rack: -1, cand: -1}
-	e.byEPC[epc] = ti
+	e.byEPC.insert(epc, ti)
 	// Every tag has exactly one tag timer: it checks for a departure while
 	// the tag has a rack and forgets the tag once it has none and is silent.
 	e.push(t+e.l.retention, timerTag, ti)
@@ -385,7 +385,7 @@ func (e *Engine) evict(ti int32) {
 		e.freeRackSlot(si)
 		si = next
 	}
-	delete(e.byEPC, tg.epc)
+	e.byEPC.remove(tg.epc, ti)
 	*tg = tagState{firstRack: -1, firstGate: -1, rack: -1, cand: -1}
 	e.freeTags = append(e.freeTags, ti)
 }

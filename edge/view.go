@@ -35,7 +35,7 @@ type ReaderState struct {
 
 // Stats returns the engine's counters, sorted by reader and reason.
 func (e *Engine) Stats() Stats {
-	st := Stats{Tags: len(e.byEPC), Timers: len(e.timers), Reads: e.reads}
+	st := Stats{Tags: e.byEPC.n, Timers: len(e.timers), Reads: e.reads}
 	for i := range e.tags {
 		if e.tags[i].epc != "" && e.tags[i].rack >= 0 {
 			st.Racked++
@@ -97,9 +97,11 @@ func (e *Engine) Snapshot(now time.Time, fn func(TagView)) {
 	if !ok {
 		t = e.now
 	}
-	order := make([]int32, 0, len(e.byEPC))
-	for _, ti := range e.byEPC {
-		order = append(order, ti)
+	order := make([]int32, 0, e.byEPC.n)
+	for ti := range e.tags {
+		if e.tags[ti].epc != "" {
+			order = append(order, int32(ti))
+		}
 	}
 	slices.SortFunc(order, func(a, b int32) int { return cmp.Compare(e.tags[a].epc, e.tags[b].epc) })
 	var zones []ZoneView
