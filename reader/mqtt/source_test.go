@@ -648,6 +648,29 @@ func TestAntennaFilter(t *testing.T) {
 	}
 }
 
+// A retained message on the data topic is the topic's old last message,
+// sent again at every subscribe: not a read.
+func TestRetainedDataIgnored(t *testing.T) {
+	b := startBroker(t, brokerOpts{})
+	c := paho.NewClient(paho.NewClientOptions().AddBroker(b.URL).SetClientID("retainer"))
+	if tok := c.Connect(); !tok.WaitTimeout(waitLimit) || tok.Error() != nil {
+		t.Fatal(tok.Error())
+	}
+	if tok := c.Publish("ret/events", 1, true, `{"type":"SIMPLE","data":{"idHex":"01"}}`); !tok.WaitTimeout(waitLimit) || tok.Error() != nil {
+		t.Fatal(tok.Error())
+	}
+	c.Disconnect(100)
+	cfg := reader.Config{ID: "ret", Broker: b.URL, Topic: "ret/events", Format: FormatZebra}
+	sink := newCollector()
+	watch := watchOnline(sink, cfg.ID)
+	runSource(t, newSource(t, cfg), watch)
+	watch.wait(t)
+	publish(t, b.URL, "ret/events", `{"type":"SIMPLE","data":{"idHex":"02"}}`)
+	if rs := tagReads(sink.waitFor(t, "a read", nTags(1))); len(rs) != 1 || rs[0].EPC != "02" {
+		t.Fatalf("got %s, want only the new read 02", summarize(rs))
+	}
+}
+
 func TestNewConfigErrors(t *testing.T) {
 	dir := t.TempDir()
 	q := func(n int) *int { return &n }

@@ -57,6 +57,13 @@ func newWorker(s *Source, sink reader.Sink, queue <-chan item) *worker {
 }
 
 func (w *worker) run(ctx context.Context) error {
+	// The source is gone: its readers are no longer known to be connected
+	// (the edge is not told; it is stopping or replacing this source).
+	defer func() {
+		for _, id := range w.known {
+			metrics.ReaderConnected.WithLabelValues(id).Set(0)
+		}
+	}()
 	for {
 		select {
 		case <-ctx.Done():
@@ -186,6 +193,13 @@ func (w *worker) message(it item) {
 	}
 	if w.s.set.statusTopic != "" && topicMatch(w.s.set.statusTopic, topic) {
 		w.statusMessage(id, topic, m.Payload())
+		return
+	}
+	if m.Retained() {
+		// A retained message comes again on every (re)subscribe: it is the
+		// topic's stored last message, not a new read. (Messages queued
+		// for the session arrive with retain off.)
+		w.s.log.Debug("retained message on the data topic ignored", "topic", topic)
 		return
 	}
 	if w.s.set.readerFromTopic > 0 {
