@@ -599,3 +599,37 @@ func TestSessionTLS(t *testing.T) {
 		t.Fatalf("Check without the CA = %v, want a certificate error", err)
 	}
 }
+
+// TestSessionWrongResponseID: a response with another message id is not
+// taken as the answer (protocols.md §5); the request times out clearly.
+func TestSessionWrongResponseID(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	go func() {
+		c, err := ln.Accept()
+		if err != nil {
+			return
+		}
+		defer c.Close()
+		c.Write(AppendMessage(nil, Version101, 1, &ReaderEventNotification{HasConnectionAttempt: true}))
+		fr := NewFramer(c)
+		for {
+			h, _, err := fr.ReadMessage()
+			if err != nil {
+				return
+			}
+			if h.Type == MsgGetReaderCapabilities {
+				c.Write(AppendMessage(nil, Version101, h.ID+100, &GetReaderCapabilitiesResponse{HasGeneral: true}))
+			}
+		}
+	}()
+	src := newTestSource(t, reader.Config{ID: "wrongid", Address: ln.Addr().String()})
+	src.requestTimeout = 300 * time.Millisecond
+	_, err = src.Check(context.Background())
+	if !errors.Is(err, ErrResponseTimeout) || !strings.Contains(err.Error(), "GET_READER_CAPABILITIES_RESPONSE") {
+		t.Fatalf("Check = %v, want a timeout naming GET_READER_CAPABILITIES_RESPONSE", err)
+	}
+}
