@@ -1,6 +1,10 @@
 package mqtt
 
 import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
 	"strings"
 	"syscall"
 	"testing"
@@ -63,4 +67,72 @@ func BenchmarkParseSingle(b *testing.B) {
 func BenchmarkParseZebraArray50(b *testing.B) {
 	one := benchPayloads[FormatZebra]
 	benchParse(b, FormatZebra, "["+strings.TrimSuffix(strings.Repeat(one+",", 50), ",")+"]", 50)
+}
+
+// countingSink counts tag reads and signals when want were delivered.
+type countingSink struct {
+	n, want int
+	done    chan struct{}
+}
+
+func (c *countingSink) Deliver(_ context.Context, reads []reader.Read) error {
+	for i := range reads {
+		if !reads[i].IsStatus() {
+			c.n++
+		}
+	}
+	if c.n >= c.want && c.want > 0 {
+		close(c.done)
+		c.want = 0
+	}
+	return nil
+}
+
+// End to end through a real mosquitto: QoS 1 messages of one Zebra read
+// each, published ahead (queued in the gateway's persistent session), then
+// drained by Run with acks after Deliver. Measures the gateway side.
+func BenchmarkSourceThroughMosquitto(b *testing.B) {
+	br := startBroker(b, brokerOpts{})
+	cfg := reader.Config{ID: "bench", Type: reader.TypeMQTT, Broker: br.URL, Topic: "bench/events", Format: FormatZebra}
+	src, err := New(cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if err != nil {
+		b.Fatal(err)
+	}
+	// Create the persistent session, then stop so messages queue up.
+	ctx, cancel := context.WithCancel(context.Background())
+	sink := &countingSink{done: make(chan struct{})}
+	on := watchOnline(sink, "bench")
+	ran := make(chan error, 1)
+	go func() { ran <- src.Run(ctx, on) }()
+	<-on.online
+	cancel()
+	if err := <-ran; err != nil {
+		b.Fatal(err)
+	}
+
+	pub, err := NewPublisher(PublisherOptions{Broker: br.URL, Topic: "bench/events", Format: FormatZebra, ClientID: "bench-pub", Queue: b.N + 1})
+	if err != nil {
+		b.Fatal(err)
+	}
+	t0 := time.Now()
+	for i := 0; i < b.N; i++ {
+		pub.Feed(reader.Read{Time: t0, Reader: "bench", Antenna: 1, EPC: fmt.Sprintf("%024X", i), RSSI: -50})
+	}
+	if err := pub.Close(); err != nil {
+		b.Fatal(err)
+	}
+
+	sink = &countingSink{want: b.N, done: make(chan struct{})}
+	ctx, cancel = context.WithCancel(context.Background())
+	defer cancel()
+	b.ResetTimer()
+	cpu0 := cpuTime()
+	go src.Run(ctx, sink)
+	<-sink.done
+	b.StopTimer()
+	cpu := (cpuTime() - cpu0).Seconds()
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "msgs/s")
+	if cpu > 0 {
+		b.ReportMetric(float64(b.N)/cpu, "msgs/cpu-s(gateway+paho)")
+	}
 }

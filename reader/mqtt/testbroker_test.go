@@ -22,7 +22,7 @@ import (
 // testBroker is a real mosquitto process on loopback, configured in a
 // t.TempDir(). Tests that cannot find mosquitto skip.
 type testBroker struct {
-	t        *testing.T
+	t        testing.TB
 	dir      string
 	conf     string
 	URL      string // tcp://127.0.0.1:port
@@ -42,7 +42,7 @@ type brokerOpts struct {
 	websockets  bool              // add a websockets listener
 }
 
-func needMosquitto(t *testing.T) string {
+func needMosquitto(t testing.TB) string {
 	t.Helper()
 	p, err := exec.LookPath("mosquitto")
 	if err != nil {
@@ -56,7 +56,7 @@ func needMosquitto(t *testing.T) string {
 	return p
 }
 
-func freePort(t *testing.T) int {
+func freePort(t testing.TB) int {
 	t.Helper()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -66,7 +66,7 @@ func freePort(t *testing.T) int {
 	return l.Addr().(*net.TCPAddr).Port
 }
 
-func startBroker(t *testing.T, o brokerOpts) *testBroker {
+func startBroker(t testing.TB, o brokerOpts) *testBroker {
 	t.Helper()
 	bin := needMosquitto(t)
 	b := &testBroker{t: t, dir: t.TempDir()}
