@@ -160,6 +160,9 @@ func (q *Queue) commit(batch []*appendReq, probe bool) {
 	if err == nil && len(batch) > 0 && q.opts.MinFreeDisk > 0 {
 		free, err = freeDisk(q.dir)
 	}
+	q.mu.Lock()
+	q.maxSeq = st.lastSeq + nev
+	q.mu.Unlock()
 	if err == nil && q.db == nil { // a reopen after compaction failed
 		err = q.reopen()
 	}
@@ -185,6 +188,7 @@ func (q *Queue) commit(batch []*appendReq, probe bool) {
 		}
 		putBack()
 		q.mu.Lock()
+		q.maxSeq = 0
 		wasReady := q.readyErr == nil
 		q.readyErr = werr
 		q.mu.Unlock()

@@ -75,6 +75,7 @@ type Queue struct {
 	notify     chan struct{} // closed and replaced when records were added
 	readPos    uint64        // next seq Lease reads from; everything below it is leased
 	leaseEpoch uint64        // bumped by Rewind
+	maxSeq     uint64 // highest seq the running commit may assign (visible to Lease before q.st is updated)
 	acked      map[uint64]struct{}
 	ackQueue   []uint64 // acked, delete in the next transaction
 	corrupt    map[uint64]string
@@ -509,8 +510,9 @@ func (q *Queue) Ack(seqs ...uint64) error {
 		return ErrClosed
 	}
 	var bad []uint64
+	last := max(q.st.lastSeq, q.maxSeq)
 	for _, s := range seqs {
-		if s == 0 || s > q.st.lastSeq {
+		if s == 0 || s > last {
 			bad = append(bad, s)
 			continue
 		}
@@ -520,7 +522,6 @@ func (q *Queue) Ack(seqs ...uint64) error {
 		q.acked[s] = struct{}{}
 		q.ackQueue = append(q.ackQueue, s)
 	}
-	last := q.st.lastSeq
 	q.mu.Unlock()
 	q.kickCommitter()
 	if bad != nil {
