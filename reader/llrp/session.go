@@ -138,6 +138,9 @@ func (c *conn) sendID(m Message, id uint32) error {
 	if err := c.nc.SetWriteDeadline(c.s.now().Add(c.s.requestTimeout)); err != nil {
 		return err
 	}
+	if err := c.ctx.Err(); err != nil { // see setReadDeadline
+		return err
+	}
 	if _, err := c.nc.Write(c.wbuf); err != nil {
 		if c.ctx.Err() != nil {
 			return c.ctx.Err()

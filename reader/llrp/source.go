@@ -185,7 +185,7 @@ func (s *Source) Run(ctx context.Context, sink reader.Sink) error {
 			}
 		}
 		wait := jitter(bo.next())
-		s.log.Warn("llrp reader connection lost; reconnecting", "addr", s.addr, "err", err, "retry_in", wait.Round(time.Millisecond))
+		s.log.Warn("llrp reader session ended; retrying", "addr", s.addr, "err", err, "retry_in", wait.Round(time.Millisecond))
 		t := time.NewTimer(wait)
 		select {
 		case <-ctx.Done():
