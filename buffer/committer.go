@@ -211,6 +211,7 @@ func (q *Queue) commit(batch []*appendReq, probe bool) {
 	recovered := q.readyErr != nil
 	q.readyErr = nil
 	q.st, q.ends, q.fileBytes = res.st, res.ends, res.fileBytes
+	q.maxSeq = 0
 	for _, s := range res.deleted {
 		delete(q.acked, s)
 	}

@@ -75,7 +75,7 @@ type Queue struct {
 	notify     chan struct{} // closed and replaced when records were added
 	readPos    uint64        // next seq Lease reads from; everything below it is leased
 	leaseEpoch uint64        // bumped by Rewind
-	maxSeq     uint64 // highest seq the running commit may assign (visible to Lease before q.st is updated)
+	maxSeq     uint64        // highest seq the running commit may assign (visible to Lease before q.st is updated)
 	acked      map[uint64]struct{}
 	ackQueue   []uint64 // acked, delete in the next transaction
 	corrupt    map[uint64]string
