@@ -227,10 +227,10 @@ func (q *Queue) commit(batch []*appendReq, probe bool) {
 	if recovered {
 		q.log.Info("buffer writes succeed again")
 	}
+	q.report(res, now) // before the callers learn the outcome, so the metrics already say it
 	for _, r := range batch {
 		r.done <- res.rejected[r] // nil unless rejected
 	}
-	q.report(res, now)
 }
 
 // report counts and logs the losses and gap events of one transaction.

@@ -115,10 +115,15 @@ func TestCrashSIGKILL(t *testing.T) {
 			t.Fatal(err)
 		}
 		readDone := make(chan []byte)
+		started := make(chan struct{})
 		go func() {
-			all, _ := io.ReadAll(stdout)
-			readDone <- all
+			br := bufio.NewReader(stdout)
+			first, _ := br.ReadBytes('\n')
+			close(started)
+			rest, _ := io.ReadAll(br)
+			readDone <- append(first, rest...)
 		}()
+		<-started
 		// Let it run a random while, then SIGKILL it (it has no chance to
 		// close the file).
 		time.Sleep(time.Duration(30+rand.IntN(250)) * time.Millisecond)
