@@ -79,6 +79,7 @@ func NewSimulator(opts SimOptions) *Simulator {
 	if opts.Antennas <= 0 {
 		opts.Antennas = 4
 	}
+	opts.Antennas = min(opts.Antennas, 65535) // an LLRP antenna id is a u16
 	if opts.Manufacturer == 0 {
 		opts.Manufacturer = VendorImpinj
 	}
@@ -619,6 +620,7 @@ func reportPeriod(r *ROSpec) time.Duration {
 func (c *simConn) add(r reader.Read) ([]TagReport, time.Duration) {
 	epc, err := reader.NormalizeEPC(r.EPC)
 	if err != nil || r.Antenna < 1 || r.Antenna > c.sim.opts.Antennas {
+		c.sim.log.Debug("fed read ignored", "epc", r.EPC, "antenna", r.Antenna, "antennas", c.sim.opts.Antennas, "err", err)
 		return nil, 0
 	}
 	c.mu.Lock()

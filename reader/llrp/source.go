@@ -28,6 +28,12 @@ const (
 	rospecID = 1
 )
 
+var (
+	_ reader.Source   = (*Source)(nil)
+	_ reader.Checker  = (*Source)(nil)
+	_ reader.Emulator = (*Simulator)(nil)
+)
+
 // Source is one LLRP reader connection. It implements reader.Source and
 // reader.Checker. Build it with New; it is safe to call Run once and Check
 // any number of times (but not while Run holds the reader's only client
