@@ -90,7 +90,8 @@ type item struct {
 // reconnect or a gateway restart. Run reconnects with backoff and reports
 // broker and reader connection changes as status reads. It returns nil when
 // ctx ends, and an error wrapping ErrSinkClosed if the sink refuses reads
-// while ctx is still live.
+// while ctx is still live. Run must not run twice at once: both would use
+// the same client id, and the broker lets only one hold the session.
 func (s *Source) Run(ctx context.Context, sink reader.Sink) error {
 	queue := make(chan item, queueSize)
 	w := newWorker(s, sink, queue)
@@ -147,6 +148,11 @@ func (s *Source) Run(ctx context.Context, sink reader.Sink) error {
 			close(done)
 		}
 		if ctx.Err() != nil {
+			if err == nil {
+				return closeAfterWorker(client, done)
+			}
+			// A connect cut short by ctx may still complete in paho.
+			go client.Disconnect(0)
 			return stop()
 		}
 		if err != nil {
@@ -348,6 +354,7 @@ func (s *Source) Check(ctx context.Context) (string, error) {
 	o.SetCleanSession(true)
 	client := paho.NewClient(o)
 	if err := s.connect(ctx, client); err != nil {
+		go client.Disconnect(0) // in case paho completes it after ctx ended
 		return "", err
 	}
 	defer client.Disconnect(100)
