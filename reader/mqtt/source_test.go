@@ -560,6 +560,45 @@ func TestAckOnlyAfterDeliver(t *testing.T) {
 	})
 }
 
+// The connection drops while Deliver holds the batch: the late ack dies
+// with the old connection and the broker sends the message again after
+// the reconnect, within the same Run.
+func TestRedeliveryAfterConnectionLoss(t *testing.T) {
+	b := startBroker(t, brokerOpts{})
+	cfg := reader.Config{ID: "ack-3", Broker: b.URL, Topic: "ack/3", Format: FormatJSON}
+	col := newCollector()
+	release := make(chan struct{})
+	var first sync.Once
+	entered := make(chan struct{})
+	sink := reader.SinkFunc(func(ctx context.Context, reads []reader.Read) error {
+		if len(tagReads(reads)) > 0 {
+			first.Do(func() { close(entered); <-release })
+		}
+		return col.Deliver(ctx, reads)
+	})
+	watch := watchOnline(sink, cfg.ID)
+	runSource(t, newSource(t, cfg), watch)
+	watch.wait(t)
+	publish(t, b.URL, "ack/3", `{"epc":"ABCD"}`)
+	select {
+	case <-entered:
+	case <-time.After(waitLimit):
+		t.Fatal("sink never got the read")
+	}
+	b.Stop()
+	b.Restart()
+	close(release)
+	rs := col.waitFor(t, "the read twice", func(rs []reader.Read) bool { return len(tagReads(rs)) >= 2 })
+	for _, r := range tagReads(rs) {
+		if r.EPC != "ABCD" {
+			t.Fatalf("got %s", summarize(rs))
+		}
+	}
+	if st := statuses(rs, "ack-3"); fmt.Sprint(st) != "[online offline online]" {
+		t.Fatalf("statuses %v", st)
+	}
+}
+
 // onlineSink passes batches on and closes online when the reader was
 // reported online, i.e. Run has subscribed. (The metric cannot tell: it is
 // global and keeps its value across -count runs.)
