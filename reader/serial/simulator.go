@@ -108,6 +108,9 @@ func (s *Simulator) Link(path string) error {
 // pointLink makes path a symlink to target atomically (a gateway resolving
 // it never sees it missing while it is being re-pointed).
 func pointLink(path, target string) error {
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return fmt.Errorf("link %s: %w", path, err)
+	}
 	tmp := filepath.Join(filepath.Dir(path), "."+filepath.Base(path)+".tmp")
 	_ = os.Remove(tmp)
 	if err := os.Symlink(target, tmp); err != nil {

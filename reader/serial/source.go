@@ -303,13 +303,17 @@ func (s *Source) checkASCII(ctx context.Context, c *conn) (string, error) {
 
 // conn is one open port.
 type conn struct {
-	s        *Source
-	port     serial.Port
-	path     string      // the device path as resolved at open
-	fi       os.FileInfo // identity of the device node at open
-	buf      []byte
-	lastRx   time.Time
-	lastStat time.Time
+	s    *Source
+	port serial.Port
+	path string      // the device path as resolved at open
+	fi   os.FileInfo // identity of the device node at open
+	buf  []byte
+	// quietSince is when the current run of empty reads began (zero after
+	// a read that returned bytes). Silence is measured in time spent
+	// actually waiting on the port, so time spent in a slow Deliver never
+	// counts as the module being quiet.
+	quietSince time.Time
+	lastStat   time.Time
 }
 
 // open resolves the configured path (a /dev/serial/by-id symlink points to
@@ -339,10 +343,18 @@ func (s *Source) open() (*conn, error) {
 	// Bytes left in the driver from before we opened belong to nobody.
 	_ = port.ResetInputBuffer()
 	now := time.Now()
-	return &conn{s: s, port: port, path: path, fi: fi, buf: make([]byte, 4096), lastRx: now, lastStat: now}, nil
+	return &conn{s: s, port: port, path: path, fi: fi, buf: make([]byte, 4096), lastStat: now}, nil
 }
 
 func (c *conn) close() { c.port.Close() }
+
+// quiet is how long the port has been waited on without a byte arriving.
+func (c *conn) quiet() time.Duration {
+	if c.quietSince.IsZero() {
+		return 0
+	}
+	return time.Since(c.quietSince)
+}
 
 func (c *conn) write(p []byte) error {
 	if _, err := c.port.Write(p); err != nil {
@@ -355,13 +367,16 @@ func (c *conn) write(p []byte) error {
 // the line was quiet. A read error, a hangup or the device node vanishing
 // is an error: the device is lost.
 func (c *conn) read() ([]byte, error) {
+	began := time.Now()
 	n, err := c.port.Read(c.buf)
 	now := time.Now()
 	if err != nil {
 		return nil, fmt.Errorf("read %s: %w", c.path, err)
 	}
 	if n > 0 {
-		c.lastRx = now
+		c.quietSince = time.Time{}
+	} else if c.quietSince.IsZero() {
+		c.quietSince = began
 	}
 	if now.Sub(c.lastStat) >= c.s.t.statEvery {
 		c.lastStat = now
@@ -397,9 +412,12 @@ type wait struct {
 // nextFrame returns the next decoded frame, reading the port as needed.
 // Skipped bytes are counted as frame errors. Before it blocks on the port
 // it calls out.flush (when out is not nil), so reads are delivered as soon
-// as the bytes at hand are decoded.
+// as the bytes at hand are decoded. Once the deadline has passed it reads
+// the port once more before giving up, so an answer that arrived while we
+// were busy elsewhere (a slow Deliver) is still found.
 func nextFrame[F any](ctx context.Context, c *conn, dec decoder[F], w wait, out *batcher) (F, error) {
 	var zero F
+	pastDeadline := false
 	for {
 		f, err := dec.Next()
 		if err == nil {
@@ -417,19 +435,21 @@ func nextFrame[F any](ctx context.Context, c *conn, dec decoder[F], w wait, out 
 		if ctx.Err() != nil {
 			return zero, ctx.Err()
 		}
-		now := time.Now()
-		if !w.deadline.IsZero() && !now.Before(w.deadline) {
-			return zero, errTimeout
+		if !w.deadline.IsZero() && !time.Now().Before(w.deadline) {
+			if pastDeadline {
+				return zero, errTimeout
+			}
+			pastDeadline = true
 		}
-		if w.silence > 0 && now.Sub(c.lastRx) > w.silence {
-			return zero, fmt.Errorf("%w: nothing received for %s", ErrNoAnswer, now.Sub(c.lastRx).Round(time.Millisecond))
+		if q := c.quiet(); w.silence > 0 && q > w.silence {
+			return zero, fmt.Errorf("%w: nothing received for %s", ErrNoAnswer, q.Round(time.Millisecond))
 		}
 		data, err := c.read()
 		if err != nil {
 			return zero, err
 		}
 		if len(data) == 0 {
-			if dec.Buffered() > 0 && time.Since(c.lastRx) >= c.s.t.idleAbandon {
+			if dec.Buffered() > 0 && c.quiet() >= c.s.t.idleAbandon {
 				if err := dec.Abandon(); err != nil {
 					c.s.frameError(err)
 				}

@@ -60,7 +60,7 @@ func (s chanSink) Deliver(ctx context.Context, reads []reader.Read) error {
 }
 
 type harness struct {
-	t      *testing.T
+	t      testing.TB
 	sim    *Simulator
 	src    *Source
 	reads  chan reader.Read
@@ -70,7 +70,7 @@ type harness struct {
 }
 
 // start runs a Source for cfg against sim, through a by-id style symlink.
-func start(t *testing.T, sim *Simulator, cfg reader.Config) *harness {
+func start(t testing.TB, sim *Simulator, cfg reader.Config) *harness {
 	t.Helper()
 	link := filepath.Join(t.TempDir(), "usb-ThingMagic_Nano_0001-if00-port0")
 	if err := sim.Link(link); err != nil {
@@ -194,7 +194,7 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 	}
 }
 
-func newSim(t *testing.T, protocol string) *Simulator {
+func newSim(t testing.TB, protocol string) *Simulator {
 	t.Helper()
 	sim, err := NewSimulator(protocol, quietLog())
 	if err != nil {
