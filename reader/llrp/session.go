@@ -366,7 +366,7 @@ func (s *Source) session(ctx context.Context, sink reader.Sink, st *runState, co
 	}
 	g := caps.General
 	s.log.Info("llrp reader connected", "addr", s.addr, "vendor", VendorName(g.Manufacturer), "model", g.Model,
-		"firmware", g.Firmware, "antennas", g.MaxAntennas, "keepalive", s.keepalive)
+		"firmware", g.Firmware, "antennas", g.MaxAntennas, "keepalive", s.keepalive.String())
 	connected.Set(1)
 	st.online, st.announced = true, true
 	if err := sink.Deliver(ctx, []reader.Read{reader.StatusRead(s.now(), s.id, reader.StatusOnline)}); err != nil {
