@@ -184,7 +184,8 @@ func (e *Engine) reader(id string) *readerState {
 // nanos converts t to Unix nanoseconds; ok is false for a zero time or one
 // int64 nanoseconds cannot hold.
 func nanos(t time.Time) (int64, bool) {
-	if y := t.Year(); y < 1900 || y > 2200 {
+	// 1900..2200: far inside what int64 nanoseconds can hold.
+	if s := t.Unix(); s < -2208988800 || s > 7258118400 {
 		return 0, false
 	}
 	return t.UnixNano(), true

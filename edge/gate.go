@@ -11,7 +11,8 @@ type gateSide struct {
 }
 
 // gateSlot is one (tag, gate) pair. A crossing is detected when both sides
-// saw the tag within gate_window of each other; the decision waits another
+// saw the tag (min_reads times each) within gate_window of each other; the
+// decision waits another
 // gate_window so that both sides' peaks are in, then the order of the peaks
 // gives the direction. After a decision both sides start empty, so a tag
 // lingering at one side does not repeat the event.
@@ -70,9 +71,12 @@ func (e *Engine) gateRead(ti int32, rt route, rssi float32, antenna int, t int64
 	sd.antMask |= antBit(antenna)
 	sd.readerMask |= 1 << rt.rbit
 	g.last = t
-	if !g.pending {
+	// A crossing is pending once both sides have min_reads reads, the
+	// other side's last within gate_window: a single stray read on the
+	// other side must not start (and so cut short) a decision.
+	if !g.pending && sd.count >= uint32(z.minRead) {
 		other := &g.sides[sideInside-rt.side]
-		if other.count > 0 && t-other.last <= z.gw {
+		if other.count >= uint32(z.minRead) && t-other.last <= z.gw {
 			g.pending, g.decideAt = true, t+z.gw
 		}
 	}
