@@ -347,6 +347,14 @@ func TestCheck(t *testing.T) {
 	if _, err := src.Check(context.Background()); err == nil || !strings.Contains(err.Error(), dead) {
 		t.Fatalf("Check on a closed port = %v", err)
 	}
+	// Run against it reports offline once and keeps retrying until
+	// cancelled (runSource checks that it then returns nil).
+	src.minBackoff = 5 * time.Second
+	sink := &recSink{}
+	runSource(t, src, sink)
+	if st := statuses(sink.nStatus(t, reader.StatusOffline, 1)); len(st) != 1 {
+		t.Fatalf("statuses %v, want one offline", st)
+	}
 }
 
 // TestSessionSilentReaderRequest: a reader that accepts the TCP connection
