@@ -414,6 +414,28 @@ func TestSessionClock(t *testing.T) {
 	}
 }
 
+// TestSessionUptimeRestart: after a reboot the reader's uptime restarts
+// from zero; the new connection re-anchors it, so read times stay right.
+func TestSessionUptimeRestart(t *testing.T) {
+	sim, addr := startSim(t, SimOptions{UptimeOnly: true})
+	src := newTestSource(t, reader.Config{ID: "uprestart-" + t.Name(), Address: addr})
+	sink := &recSink{}
+	runSource(t, src, sink)
+	for round := 1; round <= 2; round++ {
+		sink.nStatus(t, reader.StatusOnline, round)
+		before := time.Now().Truncate(time.Microsecond)
+		sim.Feed(reader.Read{Antenna: 1, EPC: "300000000000000000000001", RSSI: -50})
+		rs := tags(sink.nTags(t, round))
+		after := time.Now()
+		if g := rs[round-1].Time; g.Before(before) || g.After(after) {
+			t.Fatalf("round %d: read time %v, want within [%v, %v]", round, g, before, after)
+		}
+		// Let the first boot age so that a stale anchor would be visibly off.
+		time.Sleep(300 * time.Millisecond)
+		sim.DropConnections()
+	}
+}
+
 // TestReadClockLogic covers the offset estimate without a network.
 func TestReadClockLogic(t *testing.T) {
 	var logged bool

@@ -55,7 +55,7 @@ type SimOptions struct {
 type Simulator struct {
 	opts SimOptions
 	log  *slog.Logger
-	boot time.Time
+	boot atomic.Int64 // unix ns of the last (simulated) boot; uptime counts from it
 
 	silent atomic.Bool
 	refuse atomic.Bool
@@ -95,7 +95,8 @@ func NewSimulator(opts SimOptions) *Simulator {
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
 	}
-	s := &Simulator{opts: opts, log: opts.Logger.With("component", "llrp-sim"), boot: time.Now(), conns: map[*simConn]struct{}{}}
+	s := &Simulator{opts: opts, log: opts.Logger.With("component", "llrp-sim"), conns: map[*simConn]struct{}{}}
+	s.boot.Store(time.Now().UnixNano())
 	s.refuse.Store(opts.RefuseConnections)
 	return s
 }
@@ -169,8 +170,15 @@ func (s *Simulator) Feed(r reader.Read) {
 	}
 }
 
-// DropConnections closes every client socket, like a reader restart.
+// uptime is the reader's uptime in µs at t.
+func (s *Simulator) uptime(t time.Time) uint64 {
+	return uint64(max(0, t.UnixNano()-s.boot.Load()) / 1000)
+}
+
+// DropConnections closes every client socket, like a reader restart: its
+// uptime starts again from zero.
 func (s *Simulator) DropConnections() {
+	s.boot.Store(time.Now().UnixNano())
 	s.mu.Lock()
 	for c := range s.conns {
 		c.close()
@@ -289,7 +297,7 @@ func (c *simConn) write(m Message, id uint32) error {
 func (c *simConn) event(ev ReaderEventNotification) error {
 	s := c.sim
 	if s.opts.UptimeOnly {
-		ev.Timestamp, ev.TimestampUptime = uint64(time.Since(s.boot).Microseconds()), true
+		ev.Timestamp, ev.TimestampUptime = s.uptime(time.Now()), true
 	} else {
 		ev.Timestamp = uint64(time.Now().Add(s.opts.ClockOffset).UnixMicro())
 	}
@@ -692,7 +700,7 @@ func (c *simConn) tagReport(ro *ROSpec, epc string, r reader.Read) TagReport {
 	}
 	if sel&(SelFirstSeen|SelLastSeen) != 0 {
 		if s.opts.UptimeOnly {
-			up := uint64(now.Sub(s.boot).Microseconds())
+			up := s.uptime(now)
 			if sel&SelFirstSeen != 0 {
 				t.FirstSeenUp, t.Fields = up, t.Fields|HasFirstSeenUptime
 			}
