@@ -1,0 +1,97 @@
+#!/usr/bin/env bash
+# deb.sh ARCH: build rfidgw for ARCH (amd64 | arm64) and package it as
+# dist/rfidgw_<version>_<arch>.deb with nfpm (packaging/nfpm.yaml).
+#
+#   scripts/deb.sh amd64
+#   scripts/deb.sh arm64    # on amd64 needs: apt-get install gcc-aarch64-linux-gnu
+#
+# Environment:
+#   VERSION     package version (default: git describe); made Debian-valid
+#   RFIDGW_BIN  package this prebuilt binary instead of building one
+#   CC          C cross compiler for a foreign ARCH (default: <triplet>-gcc)
+#   GO          go command (default: go)
+#   NFPM        nfpm command (default: go run .../nfpm@v2.45.2, not in go.mod)
+#
+# No -trimpath: the build then shares the compile cache with `make build`.
+# The binary goes to bin/linux-ARCH/rfidgw, not bin/rfidgw, so an arm64 build
+# never replaces the host binary that `make demo` and the tests run.
+# The last line printed is the path of the .deb.
+set -euo pipefail
+
+die() {
+	echo "deb.sh: $*" >&2
+	exit 1
+}
+
+[ $# -eq 1 ] || die "usage: scripts/deb.sh ARCH   (ARCH: amd64 | arm64)"
+ARCH=$1
+GO=${GO:-go}
+NFPM=${NFPM:-"$GO run github.com/goreleaser/nfpm/v2/cmd/nfpm@v2.45.2"}
+
+cd "$(dirname "$0")/.."
+
+case "$ARCH" in
+amd64) triplet=x86_64-linux-gnu machine='X86-64' ccpkg=gcc-x86-64-linux-gnu ;;
+arm64) triplet=aarch64-linux-gnu machine='AArch64' ccpkg=gcc-aarch64-linux-gnu ;;
+*) die "unsupported ARCH '$ARCH': want amd64 or arm64" ;;
+esac
+
+# --- version ---------------------------------------------------------------
+# Debian versions start with a digit and here use only [0-9A-Za-z.+~] (a '-'
+# would be read as the Debian revision): v1.2.0 -> 1.2.0,
+# v1.2.0-3-gabc1234 -> 1.2.0+3.gabc1234, 86bca30-dirty -> 0.0.0+git.86bca30.dirty
+raw=${VERSION:-$(git describe --tags --always --dirty 2>/dev/null || echo dev)}
+ver=${raw#v}
+if [[ "$ver" =~ ^[0-9]+\.[0-9]+ ]]; then # a release tag (a bare hash may start with a digit too)
+	ver=${ver/-/+}
+else
+	ver="0.0.0+git.$ver"
+fi
+ver=$(printf '%s' "$ver" | tr -c '0-9A-Za-z.+~' '.')
+[[ "$ver" =~ ^[0-9][0-9A-Za-z.+~]*$ ]] || die "cannot make a Debian version from VERSION='$raw'"
+
+# --- binary ------------------------------------------------------------------
+if [ -n "${RFIDGW_BIN:-}" ]; then
+	bin=$RFIDGW_BIN
+	[ -f "$bin" ] || die "RFIDGW_BIN=$bin: no such file"
+else
+	bin=bin/linux-$ARCH/rfidgw
+	buildenv=(CGO_ENABLED=1 GOOS=linux "GOARCH=$ARCH")
+	# confluent-kafka-go links its bundled librdkafka_glibc_linux_<arch>.a
+	# with cgo, so a foreign ARCH needs a C cross compiler and linker.
+	if [ "$ARCH" != "$($GO env GOHOSTARCH)" ]; then
+		cc=${CC:-$triplet-gcc}
+		command -v "$cc" >/dev/null 2>&1 ||
+			die "cross compiler '$cc' not found; install it with: apt-get install $ccpkg   (or set CC=...)"
+		buildenv+=("CC=$cc")
+	fi
+	date=$(date -u ${SOURCE_DATE_EPOCH:+-d @$SOURCE_DATE_EPOCH} +%Y-%m-%dT%H:%M:%SZ)
+	commit=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)
+	ldflags="-s -w -X main.version=$raw -X main.commit=$commit -X main.date=$date"
+	echo "deb.sh: building $bin (linux/$ARCH, version $raw)" >&2
+	env "${buildenv[@]}" $GO build -ldflags "$ldflags" -o "$bin" ./cmd/rfidgw
+fi
+
+# The binary must be for ARCH (catches a wrong RFIDGW_BIN or CC).
+got=$(readelf -h "$bin" 2>/dev/null | sed -n 's/^ *Machine: *//p') || true
+[[ "$got" == *"$machine"* ]] || die "$bin is not a linux/$ARCH ELF binary (readelf says: '${got:-not ELF}')"
+
+# The glibc the binary needs: the newest GLIBC_x.y symbol version it uses.
+glibc=$(readelf --dyn-syms -W "$bin" | grep -o 'GLIBC_2\.[0-9.]*' | sort -uV | tail -n1 || true)
+if [ -n "$glibc" ]; then
+	libcdep="libc6 (>= ${glibc#GLIBC_})"
+else
+	libcdep="libc6"
+fi
+
+# --- package -----------------------------------------------------------------
+mkdir -p dist
+out=dist/rfidgw_${ver}_${ARCH}.deb
+rm -f "$out"
+echo "deb.sh: packaging $out (depends $libcdep)" >&2
+mkdir -p dist/stage
+cp "$bin" dist/stage/rfidgw
+RFIDGW_ARCH=$ARCH RFIDGW_VERSION=$ver RFIDGW_DEPENDS_LIBC=$libcdep \
+	$NFPM package --config packaging/nfpm.yaml --packager deb --target "$out" >&2
+[ -s "$out" ] || die "nfpm did not write $out"
+echo "$out"
