@@ -29,9 +29,6 @@ type Options struct {
 	// Done, when closed, ends every open stream (e.g. the daemon's context's
 	// Done channel), since http.Server.Shutdown does not end them itself.
 	Done <-chan struct{}
-	// StreamHeartbeat is how long a stream may stay silent before a comment
-	// line keeps proxies and tunnels from closing it. Default 15s.
-	StreamHeartbeat time.Duration
 	// Now is the clock; nil means time.Now. For tests.
 	Now func() time.Time
 }
@@ -57,9 +54,6 @@ func (o Options) withDefaults() Options {
 	}
 	if o.TagLookupsPerSec <= 0 {
 		o.TagLookupsPerSec = 10
-	}
-	if o.StreamHeartbeat <= 0 {
-		o.StreamHeartbeat = 15 * time.Second
 	}
 	if o.Now == nil {
 		o.Now = time.Now

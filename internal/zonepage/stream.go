@@ -13,8 +13,9 @@ import (
 const streamWriteTimeout = 10 * time.Second
 
 // stream serves /api/stream: server-sent events with a "snapshot" message
-// (readers, zones cut to the caps and filtered by ?epc=, uplink) whenever the
-// shared snapshot changed, at most once per Interval, and an "events" message
+// (readers, zones cut to the caps and filtered by ?epc=, uplink) once per
+// Interval (a new shared snapshot each time, which also keeps proxies and
+// SSH tunnels from timing the stream out), and an "events" message
 // with the events the client has not seen yet ({"reset":true} replaces the
 // client's list).
 func (s *server) stream(w http.ResponseWriter, r *http.Request) {
@@ -47,7 +48,6 @@ func (s *server) stream(w http.ResponseWriter, r *http.Request) {
 		buf        bytes.Buffer
 		lastSeq    uint64
 		lastEvent  []byte
-		lastWrite  = s.opts.Now()
 		firstRound = true
 	)
 	write := func() error {
@@ -62,7 +62,6 @@ func (s *server) stream(w http.ResponseWriter, r *http.Request) {
 		if err == nil {
 			err = rc.Flush()
 		}
-		lastWrite = s.opts.Now()
 		return err
 	}
 	buf.WriteString("retry: 2000\n\n") // reconnect quickly after a daemon restart
@@ -94,8 +93,6 @@ func (s *server) stream(w http.ResponseWriter, r *http.Request) {
 				lastEvent = nil
 			}
 			firstRound = false
-		} else if s.opts.Now().Sub(lastWrite) >= s.opts.StreamHeartbeat {
-			buf.WriteString(": keepalive\n\n")
 		}
 		if err := write(); err != nil {
 			s.log.Debug("zonepage: stream client gone", "remote", r.RemoteAddr, "err", err)
