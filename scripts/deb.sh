@@ -9,6 +9,7 @@
 #   VERSION     package version (default: git describe); made Debian-valid
 #   RFIDGW_BIN  package this prebuilt binary instead of building one
 #   CC          C cross compiler for a foreign ARCH (default: <triplet>-gcc)
+#   DIST        output directory (default: dist)
 #   GO          go command (default: go)
 #   NFPM        nfpm command (default: go run .../nfpm@v2.45.2, not in go.mod)
 #
@@ -85,11 +86,16 @@ else
 fi
 
 # --- package -----------------------------------------------------------------
-mkdir -p dist
-out=dist/rfidgw_${ver}_${ARCH}.deb
+DIST=${DIST:-dist}
+mkdir -p "$DIST"
+out=$DIST/rfidgw_${ver}_${ARCH}.deb
 rm -f "$out"
 echo "deb.sh: packaging $out (depends $libcdep)" >&2
+# nfpm.yaml packages dist/stage/rfidgw (nfpm expands no variables in src:);
+# the lock keeps two deb.sh runs (amd64 and arm64) from swapping binaries.
 mkdir -p dist/stage
+exec 9>dist/stage/.lock
+flock 9
 cp "$bin" dist/stage/rfidgw
 RFIDGW_ARCH=$ARCH RFIDGW_VERSION=$ver RFIDGW_DEPENDS_LIBC=$libcdep \
 	$NFPM package --config packaging/nfpm.yaml --packager deb --target "$out" >&2
