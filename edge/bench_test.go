@@ -217,3 +217,87 @@ func TestSteadyStateAllocatesNothing(t *testing.T) {
 		t.Errorf("%.0f allocations per 1,000 reads and a Tick in the steady state, want 0", allocs)
 	}
 }
+
+// TestBenchStreamQuality plays the benchmark floor's kind of stream (home
+// antenna at N(-50, 2.5), 10 % cross-reads at a neighbour at N(-66, 3),
+// rare real moves) for 4 minutes of 2,000 tags and counts the engine's
+// rack_move events against the real moves: EdgeX emits about 100 Moved
+// events per real move on such a stream (figures.md); the goal here is
+// exactly one.
+func TestBenchStreamQuality(t *testing.T) {
+	if testing.Short() {
+		t.Skip("1.7 M reads; skipped with -short")
+	}
+	const tags = 2000
+	const length = 4 * time.Minute
+	step := time.Second / (7 * tags)
+	e, err := New(benchConfig())
+	if err != nil {
+		t.Fatal(err)
+	}
+	rng := rand.New(rand.NewPCG(5, 6))
+	epcs := benchEPCs()[:tags]
+	readerIDs := make([]string, benchReaders)
+	for i := range readerIDs {
+		readerIDs[i] = fmt.Sprintf("reader-%02d", i)
+	}
+	const zones = benchReaders * benchAntennas
+	home := make([]int, tags)
+	movedAt := make([]time.Duration, tags)
+	for i := range home {
+		home[i] = i % zones
+		movedAt[i] = -time.Hour
+	}
+	realMoves := 0
+	var events []Event
+	moves, first, departs := 0, 0, 0
+	var r reader.Read
+	for n := 0; ; n++ {
+		at := time.Duration(n) * step
+		if at >= length {
+			break
+		}
+		tag := rng.IntN(tags)
+		// A real move every 10,000 reads, at least a minute after the
+		// tag's last one and not in the first 30 s nor the last 30 s.
+		if n%10000 == 9999 && at > 30*time.Second && at < length-30*time.Second && at-movedAt[tag] > time.Minute {
+			if h := rng.IntN(zones); h != home[tag] {
+				home[tag], movedAt[tag] = h, at
+				realMoves++
+			}
+		}
+		z := home[tag]
+		rssi := -50 + rng.NormFloat64()*2.5
+		if rng.IntN(10) == 0 {
+			if z%benchAntennas == benchAntennas-1 {
+				z--
+			} else {
+				z++
+			}
+			rssi = -66 + rng.NormFloat64()*3
+		}
+		r = reader.Read{Time: t0.Add(at), Reader: readerIDs[z/benchAntennas], Antenna: z%benchAntennas + 1,
+			EPC: epcs[tag], RSSI: float64(int(rssi*2)) / 2}
+		events = e.Process(events[:0], &r)
+		if n%1000 == 0 {
+			events = e.Tick(events, r.Time)
+		}
+		for i := range events {
+			switch {
+			case events[i].Type == RackMove && events[i].From == nil:
+				first++
+			case events[i].Type == RackMove:
+				moves++
+			case events[i].Type == RackDepart:
+				departs++
+			}
+		}
+	}
+	msg := fmt.Sprintf("bench stream: %d tags, %v: %d first placements, %d rack_moves for %d real moves, %d departs",
+		tags, length, first, moves, realMoves, departs)
+	t.Log(msg)
+	fmt.Println(msg)
+	if first != tags || moves != realMoves || departs != 0 {
+		t.Errorf("want %d first placements, %d moves, 0 departs", tags, realMoves)
+	}
+}
