@@ -128,7 +128,7 @@ func TestThingMagicSparkFunRecord(t *testing.T) {
 
 func TestThingMagicEncodeTagRoundTrip(t *testing.T) {
 	epc := h(t, "E2003098881900722140369E")
-	for _, ant := range []int{1, 2, 4, 15} {
+	for _, ant := range []int{1, 2, 4, 15, 16} {
 		d := NewThingMagicDecoder()
 		d.Feed(encodeTMTag(epc, ant, -61, 915250, 1234))
 		f, err := d.Next()

@@ -32,6 +32,9 @@ var (
 	ErrNoAnswer = errors.New("module did not answer")
 	// ErrModuleStatus means the module answered a command with an error status.
 	ErrModuleStatus = errors.New("module reported an error")
+	// ErrBusy means another process (another rfidgw, or `rfidgw check`
+	// next to the running daemon) has the device open.
+	ErrBusy = errors.New("serial device in use by another process")
 	// ErrDeviceGone means the device node vanished or was replaced (unplug).
 	ErrDeviceGone = errors.New("serial device gone")
 	// ErrClosed is returned by the Simulator after Close.

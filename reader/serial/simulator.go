@@ -147,7 +147,7 @@ func (s *Simulator) Feed(r reader.Read) {
 		if !s.reading {
 			return
 		}
-		ant := min(max(r.Antenna, 1), 15)
+		ant := min(max(r.Antenna, 1), 16)
 		rssi := int8(min(max(r.RSSI, -128), 127))
 		p.queue(encodeTMTag(epc, ant, rssi, 915250, uint32(time.Since(p.lastBeat).Milliseconds())), true)
 	case ProtocolR2000:

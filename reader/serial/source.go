@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"go.bug.st/serial"
+	"golang.org/x/sys/unix"
 
 	"github.com/rfidgw/rfidgw/internal/metrics"
 	"github.com/rfidgw/rfidgw/reader"
@@ -102,7 +103,7 @@ func New(cfg reader.Config, log *slog.Logger) (*Source, error) {
 	maxAnt := 0
 	switch cfg.Protocol {
 	case ProtocolThingMagic:
-		maxAnt = 15 // the metadata antenna nibble (0 means 16 but the list is sent as bytes 1..15 safely)
+		maxAnt = 16 // the metadata antenna nibble: 1..15, and 0 for 16
 		if cfg.Region != "" {
 			code, err := ThingMagicRegion(cfg.Region)
 			if err != nil {
@@ -305,6 +306,7 @@ func (s *Source) checkASCII(ctx context.Context, c *conn) (string, error) {
 type conn struct {
 	s    *Source
 	port serial.Port
+	lock *os.File    // holds the advisory lock on the device
 	path string      // the device path as resolved at open
 	fi   os.FileInfo // identity of the device node at open
 	buf  []byte
@@ -328,8 +330,13 @@ func (s *Source) open() (*conn, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open %s: %w", path, err)
 	}
+	lock, err := lockDevice(path)
+	if err != nil {
+		return nil, err
+	}
 	port, err := serial.Open(path, &serial.Mode{BaudRate: s.baud, DataBits: 8, Parity: serial.NoParity, StopBits: serial.OneStopBit})
 	if err != nil {
+		lock.Close()
 		var pe *serial.PortError
 		if errors.As(err, &pe) && pe.Code() == serial.PermissionDenied {
 			return nil, fmt.Errorf("open %s: %w (add the gateway's user to the dialout group)", path, err)
@@ -338,15 +345,53 @@ func (s *Source) open() (*conn, error) {
 	}
 	if err := port.SetReadTimeout(s.t.poll); err != nil {
 		port.Close()
+		lock.Close()
 		return nil, fmt.Errorf("open %s: set read timeout: %w", path, err)
 	}
 	// Bytes left in the driver from before we opened belong to nobody.
 	_ = port.ResetInputBuffer()
 	now := time.Now()
-	return &conn{s: s, port: port, path: path, fi: fi, buf: make([]byte, 4096), lastStat: now}, nil
+	return &conn{s: s, port: port, lock: lock, path: path, fi: fi, buf: make([]byte, 4096), lastStat: now}, nil
 }
 
-func (c *conn) close() { c.port.Close() }
+func (c *conn) close() {
+	c.port.Close()
+	c.lock.Close()
+}
+
+// lockDevice takes an advisory lock on the device through a descriptor of
+// its own. TIOCEXCL, which the serial library sets, does not stop root, so
+// without it a `sudo rfidgw check` would talk to a module the daemon is
+// reading from, and the two would steal each other's bytes.
+func lockDevice(path string) (*os.File, error) {
+	// O_NONBLOCK: do not wait for carrier on a modem line.
+	f, err := os.OpenFile(path, os.O_RDWR|unix.O_NOCTTY|unix.O_NONBLOCK, 0)
+	if err != nil {
+		switch {
+		case errors.Is(err, unix.EBUSY):
+			return nil, fmt.Errorf("open %s: %w (the rfidgw daemon or another program has it open)", path, ErrBusy)
+		case errors.Is(err, os.ErrPermission):
+			return nil, fmt.Errorf("open %s: %w (add the gateway's user to the dialout group)", path, err)
+		}
+		return nil, fmt.Errorf("open %s: %w", path, err)
+	}
+	sc, err := f.SyscallConn()
+	if err == nil {
+		var ferr error
+		err = sc.Control(func(fd uintptr) { ferr = unix.Flock(int(fd), unix.LOCK_EX|unix.LOCK_NB) })
+		if err == nil {
+			err = ferr
+		}
+	}
+	if err != nil {
+		f.Close()
+		if errors.Is(err, unix.EWOULDBLOCK) {
+			return nil, fmt.Errorf("open %s: %w (the rfidgw daemon or another rfidgw has it open)", path, ErrBusy)
+		}
+		return nil, fmt.Errorf("open %s: lock: %w", path, err)
+	}
+	return f, nil
+}
 
 // quiet is how long the port has been waited on without a byte arriving.
 func (c *conn) quiet() time.Duration {

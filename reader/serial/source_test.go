@@ -462,6 +462,25 @@ func TestCheck(t *testing.T) {
 	}
 }
 
+// A second rfidgw on the same device (e.g. `sudo rfidgw check` next to the
+// daemon) is refused instead of stealing the daemon's bytes.
+func TestDeviceBusy(t *testing.T) {
+	sim := newSim(t, ProtocolThingMagic)
+	hs := start(t, sim, reader.Config{Protocol: ProtocolThingMagic})
+	hs.expectStatus(reader.StatusOnline)
+	hs.waitReading()
+	other, _ := New(reader.Config{ID: "second", Device: hs.link, Protocol: ProtocolThingMagic}, quietLog())
+	other.t = fastTiming()
+	if _, err := other.Check(context.Background()); !errors.Is(err, ErrBusy) {
+		t.Fatalf("Check next to a running Source: %v, want ErrBusy", err)
+	}
+	hs.feed(epc1, 1, -50)
+	hs.expectTag(epc1, 1, -50) // the running Source was not disturbed
+	if cmds := strings.Join(sim.commands(), " "); strings.Count(cmds, "0x03") != 1 {
+		t.Fatalf("commands %q: the second opener reached the module", cmds)
+	}
+}
+
 func TestCheckFailures(t *testing.T) {
 	// wrong protocol: an ASCII reader never answers GET_VERSION
 	sim := newSim(t, ProtocolASCII)
