@@ -38,6 +38,7 @@ type Simulator struct {
 	held      [][]byte  // r2000: tag records waiting for the next round
 	received  []string  // commands seen, for tests ("0x03", "0x2F:start" …)
 	boot      bool      // thingmagic: in the bootloader until BOOT_FIRMWARE (tests)
+	mute      bool      // ignore every command, like a hung module (tests)
 }
 
 // maxQueued bounds the tag frames waiting for the gateway; beyond it the
@@ -467,6 +468,9 @@ var simVersion = []byte{
 func (s *Simulator) answerThingMagic(p *simPort, f TMFrame) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if s.mute {
+		return
+	}
 	switch {
 	case f.Opcode == tmOpVersion:
 		s.record("0x03")
@@ -535,6 +539,9 @@ func (s *Simulator) heartbeats(p *simPort) {
 func (s *Simulator) answerR2000(p *simPort, f R2000Frame) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if s.mute {
+		return
+	}
 	const addr = 0x01
 	switch f.Cmd {
 	case r2000CmdFirmwareVersion:

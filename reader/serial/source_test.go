@@ -368,6 +368,30 @@ func TestASCIIPty(t *testing.T) {
 	}, func(line []byte) { line[0] = 'Z' }) // no checksum on a line: a mangled one fails the pattern
 }
 
+// An R2000 board that stops answering (hung firmware, the tty still there)
+// is offline after three unanswered rounds, and online again once it
+// answers the version request.
+func TestR2000Unanswered(t *testing.T) {
+	sim := newSim(t, ProtocolR2000)
+	sim.SetTiming(0, 20*time.Millisecond)
+	hs := start(t, sim, reader.Config{Protocol: ProtocolR2000})
+	hs.expectStatus(reader.StatusOnline)
+	hs.waitReading()
+	mute := func(m bool) {
+		sim.mu.Lock()
+		sim.mute = m
+		sim.mu.Unlock()
+	}
+	mute(true)
+	hs.expectStatus(reader.StatusOffline)
+	hs.expectNothing(500 * time.Millisecond) // handshakes fail quietly meanwhile
+	mute(false)
+	hs.expectStatus(reader.StatusOnline)
+	hs.waitReading()
+	hs.feed(epc1, 3, -66)
+	hs.expectTag(epc1, 3, -66)
+}
+
 // The antenna filter of the config drops reads from other ports.
 func TestAntennaFilter(t *testing.T) {
 	sim := newSim(t, ProtocolASCII)
