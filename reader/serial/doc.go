@@ -13,7 +13,7 @@
 //	sim, err := serial.NewSimulator("thingmagic", log) // or "r2000", "ascii"; a pty pair
 //	sim.Path()                  // the tty to put in the reader's `device:`
 //	sim.Link("/run/rfidgw-sim/rack-row-a") // optional stable symlink, like /dev/serial/by-id
-//	sim.Reading()               // true once the gateway has started reading
+//	sim.WaitReading(ctx)        // returns once the gateway has started reading (Reading() reports it)
 //	sim.Feed(read)              // reader.Emulator: the read as a frame (dropped unless Reading())
 //	sim.Close()
 //

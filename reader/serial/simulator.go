@@ -1,6 +1,7 @@
 package serial
 
 import (
+	"context"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -261,6 +262,22 @@ func (s *Simulator) commands() []string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return append([]string(nil), s.received...)
+}
+
+// WaitReading blocks until the gateway has the module reading (see
+// Reading) or ctx ends. A scenario player calls it before its first Feed,
+// since reads fed earlier are dropped as by a module that is not reading.
+func (s *Simulator) WaitReading(ctx context.Context) error {
+	tick := time.NewTicker(10 * time.Millisecond)
+	defer tick.Stop()
+	for !s.Reading() {
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-tick.C:
+		}
+	}
+	return nil
 }
 
 // Reading reports whether the gateway has the module reading: continuous

@@ -154,12 +154,10 @@ func (hs *harness) expectNothing(d time.Duration) {
 // waitReading waits until the gateway has the module reading.
 func (hs *harness) waitReading() {
 	hs.t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !hs.sim.Reading() {
-		if time.Now().After(deadline) {
-			hs.t.Fatal("the gateway never started reading")
-		}
-		time.Sleep(5 * time.Millisecond)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := hs.sim.WaitReading(ctx); err != nil {
+		hs.t.Fatal("the gateway never started reading")
 	}
 }
 
