@@ -59,11 +59,12 @@ func (e *Engine) gateRead(ti int32, rt route, rssi float32, antenna int, t int64
 	g := &e.gslots[gi]
 	sd := &g.sides[rt.side-sideOutside]
 	switch {
-	case sd.count == 0 || (!g.pending && t-sd.last > z.gw):
+	case sd.count == 0 || (!g.pending && t-sd.peakAt > z.gw):
+		// Before a crossing is pending a side only remembers about the
+		// last gate_window (its peak and the reads since), so minutes of
+		// lingering neither hide the crossing's peak nor fill its evidence.
 		*sd = gateSide{first: t, peakAt: t, peak: rssi}
-	case rssi > sd.peak || (!g.pending && t-sd.peakAt > z.gw):
-		// Before a crossing is pending the peak is that of the last
-		// gate_window, so minutes of lingering do not hide the crossing.
+	case rssi > sd.peak:
 		sd.peak, sd.peakAt = rssi, t
 	}
 	sd.count++
