@@ -115,6 +115,8 @@ func producerConfig(c Config, clientID string) (kafka.ConfigMap, error) {
 	setDefault("message.timeout.ms", "0")
 	setDefault("compression.type", "lz4")
 	setDefault("linger.ms", "5")
+	// Reconnect within a second of the broker's return (default 10 s).
+	setDefault("reconnect.backoff.max.ms", "1000")
 	setDefault("max.in.flight.requests.per.connection", "5")
 	setDefault("allow.auto.create.topics", "false")
 	// Same key -> same partition as the Java client, for hub tooling.

@@ -172,7 +172,7 @@ func (f *Forwarder) Run(ctx context.Context) error {
 			if err := f.checkTopic(); err != nil {
 				f.setConnected(false)
 				metrics.UplinkErrors.WithLabelValues(errorKind(err)).Inc()
-				f.log.Error("uplink: cannot produce; events stay in the buffer and are retried", "topic", f.cfg.Topic, "err", err)
+				f.logEvery("check:"+errorKind(err), slog.LevelError, "uplink: cannot produce; events stay in the buffer and are retried", "topic", f.cfg.Topic, "err", err)
 				pause()
 				continue
 			}
@@ -193,7 +193,11 @@ func (f *Forwarder) Run(ctx context.Context) error {
 			f.log.Error("uplink: Kafka producer failed fatally (e.g. the broker lost its log); recreating it and producing again from the oldest unacknowledged event", "err", fatal)
 			f.closeProducer()
 		} else {
-			f.log.Warn("uplink: delivery failed; producing again from the oldest unacknowledged event", "err", failure)
+			level := slog.LevelWarn
+			if needsTopicCheck(failure) {
+				level = slog.LevelError // needs a person: credentials, ACLs, topic
+			}
+			f.logEvery("fail:"+errorKind(failure), level, "uplink: delivery failed; events stay in the buffer and are produced again from the oldest unacknowledged one", "err", failure)
 			if !f.drain(ctx) && ctx.Err() == nil {
 				f.log.Warn("uplink: outstanding deliveries not reported in time; recreating the producer", "wait", drainTimeout)
 				f.closeProducer()

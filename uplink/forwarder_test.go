@@ -45,3 +45,41 @@ func TestForwarderHappyPath(t *testing.T) {
 		t.Errorf("last status kind %q, want shutdown", s.Kind)
 	}
 }
+
+func TestForwarderHeartbeat(t *testing.T) {
+	t.Parallel()
+	c := newCluster(t)
+	q := newMemQueue()
+	f, err := NewForwarder(Config{Brokers: c.ListenAddrs(), Heartbeat: 200 * time.Millisecond}, testGateway, q, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	depth := int64(0)
+	f.SetStatusFunc(func() GatewayStatus {
+		depth++
+		return GatewayStatus{Version: "v-test", BufferEvents: depth, LagSeconds: 1.5,
+			Readers: map[string]string{"rack-row-a": ReaderOffline}}
+	})
+	stop := runForwarder(t, f)
+	time.Sleep(1100 * time.Millisecond)
+	if err := f.Run(t.Context()); err != ErrClosed {
+		t.Errorf("second Run: %v, want ErrClosed", err)
+	}
+	f.PublishStatus(GatewayStatus{Readers: map[string]string{"rack-row-a": ReaderOnline}})
+	stop()
+	st := consumeAll(t, c.ListenAddrs(), testStatusTopic, 6, 10*time.Second)
+	kinds := map[string]int{}
+	for _, m := range st {
+		s := statusOf(t, m.Value)
+		kinds[s.Kind]++
+		if s.Kind == StatusHeartbeat && (s.Version != "v-test" || s.Readers["rack-row-a"] != ReaderOffline || s.LagSeconds != 1.5 || !s.UplinkConnected) {
+			t.Errorf("heartbeat %+v", s)
+		}
+		if s.Kind == StatusReader && s.Readers["rack-row-a"] != ReaderOnline {
+			t.Errorf("reader status %+v", s)
+		}
+	}
+	if kinds[StatusStartup] != 1 || kinds[StatusHeartbeat] < 3 || kinds[StatusReader] != 1 || kinds[StatusShutdown] != 1 {
+		t.Errorf("status kinds %v, want 1 startup, >=3 heartbeats, 1 reader, 1 shutdown", kinds)
+	}
+}

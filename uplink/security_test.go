@@ -14,12 +14,14 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
 // testPKI is a CA and a server certificate for 127.0.0.1, written as PEM
@@ -205,4 +207,51 @@ func TestForwarderMissingTopic(t *testing.T) {
 	if err := q.waitAcked(200, 20*time.Second); err != nil {
 		t.Fatalf("after creating the topic: %v; log:\n%s", err, logs)
 	}
+}
+
+func TestCheck(t *testing.T) {
+	t.Parallel()
+	c := newCluster(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	defer cancel()
+	msg, err := Check(ctx, Config{Brokers: c.ListenAddrs()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(msg, "rfid.movements 3 partitions") || !strings.Contains(msg, "rfid.gateway-status") {
+		t.Errorf("Check: %q", msg)
+	}
+	// Nothing listens on a closed port.
+	ln, _ := net.Listen("tcp", "127.0.0.1:0")
+	addr := ln.Addr().String()
+	ln.Close()
+	ctx2, cancel2 := context.WithTimeout(context.Background(), 3*time.Second)
+	defer cancel2()
+	if _, err := Check(ctx2, Config{Brokers: []string{addr}}); !errors.Is(err, ErrUnreachable) {
+		t.Errorf("Check on a closed port: %v, want ErrUnreachable", err)
+	}
+}
+
+// A principal that may see the topic but not write to it.
+func TestNotAuthorised(t *testing.T) {
+	t.Parallel()
+	describe := func(rt kmsg.ACLResourceType, name string) kfake.ACL {
+		return kfake.ACL{Resource: rt, Name: name, Pattern: kmsg.ACLResourcePatternTypeLiteral,
+			Operation: kmsg.ACLOperationDescribe, Allow: true}
+	}
+	c := newCluster(t, kfake.EnableSASL(), kfake.EnableACLs(),
+		kfake.Superuser("SCRAM-SHA-256", "admin", "admin"),
+		kfake.User("SCRAM-SHA-256", "viewer", "pw",
+			describe(kmsg.ACLResourceTypeTopic, testTopic), describe(kmsg.ACLResourceTypeTopic, testStatusTopic),
+			kfake.ACL{Resource: kmsg.ACLResourceTypeCluster, Name: "kafka-cluster", Pattern: kmsg.ACLResourcePatternTypeLiteral,
+				Operation: kmsg.ACLOperationIdempotentWrite, Allow: true}))
+	cfg := Config{Brokers: c.ListenAddrs(), Librdkafka: map[string]string{
+		"security.protocol": "sasl_plaintext", "sasl.mechanism": "SCRAM-SHA-256",
+		"sasl.username": "viewer", "sasl.password": "pw"}}
+	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	defer cancel()
+	if _, err := Check(ctx, cfg); !errors.Is(err, ErrNotAuthorized) || !strings.Contains(err.Error(), testTopic) {
+		t.Errorf("Check: %v, want ErrNotAuthorized naming the topic", err)
+	}
+	keepsRecords(t, cfg, "not authorised")
 }

@@ -1,0 +1,107 @@
+package uplink
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func TestProducerConfigDefaults(t *testing.T) {
+	cm, err := producerConfig(Config{Brokers: []string{"k1:9092", "k2:9092"},
+		Librdkafka: map[string]string{"linger.ms": "20", "compression.type": "zstd", "acks": "-1"}}.withDefaults(), "rfidgw-x")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]any{
+		"bootstrap.servers": "k1:9092,k2:9092", "enable.idempotence": "true", "acks": "all",
+		"message.timeout.ms": "0", "reconnect.backoff.max.ms": "1000", "max.in.flight.requests.per.connection": "5",
+		"linger.ms": "20", "compression.type": "zstd", "client.id": "rfidgw-x", "go.delivery.report.fields": "none",
+	}
+	for k, v := range want {
+		if cm[k] != v {
+			t.Errorf("%s = %v, want %v", k, cm[k], v)
+		}
+	}
+}
+
+func TestConfigProblems(t *testing.T) {
+	dir := t.TempDir()
+	pw := filepath.Join(dir, "pw")
+	if err := os.WriteFile(pw, []byte("hunter2\r\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cases := []struct {
+		name string
+		cfg  Config
+		want []string // substrings of the error
+	}{
+		{"no brokers", Config{}, []string{"uplink.kafka.brokers: required"}},
+		{"acks", Config{Brokers: []string{"k:1"}, Librdkafka: map[string]string{"acks": "1"}},
+			[]string{`uplink.kafka.librdkafka.acks: "1" not allowed, must be all`}},
+		{"idempotence", Config{Brokers: []string{"k:1"}, Librdkafka: map[string]string{"enable.idempotence": "false"}},
+			[]string{"uplink.kafka.librdkafka.enable.idempotence"}},
+		{"go keys", Config{Brokers: []string{"k:1"}, Librdkafka: map[string]string{"go.events.channel.size": "5"}},
+			[]string{"uplink.kafka.librdkafka.go.events.channel.size"}},
+		{"transactions", Config{Brokers: []string{"k:1"}, Librdkafka: map[string]string{"transactional.id": "x"}},
+			[]string{"uplink.kafka.librdkafka.transactional.id: not allowed"}},
+		{"missing password file", Config{Brokers: []string{"k:1"}, SASLPasswordFile: filepath.Join(dir, "absent")},
+			[]string{"uplink.kafka.sasl_password_file", "absent"}},
+		{"password twice", Config{Brokers: []string{"k:1"}, SASLPasswordFile: pw, Librdkafka: map[string]string{"sasl.password": "x"}},
+			[]string{"uplink.kafka.librdkafka.sasl.password: conflicts"}},
+		{"topic", Config{Brokers: []string{"k:1"}, Topic: "rfid movements"},
+			[]string{"uplink.kafka.topic", `character ' '`}},
+		{"empty broker", Config{Brokers: []string{"k:1", " "}}, []string{"uplink.kafka.brokers[1]: empty"}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			err := c.cfg.Validate()
+			if !errors.Is(err, ErrConfig) {
+				t.Fatalf("Validate: %v, want ErrConfig", err)
+			}
+			for _, w := range c.want {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("error %q lacks %q", err, w)
+				}
+			}
+		})
+	}
+	// Both spellings of the password file work and the line ending goes.
+	for _, cfg := range []Config{
+		{Brokers: []string{"k:1"}, SASLPasswordFile: pw},
+		{Brokers: []string{"k:1"}, Librdkafka: map[string]string{"sasl.password_file": pw}},
+	} {
+		cm, err := baseConfig(cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if cm["sasl.password"] != "hunter2" {
+			t.Errorf("sasl.password = %q", cm["sasl.password"])
+		}
+		if _, ok := cm["sasl.password_file"]; ok {
+			t.Error("sasl.password_file passed to librdkafka")
+		}
+	}
+}
+
+func TestNewForwarderRejectsUnknownProperty(t *testing.T) {
+	_, err := NewForwarder(Config{Brokers: []string{"127.0.0.1:1"}, Librdkafka: map[string]string{"lingr.ms": "5"}}, "g", newMemQueue(), nil)
+	if !errors.Is(err, ErrConfig) || !strings.Contains(err.Error(), "lingr.ms") {
+		t.Fatalf("NewForwarder: %v, want ErrConfig naming lingr.ms", err)
+	}
+	if _, err := NewForwarder(Config{Brokers: []string{"127.0.0.1:1"}}, "", newMemQueue(), nil); !errors.Is(err, ErrConfig) {
+		t.Fatalf("empty gateway: %v", err)
+	}
+}
+
+func TestBackoff(t *testing.T) {
+	lo, hi := DefaultBackoffMin, DefaultBackoffMax
+	for attempt := 0; attempt < 40; attempt++ {
+		d := backoff(lo, hi, attempt)
+		top := min(hi, lo<<min(attempt, 20))
+		if d < top/2 || d > top {
+			t.Fatalf("attempt %d: %v outside [%v, %v]", attempt, d, top/2, top)
+		}
+	}
+}
