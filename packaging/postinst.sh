@@ -24,6 +24,12 @@ elif ! getent passwd rfidgw >/dev/null 2>&1; then
 	usermod --append --groups dialout rfidgw
 fi
 
+# StateDirectory= creates /var/lib/rfidgw at the first start; creating it now
+# lets `sudo -u rfidgw rfidgw check` test it before the service ever ran.
+if [ ! -d /var/lib/rfidgw ]; then
+	install -d -o rfidgw -g rfidgw -m 0750 /var/lib/rfidgw
+fi
+
 # First install only: the config may hold credentials, so readable by the
 # service's group and not by everyone. Later, the admin's choice stands.
 if [ -z "$old_version" ] && [ -f "$CONF" ]; then

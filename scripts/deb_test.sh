@@ -91,7 +91,7 @@ fi
 # stub/ has every command the scripts may run; stub-nosysusers/ lacks
 # systemd-sysusers (a box without systemd). getent says "no such user".
 mkdir -p "$TMP/stub" "$TMP/stub-nosysusers"
-for c in systemctl systemd-sysusers getent useradd usermod chgrp chmod; do
+for c in systemctl systemd-sysusers getent useradd usermod chgrp chmod install; do
 	printf '#!/bin/sh\necho "%s $*" >>"%s/calls"\n%s\n' "$c" "$TMP" \
 		"$([ "$c" = getent ] && echo 'exit 2' || echo 'exit 0')" >"$TMP/stub/$c"
 	chmod +x "$TMP/stub/$c"
@@ -108,6 +108,11 @@ calls=$(run_script postinst "$TMP/stub:$PATH" configure "")
 need "$calls" '^systemd-sysusers /usr/lib/sysusers\.d/rfidgw\.conf$' "postinst (install): creates the user with systemd-sysusers"
 need "$calls" '^systemctl enable rfidgw\.service$' "postinst (install): enables the service"
 never "$calls" '^systemctl .*(start|restart|--now)' "postinst (install): does not start the service"
+if [ -d /var/lib/rfidgw ]; then
+	skip "postinst state dir: /var/lib/rfidgw exists on this machine"
+else
+	need "$calls" '^install -d -o rfidgw -g rfidgw -m 0750 /var/lib/rfidgw$' "postinst (install): creates /var/lib/rfidgw owned by rfidgw"
+fi
 calls=$(run_script postinst "$TMP/stub-nosysusers" configure "")
 need "$calls" '^useradd --system .*rfidgw$' "postinst (no systemd-sysusers): falls back to useradd"
 need "$calls" '^usermod --append --groups dialout rfidgw$' "postinst (no systemd-sysusers): adds rfidgw to dialout"
