@@ -108,6 +108,13 @@ type Config struct {
 	// KnownReaders, when not nil, are the reader ids of `readers:`; a zone
 	// naming another reader is then a config error.
 	KnownReaders []string
+	// MaxReadAhead, when > 0, bounds how far a read's time may run ahead
+	// of the last Tick: a later read counts as happening at that Tick's
+	// time + MaxReadAhead (Stats.ReadsClamped counts them). The live daemon,
+	// which ticks with the wall clock, should set it (e.g. 2s) so that a
+	// reader whose clock runs an hour ahead cannot make every other tag
+	// depart. 0 trusts the reads' times, as replay must.
+	MaxReadAhead time.Duration
 	// Logger receives the engine's rare log lines (reader status changes,
 	// reloads, restored state it cannot use); nil means slog.Default().
 	Logger *slog.Logger

@@ -54,6 +54,10 @@ type Engine struct {
 
 	changes []StateChange
 	reads   uint64
+
+	maxAhead int64 // ns; Config.MaxReadAhead
+	lastTick int64 // ns; time of the last Tick; 0 = none yet
+	clamped  uint64
 }
 
 // StateChange is a change of a tag's settled rack, to be persisted in the
@@ -141,6 +145,7 @@ func New(cfg Config) (*Engine, error) {
 	if e.log == nil {
 		e.log = slog.Default()
 	}
+	e.maxAhead = int64(cfg.MaxReadAhead)
 	e.install(l)
 	return e, nil
 }
@@ -207,6 +212,10 @@ func (e *Engine) Process(dst []Event, r *reader.Read) []Event {
 		rs.ignore(ignBadTime)
 		return dst
 	}
+	if e.maxAhead > 0 && e.lastTick != 0 && ns > e.lastTick+e.maxAhead {
+		ns = e.lastTick + e.maxAhead
+		e.clamped++
+	}
 	dst = e.advance(dst, ns)
 	t := e.now
 	if r.Status != "" {
@@ -245,6 +254,7 @@ func (e *Engine) Tick(dst []Event, now time.Time) []Event {
 	if !ok {
 		return dst
 	}
+	e.lastTick = ns
 	dst = e.advance(dst, ns)
 	metrics.TagsTracked.Set(float64(e.byEPC.n))
 	return dst
@@ -437,6 +447,7 @@ func (e *Engine) Reconfigure(cfg Config) error {
 	if cfg.Logger != nil {
 		e.log = cfg.Logger
 	}
+	e.maxAhead = int64(cfg.MaxReadAhead)
 	remap := make([]int32, len(e.zones))
 	sameReaders := make([]bool, len(e.zones))
 	kept := 0

@@ -681,3 +681,33 @@ func TestGolden(t *testing.T) {
 		})
 	}
 }
+
+func TestReaderClockAheadIsClamped(t *testing.T) {
+	cfg := testConfig()
+	cfg.MaxReadAhead = 2 * time.Second
+	f := newFeeder(t, cfg)
+	step := 100 * time.Millisecond
+	// b1's tag is placed; then, with the ticker at the wall clock, reader r
+	// sends a read stamped an hour ahead.
+	for at := time.Duration(0); at < 30*time.Second; at += step {
+		f.tick(at)
+		f.e.Process(nil, &reader.Read{Time: t0.Add(at), Reader: "b", Antenna: 1, EPC: epcB, RSSI: -50})
+	}
+	f.events = f.e.Process(f.events, &reader.Read{Time: t0.Add(time.Hour), Reader: "r", Antenna: 1, EPC: epcA, RSSI: -50})
+	f.tick(31 * time.Second)
+	if ev := f.take(); len(ev) != 0 {
+		t.Fatalf("a read an hour ahead made events: %s", f.summary(ev))
+	}
+	if st := f.e.Stats(); st.ReadsClamped != 1 {
+		t.Errorf("ReadsClamped = %d, want 1", st.ReadsClamped)
+	}
+	var last time.Time
+	f.e.Snapshot(t0.Add(31*time.Second), func(v TagView) {
+		if v.EPC == epcA {
+			last = v.LastSeen
+		}
+	})
+	if want := t0.Add(time.Duration(299)*step + 2*time.Second); !last.Equal(want) {
+		t.Errorf("the read counted at %v, want the last tick + 2 s = %v", last, want)
+	}
+}

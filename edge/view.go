@@ -14,6 +14,9 @@ type Stats struct {
 	GateSlots int    // (tag, gate) pairs being watched
 	Timers    int    // pending deadlines
 	Reads     uint64 // tag reads used (not ignored)
+	// ReadsClamped counts reads stamped more than Config.MaxReadAhead
+	// after the last Tick (a reader clock running ahead).
+	ReadsClamped uint64
 	Ignored   []IgnoredReads
 	Readers   []ReaderState
 }
@@ -35,7 +38,7 @@ type ReaderState struct {
 
 // Stats returns the engine's counters, sorted by reader and reason.
 func (e *Engine) Stats() Stats {
-	st := Stats{Tags: e.byEPC.n, Timers: len(e.timers), Reads: e.reads}
+	st := Stats{Tags: e.byEPC.n, Timers: len(e.timers), Reads: e.reads, ReadsClamped: e.clamped}
 	for i := range e.tags {
 		if e.tags[i].epc != "" && e.tags[i].rack >= 0 {
 			st.Racked++
