@@ -17,8 +17,8 @@ type Stats struct {
 	// ReadsClamped counts reads stamped more than Config.MaxReadAhead
 	// after the last Tick (a reader clock running ahead).
 	ReadsClamped uint64
-	Ignored   []IgnoredReads
-	Readers   []ReaderState
+	Ignored      []IgnoredReads
+	Readers      []ReaderState
 }
 
 // IgnoredReads counts the reads of one reader ignored for one reason
