@@ -98,7 +98,6 @@ type txResult struct {
 	st        metaState
 	ends      ends
 	fileBytes int64
-	deleted   []uint64 // acked seqs processed
 	quarant   []uint64 // corrupt seqs processed
 	dropped   uint64   // events lost in this transaction (drop_oldest or reject_new)
 	dropFirst uint64
@@ -121,14 +120,14 @@ func (q *Queue) commit(batch []*appendReq, probe bool) {
 	batch = live
 
 	q.mu.Lock()
-	acks, corr, readyErr := q.ackQueue, q.corruptQ, q.readyErr
-	q.ackQueue, q.corruptQ = nil, nil
+	acks, corr, readyErr := q.acks.take(), q.corruptQ, q.readyErr
+	q.corruptQ = nil
 	st := q.st
 	q.mu.Unlock()
 
 	putBack := func() {
 		q.mu.Lock()
-		q.ackQueue = append(acks, q.ackQueue...)
+		q.acks.failed()
 		q.corruptQ = append(corr, q.corruptQ...)
 		q.mu.Unlock()
 	}
@@ -212,9 +211,7 @@ func (q *Queue) commit(batch []*appendReq, probe bool) {
 	q.readyErr = nil
 	q.st, q.ends, q.fileBytes = res.st, res.ends, res.fileBytes
 	q.maxSeq = 0
-	for _, s := range res.deleted {
-		delete(q.acked, s)
-	}
+	q.acks.committed()
 	for _, s := range res.quarant {
 		delete(q.corrupt, s)
 	}
@@ -291,8 +288,7 @@ func (q *Queue) apply(tx *bolt.Tx, st metaState, batch []*appendReq, acks, corr 
 	res := &txResult{}
 
 	// Deletes of delivered records.
-	if len(acks) > 0 {
-		slices.Sort(acks)
+	if len(acks) > 0 { // sorted by ackSet.take
 		c := evb.Cursor()
 		for _, s := range acks {
 			k := seqKey(s)
@@ -304,7 +300,6 @@ func (q *Queue) apply(tx *bolt.Tx, st metaState, batch []*appendReq, acks, corr 
 				}
 			}
 		}
-		res.deleted = acks
 	}
 
 	// Corrupt records found by Lease: keep them aside, and record each as a
@@ -458,7 +453,7 @@ func (q *Queue) dropOldest(c *bolt.Cursor, st *metaState, need int64, fits func(
 	for k, v := c.First(); k != nil && !fits(need); {
 		seq, _ := keySeq(k)
 		q.mu.Lock()
-		_, acked := q.acked[seq]
+		acked := q.acks.has(seq)
 		q.mu.Unlock()
 		if acked || isGapRecord(v) {
 			k, v = c.Next()

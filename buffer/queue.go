@@ -76,8 +76,7 @@ type Queue struct {
 	readPos    uint64        // next seq Lease reads from; everything below it is leased
 	leaseEpoch uint64        // bumped by Rewind
 	maxSeq     uint64        // highest seq the running commit may assign (visible to Lease before q.st is updated)
-	acked      map[uint64]struct{}
-	ackQueue   []uint64 // acked, delete in the next transaction
+	acks       ackSet        // acked, deleted by the next commit
 	corrupt    map[uint64]string
 	corruptQ   []uint64 // found bad by Lease, quarantine in the next transaction
 }
@@ -129,7 +128,6 @@ func Open(dir string, opts Options) (*Queue, error) {
 		closing: make(chan struct{}),
 		done:    make(chan struct{}),
 		notify:  make(chan struct{}),
-		acked:   make(map[uint64]struct{}),
 		corrupt: make(map[uint64]string),
 	}
 	// A compaction copy left by a crash: the real file was never replaced
@@ -452,7 +450,7 @@ func (q *Queue) read(pos uint64, limit int) (recs []Record, next uint64, err err
 				return fmt.Errorf("%w: key %x in events is not a seq", ErrCorruptFile, k)
 			}
 			next = seq + 1
-			if _, ok := q.acked[seq]; ok {
+			if q.acks.has(seq) {
 				continue
 			}
 			if _, ok := q.corrupt[seq]; ok {
@@ -516,11 +514,7 @@ func (q *Queue) Ack(seqs ...uint64) error {
 			bad = append(bad, s)
 			continue
 		}
-		if _, dup := q.acked[s]; dup {
-			continue
-		}
-		q.acked[s] = struct{}{}
-		q.ackQueue = append(q.ackQueue, s)
+		q.acks.add(s)
 	}
 	q.mu.Unlock()
 	q.kickCommitter()
