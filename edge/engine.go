@@ -55,9 +55,10 @@ type Engine struct {
 	changes []StateChange
 	reads   uint64
 
-	maxAhead int64 // ns; Config.MaxReadAhead
-	lastTick int64 // ns; time of the last Tick; 0 = none yet
-	clamped  uint64
+	unknownReaders int
+	maxAhead       int64 // ns; Config.MaxReadAhead
+	lastTick       int64 // ns; time of the last Tick; 0 = none yet
+	clamped        uint64
 }
 
 // StateChange is a change of a tag's settled rack, to be persisted in the
@@ -186,6 +187,28 @@ func (e *Engine) reader(id string) *readerState {
 	return rs
 }
 
+// maxUnknownReaders bounds the reader ids the engine tracks beyond those of
+// its zones (a source taking reader ids from MQTT topics could bring any
+// number); further ones are counted together as OtherReaders.
+const maxUnknownReaders = 64
+
+// OtherReaders is the reader id under which reads of unknown readers are
+// counted once maxUnknownReaders of them have been seen.
+const OtherReaders = "(other)"
+
+// readerOfRead returns the state of the reader a read names.
+func (e *Engine) readerOfRead(id string) *readerState {
+	if rs := e.readers[id]; rs != nil {
+		return rs
+	}
+	if e.unknownReaders >= maxUnknownReaders {
+		id = OtherReaders
+	} else {
+		e.unknownReaders++
+	}
+	return e.reader(id)
+}
+
 // nanos converts t to Unix nanoseconds; ok is false for a zero time or one
 // int64 nanoseconds cannot hold.
 func nanos(t time.Time) (int64, bool) {
@@ -204,7 +227,7 @@ func timeOf(ns int64) time.Time { return time.Unix(0, ns).UTC() }
 func (e *Engine) Process(dst []Event, r *reader.Read) []Event {
 	rs := e.lastReader
 	if rs == nil || rs.id != r.Reader {
-		rs = e.reader(r.Reader)
+		rs = e.readerOfRead(r.Reader)
 		e.lastReader = rs
 	}
 	ns, ok := nanos(r.Time)

@@ -3,6 +3,7 @@ package edge
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -709,5 +710,23 @@ func TestReaderClockAheadIsClamped(t *testing.T) {
 	})
 	if want := t0.Add(time.Duration(299)*step + 2*time.Second); !last.Equal(want) {
 		t.Errorf("the read counted at %v, want the last tick + 2 s = %v", last, want)
+	}
+}
+
+func TestUnknownReadersAreBounded(t *testing.T) {
+	f := newFeeder(t, testConfig())
+	for i := range 1000 {
+		f.read(time.Duration(i)*time.Millisecond, fmt.Sprintf("stranger-%d", i), 1, epcA, -50)
+	}
+	st := f.e.Stats()
+	if n := len(st.Readers); n > 3+maxUnknownReaders+1 {
+		t.Fatalf("%d readers tracked after 1000 unknown ids, want at most %d", n, 3+maxUnknownReaders+1)
+	}
+	var total uint64
+	for _, ig := range st.Ignored {
+		total += ig.Count
+	}
+	if total != 1000 {
+		t.Errorf("%d reads counted as ignored, want all 1000", total)
 	}
 }
