@@ -386,8 +386,10 @@ func (e *Engine) tagTimer(dst []Event, tm timer) []Event {
 		z := &e.zones[tg.rack]
 		if z.offline > 0 {
 			// No departure for silence while a reader is offline; look again
-			// later (coming back online moves the base forward anyway).
-			e.push(tm.due+z.lost, timerTag, ti)
+			// later (coming back online moves the base forward anyway). The
+			// next look depends only on this deadline, never on when Tick
+			// ran, so the output stays independent of the Tick cadence.
+			e.push(max(tm.due, e.start)+z.lost, timerTag, ti)
 			return dst
 		}
 		si := e.rackSlotFor(ti, int32(tg.rack))
@@ -402,7 +404,7 @@ func (e *Engine) tagTimer(dst []Event, tm timer) []Event {
 	}
 	due := tg.lastSeen + e.l.retention
 	if tg.firstGate >= 0 || tg.cand >= 0 {
-		due = max(due, tm.due+e.l.retention)
+		due = max(due, max(tm.due, e.start)+e.l.retention)
 	}
 	if due > tm.due {
 		e.push(due, timerTag, ti)
