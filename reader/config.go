@@ -74,9 +74,10 @@ type Config struct {
 }
 
 // ReaderIDs returns the reader ids whose reads this source produces: the
-// configured `provides` list for a file reader, otherwise the reader's own id.
+// configured `provides` list for a file reader or an MQTT subscription that
+// serves many readers (reader_from_topic), otherwise the reader's own id.
 func (c *Config) ReaderIDs() []string {
-	if c.Type == TypeFile && len(c.Provides) > 0 {
+	if (c.Type == TypeFile || c.Type == TypeMQTT) && len(c.Provides) > 0 {
 		return c.Provides
 	}
 	return []string{c.ID}

@@ -56,7 +56,7 @@ It exits 0 only if everything is ok, 1 if a dependency failed.`,
 			}
 			for _, rc := range cfg.Readers {
 				ctx, cancel := context.WithTimeout(cmd.Context(), timeout)
-				detail, err := checkReader(ctx, rc)
+				detail, err := checkReader(ctx, cfg.Gateway.ID, rc)
 				cancel()
 				report(fmt.Sprintf("reader %s (%s)", rc.ID, rc.Type), detail, err, readerFix(rc))
 			}
@@ -81,8 +81,8 @@ It exits 0 only if everything is ok, 1 if a dependency failed.`,
 	return cmd
 }
 
-func checkReader(ctx context.Context, rc reader.Config) (string, error) {
-	src, err := gateway.NewSource(rc, nil)
+func checkReader(ctx context.Context, gatewayID string, rc reader.Config) (string, error) {
+	src, err := gateway.NewSource(gatewayID, rc, nil)
 	if err != nil {
 		return "", err
 	}

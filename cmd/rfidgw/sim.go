@@ -5,8 +5,8 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
-	"path/filepath"
 	"os/signal"
+	"path/filepath"
 	"syscall"
 
 	"github.com/spf13/cobra"
@@ -78,12 +78,12 @@ func newEmulator(ctx context.Context, r sim.Reader, log *slog.Logger) (reader.Em
 	log = log.With("sim_reader", r.ID)
 	switch r.Kind {
 	case sim.KindLLRP:
-		s := llrp.NewSimulator(llrp.SimOptions{Antennas: r.Antennas, Logger: log})
+		s := llrp.NewSimulator(llrp.SimOptions{Antennas: r.Antennas, ImpinjPeakRSSI: true, Logger: log})
 		addr, err := s.Listen(r.Listen)
 		if err != nil {
 			return nil, "", err
 		}
-		return s, addr.String(), nil
+		return llrpOutage{s}, addr.String(), nil
 	case sim.KindSerial:
 		s, err := serial.NewSimulator(r.Protocol, log)
 		if err != nil {
@@ -101,10 +101,10 @@ func newEmulator(ctx context.Context, r sim.Reader, log *slog.Logger) (reader.Em
 			}
 			where = r.Link + " -> " + where
 		}
-		return s, where, nil
+		return serialOutage{s}, where, nil
 	case sim.KindMQTT:
 		p, err := mqtt.NewPublisher(mqtt.PublisherOptions{
-			Broker: r.Broker, Topic: r.Topic, Format: r.Format,
+			Broker: r.Broker, Topic: r.Topic, StatusTopic: r.StatusTopic, Format: r.Format,
 			ClientID: "rfidgw-sim-" + r.ID, Log: log,
 		})
 		if err != nil {
@@ -114,3 +114,16 @@ func newEmulator(ctx context.Context, r sim.Reader, log *slog.Logger) (reader.Em
 	}
 	return nil, "", fmt.Errorf("kind %q is not llrp, serial or mqtt", r.Kind)
 }
+
+// llrpOutage makes a simulated LLRP reader drop its client and refuse new
+// ones while "offline".
+type llrpOutage struct{ *llrp.Simulator }
+
+func (o llrpOutage) GoOffline()      { o.SetRefuse(true); o.DropConnections() }
+func (o llrpOutage) GoOnline() error { o.SetRefuse(false); return nil }
+
+// serialOutage unplugs and replugs a simulated serial module.
+type serialOutage struct{ *serial.Simulator }
+
+func (o serialOutage) GoOffline()      { o.Unplug() }
+func (o serialOutage) GoOnline() error { return o.Replug() }

@@ -54,7 +54,7 @@ func (c *Config) validateGateway(p *Problems) {
 var allowedReaderKeys = map[string][]string{
 	reader.TypeLLRP:   {"address", "tls", "keepalive"},
 	reader.TypeSerial: {"device", "protocol", "baud", "region", "pattern"},
-	reader.TypeMQTT:   {"broker", "topic", "format", "client_id", "username", "password_file", "qos", "tls", "reader_from_topic", "status_topic", "mapping"},
+	reader.TypeMQTT:   {"broker", "topic", "format", "client_id", "username", "password_file", "qos", "tls", "reader_from_topic", "status_topic", "mapping", "provides"},
 	reader.TypeFile:   {"path", "provides", "speed", "loop"},
 }
 
@@ -92,6 +92,7 @@ func setReaderKeys(r *reader.Config) []string {
 func (c *Config) validateReaders(p *Problems) map[string]bool {
 	ids := map[string]bool{}
 	seen := map[string]int{}
+	clientIDs := map[string]int{}
 	for i := range c.Readers {
 		r := &c.Readers[i]
 		k := fmt.Sprintf("readers[%d]", i)
@@ -163,6 +164,12 @@ func (c *Config) validateReaders(p *Problems) map[string]bool {
 				p.add("%s.format: required (impinj, zebra or json)", k)
 			default:
 				p.add("%s.format: %q is not one of impinj, zebra, json", k, r.Format)
+			}
+			if r.ClientID != "" {
+				if j, dup := clientIDs[r.ClientID]; dup {
+					p.add("%s.client_id: %q is already used by readers[%d]; each MQTT reader needs its own broker session", k, r.ClientID, j)
+				}
+				clientIDs[r.ClientID] = i
 			}
 			if r.QoS != nil && (*r.QoS < 0 || *r.QoS > 2) {
 				p.add("%s.qos: %d is not 0, 1 or 2", k, *r.QoS)

@@ -14,8 +14,8 @@ import (
 	"github.com/rfidgw/rfidgw/reader/serial"
 )
 
-// NewSource builds the Source for one reader entry.
-func NewSource(rc reader.Config, log *slog.Logger) (reader.Source, error) {
+// NewSource builds the Source for one reader entry of gateway gatewayID.
+func NewSource(gatewayID string, rc reader.Config, log *slog.Logger) (reader.Source, error) {
 	switch rc.Type {
 	case reader.TypeFile:
 		return file.New(rc, log)
@@ -24,7 +24,7 @@ func NewSource(rc reader.Config, log *slog.Logger) (reader.Source, error) {
 	case reader.TypeSerial:
 		return serial.New(rc, log)
 	case reader.TypeMQTT:
-		return mqtt.New(rc, log)
+		return mqtt.New(rc, log, mqtt.WithGatewayID(gatewayID))
 	}
 	return nil, fmt.Errorf("reader %q: type %q is not supported by this build", rc.ID, rc.Type)
 }
@@ -37,7 +37,7 @@ type runningSource struct {
 
 // startSource runs one source until ctx ends or it returns. Caller holds g.mu.
 func (g *Gateway) startSource(ctx context.Context, rc reader.Config) error {
-	src, err := NewSource(rc, g.log)
+	src, err := NewSource(g.cfg.Gateway.ID, rc, g.log)
 	if err != nil {
 		return err
 	}

@@ -45,9 +45,10 @@ type Reader struct {
 	Link     string `mapstructure:"link"`     // symlink to create to the pty (like /dev/serial/by-id/...)
 
 	// mqtt
-	Broker string `mapstructure:"broker"`
-	Topic  string `mapstructure:"topic"`
-	Format string `mapstructure:"format"` // impinj | zebra
+	Broker      string `mapstructure:"broker"`
+	Topic       string `mapstructure:"topic"`
+	Format      string `mapstructure:"format"`       // impinj | zebra
+	StatusTopic string `mapstructure:"status_topic"` // where status reads of a reads file are published
 }
 
 // Sighting is a tag being read at one antenna during a step.
@@ -222,10 +223,19 @@ func (s *Scenario) Timeline() ([]reader.Read, error) {
 	return out, nil
 }
 
+// Outage is implemented by emulators that can drop off like a real reader
+// (a serial module unplugged, an LLRP reader refusing connections) and come
+// back. Play calls it for the status lines of a reads file; emulators without
+// it get status reads through Feed (an MQTT publisher sends them to its
+// status topic).
+type Outage interface {
+	GoOffline()
+	GoOnline() error
+}
+
 // Play paces the timeline at the scenario's speed and feeds each read to the
 // emulator of its reader, stamped with the wall-clock time it is played at.
-// Status lines are skipped (an emulator is online while it runs). It returns
-// when the timeline ends (or loops until ctx ends with loop: true).
+// It returns when the timeline ends (or loops until ctx ends with loop: true).
 func (s *Scenario) Play(ctx context.Context, emus map[string]reader.Emulator) (int, error) {
 	tl, err := s.Timeline()
 	if err != nil {
@@ -236,9 +246,6 @@ func (s *Scenario) Play(ctx context.Context, emus map[string]reader.Emulator) (i
 		start := time.Now()
 		for i := range tl {
 			r := tl[i]
-			if r.IsStatus() {
-				continue
-			}
 			em, ok := emus[r.Reader]
 			if !ok {
 				continue
@@ -252,6 +259,14 @@ func (s *Scenario) Play(ctx context.Context, emus map[string]reader.Emulator) (i
 				}
 			}
 			r.Time = time.Now().UTC()
+			if o, ok := em.(Outage); ok && r.IsStatus() {
+				if r.Status == reader.StatusOffline {
+					o.GoOffline()
+				} else if err := o.GoOnline(); err != nil {
+					return fed, fmt.Errorf("reader %s back online: %w", r.Reader, err)
+				}
+				continue
+			}
 			em.Feed(r)
 			fed++
 		}
