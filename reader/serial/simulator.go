@@ -40,6 +40,7 @@ type Simulator struct {
 	received  []string  // commands seen, for tests ("0x03", "0x2F:start" …)
 	boot      bool      // thingmagic: in the bootloader until BOOT_FIRMWARE (tests)
 	mute      bool      // ignore every command, like a hung module (tests)
+	baud      int       // answer only when the line is set to this baud rate; 0 = any (tests)
 }
 
 // maxQueued bounds the tag frames waiting for the gateway; beyond it the
@@ -407,6 +408,23 @@ func (p *simPort) writer() {
 	}
 }
 
+// simBauds maps baud rates to the termios speed the gateway's serial
+// library sets on the (shared) pseudo-terminal.
+var simBauds = map[int]uint32{
+	9600: unix.B9600, 19200: unix.B19200, 38400: unix.B38400, 57600: unix.B57600,
+	115200: unix.B115200, 230400: unix.B230400, 460800: unix.B460800, 921600: unix.B921600,
+}
+
+// baudIs reports whether the line is set to baud (0 = any): a module at
+// another rate sees only noise and does not answer.
+func (p *simPort) baudIs(baud int) bool {
+	if baud == 0 {
+		return true
+	}
+	tio, err := unix.IoctlGetTermios(int(p.slave.Fd()), unix.TCGETS)
+	return err == nil && tio.Cflag&unix.CBAUD == simBauds[baud]
+}
+
 func (p *simPort) close() {
 	select {
 	case <-p.done:
@@ -485,7 +503,7 @@ var simVersion = []byte{
 func (s *Simulator) answerThingMagic(p *simPort, f TMFrame) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.mute {
+	if s.mute || !p.baudIs(s.baud) {
 		return
 	}
 	switch {
@@ -556,7 +574,7 @@ func (s *Simulator) heartbeats(p *simPort) {
 func (s *Simulator) answerR2000(p *simPort, f R2000Frame) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.mute {
+	if s.mute || !p.baudIs(s.baud) {
 		return
 	}
 	const addr = 0x01

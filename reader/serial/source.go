@@ -260,10 +260,44 @@ func (s *Source) Check(ctx context.Context) (string, error) {
 		return desc + " on " + where, nil
 	}
 	desc, err := s.newSession(c).handshake(ctx)
+	if errors.Is(err, ErrNoAnswer) {
+		c.close()
+		if b, ok := s.probeBaud(ctx); ok {
+			err = fmt.Errorf("%w at %d baud, but the module answers at %d baud: set `baud: %d`", ErrNoAnswer, s.baud, b, b)
+		}
+	}
 	if err != nil {
 		return "", fmt.Errorf("serial reader %q on %s: %w", s.cfg.ID, where, err)
 	}
 	return fmt.Sprintf("%s on %s at %d baud", desc, where, s.baud), nil
+}
+
+// probeBauds are tried by Check when the module does not answer at the
+// configured rate (the rates ThingMagic and R2000 modules support).
+var probeBauds = []int{115200, 921600, 460800, 230400, 57600, 38400, 19200, 9600}
+
+// probeBaud looks for the rate a silent module answers at, so `rfidgw
+// check` can name the fix. It tries each rate once, briefly.
+func (s *Source) probeBaud(ctx context.Context) (int, bool) {
+	for _, b := range probeBauds {
+		if b == s.baud || ctx.Err() != nil {
+			continue
+		}
+		p := *s
+		p.baud = b
+		p.t.attempts = 1
+		p.t.answer = min(p.t.answer, 300*time.Millisecond)
+		c, err := p.open()
+		if err != nil {
+			return 0, false
+		}
+		_, err = p.newSession(c).handshake(ctx)
+		c.close()
+		if err == nil {
+			return b, true
+		}
+	}
+	return 0, false
 }
 
 func (s *Source) checkASCII(ctx context.Context, c *conn) (string, error) {
@@ -316,6 +350,7 @@ type conn struct {
 	// counts as the module being quiet.
 	quietSince time.Time
 	lastStat   time.Time
+	closed     bool
 }
 
 // open resolves the configured path (a /dev/serial/by-id symlink points to
@@ -355,6 +390,10 @@ func (s *Source) open() (*conn, error) {
 }
 
 func (c *conn) close() {
+	if c.closed {
+		return
+	}
+	c.closed = true
 	c.port.Close()
 	c.lock.Close()
 }

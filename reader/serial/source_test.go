@@ -503,6 +503,31 @@ func TestDeviceBusy(t *testing.T) {
 	}
 }
 
+// A module at another baud rate than configured: Check names the rate it
+// answers at; Run keeps retrying (offline) until the config is fixed.
+func TestCheckFindsBaud(t *testing.T) {
+	for _, protocol := range []string{ProtocolThingMagic, ProtocolR2000} {
+		t.Run(protocol, func(t *testing.T) {
+			sim := newSim(t, protocol)
+			defer sim.Close()
+			sim.mu.Lock()
+			sim.baud = 921600
+			sim.mu.Unlock()
+			src, _ := New(reader.Config{ID: "baud", Device: sim.Path(), Protocol: protocol, Baud: 115200}, quietLog())
+			src.t = fastTiming()
+			_, err := src.Check(context.Background())
+			if !errors.Is(err, ErrNoAnswer) || !strings.Contains(err.Error(), "set `baud: 921600`") {
+				t.Fatalf("Check = %v, want no answer naming baud 921600", err)
+			}
+			src, _ = New(reader.Config{ID: "baud", Device: sim.Path(), Protocol: protocol, Baud: 921600}, quietLog())
+			src.t = fastTiming()
+			if desc, err := src.Check(context.Background()); err != nil || !strings.HasSuffix(desc, "at 921600 baud") {
+				t.Fatalf("Check at the right baud = %q, %v", desc, err)
+			}
+		})
+	}
+}
+
 func TestCheckFailures(t *testing.T) {
 	// wrong protocol: an ASCII reader never answers GET_VERSION
 	sim := newSim(t, ProtocolASCII)
