@@ -318,4 +318,3 @@ func TestStreamLimitAndDone(t *testing.T) {
 		t.Errorf("after Done the slots are free again: %d", c.resp.StatusCode)
 	}
 }
-

@@ -182,24 +182,39 @@
   function markSelected() {
     for (const tr of document.querySelectorAll("tr.selected")) tr.classList.remove("selected");
     if (!selectedEPC) return;
-    for (const tr of document.querySelectorAll('tr[data-epc="' + CSS.escape(selectedEPC) + '"]')) tr.classList.add("selected");
+    for (const tr of document.querySelectorAll('#zones tr[data-epc="' + CSS.escape(selectedEPC) + '"], #events tr[data-epc="' + CSS.escape(selectedEPC) + '"]')) tr.classList.add("selected");
   }
 
   // ---- events ----
-  function eventRow(ev) {
-    let zone = ev.zone || "";
-    if (ev.type === "rack_move") zone = (ev.from ? ev.from.zone : "∅") + " → " + (ev.to ? ev.to.zone : "∅");
-    else if (ev.type === "rack_depart") zone = (ev.from ? ev.from.zone : "") + " → (gone)";
-    else if (ev.type === "gap") zone = "dropped " + ev.dropped + " (seq " + ev.first_seq + "–" + ev.last_seq + ")";
+  function eventWhere(ev) {
+    if (ev.type === "rack_move") return (ev.from ? ev.from.zone : "∅") + " → " + (ev.to ? ev.to.zone : "∅");
+    if (ev.type === "rack_depart") return (ev.from ? ev.from.zone : "") + " → (gone)";
+    if (ev.type === "gap") return "dropped " + ev.dropped + " (seq " + ev.first_seq + "–" + ev.last_seq + ")";
+    return ev.zone || "";
+  }
+  function eventEvidence(ev) {
     const e = ev.evidence;
-    const evidence = e ? e.reads + " reads, peak " + fmt1(e.peak_rssi) + " dBm, " + (e.readers || []).join(",") + " ant " + (e.antennas || []).join(",") : "";
+    return e ? e.reads + " reads, peak " + fmt1(e.peak_rssi) + " dBm, " + (e.readers || []).join(",") + " ant " + (e.antennas || []).join(",") : "";
+  }
+  function typeCell(ev) {
+    return el("td", { class: "type-" + String(ev.type).replace(/[^a-z_]/g, "") }, ev.type);
+  }
+  function eventRow(ev) {
     return el("tr", { "data-event-id": ev.id, "data-type": ev.type, "data-epc": ev.epc || null },
       el("td", { class: "mono" }, fmtTime(ev.time)),
-      el("td", { class: "type-" + String(ev.type).replace(/[^a-z_]/g, "") }, ev.type),
+      typeCell(ev),
       el("td", {}, ev.epc ? tagLink(ev.epc) : "–"),
-      el("td", {}, zone),
-      el("td", { class: "muted" }, evidence),
+      el("td", {}, eventWhere(ev)),
+      el("td", { class: "muted" }, eventEvidence(ev)),
       el("td", { class: "mono muted" }, ev.id));
+  }
+  // tagEventRow is eventRow for the tag view, where the EPC is known and
+  // space is short: the evidence goes in a tooltip.
+  function tagEventRow(ev) {
+    return el("tr", { "data-event-id": ev.id, "data-type": ev.type, title: eventEvidence(ev) + " · " + ev.id },
+      el("td", { class: "mono" }, fmtTime(ev.time)),
+      typeCell(ev),
+      el("td", {}, eventWhere(ev)));
   }
   function renderEvents(msg) {
     const tbody = $("events").tBodies[0];
@@ -270,7 +285,7 @@
     const zones = zrows.length ? el("table", { id: "tag-zones" },
       el("thead", {}, el("tr", {}, el("th", {}, "zone"), el("th", {}, "present"), el("th", { class: "num" }, "reads"), el("th", { class: "num" }, "smoothed"), el("th", { class: "num" }, "peak"))),
       el("tbody", {}, ...zrows)) : el("p", { class: "muted" }, "in no zone now");
-    const evs = (t.events || []).map(eventRow);
+    const evs = (t.events || []).map(tagEventRow);
     $("tag-detail").replaceChildren(
       dl,
       el("h3", {}, "What the engine weighs, per zone"), zones,
@@ -310,9 +325,9 @@
       add("text", { x: 2, y: y(v) + 3 }, v + "");
     }
     for (let s = 0; s <= PLOT_SPAN_S; s += 30) {
-      add("text", { x: x(start + s) - 8, y: H - 5 }, s === PLOT_SPAN_S ? "now" : "-" + (PLOT_SPAN_S - s) + "s");
+      add("text", { x: x(start + s), y: H - 5, "text-anchor": s === 0 ? "start" : s === PLOT_SPAN_S ? "end" : "middle" }, s === PLOT_SPAN_S ? "now" : "-" + (PLOT_SPAN_S - s) + "s");
     }
-    add("text", { x: L + 2, y: T + 9 }, "dBm");
+    add("text", { x: L + 4, y: T + 9 }, "RSSI dBm");
     const series = new Map();
     for (const p of pts) {
       if (p.t < start) continue;
