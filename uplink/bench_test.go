@@ -77,98 +77,121 @@ func benchCluster(b *testing.B) *kfake.Cluster {
 
 // BenchmarkDrain drains a backlog through the forwarder, and sends the same
 // messages with a plain producer (same librdkafka settings, no buffer, no
-// window, no acks): the ceiling. Run with -benchtime=1x.
+// window, no acks): the ceiling. The two alternate for UPLINK_BENCH_ROUNDS
+// rounds (default 3) so that both see the same machine load; the metrics
+// are the medians and the median of the per-round ratios. Run with
+// -benchtime=1x.
 func BenchmarkDrain(b *testing.B) {
 	n := benchEvents()
-	b.Run("plain-producer", func(b *testing.B) {
-		for range b.N {
-			c := benchCluster(b)
-			cfg := Config{Brokers: c.ListenAddrs()}.withDefaults()
-			cm, err := producerConfig(cfg, "bench-plain")
-			if err != nil {
-				b.Fatal(err)
-			}
-			cm["go.logs.channel.enable"] = false
-			p, err := kafka.NewProducer(&cm)
-			if err != nil {
-				b.Fatal(err)
-			}
-			q := newGenQueue(n)
-			recs, _ := q.Lease(context.Background(), n) // generated before the clock starts
-			mb := newMessageBuilder(cfg.Topic, testGateway)
-			reported := make(chan int)
-			go func() {
-				got, failed := 0, 0
-				for ev := range p.Events() {
-					if m, ok := ev.(*kafka.Message); ok {
-						got++
-						if m.TopicPartition.Error != nil {
-							failed++
-						}
-						if got == n {
-							break
-						}
-					}
-				}
-				reported <- failed
-			}()
-			b.ResetTimer()
-			start := time.Now()
-			for i := range recs {
-				m := mb.build(&recs[i])
-				m.Opaque = nil
-				for {
-					err := p.Produce(m, nil)
-					if err == nil {
-						break
-					}
-					if e, ok := err.(kafka.Error); !ok || e.Code() != kafka.ErrQueueFull {
-						b.Fatal(err)
-					}
-					time.Sleep(100 * time.Microsecond)
-				}
-			}
-			failed := <-reported
-			el := time.Since(start)
-			b.StopTimer()
-			p.Close()
-			if failed > 0 {
-				b.Fatalf("%d deliveries failed", failed)
-			}
-			b.ReportMetric(float64(n)/el.Seconds(), "events/s")
-			b.ReportMetric(0, "ns/op")
+	rounds := 3
+	if r, err := strconv.Atoi(os.Getenv("UPLINK_BENCH_ROUNDS")); err == nil && r > 0 {
+		rounds = r
+	}
+	inflight, _ := strconv.Atoi(os.Getenv("UPLINK_BENCH_INFLIGHT"))
+	for range b.N {
+		var plain, fwd, ratio []float64
+		for r := range rounds {
+			p := drainPlain(b, n)
+			f := drainForwarder(b, n, inflight)
+			b.Logf("round %d: plain %.0f events/s, forwarder %.0f events/s (%.0f%%)", r+1, p, f, 100*f/p)
+			plain, fwd, ratio = append(plain, p), append(fwd, f), append(ratio, f/p)
 		}
-	})
-	b.Run("forwarder", func(b *testing.B) {
-		for range b.N {
-			c := benchCluster(b)
-			q := newGenQueue(n)
-			inflight, _ := strconv.Atoi(os.Getenv("UPLINK_BENCH_INFLIGHT"))
-			f, err := NewForwarder(Config{Brokers: c.ListenAddrs(), MaxInFlight: inflight}, testGateway, q, nil)
-			if err != nil {
+		b.ReportMetric(median(plain), "plain-events/s")
+		b.ReportMetric(median(fwd), "forwarder-events/s")
+		b.ReportMetric(100*median(ratio), "%-of-plain")
+		b.ReportMetric(0, "ns/op")
+	}
+}
+
+func median(xs []float64) float64 {
+	xs = slices.Clone(xs)
+	slices.Sort(xs)
+	return xs[len(xs)/2]
+}
+
+// drainPlain sends n events with a bare producer and returns events/s.
+func drainPlain(b *testing.B, n int) float64 {
+	c := benchCluster(b)
+	defer c.Close()
+	cfg := Config{Brokers: c.ListenAddrs()}.withDefaults()
+	cm, err := producerConfig(cfg, "bench-plain")
+	if err != nil {
+		b.Fatal(err)
+	}
+	cm["go.logs.channel.enable"] = false
+	cm["log_level"] = "3"
+	p, err := kafka.NewProducer(&cm)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer p.Close()
+	q := newGenQueue(n)
+	recs, _ := q.Lease(context.Background(), n) // made before the clock starts
+	mb := newMessageBuilder(cfg.Topic, testGateway)
+	reported := make(chan int)
+	go func() {
+		got, failed := 0, 0
+		for ev := range p.Events() {
+			if m, ok := ev.(*kafka.Message); ok {
+				got++
+				if m.TopicPartition.Error != nil {
+					failed++
+				}
+				if got == n {
+					break
+				}
+			}
+		}
+		reported <- failed
+	}()
+	start := time.Now()
+	for i := range recs {
+		m := mb.build(&recs[i])
+		m.Opaque = nil
+		for {
+			err := p.Produce(m, nil)
+			if err == nil {
+				break
+			}
+			if e, ok := err.(kafka.Error); !ok || e.Code() != kafka.ErrQueueFull {
 				b.Fatal(err)
 			}
-			b.ResetTimer()
-			start := time.Now()
-			ctx, cancel := context.WithCancel(context.Background())
-			done := make(chan error)
-			go func() { done <- f.Run(ctx) }()
-			select {
-			case <-q.done:
-			case <-time.After(10 * time.Minute):
-				b.Fatalf("only %d of %d acked", q.acked.Load(), n)
-			}
-			el := time.Since(start)
-			b.StopTimer()
-			cancel()
-			<-done
-			if q.rewinds.Load() != 0 {
-				b.Fatalf("%d rewinds during the drain", q.rewinds.Load())
-			}
-			b.ReportMetric(float64(n)/el.Seconds(), "events/s")
-			b.ReportMetric(0, "ns/op")
+			time.Sleep(100 * time.Microsecond)
 		}
-	})
+	}
+	failed := <-reported
+	el := time.Since(start)
+	if failed > 0 {
+		b.Fatalf("%d deliveries failed", failed)
+	}
+	return float64(n) / el.Seconds()
+}
+
+// drainForwarder drains n events through a Forwarder and returns events/s.
+func drainForwarder(b *testing.B, n, inflight int) float64 {
+	c := benchCluster(b)
+	defer c.Close()
+	q := newGenQueue(n)
+	f, err := NewForwarder(Config{Brokers: c.ListenAddrs(), MaxInFlight: inflight}, testGateway, q, nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	start := time.Now()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error)
+	go func() { done <- f.Run(ctx) }()
+	select {
+	case <-q.done:
+	case <-time.After(10 * time.Minute):
+		b.Fatalf("only %d of %d acked", q.acked.Load(), n)
+	}
+	el := time.Since(start)
+	cancel()
+	<-done
+	if q.rewinds.Load() != 0 {
+		b.Fatalf("%d rewinds during the drain", q.rewinds.Load())
+	}
+	return float64(n) / el.Seconds()
 }
 
 // latQueue feeds events at a fixed rate and measures commit-to-ack latency.
