@@ -31,7 +31,7 @@ const DefaultBaud = 115200
 type timing struct {
 	backoffMin, backoffMax time.Duration
 	poll                   time.Duration // port read timeout: how often the loop looks at ctx and timers
-	idleAbandon            time.Duration // quiet line with a partial frame buffered: drop it
+	idleAbandon            time.Duration // margin before a partial frame that does not complete is dropped
 	answer                 time.Duration // one command's answer
 	attempts               int           // tries per handshake command
 	silence                time.Duration // thingmagic: no byte at all while streaming = lost
@@ -499,9 +499,16 @@ type wait struct {
 // as the bytes at hand are decoded. Once the deadline has passed it reads
 // the port once more before giving up, so an answer that arrived while we
 // were busy elsewhere (a slow Deliver) is still found.
+//
+// A module sends a frame in one go, so a partial frame that stays
+// incomplete while we have waited on the port for longer than the frame
+// could take is not a frame: a stray head byte, often with a large length,
+// that would otherwise hold back the real frames behind it until enough
+// bytes arrived. It is abandoned (and counted).
 func nextFrame[F any](ctx context.Context, c *conn, dec decoder[F], w wait, out *batcher) (F, error) {
 	var zero F
 	pastDeadline := false
+	var waited time.Duration // port time spent while the buffered head stayed incomplete
 	for {
 		f, err := dec.Next()
 		if err == nil {
@@ -509,6 +516,16 @@ func nextFrame[F any](ctx context.Context, c *conn, dec decoder[F], w wait, out 
 		}
 		if !errors.Is(err, ErrIncomplete) {
 			c.s.frameError(err)
+			waited = 0
+			continue
+		}
+		if dec.Buffered() == 0 {
+			waited = 0
+		} else if waited >= c.s.abandonAfter() {
+			if err := dec.Abandon(); err != nil {
+				c.s.frameError(err)
+			}
+			waited = 0
 			continue
 		}
 		if out != nil {
@@ -528,20 +545,22 @@ func nextFrame[F any](ctx context.Context, c *conn, dec decoder[F], w wait, out 
 		if q := c.quiet(); w.silence > 0 && q > w.silence {
 			return zero, fmt.Errorf("%w: nothing received for %s", ErrNoAnswer, q.Round(time.Millisecond))
 		}
+		began := time.Now()
 		data, err := c.read()
 		if err != nil {
 			return zero, err
 		}
-		if len(data) == 0 {
-			if dec.Buffered() > 0 && c.quiet() >= c.s.t.idleAbandon {
-				if err := dec.Abandon(); err != nil {
-					c.s.frameError(err)
-				}
-			}
-			continue
+		if dec.Buffered() > 0 {
+			waited += time.Since(began)
 		}
 		dec.Feed(data)
 	}
+}
+
+// abandonAfter is how long a partial frame may wait: the time the longest
+// frame (262 bytes) takes on the line, plus a margin for USB latency.
+func (s *Source) abandonAfter() time.Duration {
+	return s.t.idleAbandon + time.Duration(262*10)*time.Second/time.Duration(s.baud)
 }
 
 func (s *Source) frameError(err error) {
