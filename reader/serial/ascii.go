@@ -226,7 +226,7 @@ func truncate(b []byte) []byte {
 	return b
 }
 
-// Abandon drops a partial line left when the line went quiet, so stray
+// Abandon drops a partial line that did not complete in time, so stray
 // bytes do not spoil the next line. It returns nil when nothing was pending.
 func (d *ASCIIDecoder) Abandon() error {
 	n := d.Buffered()

@@ -15,8 +15,8 @@ var (
 	ErrGarbage = errors.New("garbage between frames")
 	// ErrChecksum means a frame's CRC or checksum did not match; it was skipped.
 	ErrChecksum = errors.New("bad checksum")
-	// ErrTruncated means a partial frame was abandoned because the line went
-	// quiet before it was complete.
+	// ErrTruncated means a partial frame was abandoned because it did not
+	// complete in the time the line needs to carry it.
 	ErrTruncated = errors.New("truncated frame")
 	// ErrBadRecord means a frame had a valid checksum but its payload could
 	// not be understood (bad lengths, empty EPC, unsupported metadata).

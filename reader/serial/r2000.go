@@ -112,7 +112,7 @@ func (d *R2000Decoder) skipBad(b []byte, err error, detail string) error {
 	return &FrameError{Err: err, Skipped: i, Detail: detail}
 }
 
-// Abandon drops a partial frame left when the line went quiet (see
+// Abandon drops a partial frame that will not complete (see
 // ThingMagicDecoder.Abandon). It returns nil when nothing was pending.
 func (d *R2000Decoder) Abandon() error {
 	b := d.pending()

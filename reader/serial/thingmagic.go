@@ -156,10 +156,11 @@ func (d *ThingMagicDecoder) Next() (TMFrame, error) {
 	return TMFrame{Opcode: b[2], Status: binary.BigEndian.Uint16(b[3:5]), Data: b[5 : n-2]}, nil
 }
 
-// Abandon is called when the line has been quiet while a partial frame is
-// buffered: a module sends a frame in one go, so the partial frame (or a
-// stray 0xFF that looked like a head) will never complete. It drops up to
-// the next 0xFF and returns a *FrameError, or nil when nothing was pending.
+// Abandon is called when a partial frame has waited longer than the line
+// needs to carry it: a module sends a frame in one go, so it will never
+// complete (it was a stray 0xFF that looked like a head, or the rest was
+// lost). It drops up to the next 0xFF and returns a *FrameError, or nil
+// when nothing was pending.
 func (d *ThingMagicDecoder) Abandon() error {
 	b := d.pending()
 	if len(b) == 0 {
