@@ -9,14 +9,17 @@ package sim
 
 import (
 	"bufio"
+	"compress/gzip"
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"math"
 	"math/rand"
 	"os"
 	"path/filepath"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/spf13/viper"
@@ -83,7 +86,10 @@ type Scenario struct {
 	Speed   float64  `mapstructure:"speed"` // 1 = recorded pace (default), 10 = ten times faster
 	Loop    bool     `mapstructure:"loop"`
 	Seed    int64    `mapstructure:"seed"`
-	Tags    []Tag    `mapstructure:"tags"`
+	// StartDelay waits this long after the readers are up before playing,
+	// so a gateway started alongside can connect first.
+	StartDelay time.Duration `mapstructure:"start_delay"`
+	Tags       []Tag         `mapstructure:"tags"`
 
 	dir string
 }
@@ -170,7 +176,15 @@ func (s *Scenario) Timeline() ([]reader.Read, error) {
 			return nil, fmt.Errorf("reads: %w", err)
 		}
 		defer f.Close()
-		sc := bufio.NewScanner(f)
+		var in io.Reader = f
+		if strings.HasSuffix(path, ".gz") {
+			zr, err := gzip.NewReader(f)
+			if err != nil {
+				return nil, fmt.Errorf("reads %s: %w", path, err)
+			}
+			in = zr
+		}
+		sc := bufio.NewScanner(in)
 		sc.Buffer(make([]byte, 64<<10), 1<<20)
 		var t0 time.Time
 		for n := 1; sc.Scan(); n++ {
@@ -242,6 +256,11 @@ func (s *Scenario) Play(ctx context.Context, emus map[string]reader.Emulator) (i
 		return 0, err
 	}
 	fed := 0
+	select {
+	case <-ctx.Done():
+		return 0, nil
+	case <-time.After(s.StartDelay):
+	}
 	for {
 		start := time.Now()
 		for i := range tl {
