@@ -39,10 +39,11 @@
 //     dwell, then rack_move. rack_depart comes lost_after after the last read
 //     in the settled rack, counting only time when all the rack's readers
 //     were online.
-//   - Gates: when both sides saw the tag within gate_window, the engine waits
-//     another gate_window, then compares the times of each side's peak RSSI:
-//     outside first = inward. Each side needs min_reads reads. Both sides
-//     then start afresh, so lingering on one side repeats nothing.
+//   - Gates: once both sides saw the tag min_reads times within
+//     gate_window, the engine waits until gate_window/4 has passed after
+//     the later side's peak (at most gate_window), then compares the times
+//     of each side's peak RSSI: outside first = inward. Both sides then
+//     start afresh, so lingering on one side repeats nothing.
 //   - Timeouts are kept in a heap of lower-bound deadlines that reads never
 //     touch; they fire in due order and events carry the due time.
 package edge

@@ -290,7 +290,7 @@ func (e *Engine) Flush(dst []Event, now time.Time) []Event {
 	dst = e.Tick(dst, now)
 	var pending []int32
 	for gi := range e.gslots {
-		if g := &e.gslots[gi]; g.pending && !g.dead {
+		if g := &e.gslots[gi]; g.pending {
 			pending = append(pending, int32(gi))
 		}
 	}
@@ -539,8 +539,8 @@ func (e *Engine) Reconfigure(cfg Config) error {
 				} else {
 					e.gslots[prev].next = next
 				}
-				// Its timer is still queued; it frees the slot when it fires.
-				g.dead = true
+				// Freeing clears timerSeq: its queued timer goes stale.
+				e.freeGateSlot(gi)
 			}
 			gi = next
 		}

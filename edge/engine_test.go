@@ -343,6 +343,19 @@ func TestGateDirection(t *testing.T) {
 			t.Errorf("evidence: %s", ev[0].AppendJSON(nil))
 		}
 	})
+	t.Run("decided a quarter gate_window after the later peak", func(t *testing.T) {
+		f := newFeeder(t, testConfig())
+		f.crossing(10*time.Second, epcA, true)
+		// Inside peak at 11.5 s: decided at 14.0 s, not at the 10 s limit.
+		f.tick(14*time.Second - time.Millisecond)
+		if ev := f.take(); len(ev) != 0 {
+			t.Fatalf("decided before the peak had settled: %s", f.summary(ev))
+		}
+		f.tick(14*time.Second + 3*time.Millisecond)
+		if ev := f.take(); len(ev) != 1 || ev[0].Type != Inward {
+			t.Fatalf("got %s, want the inward 2.5 s after the inside peak", f.summary(ev))
+		}
+	})
 	t.Run("outward", func(t *testing.T) {
 		f := newFeeder(t, testConfig())
 		f.crossing(10*time.Second, epcA, false)

@@ -10,21 +10,24 @@ type gateSide struct {
 	readerMask  uint8
 }
 
-// gateSlot is one (tag, gate) pair. A crossing is detected when both sides
-// saw the tag (min_reads times each) within gate_window of each other; the
-// decision waits another
-// gate_window so that both sides' peaks are in, then the order of the peaks
-// gives the direction. After a decision both sides start empty, so a tag
-// lingering at one side does not repeat the event.
+// gateSlot is one (tag, gate) pair. A crossing is pending once both sides
+// saw the tag (min_reads times each) within gate_window of each other. The
+// decision waits until a quarter of gate_window has passed after the later
+// of the two sides' peaks (a stronger read moves that on), and at most
+// gate_window after the crossing became pending; then the order of the
+// peaks gives the direction. After a decision both sides start empty, so a
+// tag lingering at one side does not repeat the event.
 type gateSlot struct {
 	sides    [2]gateSide // outside, inside
 	decideAt int64       // ns; valid while pending
+	limit    int64       // ns; latest decideAt: pending start + gate_window
 	last     int64       // ns; last read on either side
+	timerSeq uint64      // seq of the slot's live timer; others are stale
+	timerDue int64       // ns; due of that timer
 	tag      int32
 	next     int32 // next gate slot of the same tag
 	zone     uint16
 	pending  bool
-	dead     bool // zone removed by Reconfigure; freed when its timer fires
 }
 
 func (e *Engine) allocGate() int32 {
@@ -54,7 +57,7 @@ func (e *Engine) gateRead(ti int32, rt route, rssi float32, antenna int, t int64
 		gi = e.allocGate()
 		e.gslots[gi] = gateSlot{tag: ti, zone: uint16(rt.zone), next: e.tags[ti].firstGate}
 		e.tags[ti].firstGate = gi
-		e.push(t+z.gw, timerGate, gi)
+		e.armGate(gi, t+z.gw)
 	}
 	g := &e.gslots[gi]
 	sd := &g.sides[rt.side-sideOutside]
@@ -78,28 +81,47 @@ func (e *Engine) gateRead(ti int32, rt route, rssi float32, antenna int, t int64
 	if !g.pending && sd.count >= uint32(z.minRead) {
 		other := &g.sides[sideInside-rt.side]
 		if other.count >= uint32(z.minRead) && t-other.last <= z.gw {
-			g.pending, g.decideAt = true, t+z.gw
+			g.pending, g.limit = true, t+z.gw
+			g.decideAt = g.settledAt(z)
+			if g.decideAt < g.timerDue {
+				e.armGate(gi, g.decideAt)
+			}
 		}
+	} else if g.pending {
+		// Only ever later: the queued timer stays a lower bound.
+		g.decideAt = g.settledAt(z)
 	}
+}
+
+// settledAt is when a pending crossing can be decided: a quarter of
+// gate_window after the later side's peak, at most limit.
+func (g *gateSlot) settledAt(z *zoneState) int64 {
+	return min(g.limit, max(g.sides[0].peakAt, g.sides[1].peakAt)+z.gw/4)
+}
+
+// armGate queues the slot's timer at due; an earlier queued one goes stale.
+func (e *Engine) armGate(gi int32, due int64) {
+	g := &e.gslots[gi]
+	g.timerDue = due
+	g.timerSeq = e.push(due, timerGate, gi)
 }
 
 func (e *Engine) gateTimer(dst []Event, tm timer) []Event {
 	gi := tm.ref
 	g := &e.gslots[gi]
-	if g.dead {
-		e.freeGateSlot(gi)
-		return dst
+	if tm.seq != g.timerSeq {
+		return dst // replaced by an earlier deadline, or the slot was freed
 	}
 	if g.pending {
 		if g.decideAt > tm.due {
-			e.push(g.decideAt, timerGate, gi)
+			e.armGate(gi, g.decideAt)
 			return dst
 		}
 		dst = e.decide(dst, gi)
 		g = &e.gslots[gi]
 	}
 	if due := g.last + e.zones[g.zone].gw; due > tm.due {
-		e.push(due, timerGate, gi)
+		e.armGate(gi, due)
 		return dst
 	}
 	// Silent for gate_window: forget the pair.

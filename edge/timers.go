@@ -21,7 +21,8 @@ func (a *timer) before(b *timer) bool {
 	return a.due < b.due || (a.due == b.due && a.seq < b.seq)
 }
 
-func (e *Engine) push(due int64, kind uint8, ref int32) {
+// push queues a deadline and returns its seq.
+func (e *Engine) push(due int64, kind uint8, ref int32) uint64 {
 	e.seq++
 	e.timers = append(e.timers, timer{due: due, seq: e.seq, ref: ref, kind: kind})
 	h := e.timers
@@ -34,6 +35,7 @@ func (e *Engine) push(due int64, kind uint8, ref int32) {
 		h[i], h[p] = h[p], h[i]
 		i = p
 	}
+	return e.seq
 }
 
 func (e *Engine) pop() timer {
