@@ -43,10 +43,15 @@ func (a *ackSet) has(s uint64) bool {
 	return ok
 }
 
-// take hands the queued seqs, sorted, to the committer.
-func (a *ackSet) take() []uint64 {
+// take hands up to n of the queued seqs, lowest first, to the committer.
+func (a *ackSet) take(n int) []uint64 {
 	a.sort()
-	a.inflight, a.queued, a.sorted = a.queued, nil, true
+	if len(a.queued) <= n {
+		a.inflight, a.queued = a.queued, nil
+	} else {
+		// Shares the array: inflight's capacity ends where queued begins.
+		a.inflight, a.queued = a.queued[:n:n], a.queued[n:]
+	}
 	return a.inflight
 }
 

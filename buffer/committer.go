@@ -120,7 +120,10 @@ func (q *Queue) commit(batch []*appendReq, probe bool) {
 	batch = live
 
 	q.mu.Lock()
-	acks, corr, readyErr := q.acks.take(), q.corruptQ, q.readyErr
+	// Deletes per transaction are capped: a huge delete transaction holds
+	// many bbolt nodes in memory and delays the appends behind it.
+	acks, corr, readyErr := q.acks.take(16*q.opts.MaxBatchEvents), q.corruptQ, q.readyErr
+	moreAcks := len(q.acks.queued) > 0
 	q.corruptQ = nil
 	st := q.st
 	q.mu.Unlock()
@@ -211,6 +214,10 @@ func (q *Queue) commit(batch []*appendReq, probe bool) {
 	q.readyErr = nil
 	q.st, q.ends, q.fileBytes = res.st, res.ends, res.fileBytes
 	q.maxSeq = 0
+	if len(acks) > 0 {
+		close(q.acksGone)
+		q.acksGone = make(chan struct{})
+	}
 	q.acks.committed()
 	for _, s := range res.quarant {
 		delete(q.corrupt, s)
@@ -223,6 +230,9 @@ func (q *Queue) commit(batch []*appendReq, probe bool) {
 	q.mu.Unlock()
 	if recovered {
 		q.log.Info("buffer writes succeed again")
+	}
+	if moreAcks {
+		q.kickCommitter()
 	}
 	q.report(res, now) // before the callers learn the outcome, so the metrics already say it
 	for _, r := range batch {

@@ -77,6 +77,7 @@ type Queue struct {
 	leaseEpoch uint64        // bumped by Rewind
 	maxSeq     uint64        // highest seq the running commit may assign (visible to Lease before q.st is updated)
 	acks       ackSet        // acked, deleted by the next commit
+	acksGone   chan struct{} // closed and replaced when a commit deleted acked records
 	corrupt    map[uint64]string
 	corruptQ   []uint64 // found bad by Lease, quarantine in the next transaction
 }
@@ -119,16 +120,17 @@ func Open(dir string, opts Options) (*Queue, error) {
 		return nil, fmt.Errorf("buffer: create data_dir: %w", err)
 	}
 	q := &Queue{
-		dir:     dir,
-		path:    filepath.Join(dir, dbFile),
-		opts:    opts,
-		log:     opts.Log.With("component", "buffer"),
-		reqs:    make(chan *appendReq, 256),
-		kick:    make(chan struct{}, 1),
-		closing: make(chan struct{}),
-		done:    make(chan struct{}),
-		notify:  make(chan struct{}),
-		corrupt: make(map[uint64]string),
+		dir:      dir,
+		path:     filepath.Join(dir, dbFile),
+		opts:     opts,
+		log:      opts.Log.With("component", "buffer"),
+		reqs:     make(chan *appendReq, 256),
+		kick:     make(chan struct{}, 1),
+		closing:  make(chan struct{}),
+		done:     make(chan struct{}),
+		notify:   make(chan struct{}),
+		acksGone: make(chan struct{}),
+		corrupt:  make(map[uint64]string),
 	}
 	// A compaction copy left by a crash: the real file was never replaced
 	// (the rename is the last step), so the copy is only a partial duplicate.
@@ -398,9 +400,22 @@ func (q *Queue) Lease(ctx context.Context, max int) ([]Record, error) {
 	for {
 		q.mu.Lock()
 		closed, pos, epoch, notify := q.isClosed, q.readPos, q.leaseEpoch, q.notify
+		backlog, acksGone := q.acks.len(), q.acksGone
 		q.mu.Unlock()
 		if closed {
 			return nil, ErrClosed
+		}
+		if backlog >= maxPendingAcks {
+			// The deletes lag behind: wait for them rather than let the
+			// acked-but-undeleted set grow without bound.
+			select {
+			case <-acksGone:
+				continue
+			case <-ctx.Done():
+				return nil, ctx.Err()
+			case <-q.closing:
+				return nil, ErrClosed
+			}
 		}
 		recs, next, err := q.read(pos, max)
 		if err != nil {
@@ -428,6 +443,10 @@ func (q *Queue) Lease(ctx context.Context, max int) ([]Record, error) {
 		}
 	}
 }
+
+// maxPendingAcks bounds the acked seqs waiting for their delete (8 bytes
+// each); Lease waits while there are more.
+const maxPendingAcks = 1 << 18
 
 // read copies up to limit records from seq pos on, in a short read
 // transaction. next is one past the last seq looked at.
