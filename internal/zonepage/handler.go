@@ -111,6 +111,12 @@ func (s *server) page(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *server) asset(w http.ResponseWriter, r *http.Request) {
+	// No directory listings, and no 500 for names the embedded FS rejects
+	// (e.g. invalid UTF-8).
+	if name := strings.TrimPrefix(r.URL.Path, "/static/"); strings.HasSuffix(name, "/") || !fs.ValidPath(name) {
+		http.NotFound(w, r)
+		return
+	}
 	// Embedded files carry no modification time; no-cache makes the browser
 	// revalidate so a new binary's page is never mixed with old assets.
 	w.Header().Set("Cache-Control", "no-cache")

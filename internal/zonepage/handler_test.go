@@ -64,6 +64,9 @@ func TestPageAndAssetsAreEmbedded(t *testing.T) {
 	if rec := get(t, h, "GET", "/static/nope.js"); rec.Code != 404 {
 		t.Errorf("GET /static/nope.js = %d, want 404", rec.Code)
 	}
+	if rec := get(t, h, "GET", "/static/"); rec.Code != 404 {
+		t.Errorf("GET /static/ = %d, want 404 (no listing)", rec.Code)
+	}
 	if rec := get(t, h, "GET", "/nope"); rec.Code != 404 {
 		t.Errorf("GET /nope = %d, want 404", rec.Code)
 	}
