@@ -3,7 +3,9 @@ package main
 import (
 	"context"
 	"errors"
+	"log/slog"
 	"os"
+	"time"
 	"os/signal"
 	"syscall"
 
@@ -11,7 +13,42 @@ import (
 
 	"github.com/rfidgw/rfidgw/internal/config"
 	"github.com/rfidgw/rfidgw/internal/gateway"
+	"github.com/rfidgw/rfidgw/internal/sdnotify"
 )
+
+// notifySystemd sends READY=1 once the pipeline runs, then WATCHDOG=1 (with
+// STATUS=) only while the pipeline makes progress. Without NOTIFY_SOCKET
+// (not under systemd) it does nothing.
+func notifySystemd(ctx context.Context, gw *gateway.Gateway, log *slog.Logger) {
+	if os.Getenv("NOTIFY_SOCKET") == "" {
+		return
+	}
+	for gw.Ready() != nil {
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+	if _, err := sdnotify.Ready(gw.StatusLine()); err != nil {
+		log.Warn("systemd notify failed", "err", err)
+	}
+	if interval, ok := sdnotify.WatchdogInterval(); ok {
+		sdnotify.NewWatchdog(interval, gw.Alive, gw.StatusLine).WithLogger(log).Run(ctx)
+		return
+	}
+	// No watchdog: still keep STATUS= current for `systemctl status`.
+	t := time.NewTicker(10 * time.Second)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			sdnotify.Status(gw.StatusLine())
+		}
+	}
+}
 
 func runCmd() *cobra.Command {
 	var cfgPath string
@@ -54,19 +91,23 @@ file (a bad new config is rejected and the old one keeps running).`,
 			signal.Notify(hup, syscall.SIGHUP)
 			go func() {
 				for range hup {
+					sdnotify.Reloading()
 					next, err := loadConfig(cfgPath, config.ScopeAll)
+					if err == nil {
+						err = gw.Reload(ctx, next)
+					}
 					if err != nil {
 						log.Error("reload rejected; the running config stays", "err", err)
-						continue
+					} else {
+						log.Info("reload done", "zones", len(next.Zones), "readers", len(next.Readers))
 					}
-					if err := gw.Reload(ctx, next); err != nil {
-						log.Error("reload rejected; the running config stays", "err", err)
-						continue
-					}
-					log.Info("reload done")
+					sdnotify.Ready(gw.StatusLine())
 				}
 			}()
-			return gw.Run(ctx)
+			go notifySystemd(ctx, gw, log)
+			err = gw.Run(ctx)
+			sdnotify.Stopping()
+			return err
 		},
 	}
 	cmd.Flags().StringVar(&cfgPath, "config", "", "gateway config file (YAML, contract §4)")

@@ -67,9 +67,11 @@ type Gateway struct {
 	readersMu sync.Mutex
 	readersUp map[string]bool // copy for status/http
 
-	started   atomic.Bool
-	progress  atomic.Int64 // unix nanos of the owner's last loop
-	commitErr atomic.Pointer[string]
+	started    atomic.Bool
+	progress   atomic.Int64 // unix nanos of the owner's last loop
+	aliveAfter time.Duration
+	pause      chan chan struct{} // tests: stall the owner until the channel is closed
+	commitErr  atomic.Pointer[string]
 
 	extraHandlers map[string]http.Handler
 
@@ -92,17 +94,23 @@ func New(cfg *config.Config, log *slog.Logger) (*Gateway, error) {
 		log = slog.Default()
 	}
 	g := &Gateway{
-		log:       log,
-		cfg:       cfg,
-		sources:   map[string]*runningSource{},
-		in:        make(chan *batch, 64),
-		reloads:   make(chan reloadReq),
-		readerUp:  map[string]reader.Status{},
-		readersUp: map[string]bool{},
+		log:        log,
+		cfg:        cfg,
+		sources:    map[string]*runningSource{},
+		in:         make(chan *batch, 64),
+		reloads:    make(chan reloadReq),
+		readerUp:   map[string]reader.Status{},
+		readersUp:  map[string]bool{},
+		aliveAfter: 5 * time.Second,
+		pause:      make(chan chan struct{}),
 	}
 	for _, r := range cfg.Readers {
 		if r.Type == reader.TypeFile {
 			g.virtual = true
+			continue
+		}
+		for _, id := range r.ReaderIDs() {
+			g.readersUp[id] = false // until its source says it is online
 		}
 	}
 	eng, err := edge.New(edgeConfig(cfg))
@@ -287,6 +295,8 @@ func (g *Gateway) own(ctx context.Context) {
 			}
 		case req := <-g.reloads:
 			req.done <- g.applyReload(req.cfg)
+		case until := <-g.pause:
+			<-until
 		case b := <-g.in:
 			pending = append(pending, b)
 		drain:
@@ -397,10 +407,38 @@ func (g *Gateway) Ready() error {
 	if p := g.commitErr.Load(); p != nil {
 		return fmt.Errorf("buffer refuses events: %s", *p)
 	}
-	if age := time.Since(time.Unix(0, g.progress.Load())); age > 10*time.Second {
-		return fmt.Errorf("edge loop stalled for %s", age.Round(time.Second))
+	return g.Alive()
+}
+
+// Alive reports nil while the edge loop goes round (it ticks every 200 ms
+// even when idle, and keeps going while it retries a refused commit); an
+// error when it is stuck. The systemd watchdog pings only while Alive is nil.
+func (g *Gateway) Alive() error {
+	if age := time.Since(time.Unix(0, g.progress.Load())); age > g.aliveAfter {
+		return fmt.Errorf("edge loop stuck for %s", age.Round(100*time.Millisecond))
 	}
 	return nil
+}
+
+// StatusLine is the one-line state for systemd's STATUS=.
+func (g *Gateway) StatusLine() string {
+	up, all := 0, 0
+	for _, ok := range g.ReadersOnline() {
+		all++
+		if ok {
+			up++
+		}
+	}
+	st := g.queue.Stats()
+	kafka := "kafka down"
+	if g.fwd.Connected() {
+		kafka = "kafka ok"
+	}
+	line := fmt.Sprintf("readers %d/%d online, buffer %d events, lag %s, %s", up, all, st.Events, st.OldestAge.Round(time.Second), kafka)
+	if err := g.Ready(); err != nil {
+		line += ", NOT READY: " + err.Error()
+	}
+	return line
 }
 
 // LastProgress is when the owner loop last went round (for the watchdog).
