@@ -2,8 +2,8 @@ package gateway
 
 import (
 	"context"
-	"log/slog"
 	"io"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
