@@ -327,6 +327,26 @@ func TestThingMagicBootloader(t *testing.T) {
 	hs.expectTag(epc1, 1, -50)
 }
 
+// A module that ends the stream by itself (response type 0) is asked to
+// start again, without a disconnect; status warnings do not disturb reading.
+func TestThingMagicStreamEnd(t *testing.T) {
+	sim := newSim(t, ProtocolThingMagic)
+	hs := start(t, sim, reader.Config{Protocol: ProtocolThingMagic})
+	hs.expectStatus(reader.StatusOnline)
+	hs.waitReading()
+	sim.mu.Lock()
+	sim.reading = false // as a module that stopped on its own
+	sim.mu.Unlock()
+	sim.WriteRaw(encodeTMResponse(0x22, 0x0504, nil)) // temperature throttling warning
+	sim.WriteRaw(encodeTMResponse(0x22, 0, h(t, "10 00 1B 01 FF 00")))
+	hs.waitReading()
+	hs.feed(epc3, 2, -47)
+	hs.expectTag(epc3, 2, -47)
+	if n := strings.Count(strings.Join(sim.commands(), " "), "0x2F:start"); n != 2 {
+		t.Fatalf("%d start commands, want 2 (the second after the stream ended)", n)
+	}
+}
+
 // Heartbeats keep a quiet ThingMagic connection alive; when they stop (a
 // module that hung), the silence is a disconnect.
 func TestThingMagicHeartbeatSilence(t *testing.T) {
