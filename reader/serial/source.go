@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"time"
 
 	"go.bug.st/serial"
@@ -68,6 +69,10 @@ type Source struct {
 	region  byte // thingmagic; 0 = leave the module's region alone
 	pattern string
 	t       timing
+
+	errMu      sync.Mutex
+	frameErrs  int       // frame errors since lastErrLog
+	lastErrLog time.Time // last warning about frame errors
 }
 
 var (
@@ -283,8 +288,7 @@ func (s *Source) probeBaud(ctx context.Context) (int, bool) {
 		if b == s.baud || ctx.Err() != nil {
 			continue
 		}
-		p := *s
-		p.baud = b
+		p := &Source{cfg: s.cfg, log: s.log, baud: b, region: s.region, pattern: s.pattern, t: s.t}
 		p.t.attempts = 1
 		p.t.answer = min(p.t.answer, 300*time.Millisecond)
 		c, err := p.open()
@@ -563,8 +567,20 @@ func (s *Source) abandonAfter() time.Duration {
 	return s.t.idleAbandon + time.Duration(262*10)*time.Second/time.Duration(s.baud)
 }
 
+// frameError counts a decoding problem. The log gets a warning at most
+// once a minute with how many there were, so a noisy cable shows up
+// without flooding the journal.
 func (s *Source) frameError(err error) {
 	metrics.ReaderFrameErrors.WithLabelValues(s.cfg.ID).Inc()
+	s.errMu.Lock()
+	defer s.errMu.Unlock()
+	s.frameErrs++
+	if now := time.Now(); now.Sub(s.lastErrLog) >= time.Minute {
+		s.log.Warn("skipped undecodable bytes from the reader", "count", s.frameErrs, "last", err)
+		s.frameErrs = 0
+		s.lastErrLog = now
+		return
+	}
 	s.log.Debug("skipped undecodable bytes", "err", err)
 }
 
