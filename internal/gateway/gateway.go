@@ -113,6 +113,7 @@ func New(cfg *config.Config, log *slog.Logger) (*Gateway, error) {
 			g.readersUp[id] = false // until its source says it is online
 		}
 	}
+	initMetrics(cfg)
 	eng, err := edge.New(edgeConfig(cfg))
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", config.ErrConfig, err)
@@ -475,3 +476,23 @@ func (g *Gateway) status() uplink.GatewayStatus {
 
 // Version is the gateway's version, set by the command at start-up.
 var Version = "dev"
+
+// initMetrics creates every labelled series of contract §7 at zero, so
+// /metrics lists them from the start (a dashboard can tell "no reads yet"
+// from "metric missing").
+func initMetrics(cfg *config.Config) {
+	for _, r := range cfg.Readers {
+		for _, id := range r.ReaderIDs() {
+			metrics.ReadsTotal.WithLabelValues(id)
+			if r.Type != reader.TypeFile {
+				metrics.ReaderConnected.WithLabelValues(id)
+			}
+		}
+	}
+	for _, t := range []edge.EventType{edge.Inward, edge.Outward, edge.RackMove, edge.RackDepart, edge.Gap} {
+		metrics.EventsTotal.WithLabelValues(string(t))
+	}
+	for _, k := range []string{"delivery", "fatal", "produce"} {
+		metrics.UplinkErrors.WithLabelValues(k)
+	}
+}

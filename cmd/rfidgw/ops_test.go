@@ -1,0 +1,175 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/rfidgw/rfidgw/internal/testkit"
+)
+
+// fakeNotify is a NOTIFY_SOCKET that collects what the daemon sends.
+type fakeNotify struct {
+	path string
+	mu   sync.Mutex
+	msgs []string
+}
+
+func newFakeNotify(t *testing.T) *fakeNotify {
+	t.Helper()
+	dir, err := os.MkdirTemp("", "sdn") // short path: unix socket names are limited
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	f := &fakeNotify{path: filepath.Join(dir, "notify")}
+	conn, err := net.ListenUnixgram("unixgram", &net.UnixAddr{Name: f.path, Net: "unixgram"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	go func() {
+		buf := make([]byte, 4096)
+		for {
+			n, err := conn.Read(buf)
+			if err != nil {
+				return
+			}
+			f.mu.Lock()
+			f.msgs = append(f.msgs, string(buf[:n]))
+			f.mu.Unlock()
+		}
+	}()
+	return f
+}
+
+func (f *fakeNotify) count(substr string) int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	n := 0
+	for _, m := range f.msgs {
+		if strings.Contains(m, substr) {
+			n++
+		}
+	}
+	return n
+}
+
+func (f *fakeNotify) last(substr string) string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for i := len(f.msgs) - 1; i >= 0; i-- {
+		if strings.Contains(f.msgs[i], substr) {
+			return f.msgs[i]
+		}
+	}
+	return ""
+}
+
+func get(t *testing.T, url, token string) (int, string) {
+	t.Helper()
+	req, _ := http.NewRequest("GET", url, nil)
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatalf("GET %s: %v", url, err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
+}
+
+// TestDaemonOperations runs the real daemon under a fake systemd notify
+// socket with the watchdog on and a token-protected HTTP listener, then
+// reloads it with a bad and a good config while it keeps delivering.
+func TestDaemonOperations(t *testing.T) {
+	bin, _ := testkit.Binaries(t)
+	kafka := testkit.Kafka(t, 0)
+	brokers := kafka.ListenAddrs()[0]
+	dir := t.TempDir()
+	httpPort := testkit.FreePort(t)
+	cfg := gatewayConfig(t, dir, demoReads(), brokers, httpPort)
+	token := "s3cret-token"
+	tokenFile := filepath.Join(dir, "token")
+	os.WriteFile(tokenFile, []byte(token+"\n"), 0o600)
+	base, _ := os.ReadFile(cfg)
+	good := strings.Replace(string(base), fmt.Sprintf("listen: 127.0.0.1:%d", httpPort),
+		fmt.Sprintf("listen: 127.0.0.1:%d\n  token_file: %s", httpPort, tokenFile), 1)
+	// Play slowly enough that the reload happens while reads still arrive.
+	good = strings.Replace(good, "speed: 0", "speed: 40", 1)
+	os.WriteFile(cfg, []byte(good), 0o644)
+
+	notify := newFakeNotify(t)
+	gw := testkit.Start(t, []string{"NOTIFY_SOCKET=" + notify.path, "WATCHDOG_USEC=400000"},
+		bin, "run", "--config", cfg, "--log-format", "json")
+	testkit.WaitFor(t, 20*time.Second, "READY=1 on the notify socket", func() bool { return notify.count("READY=1") > 0 })
+	testkit.WaitFor(t, 5*time.Second, "watchdog pings", func() bool { return notify.count("WATCHDOG=1") >= 3 })
+	if st := notify.last("STATUS="); !strings.Contains(st, "buffer") || !strings.Contains(st, "events") {
+		t.Errorf("STATUS line %q does not show the buffer", st)
+	}
+
+	base0 := fmt.Sprintf("http://127.0.0.1:%d", httpPort)
+	if code, _ := get(t, base0+"/healthz", ""); code != 200 {
+		t.Errorf("/healthz without token: %d, want 200", code)
+	}
+	if code, _ := get(t, base0+"/metrics", ""); code != 401 {
+		t.Errorf("/metrics without token: %d, want 401", code)
+	}
+	if code, _ := get(t, base0+"/metrics", "wrong"); code != 401 {
+		t.Errorf("/metrics with a wrong token: %d, want 401", code)
+	}
+	if code, body := get(t, base0+"/readyz", token); code != 200 {
+		t.Errorf("/readyz: %d %s", code, body)
+	}
+	code, metrics := get(t, base0+"/metrics", token)
+	if code != 200 {
+		t.Fatalf("/metrics with token: %d", code)
+	}
+	for _, name := range []string{
+		`rfidgw_reads_total{reader="dock-1"}`, `rfidgw_events_total{type="inward"}`, `rfidgw_events_total{type="gap"}`,
+		"rfidgw_buffer_events ", "rfidgw_buffer_bytes ", "rfidgw_uplink_delivered_total ", `rfidgw_uplink_errors_total{kind="delivery"}`,
+		"rfidgw_events_dropped_total ", "rfidgw_uplink_lag_seconds ", "go_goroutines ", "process_resident_memory_bytes ",
+	} {
+		if !strings.Contains(metrics, "\n"+name) {
+			t.Errorf("/metrics lacks %s", name)
+		}
+	}
+
+	// A bad config is rejected with check's message and the daemon goes on.
+	bad := strings.Replace(good, "outside: [{reader: dock-1,", "outside: [{reader: dock-7,", 1)
+	os.WriteFile(cfg, []byte(bad), 0o644)
+	gw.Cmd.Process.Signal(syscall.SIGHUP)
+	testkit.WaitFor(t, 10*time.Second, "the bad reload to be rejected", func() bool {
+		return strings.Contains(gw.Output(), "reload rejected") && strings.Contains(gw.Output(), `unknown reader \"dock-7\"`)
+	})
+	// A good config with a changed zone set is taken.
+	changed := strings.Replace(good, "  dwell: 5s\n", "  dwell: 4s\n", 1)
+	changed = strings.Replace(changed, "  - id: rack-A04\n", "  - id: rack-A04-new\n", 1)
+	os.WriteFile(cfg, []byte(changed), 0o644)
+	gw.Cmd.Process.Signal(syscall.SIGHUP)
+	testkit.WaitFor(t, 10*time.Second, "the good reload", func() bool { return strings.Contains(gw.Output(), "reload done") })
+	select {
+	case <-gw.Exited():
+		t.Fatalf("daemon exited during reloads:\n%s", gw.Output())
+	default:
+	}
+	// The events still all arrive, once each.
+	got := testkit.Consume(t, brokers, "rfid.movements", len(demoExpected), 60*time.Second)
+	checkDemoEvents(t, got)
+	if err := gw.Stop(t, 20*time.Second); err != nil {
+		t.Errorf("daemon exit: %v", err)
+	}
+	if notify.count("STOPPING=1") == 0 {
+		t.Error("no STOPPING=1 at shutdown")
+	}
+}
