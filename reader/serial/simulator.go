@@ -66,7 +66,9 @@ func NewSimulator(protocol string, log *slog.Logger) (*Simulator, error) {
 	if err != nil {
 		return nil, err
 	}
+	s.mu.Lock()
 	s.port = p
+	s.mu.Unlock()
 	return s, nil
 }
 
