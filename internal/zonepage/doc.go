@@ -28,8 +28,12 @@
 // bounded. Model methods run on HTTP goroutines and must be safe for
 // concurrent use and return copies.
 //
+// ReadStats is a helper for the Model's implementer: fed every batch of reads
+// (Observe), it gives reads per second per reader antenna (FillRates) and a
+// tag's recent reads merged per second (TagReads), bounded in memory.
+//
 // Wiring (the lead's cmd/rfidgw): gw.Handle("/", zonepage.Handler(model,
-// zonepage.Options{Logger: log})). Relative URLs are used throughout, so the
+// zonepage.Options{Logger: log, Done: ctx.Done()})). Relative URLs are used throughout, so the
 // page also works mounted under a prefix with http.StripPrefix. With an HTTP
 // token the page is opened as /?token=T; the page passes the token on to its
 // assets and API calls.

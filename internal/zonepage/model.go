@@ -90,7 +90,8 @@ type TagRead struct {
 	Time    time.Time `json:"time"`
 	Reader  string    `json:"reader"`
 	Antenna int       `json:"antenna"`
-	RSSI    float64   `json:"rssi"`
+	RSSI    float64   `json:"rssi"`            // dBm; the mean when Count > 1
+	Count   int       `json:"count,omitempty"` // reads merged into this point (ReadStats merges per second)
 }
 
 // UplinkView is the buffer and Kafka state.

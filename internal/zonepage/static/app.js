@@ -312,7 +312,7 @@
       svg.append(e);
       return e;
     };
-    const pts = reads.map((r) => ({ t: Date.parse(r.time) / 1000, rssi: r.rssi, key: r.reader + " #" + r.antenna }))
+    const pts = reads.map((r) => ({ t: Date.parse(r.time) / 1000, rssi: r.rssi, n: r.count || 1, key: r.reader + " #" + r.antenna }))
       .filter((p) => isFinite(p.t) && isFinite(p.rssi));
     const end = Math.max(lastAt ? Date.parse(lastAt) / 1000 : 0, ...pts.map((p) => p.t)) || Date.now() / 1000;
     const start = end - PLOT_SPAN_S;
@@ -344,7 +344,7 @@
       const last = ps[ps.length - 1];
       const sw = el("span", { class: "swatch" });
       sw.style.background = color;
-      legend.append(el("span", { "data-series": key }, sw, key + ": " + ps.length + " reads, last " + fmt1(last.rssi) + " dBm"));
+      legend.append(el("span", { "data-series": key }, sw, key + ": " + ps.reduce((a, p) => a + p.n, 0) + " reads, last " + fmt1(last.rssi) + " dBm"));
     }
     if (!series.size) legend.append(el("span", { class: "muted" }, "no reads in the last two minutes"));
     return el("div", {}, svg, legend);
