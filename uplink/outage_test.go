@@ -33,9 +33,9 @@ func startFeeder(q *memQueue, perTick int, tick time.Duration) *feeder {
 			case <-fd.stop:
 				return
 			case <-t.C:
+				fd.mu.Lock()
 				rs := testRecords(testGateway, fd.next, perTick, 23)
 				fd.next += uint64(perTick)
-				fd.mu.Lock()
 				fd.all = append(fd.all, rs...)
 				fd.mu.Unlock()
 				q.add(rs...)
@@ -43,6 +43,12 @@ func startFeeder(q *memQueue, perTick int, tick time.Duration) *feeder {
 		}
 	}()
 	return fd
+}
+
+func (fd *feeder) count() int {
+	fd.mu.Lock()
+	defer fd.mu.Unlock()
+	return len(fd.all)
 }
 
 func (fd *feeder) finish() []buffer.Record {
@@ -81,7 +87,7 @@ func outage(t *testing.T, down time.Duration, librdkafka map[string]string) *log
 
 	time.Sleep(1500 * time.Millisecond)
 	c1.Close()
-	t.Logf("broker down at %d events", fd.next-1)
+	t.Logf("broker down at %d events", fd.count())
 	time.Sleep(down)
 	acked, total := q.stats()
 	t.Logf("broker up again; %d of %d events acked", acked, total)
