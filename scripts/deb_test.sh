@@ -19,7 +19,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
 TMP=$(mktemp -d)
-trap 'rm -rf "$TMP"' EXIT
+trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$TMP"' EXIT
 
 fails=0
 ok() { echo "ok   $*"; }
@@ -206,7 +206,7 @@ CEOF
 	kaddr=$(cat "$TMP/kaddr" 2>/dev/null) || true
 	if [ -z "$kaddr" ]; then
 		fail "MDWE smoke: devkafka did not start: $(tail -n3 "$TMP/devkafka.log")"
-		kill "$kpid" 2>/dev/null
+		kill "$kpid" 2>/dev/null || true
 		return
 	fi
 	# configs/demo.yaml (make demo), pointed at this broker and played at full speed once.
@@ -218,10 +218,10 @@ CEOF
 	local got
 	got=$(timeout 60 "$TMP/root/usr/bin/rfidgw" tail --brokers "$kaddr" --topic rfid.movements \
 		--from-beginning --count 3 2>/dev/null | grep -c '"schema":1') || true
-	kill -TERM "$gpid" 2>/dev/null
+	kill -TERM "$gpid" 2>/dev/null || true
 	rc=0
 	wait "$gpid" || rc=$?
-	kill "$kpid" 2>/dev/null
+	kill "$kpid" 2>/dev/null || true
 	wait "$kpid" 2>/dev/null || true
 	if [ "$got" = 3 ] && [ "$rc" -eq 0 ]; then
 		ok "packaged daemon under MemoryDenyWriteExecute delivered events to Kafka and stopped cleanly"
