@@ -3,10 +3,13 @@ package zonepage
 import (
 	"encoding/json"
 	"fmt"
+	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -208,5 +211,54 @@ func TestBrowserEscapesModelText(t *testing.T) {
 		t.Error(err)
 	} else {
 		t.Logf("escaping screenshot: %s", shot)
+	}
+}
+
+// Behind the gateway's token check (every path needs ?token= or a bearer
+// header; a browser can only send the query), the page passes the token it
+// was opened with to its assets, its stream and its tag lookups.
+func TestBrowserWithToken(t *testing.T) {
+	b := zonepagetest.Start(t)
+	const token = "s3cret+/="
+	done := make(chan struct{})
+	opts := quietOpts()
+	opts.Done = done
+	h := Handler(newFakeModel(), opts)
+	var mu sync.Mutex
+	var refused []string
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Query().Get("token") != token {
+			mu.Lock()
+			refused = append(refused, r.URL.String())
+			mu.Unlock()
+			http.Error(w, "token required", http.StatusUnauthorized)
+			return
+		}
+		h.ServeHTTP(w, r)
+	}))
+	t.Cleanup(srv.Close)
+	t.Cleanup(func() { close(done) })
+	if err := b.Navigate(srv.URL + "/?token=" + url.QueryEscape(token)); err != nil {
+		t.Fatal(err)
+	}
+	for _, sel := range []string{`#live[data-state="open"]`, `[data-reader="rack-row-a"][data-connected="true"]`} {
+		if err := b.WaitVisible(sel, 5*time.Second); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := b.Click(`#zones tr[data-epc="` + movingEPC + `"] button`); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.WaitVisible(`#tag-panel[data-zone="rack-A01"]`, 5*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	// The stylesheet came through too: its grid is in force.
+	if disp, err := zonepagetest.Eval[string](b, `getComputedStyle(document.querySelector("main")).display`); err != nil || disp != "grid" {
+		t.Errorf("main is %q (%v): the stylesheet did not load", disp, err)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if len(refused) > 0 {
+		t.Errorf("requests without the token: %v", refused)
 	}
 }
