@@ -158,3 +158,63 @@ func TestForwarderBrokerLostLog(t *testing.T) {
 		t.Errorf("producer not recreated after the broker lost its log; log:\n%s", logs)
 	}
 }
+
+// The broker loses its log while events stream in and some are in flight:
+// every event not acknowledged by the old broker must reach the new one.
+func TestForwarderBrokerLostLogMidStream(t *testing.T) {
+	t.Parallel()
+	c1 := newCluster(t)
+	addrs := c1.ListenAddrs()
+	q := newMemQueue()
+	log, logs := testLogger(t)
+	f, err := NewForwarder(Config{Brokers: addrs, MaxInFlight: 2000, RetryBackoffMax: time.Second}, testGateway, q, log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	runForwarder(t, f)
+	fd := startFeeder(q, 20, 5*time.Millisecond)
+	time.Sleep(1500 * time.Millisecond)
+	c1.Close()
+	// No report can come from the old broker now: what is acked so far is
+	// all it had, and it is gone with its log.
+	ackedBefore, _ := q.stats()
+	c2 := newCluster(t, kfake.Ports(portOf(t, addrs[0])))
+	time.Sleep(2 * time.Second)
+	all := fd.finish()
+	if err := q.waitAcked(len(all), 45*time.Second); err != nil {
+		t.Fatalf("%v; log:\n%s", err, logs)
+	}
+	// ever holds every seq acked; those acked by c1 are the first ackedBefore.
+	want := q.unackedAt(all, ackedBefore)
+	t.Logf("%d events, %d acked by the old broker, %d expected on the new one", len(all), ackedBefore, len(want))
+	got := consumeAll(t, c2.ListenAddrs(), testTopic, len(want), 20*time.Second)
+	checkDelivery(t, got, want, q.releases())
+	if !logs.contains("failed fatally") {
+		t.Errorf("producer not recreated; log:\n%s", logs)
+	}
+}
+
+// Run returns when its context ends even while Kafka is away, and the
+// events it could not deliver stay in the buffer.
+func TestForwarderStopsDuringOutage(t *testing.T) {
+	t.Parallel()
+	c := newCluster(t)
+	q := newMemQueue()
+	f, err := NewForwarder(Config{Brokers: c.ListenAddrs(), FlushTimeout: time.Second}, testGateway, q, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	stop := runForwarder(t, f)
+	first := testRecords(testGateway, 1, 100, 5)
+	q.add(first...)
+	if err := q.waitAcked(len(first), 20*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	c.Close()
+	q.add(testRecords(testGateway, 101, 100, 5)...)
+	time.Sleep(500 * time.Millisecond)
+	stop() // fails the test if Run does not return within 30 s
+	if a, _ := q.stats(); a != len(first) {
+		t.Errorf("%d acked, want %d: events acked without Kafka", a, len(first))
+	}
+}

@@ -12,21 +12,22 @@ import (
 // memQueue is an in-memory Queue with the buffer's semantics, for tests and
 // benchmarks. It also counts what the forwarder did with it.
 type memQueue struct {
-	mu      sync.Mutex
-	recs    []buffer.Record // in seq order; acked ones are removed from the front lazily
-	acked   map[uint64]bool // acked seqs not yet trimmed from recs
-	pos     int             // index in recs of the next record to lease
-	notify  chan struct{}   // closed when records are added
-	leases  map[uint64]int  // times each seq was leased
-	ackDups int             // Ack of a seq already acked
-	ackMiss int             // Ack of a seq never leased
-	rewinds int
-	total   int // records ever added
-	nAcked  int
+	mu       sync.Mutex
+	recs     []buffer.Record // in seq order; acked ones are removed from the front lazily
+	acked    map[uint64]bool // acked seqs not yet trimmed from recs
+	pos      int             // index in recs of the next record to lease
+	notify   chan struct{}   // closed when records are added
+	leases   map[uint64]int  // times each seq was leased
+	ackDups  int             // Ack of a seq already acked
+	ackMiss  int             // Ack of a seq never leased
+	rewinds  int
+	total    int // records ever added
+	nAcked   int
+	ackOrder map[uint64]int // seq -> its position in the order of acks
 }
 
 func newMemQueue() *memQueue {
-	return &memQueue{acked: map[uint64]bool{}, leases: map[uint64]int{}, notify: make(chan struct{})}
+	return &memQueue{acked: map[uint64]bool{}, leases: map[uint64]int{}, ackOrder: map[uint64]int{}, notify: make(chan struct{})}
 }
 
 func (q *memQueue) add(rs ...buffer.Record) {
@@ -76,6 +77,7 @@ func (q *memQueue) Ack(seqs ...uint64) error {
 			continue
 		}
 		q.acked[s] = true
+		q.ackOrder[s] = q.nAcked
 		q.nAcked++
 	}
 	// Trim the acked prefix, as the buffer deletes it.
@@ -96,6 +98,20 @@ func (q *memQueue) Rewind() {
 	q.pos = 0
 	q.rewinds++
 	q.mu.Unlock()
+}
+
+// unackedAt returns the records of rs that were not among the first n
+// acknowledged.
+func (q *memQueue) unackedAt(rs []buffer.Record, n int) []buffer.Record {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	var out []buffer.Record
+	for _, r := range rs {
+		if i, ok := q.ackOrder[r.Seq]; !ok || i >= n {
+			out = append(out, r)
+		}
+	}
+	return out
 }
 
 // stats returns acked and total record counts.
