@@ -19,7 +19,7 @@ func BenchmarkSnapshot10k(b *testing.B) {
 	for b.Loop() {
 		clk.Advance(time.Second)
 		sn := s.get()
-		p, err := sn.payload("", 25, 600)
+		p, err := sn.payload("", true, 25, 600)
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -41,14 +41,14 @@ func BenchmarkFilteredPayload10k(b *testing.B) {
 		sn.mu.Lock()
 		sn.enc = nil // as if a new snapshot: no cached payload
 		sn.mu.Unlock()
-		if _, err := sn.payload("0000270", 25, 600); err != nil {
+		if _, err := sn.payload("0000270", true, 25, 600); err != nil {
 			b.Fatal(err)
 		}
 	}
 }
 
-// BenchmarkZonesAPI10k is one GET /api/zones within an interval (snapshot
-// cached): cut and encode for this request.
+// BenchmarkZonesAPI10k is one GET /api/zones within an interval: the
+// snapshot and its encoded answer are shared, so this is the HTTP cost.
 func BenchmarkZonesAPI10k(b *testing.B) {
 	m := newFakeModel()
 	m.zones = manyTags(10_000, 40)

@@ -137,9 +137,15 @@ func (s *server) zones(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, fmt.Errorf("query parameter epc: %w", err))
 		return
 	}
-	sn := s.snaps.get()
-	zones, matched, sent := cutZones(sn.zones, filter, s.opts.MaxTagsPerZone, s.opts.MaxTags)
-	writeJSON(w, zonesPayload{Seq: sn.seq, At: sn.at, Filter: filter, TagsTotal: matched, TagsSent: sent, Zones: zones})
+	b, err := s.snaps.get().payload(filter, false, s.opts.MaxTagsPerZone, s.opts.MaxTags)
+	if err != nil {
+		writeError(w, http.StatusInternalServerError, err)
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	w.Write(b) // shared with other requests: not appended to
+	w.Write([]byte{'\n'})
 }
 
 func (s *server) events(w http.ResponseWriter, r *http.Request) {

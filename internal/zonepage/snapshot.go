@@ -152,20 +152,26 @@ func cutZones(zones []ZoneView, filter string, perZone, total int) (out []zoneOu
 	return out, matched, sent
 }
 
-// payload is the stream's "snapshot" message for one filter, encoded once
-// per snapshot and filter however many clients ask.
-func (sn *snapshot) payload(filter string, perZone, total int) ([]byte, error) {
+// payload is the stream's "snapshot" message (withState: readers and
+// uplink too) or the /api/zones answer for one filter, encoded once per
+// snapshot, kind and filter however many clients ask.
+func (sn *snapshot) payload(filter string, withState bool, perZone, total int) ([]byte, error) {
+	key := "zones:" + filter
+	if withState {
+		key = "stream:" + filter
+	}
 	sn.mu.Lock()
 	defer sn.mu.Unlock()
-	if b, ok := sn.enc[filter]; ok {
+	if b, ok := sn.enc[key]; ok {
 		return b, nil
 	}
 	zones, matched, sent := cutZones(sn.zones, filter, perZone, total)
-	up := sn.uplink
-	b, err := json.Marshal(zonesPayload{
-		Seq: sn.seq, At: sn.at, Filter: filter, TagsTotal: matched, TagsSent: sent,
-		Readers: nonNil(sn.readers), Zones: zones, Uplink: &up,
-	})
+	p := zonesPayload{Seq: sn.seq, At: sn.at, Filter: filter, TagsTotal: matched, TagsSent: sent, Zones: zones}
+	if withState {
+		up := sn.uplink
+		p.Readers, p.Uplink = nonNil(sn.readers), &up
+	}
+	b, err := json.Marshal(p)
 	if err != nil {
 		return nil, fmt.Errorf("encoding snapshot: %w", err)
 	}
@@ -173,7 +179,7 @@ func (sn *snapshot) payload(filter string, perZone, total int) ([]byte, error) {
 		sn.enc = map[string][]byte{}
 	}
 	if len(sn.enc) < maxEncCache {
-		sn.enc[filter] = b
+		sn.enc[key] = b
 	}
 	return b, nil
 }

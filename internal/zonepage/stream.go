@@ -72,7 +72,7 @@ func (s *server) stream(w http.ResponseWriter, r *http.Request) {
 		sn := s.snaps.get()
 		if sn.seq != lastSeq {
 			lastSeq = sn.seq
-			p, err := sn.payload(filter, s.opts.MaxTagsPerZone, s.opts.MaxTags)
+			p, err := sn.payload(filter, true, s.opts.MaxTagsPerZone, s.opts.MaxTags)
 			if err != nil {
 				s.log.Error("zonepage: stream snapshot", "err", err)
 				return
