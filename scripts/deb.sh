@@ -70,7 +70,7 @@ else
 	commit=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)
 	ldflags="-s -w -X main.version=$raw -X main.commit=$commit -X main.date=$date"
 	echo "deb.sh: building $bin (linux/$ARCH, version $raw)" >&2
-	env "${buildenv[@]}" $GO build -ldflags "$ldflags" -o "$bin" ./cmd/rfidgw
+	env "${buildenv[@]}" "$GO" build -ldflags "$ldflags" -o "$bin" ./cmd/rfidgw
 fi
 
 # The binary must be for ARCH (catches a wrong RFIDGW_BIN or CC).

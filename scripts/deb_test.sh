@@ -79,10 +79,13 @@ need "$list" ' \./usr/share/doc/rfidgw/examples/gateway\.yaml$' "file: example c
 never "$list" ' \./var/lib/rfidgw' "no /var/lib/rfidgw in the package (StateDirectory= creates it; upgrades never touch the buffer)"
 
 dpkg-deb -x "$deb" "$TMP/root"
-cmp -s "$TMP/root/lib/systemd/system/rfidgw.service" systemd/rfidgw.service &&
-	ok "packaged unit is systemd/rfidgw.service" || fail "packaged unit differs from systemd/rfidgw.service"
-cmp -s "$TMP/root/etc/rfidgw/gateway.yaml" configs/example.yaml &&
-	ok "packaged gateway.yaml is configs/example.yaml" || fail "packaged gateway.yaml differs from configs/example.yaml"
+same() { # same PACKAGED REPO
+	if cmp -s "$TMP/root$1" "$2"; then ok "packaged $1 is $2"; else fail "packaged $1 differs from $2"; fi
+}
+same /lib/systemd/system/rfidgw.service systemd/rfidgw.service
+same /usr/lib/sysusers.d/rfidgw.conf systemd/rfidgw.sysusers
+same /etc/rfidgw/gateway.yaml configs/example.yaml
+same /usr/share/doc/rfidgw/install.md docs/install.md
 
 # --- binary ---------------------------------------------------------------------
 if [ -n "${RFIDGW_BIN:-}" ]; then
@@ -145,6 +148,7 @@ fi
 unit=$(cat "$TMP/root/lib/systemd/system/rfidgw.service")
 need "$unit" '^Type=notify$' "unit: Type=notify"
 need "$unit" '^ExecStart=/usr/bin/rfidgw run --config /etc/rfidgw/gateway\.yaml --log-format json$' "unit: ExecStart"
+# shellcheck disable=SC2016 # a literal $MAINPID
 need "$unit" '^ExecReload=/bin/kill -HUP \$MAINPID$' "unit: ExecReload sends SIGHUP"
 need "$unit" '^WatchdogSec=30s$' "unit: WatchdogSec"
 need "$unit" '^Restart=on-failure$' "unit: Restart=on-failure (covers the watchdog)"
@@ -255,7 +259,7 @@ if err=$(env -u RFIDGW_BIN scripts/deb.sh sparc 2>&1); then
 else
 	need "$err" "unsupported ARCH 'sparc'" "deb.sh rejects an unknown ARCH"
 fi
-if err=$(env -u RFIDGW_BIN CC=no-such-aarch64-linux-gnu-gcc DIST=$TMP/dist scripts/deb.sh arm64 2>&1); then
+if err=$(env -u RFIDGW_BIN CC=no-such-aarch64-linux-gnu-gcc DIST="$TMP/dist" scripts/deb.sh arm64 2>&1); then
 	fail "deb.sh arm64 succeeded without a cross compiler"
 else
 	need "$err" 'apt-get install gcc-aarch64-linux-gnu' "deb.sh arm64 without a cross compiler says what to install"
