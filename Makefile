@@ -6,10 +6,11 @@ COMMIT  ?= $(shell git rev-parse --short HEAD 2>/dev/null || echo unknown)
 DATE    ?= $(shell date -u +%Y-%m-%dT%H:%M:%SZ)
 LDFLAGS := -X main.version=$(VERSION) -X main.commit=$(COMMIT) -X main.date=$(DATE)
 FUZZTIME ?= 8s
-# Packages needed by the tests, installed with apt when missing (root only).
-APT_PKGS := mosquitto
+# Debian packages the tests need: command -> package, installed with apt when
+# missing (root only; otherwise the tests that need them skip and say why).
+APT_CMDS := mosquitto:mosquitto chromium:chromium dpkg-deb:dpkg
 
-.PHONY: all build deps test vet unit fuzz-short fuzz bench demo clean
+.PHONY: all build deps test vet unit fuzz-short fuzz bench demo clean deb deb-test chaos
 
 all: build
 
@@ -27,7 +28,7 @@ FORCE:
 # own test dependencies) and the Debian packages the tests use.
 deps:
 	$(GO) mod download
-	@missing=""; for p in $(APT_PKGS); do command -v $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	@missing=""; for cp in $(APT_CMDS); do c=$${cp%%:*}; p=$${cp#*:}; command -v $$c >/dev/null 2>&1 || missing="$$missing $$p"; done; \
 	if [ -n "$$missing" ]; then \
 	  if [ "$$(id -u)" = 0 ]; then \
 	    echo "installing:$$missing"; \
@@ -46,18 +47,25 @@ unit:
 
 # every fuzz target for a short time (FUZZTIME); crashers land in testdata/fuzz as regression tests
 fuzz-short:
-	@set -e; for pkg in $$($(GO) list ./...); do \
-	  dir=$$($(GO) list -f '{{.Dir}}' $$pkg); \
-	  for f in $$(grep -ho '^func Fuzz[A-Za-z0-9_]*' $$dir/*_test.go 2>/dev/null | sed 's/func //'); do \
-	    echo "fuzz $$pkg $$f ($(FUZZTIME))"; \
-	    $(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) $$pkg > /tmp/rfidgw-fuzz.log 2>&1 || { cat /tmp/rfidgw-fuzz.log; exit 1; }; \
-	  done; \
-	done
+	FUZZTIME=$(FUZZTIME) ./scripts/fuzz.sh
 
+# longer fuzzing: make fuzz FUZZTIME=5m
 fuzz:
-	$(MAKE) fuzz-short FUZZTIME=$${FUZZTIME:-60s}
+	FUZZTIME=$(if $(filter 8s,$(FUZZTIME)),60s,$(FUZZTIME)) ./scripts/fuzz.sh
 
-test: deps vet build unit fuzz-short
+# the .deb: dist/rfidgw_<version>_<arch>.deb (ARCH=arm64 needs gcc-aarch64-linux-gnu)
+ARCH ?= amd64
+deb:
+	./scripts/deb.sh $(ARCH)
+
+deb-test:
+	./scripts/deb_test.sh
+
+# the full fault-injection suite (about 30-40 minutes); a short form runs in `make test`
+chaos: build
+	$(GO) test -count=1 -run . -v -timeout 60m ./chaos/ -args -chaos.full
+
+test: deps vet build unit deb-test fuzz-short
 	@echo "make test: all green"
 
 bench:

@@ -15,6 +15,8 @@ import (
 	"github.com/rfidgw/rfidgw/internal/config"
 	"github.com/rfidgw/rfidgw/internal/gateway"
 	"github.com/rfidgw/rfidgw/reader"
+	"github.com/rfidgw/rfidgw/reader/llrp"
+	"github.com/rfidgw/rfidgw/reader/serial"
 	"github.com/rfidgw/rfidgw/uplink"
 )
 
@@ -58,7 +60,7 @@ It exits 0 only if everything is ok, 1 if a dependency failed.`,
 				ctx, cancel := context.WithTimeout(cmd.Context(), timeout)
 				detail, err := checkReader(ctx, cfg.Gateway.ID, rc)
 				cancel()
-				report(fmt.Sprintf("reader %s (%s)", rc.ID, rc.Type), detail, err, readerFix(rc))
+				report(fmt.Sprintf("reader %s (%s)", rc.ID, rc.Type), detail, err, readerFix(rc, err))
 			}
 			ctx, cancel := context.WithTimeout(cmd.Context(), timeout)
 			detail, err := uplink.Check(ctx, gateway.UplinkConfig(cfg))
@@ -93,7 +95,10 @@ func checkReader(ctx context.Context, gatewayID string, rc reader.Config) (strin
 	return ch.Check(ctx)
 }
 
-func readerFix(rc reader.Config) string {
+func readerFix(rc reader.Config, err error) string {
+	if errors.Is(err, serial.ErrBusy) || errors.Is(err, llrp.ErrConnectionRefused) {
+		return "the reader is held by another client, usually the running daemon: stop it first (systemctl stop rfidgw) or check while it is stopped"
+	}
 	switch rc.Type {
 	case reader.TypeLLRP:
 		return "check the reader's address and port (5084, TLS 5085), that it is powered and no other client holds its LLRP connection"

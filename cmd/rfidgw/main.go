@@ -8,10 +8,12 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"strings"
 
 	"github.com/spf13/cobra"
 
 	"github.com/rfidgw/rfidgw/internal/config"
+	"github.com/rfidgw/rfidgw/internal/gateway"
 )
 
 // Set with -ldflags "-X main.version=... -X main.commit=... -X main.date=...".
@@ -89,6 +91,29 @@ func loadConfig(path string, scope config.Scope) (*config.Config, error) {
 	}
 	if err := cfg.Validate(scope); err != nil {
 		return nil, usageErr(err)
+	}
+	// The engine's own limits (min_reads, windows, antenna ranges, overlaps).
+	if err := gateway.EdgeConfig(cfg).Validate(); err != nil {
+		p := &config.Problems{File: cfg.File}
+		for _, line := range strings.Split(err.Error(), "\n") {
+			if line != "" {
+				p.Items = append(p.Items, line)
+			}
+		}
+		return nil, usageErr(p)
+	}
+	if scope == config.ScopeAll {
+		// Each source checks its own settings (TLS and password files,
+		// regexp groups, regions) without connecting.
+		p := &config.Problems{File: cfg.File}
+		for i, rc := range cfg.Readers {
+			if _, err := gateway.NewSource(cfg.Gateway.ID, rc, nil); err != nil {
+				p.Items = append(p.Items, fmt.Sprintf("readers[%d]: %v", i, err))
+			}
+		}
+		if len(p.Items) > 0 {
+			return nil, usageErr(p)
+		}
 	}
 	return cfg, nil
 }

@@ -9,6 +9,7 @@ import (
 
 	"github.com/rfidgw/rfidgw/edge"
 	"github.com/rfidgw/rfidgw/internal/config"
+	"github.com/rfidgw/rfidgw/internal/gateway"
 	"github.com/rfidgw/rfidgw/reader"
 )
 
@@ -32,7 +33,7 @@ day, and compare what it would have emitted.`,
 			if err != nil {
 				return err
 			}
-			eng, err := edge.New(edge.Config{Zones: cfg.Zones, Settings: cfg.Edge})
+			eng, err := edge.New(gateway.EdgeConfig(cfg))
 			if err != nil {
 				return usageErr(err)
 			}

@@ -14,6 +14,7 @@ import (
 	"github.com/rfidgw/rfidgw/internal/config"
 	"github.com/rfidgw/rfidgw/internal/gateway"
 	"github.com/rfidgw/rfidgw/internal/sdnotify"
+	"github.com/rfidgw/rfidgw/internal/zonepage"
 )
 
 // notifySystemd sends READY=1 once the pipeline runs, then WATCHDOG=1 (with
@@ -81,11 +82,12 @@ file (a bad new config is rejected and the old one keeps running).`,
 			ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 			defer stop()
 			if cfg.HTTP.Listen != "" {
+				gw.Handle("/", zonepage.Handler(gw.PageModel(), zonepage.Options{Logger: log, Done: ctx.Done()}))
 				addr, _, err := gateway.Serve(ctx, cfg.HTTP.Listen, gw.Handler(token))
 				if err != nil {
 					return err
 				}
-				log.Info("http listening", "addr", addr.String(), "paths", "/healthz /readyz /metrics")
+				log.Info("http listening", "addr", addr.String(), "zone_page", "http://"+addr.String()+"/", "paths", "/healthz /readyz /metrics /api/")
 			}
 			hup := make(chan os.Signal, 1)
 			signal.Notify(hup, syscall.SIGHUP)

@@ -59,13 +59,17 @@ type Gateway struct {
 	reloads chan reloadReq
 	srcCtx  context.Context // parent of every source, also those a reload starts
 
+	page *pageState
+
 	// clock: with a file reader the engine's clock follows the reads.
-	virtual   bool
-	lastRead  time.Time
-	lastWall  time.Time
-	readerUp  map[string]reader.Status // owner only
-	readersMu sync.Mutex
-	readersUp map[string]bool // copy for status/http
+	clockMu      sync.Mutex
+	virtual      bool
+	maxReadAhead time.Duration
+	lastRead     time.Time
+	lastWall     time.Time
+	readerUp     map[string]reader.Status // owner only
+	readersMu    sync.Mutex
+	readersUp    map[string]bool // copy for status/http
 
 	started    atomic.Bool
 	progress   atomic.Int64 // unix nanos of the owner's last loop
@@ -102,6 +106,7 @@ func New(cfg *config.Config, log *slog.Logger) (*Gateway, error) {
 		readerUp:   map[string]reader.Status{},
 		readersUp:  map[string]bool{},
 		aliveAfter: 5 * time.Second,
+		page:       newPageState(),
 		pause:      make(chan chan struct{}),
 	}
 	for _, r := range cfg.Readers {
@@ -114,7 +119,14 @@ func New(cfg *config.Config, log *slog.Logger) (*Gateway, error) {
 		}
 	}
 	initMetrics(cfg)
-	eng, err := edge.New(edgeConfig(cfg))
+	ecfg := EdgeConfig(cfg)
+	ecfg.Logger = log
+	if !g.virtual {
+		// Live readers: a reader clock far ahead must not age every other tag.
+		ecfg.MaxReadAhead = 2 * time.Second
+	}
+	g.maxReadAhead = ecfg.MaxReadAhead
+	eng, err := edge.New(ecfg)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", config.ErrConfig, err)
 	}
@@ -161,8 +173,13 @@ func New(cfg *config.Config, log *slog.Logger) (*Gateway, error) {
 	return g, nil
 }
 
-func edgeConfig(cfg *config.Config) edge.Config {
-	return edge.Config{Zones: cfg.Zones, Settings: cfg.Edge}
+// EdgeConfig is the engine's part of the config, with the known reader ids.
+func EdgeConfig(cfg *config.Config) edge.Config {
+	known := []string{}
+	for _, r := range cfg.Readers {
+		known = append(known, r.ReaderIDs()...)
+	}
+	return edge.Config{Zones: cfg.Zones, Settings: cfg.Edge, KnownReaders: known}
 }
 
 // UplinkConfig maps the config file's uplink section to the forwarder's config.
@@ -260,6 +277,12 @@ func (g *Gateway) Deliver(ctx context.Context, reads []reader.Read) error {
 
 // now is the engine's clock.
 func (g *Gateway) now() time.Time {
+	g.clockMu.Lock()
+	defer g.clockMu.Unlock()
+	return g.nowLocked()
+}
+
+func (g *Gateway) nowLocked() time.Time {
 	wall := time.Now()
 	if !g.virtual || g.lastRead.IsZero() {
 		return wall
@@ -271,6 +294,8 @@ func (g *Gateway) now() time.Time {
 func (g *Gateway) own(ctx context.Context) {
 	tick := time.NewTicker(tickEvery)
 	defer tick.Stop()
+	snap := time.NewTicker(snapEvery)
+	defer snap.Stop()
 	var (
 		events  []edge.Event
 		pending []*batch
@@ -298,6 +323,10 @@ func (g *Gateway) own(ctx context.Context) {
 			req.done <- g.applyReload(req.cfg)
 		case until := <-g.pause:
 			<-until
+		case <-snap.C:
+			if g.page.watched() {
+				g.snapshotForPage(g.now())
+			}
 		case b := <-g.in:
 			pending = append(pending, b)
 		drain:
@@ -311,6 +340,7 @@ func (g *Gateway) own(ctx context.Context) {
 			}
 			events = events[:0]
 			for _, b := range pending {
+				g.page.stats.Observe(b.reads)
 				for i := range b.reads {
 					events = g.process(events, &b.reads[i])
 				}
@@ -332,7 +362,9 @@ func (g *Gateway) hasStateChanges() bool { return g.engine.PendingStateChanges()
 // states and the recording up to date.
 func (g *Gateway) process(events []edge.Event, r *reader.Read) []edge.Event {
 	if g.virtual && r.Time.After(g.lastRead) {
+		g.clockMu.Lock()
 		g.lastRead, g.lastWall = r.Time, time.Now()
+		g.clockMu.Unlock()
 	}
 	if r.IsStatus() {
 		if g.readerUp[r.Reader] != r.Status {
@@ -373,6 +405,7 @@ func (g *Gateway) commit(ctx context.Context, events []edge.Event) error {
 			for i := range events {
 				metrics.EventsTotal.WithLabelValues(string(events[i].Type)).Inc()
 			}
+			g.page.recordEvents(events)
 			return nil
 		}
 		msg := err.Error()

@@ -116,7 +116,9 @@ func (g *Gateway) Reload(ctx context.Context, cfg *config.Config) error {
 
 // applyReload runs in the owner goroutine.
 func (g *Gateway) applyReload(cfg *config.Config) error {
-	if err := g.engine.Reconfigure(edgeConfig(cfg)); err != nil {
+	ecfg := EdgeConfig(cfg)
+	ecfg.Logger, ecfg.MaxReadAhead = g.log, g.maxReadAhead
+	if err := g.engine.Reconfigure(ecfg); err != nil {
 		return fmt.Errorf("%w: %v", config.ErrConfig, err)
 	}
 	g.log.Info("reload: zones and edge settings applied", "zones", len(cfg.Zones))
