@@ -11,13 +11,21 @@
 //
 // Wiring in `rfidgw run` (the lead's side):
 //
-//	// once the buffer is open and the pipeline goroutines run:
-//	sdnotify.Ready(gw.StatusLine())
-//	if d, ok := sdnotify.WatchdogInterval(); ok {
-//		go sdnotify.NewWatchdog(d, gw.Ready, gw.StatusLine).WithLogger(log).Run(ctx)
+//	status := func() string {
+//		st := gw.Queue().Stats()
+//		return sdnotify.StatusLine(gw.ReadersOnline(), int64(st.Events), st.OldestAge)
 //	}
-//	// on SIGHUP:  sdnotify.Reloading(); ...reload...; sdnotify.Ready(gw.StatusLine())
-//	// on SIGTERM: sdnotify.Stopping()
+//	// once the buffer is open and the pipeline goroutines run:
+//	sdnotify.Ready(status())
+//	if d, ok := sdnotify.WatchdogInterval(); ok {
+//		go sdnotify.NewWatchdog(d, gw.Ready, status).WithLogger(log).Run(ctx)
+//	}
+//	// on SIGHUP: sdnotify.Reloading(), reload, then sdnotify.Ready(status())
+//	// whether the reload was accepted or rejected (READY=1 ends "reloading").
+//	// on SIGTERM/SIGINT, before closing the buffer: sdnotify.Stopping()
+//
+// Without a watchdog (WatchdogSec= unset, or not under systemd) call
+// sdnotify.Status(status()) now and then instead, or not at all.
 package sdnotify
 
 import (
