@@ -191,6 +191,9 @@ func (s *server) lookupTag(epc string) (TagDetail, bool) {
 	}
 	d.Reads = nonNil(d.Reads)
 	d.Zones = nonNil(d.Zones)
+	if d.At.IsZero() {
+		d.At = s.opts.Now().UTC()
+	}
 	d.Events = s.snaps.cleanEvents(d.Events, maxTagEvents)
 	return d, true
 }

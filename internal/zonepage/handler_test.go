@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -186,7 +187,7 @@ func TestAPITag(t *testing.T) {
 		t.Fatalf("GET tag = %d %s", rec.Code, rec.Body.String())
 	}
 	d := decode[map[string]any](t, rec)
-	if d["epc"] != "E28011606000020D8F3A1B2C" || d["zone"] != "rack-A01" {
+	if d["epc"] != "E28011606000020D8F3A1B2C" || d["zone"] != "rack-A01" || d["at"] == nil {
 		t.Errorf("tag = %v", d)
 	}
 	reads := d["reads"].([]any)
@@ -293,9 +294,6 @@ func TestTagLookupsCachedAndLimited(t *testing.T) {
 
 func TestCutZonesCaps(t *testing.T) {
 	zones := manyTags(10_000, 20)
-	for i := range zones {
-		sortTags(zones[i].Tags)
-	}
 	out, matched, sent := cutZones(zones, "", 25, 300)
 	if matched != 10_000 || sent != 300 {
 		t.Errorf("matched %d sent %d, want 10000 and 300", matched, sent)
@@ -313,8 +311,16 @@ func TestCutZonesCaps(t *testing.T) {
 	if sum != sent {
 		t.Errorf("sum %d != sent %d", sum, sent)
 	}
-	if out[0].Tags[0].RSSI != -40 {
-		t.Errorf("strongest tag first: %+v", out[0].Tags[0])
+	// The cut equals the head of a full sort, for every zone that got tags.
+	for zi, z := range out {
+		ref := slices.Clone(zones[zi].Tags)
+		slices.SortFunc(ref, func(a, b ZoneTag) int { return strongerTag(&a, &b) })
+		if !slices.Equal(z.Tags, ref[:len(z.Tags)]) {
+			t.Errorf("zone %d: cut %v, want %v", zi, z.Tags[:3], ref[:3])
+		}
+	}
+	if out[0].Tags[0].RSSI != -40 || out[0].Tags[0].Reads != 9 {
+		t.Errorf("strongest first: %+v", out[0].Tags[0])
 	}
 }
 

@@ -64,14 +64,18 @@ type ZoneTag struct {
 
 // TagDetail is one tag, for the tag view.
 type TagDetail struct {
-	EPC            string            `json:"epc"`
-	Zone           string            `json:"zone"`                     // settled rack zone; "" = none
-	Candidate      string            `json:"candidate,omitempty"`      // rack waiting out its dwell
-	CandidateSince time.Time         `json:"candidate_since,omitzero"` // zero when no candidate
-	LastSeen       time.Time         `json:"last_seen,omitzero"`
-	Zones          []TagZone         `json:"zones"`  // what the engine weighs, per zone
-	Reads          []TagRead         `json:"reads"`  // recent reads, oldest first, bounded
-	Events         []json.RawMessage `json:"events"` // recent events of this tag, newest first
+	EPC            string    `json:"epc"`
+	Zone           string    `json:"zone"`                     // settled rack zone; "" = none
+	Candidate      string    `json:"candidate,omitempty"`      // rack waiting out its dwell
+	CandidateSince time.Time `json:"candidate_since,omitzero"` // zero when no candidate
+	LastSeen       time.Time `json:"last_seen,omitzero"`
+	// At is "now" on the engine's clock, the right edge of the RSSI plot;
+	// set it when that clock is not the wall clock (a replayed file).
+	// Zero means the time of the answer.
+	At     time.Time         `json:"at,omitzero"`
+	Zones  []TagZone         `json:"zones"`  // what the engine weighs, per zone
+	Reads  []TagRead         `json:"reads"`  // recent reads, oldest first, bounded
+	Events []json.RawMessage `json:"events"` // recent events of this tag, newest first
 }
 
 // TagZone is the engine's view of a tag in one zone: why it did or did not

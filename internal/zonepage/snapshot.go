@@ -20,7 +20,7 @@ type snapshot struct {
 	seq     uint64
 	at      time.Time
 	readers []ReaderView
-	zones   []ZoneView // tags sorted strongest first
+	zones   []ZoneView // as the Model gave them; cutZones picks the strongest
 	uplink  UplinkView
 	events  []json.RawMessage // valid and compact, newest first
 
@@ -65,9 +65,6 @@ func (s *snapshotter) get() *snapshot {
 		uplink:  s.model.Uplink(),
 	}
 	snap.events = s.cleanEvents(s.model.Events(s.maxEvents), s.maxEvents)
-	for i := range snap.zones {
-		sortTags(snap.zones[i].Tags)
-	}
 	s.cur = snap
 	return snap
 }
@@ -94,12 +91,35 @@ func (s *snapshotter) cleanEvents(in []json.RawMessage, limit int) []json.RawMes
 	return out
 }
 
-// sortTags orders a zone's tags for the top-N cut: strongest smoothed RSSI
-// first, then most reads, then EPC so the order is stable between snapshots.
-func sortTags(tags []ZoneTag) {
-	slices.SortFunc(tags, func(a, b ZoneTag) int {
-		return cmp.Or(cmp.Compare(b.RSSI, a.RSSI), cmp.Compare(b.Reads, a.Reads), cmp.Compare(a.EPC, b.EPC))
-	})
+// strongerTag orders a zone's tags for the top-N cut: strongest smoothed
+// RSSI first, then most reads, then EPC so the order is stable between
+// snapshots.
+func strongerTag(a, b *ZoneTag) int {
+	return cmp.Or(cmp.Compare(b.RSSI, a.RSSI), cmp.Compare(b.Reads, a.Reads), cmp.Compare(a.EPC, b.EPC))
+}
+
+// topTags returns the k strongest tags matching filter, strongest first,
+// and how many matched. It keeps a small sorted list instead of sorting
+// the zone: with thousands of tags and k = 25 almost every tag is rejected
+// by one comparison with the weakest kept.
+func topTags(tags []ZoneTag, filter string, k int) (top []ZoneTag, matched int) {
+	top = make([]ZoneTag, 0, min(k, len(tags)))
+	for i := range tags {
+		t := &tags[i]
+		if filter != "" && !strings.Contains(t.EPC, filter) {
+			continue
+		}
+		matched++
+		if k == 0 || len(top) == k && strongerTag(t, &top[k-1]) >= 0 {
+			continue
+		}
+		if len(top) == k {
+			top = top[:k-1]
+		}
+		at, _ := slices.BinarySearchFunc(top, t, func(e ZoneTag, t *ZoneTag) int { return strongerTag(&e, t) })
+		top = slices.Insert(top, at, *t)
+	}
+	return top, matched
 }
 
 // zoneOut is a zone as sent: its tags cut to the caps, with counts of what
@@ -128,21 +148,8 @@ func cutZones(zones []ZoneView, filter string, perZone, total int) (out []zoneOu
 	out = make([]zoneOut, 0, len(zones))
 	budget := total
 	for _, z := range zones {
-		var tags []ZoneTag
-		n := 0
-		for _, t := range z.Tags {
-			if filter != "" && !strings.Contains(t.EPC, filter) {
-				continue
-			}
-			n++
-			if len(tags) < perZone && budget > 0 {
-				tags = append(tags, t)
-				budget--
-			}
-		}
-		if tags == nil {
-			tags = []ZoneTag{}
-		}
+		tags, n := topTags(z.Tags, filter, min(perZone, budget))
+		budget -= len(tags)
 		zo := zoneOut{ZoneView: z, Total: n, More: n - len(tags)}
 		zo.Tags = tags
 		out = append(out, zo)

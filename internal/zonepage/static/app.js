@@ -289,14 +289,14 @@
     $("tag-detail").replaceChildren(
       dl,
       el("h3", {}, "What the engine weighs, per zone"), zones,
-      el("h3", {}, "RSSI over the last two minutes, per reader antenna"), plot(t.reads || []),
+      el("h3", {}, "RSSI over the last two minutes, per reader antenna"), plot(t.reads || [], t.at),
       el("h3", {}, "Recent events of this tag"),
       evs.length ? el("table", { id: "tag-events" }, el("tbody", {}, ...evs)) : el("p", { class: "muted" }, "none"));
   }
 
   // plot draws reads [{time, reader, antenna, rssi}] as one series per
   // reader antenna, in an inline SVG.
-  function plot(reads) {
+  function plot(reads, at) {
     const NS = "http://www.w3.org/2000/svg";
     const W = 420, H = 180, L = 34, R = 6, T = 6, B = 20;
     const svg = document.createElementNS(NS, "svg");
@@ -314,7 +314,10 @@
     };
     const pts = reads.map((r) => ({ t: Date.parse(r.time) / 1000, rssi: r.rssi, n: r.count || 1, key: r.reader + " #" + r.antenna }))
       .filter((p) => isFinite(p.t) && isFinite(p.rssi));
-    const end = Math.max(lastAt ? Date.parse(lastAt) / 1000 : 0, ...pts.map((p) => p.t)) || Date.now() / 1000;
+    // The right edge is "now" on the engine's clock (at), so a tag that went
+    // silent shows as a gap at the end; reads newer than that move it.
+    const atS = Date.parse(at || lastAt || "") / 1000;
+    const end = Math.max(isFinite(atS) ? atS : Date.now() / 1000, ...pts.map((p) => p.t));
     const start = end - PLOT_SPAN_S;
     let lo = Math.min(-80, ...pts.map((p) => p.rssi)), hi = Math.max(-30, ...pts.map((p) => p.rssi));
     lo = Math.floor(lo / 10) * 10; hi = Math.ceil(hi / 10) * 10;
