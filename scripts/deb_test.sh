@@ -11,7 +11,8 @@
 #  - the packaged daemon runs under MemoryDenyWriteExecute (prctl MDWE) and
 #    delivers events to a dev Kafka broker through librdkafka
 #  - opt-in DEB_TEST_ARM64=1: the arm64 package too (run under qemu if present)
-# RFIDGW_BIN=path packages a prebuilt amd64 binary instead of building one.
+# RFIDGW_BIN=path packages a prebuilt amd64 binary instead of building one;
+# KEEP_TMP=1 keeps the work directory (logs) for a look after a failure.
 # Exits non-zero if any check failed. Steps whose tool is missing are
 # skipped with a message. Runs in well under 2 minutes with a warm build cache.
 set -euo pipefail
@@ -19,7 +20,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
 TMP=$(mktemp -d)
-trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$TMP"' EXIT
+trap 'kill $(jobs -p) 2>/dev/null || true; [ -n "${KEEP_TMP:-}" ] || rm -rf "$TMP"' EXIT
 
 fails=0
 ok() { echo "ok   $*"; }
@@ -180,6 +181,14 @@ else
 	skip "systemd-analyze verify: systemd-analyze not installed (apt-get install systemd)"
 fi
 
+# demo_config BROKER DATA_DIR: configs/demo.yaml (make demo) with this Kafka
+# broker and buffer dir, HTTP on a free port, the reads played once at full speed.
+demo_config() {
+	sed -e "s|127.0.0.1:19092|$1|" -e 's|listen: .*|listen: 127.0.0.1:0|' \
+		-e "s|data_dir: .*|data_dir: $2|" -e "s|path: configs/|path: $ROOT/configs/|" \
+		-e 's|speed: .*|speed: 0|' -e 's|loop: true|loop: false|' configs/demo.yaml
+}
+
 # --- the packaged daemon under MemoryDenyWriteExecute= ----------------------------
 # The unit sets MemoryDenyWriteExecute=yes; systemd (Linux >= 6.3) applies it
 # with prctl(PR_SET_MDWE). Run the packaged daemon so restricted, with cgo's
@@ -213,10 +222,7 @@ CEOF
 		kill "$kpid" 2>/dev/null || true
 		return
 	fi
-	# configs/demo.yaml (make demo), pointed at this broker and played at full speed once.
-	sed -e "s|127.0.0.1:19092|$kaddr|" -e 's|listen: .*|listen: 127.0.0.1:0|' \
-		-e "s|data_dir: .*|data_dir: $TMP/gwdata|" -e "s|path: configs/|path: $ROOT/configs/|" \
-		-e 's|speed: .*|speed: 0|' -e 's|loop: true|loop: false|' configs/demo.yaml >"$TMP/gw.yaml"
+	demo_config "$kaddr" "$TMP/gwdata" >"$TMP/gw.yaml"
 	"$TMP/mdwe" "$TMP/root/usr/bin/rfidgw" run --config "$TMP/gw.yaml" --log-format text 2>"$TMP/gw.log" &
 	local gpid=$!
 	local got
@@ -234,6 +240,43 @@ CEOF
 	fi
 }
 mdwe_smoke
+
+# --- a watchdog kill is restarted -------------------------------------------------
+# After WatchdogSec= systemd sends SIGABRT; Restart=on-failure restarts the
+# daemon unless its exit status is in RestartPreventExitStatus= (bad config).
+# Run the packaged daemon with the unit's Environment= (Kafka unreachable: it
+# keeps running and buffering), abort it, and check the status it dies with.
+watchdog_kill_check() {
+	local envs prevent
+	envs=$(sed -n 's/^Environment=//p' "$TMP/root/lib/systemd/system/rfidgw.service")
+	prevent=$(sed -n 's/^RestartPreventExitStatus=//p' "$TMP/root/lib/systemd/system/rfidgw.service")
+	demo_config 127.0.0.1:9 "$TMP/abortdata" >"$TMP/abort.yaml"
+	# shellcheck disable=SC2086 # one VAR=value per word
+	(ulimit -c 0 && exec env $envs "$TMP/root/usr/bin/rfidgw" run --config "$TMP/abort.yaml" --log-format text) 2>"$TMP/abort.log" &
+	local pid=$!
+	for _ in $(seq 100); do grep -q 'gateway running' "$TMP/abort.log" && break; sleep 0.1; done
+	if ! grep -q 'gateway running' "$TMP/abort.log"; then
+		fail "watchdog kill check: daemon did not start: $(tail -n3 "$TMP/abort.log")"
+		kill "$pid" 2>/dev/null || true
+		return
+	fi
+	kill -ABRT "$pid"
+	local rc=0
+	wait "$pid" || rc=$?
+	if [ "$rc" -lt 128 ] && grep -qw -- "$rc" <<<"$prevent"; then
+		fail "after SIGABRT the daemon exits $rc, which RestartPreventExitStatus=$prevent blocks: a watchdog kill would not be restarted (set GOTRACEBACK=crash)"
+	else
+		ok "a watchdog SIGABRT ends the daemon with status $rc, which Restart=on-failure restarts"
+	fi
+	local dumped
+	dumped=$(grep -cE '^goroutine [0-9]+ ' "$TMP/abort.log" || true)
+	if [ "$dumped" -ge 2 ]; then
+		ok "the SIGABRT leaves a dump of all $dumped goroutines in the log"
+	else
+		fail "no goroutine dump after SIGABRT: $(tail -n3 "$TMP/abort.log")"
+	fi
+}
+watchdog_kill_check
 
 # --- arm64 (opt-in: DEB_TEST_ARM64=1; needs gcc-aarch64-linux-gnu) ---------------
 if [ "${DEB_TEST_ARM64:-}" = 1 ]; then
