@@ -8,9 +8,9 @@ import (
 
 // Watchdog sends WATCHDOG=1 keep-alives to systemd only while the pipeline
 // is healthy. A stuck edge or buffer loop makes healthy() return an error;
-// the pings then stop, and after WatchdogSec= systemd kills the daemon
-// (SIGABRT: Go dumps every goroutine's stack into the journal) and
-// Restart=on-failure starts it again.
+// the pings then stop, and after WatchdogSec= systemd kills the daemon with
+// SIGABRT (with the unit's GOTRACEBACK=crash, Go dumps every goroutine into
+// the journal and dies by the signal) and Restart=on-failure starts it again.
 type Watchdog struct {
 	interval time.Duration
 	healthy  func() error
