@@ -35,6 +35,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"golang.org/x/sys/unix"
 )
@@ -65,16 +66,31 @@ func Notify(state string) (bool, error) {
 	return true, nil
 }
 
+// maxStatusBytes caps the STATUS= text. systemd ignores a whole datagram of
+// PIPE_BUF (4096) bytes or more, so a long error text would otherwise also
+// drop the WATCHDOG=1 sent with it and get a healthy daemon killed.
+const maxStatusBytes = 512
+
 // statusAssignment renders STATUS=<s> on one line: a newline inside s would
 // otherwise start a new assignment (e.g. a reader id "x\nREADY=1" could fake
-// readiness), so newlines and other control characters become spaces.
+// readiness), so newlines and other control characters become spaces. Text
+// beyond maxStatusBytes is cut at a character boundary and marked with "…".
 func statusAssignment(s string) string {
-	return "STATUS=" + strings.Map(func(r rune) rune {
+	// Map first: it turns invalid UTF-8 bytes into 3-byte U+FFFD.
+	s = strings.Map(func(r rune) rune {
 		if r < 0x20 || r == 0x7f {
 			return ' '
 		}
 		return r
 	}, s)
+	if len(s) > maxStatusBytes {
+		cut := maxStatusBytes
+		for cut > 0 && !utf8.RuneStart(s[cut]) {
+			cut--
+		}
+		s = s[:cut] + "…"
+	}
+	return "STATUS=" + s
 }
 
 // Ready tells systemd that start-up is complete (READY=1) with a status line.

@@ -1,6 +1,7 @@
 package sdnotify
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"net"
@@ -10,6 +11,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"golang.org/x/sys/unix"
 )
@@ -139,6 +141,27 @@ func TestReloadingSendsMonotonicTime(t *testing.T) {
 	}
 }
 
+// systemd ignores a datagram of 4096 bytes or more; a long status must not
+// take the ping down with it.
+func TestLongStatusIsCutBelowSystemdLimit(t *testing.T) {
+	sd := listenNotify(t, false)
+	long := strings.Repeat("reader offline: dock-door-ü; ", 400) // ~12 KB
+	w := NewWatchdog(time.Hour, nil, func() string { return long })
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel() // Run still sends its first tick, then returns
+	w.Run(ctx)
+	got := sd.recv()
+	if len(got) >= 4096 {
+		t.Fatalf("sent %d bytes; systemd ignores datagrams of 4096 bytes or more", len(got))
+	}
+	if !strings.HasPrefix(got, "WATCHDOG=1\nSTATUS=reader offline: dock-door-ü; ") || !strings.HasSuffix(got, "…") {
+		t.Fatalf("sent %q, want the ping and the status cut with …", got)
+	}
+	if !utf8.ValidString(got) {
+		t.Fatalf("cut inside a character: %q", got[len(got)-8:])
+	}
+}
+
 func TestNotifyBadSocket(t *testing.T) {
 	t.Setenv("NOTIFY_SOCKET", "run/notify")
 	sent, err := Notify("READY=1")
@@ -184,7 +207,8 @@ func TestWatchdogInterval(t *testing.T) {
 }
 
 func FuzzStatusAssignment(f *testing.F) {
-	for _, s := range []string{"", "ok", "a\nREADY=1", "x\r\nWATCHDOG=1", "\x00\x7f", "ünïcode ✓"} {
+	for _, s := range []string{"", "ok", "a\nREADY=1", "x\r\nWATCHDOG=1", "\x00\x7f", "ünïcode ✓",
+		strings.Repeat("é", maxStatusBytes), strings.Repeat("x", 5000), strings.Repeat("\xff", 200)} {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, s string) {
@@ -195,8 +219,14 @@ func FuzzStatusAssignment(f *testing.F) {
 		if strings.ContainsAny(line, "\n\r\x00") {
 			t.Fatalf("status %q rendered as %q: contains a line break or NUL", s, line)
 		}
-		if len(line) != len("STATUS=")+len(s) && strings.ToValidUTF8(s, "") == s {
+		if len(line) > len("STATUS=")+maxStatusBytes+len("…") {
+			t.Fatalf("status of %d bytes rendered as %d bytes, over the cap", len(s), len(line))
+		}
+		if len(s) <= maxStatusBytes && utf8.ValidString(s) && len(line) != len("STATUS=")+len(s) {
 			t.Fatalf("status %q changed length: %q", s, line)
+		}
+		if len(s) > maxStatusBytes && utf8.ValidString(s) && !utf8.ValidString(line) {
+			t.Fatalf("cutting %q split a character: %q", s, line)
 		}
 	})
 }
