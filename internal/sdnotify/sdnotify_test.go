@@ -76,12 +76,44 @@ func TestNotifyWithoutSocketIsNoop(t *testing.T) {
 
 func TestNotifyPathSocket(t *testing.T) {
 	sd := listenNotify(t, false)
+	// systemd (NotifyAccess=main, the Type=notify default) reads the
+	// sender's pid from SCM_CREDENTIALS and drops messages not from the
+	// main pid: receive the same way and check it is ours.
+	raw, err := sd.conn.SyscallConn()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var serr error
+	if err := raw.Control(func(fd uintptr) {
+		serr = unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_PASSCRED, 1)
+	}); err != nil || serr != nil {
+		t.Fatalf("SO_PASSCRED: %v %v", err, serr)
+	}
 	sent, err := Notify("READY=1\nSTATUS=hello")
 	if !sent || err != nil {
 		t.Fatalf("Notify = %v, %v; want true, nil", sent, err)
 	}
-	if got := sd.recv(); got != "READY=1\nSTATUS=hello" {
+	buf, oob := make([]byte, 4096), make([]byte, unix.CmsgSpace(unix.SizeofUcred))
+	if err := sd.conn.SetReadDeadline(time.Now().Add(10 * time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	n, oobn, _, _, err := sd.conn.ReadMsgUnix(buf, oob)
+	if err != nil {
+		t.Fatalf("no notification arrived: %v", err)
+	}
+	if got := string(buf[:n]); got != "READY=1\nSTATUS=hello" {
 		t.Fatalf("received %q", got)
+	}
+	msgs, err := unix.ParseSocketControlMessage(oob[:oobn])
+	if err != nil || len(msgs) != 1 {
+		t.Fatalf("control messages: %v, %v", msgs, err)
+	}
+	cred, err := unix.ParseUnixCredentials(&msgs[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if int(cred.Pid) != os.Getpid() {
+		t.Fatalf("sender pid %d, want ours (%d): systemd would drop it", cred.Pid, os.Getpid())
 	}
 }
 
