@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"syscall"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -11,6 +12,10 @@ import (
 	"github.com/rfidgw/rfidgw/edge"
 	"github.com/rfidgw/rfidgw/internal/metrics"
 )
+
+// probeFreeBytes is the free space a full disk needs before the probe tries
+// to write again.
+const probeFreeBytes = 256 << 10
 
 // run is the committer goroutine: the only writer of the file.
 func (q *Queue) run() {
@@ -137,6 +142,7 @@ func (q *Queue) commit(batch []*appendReq, probe bool) {
 	if readyErr != nil && !probe {
 		err := fmt.Errorf("buffer: not accepting events: %w", readyErr)
 		for _, r := range batch {
+			r.restore() // collect encoded them with seqs
 			r.done <- err
 		}
 		putBack()
@@ -534,6 +540,17 @@ func (q *Queue) tick(now time.Time) {
 	q.mu.Unlock()
 	switch {
 	case notReady:
+		q.mu.Lock()
+		rerr := q.readyErr
+		q.mu.Unlock()
+		// After a full disk, probe only once there is some room again, so
+		// that a probe that happens to fit does not flip Ready back and
+		// forth.
+		if errors.Is(rerr, syscall.ENOSPC) {
+			if free, err := freeDisk(q.dir); err == nil && free < probeFreeBytes {
+				return
+			}
+		}
 		q.commit(nil, true)
 	case st.gap.open() && now.Sub(time.Unix(0, st.gap.since)) >= q.opts.GapInterval:
 		q.commit(nil, false)

@@ -39,6 +39,27 @@ type Stats struct {
 
 // Queue is the durable event queue. Open starts its committer goroutine;
 // Close stops it. All methods are safe for concurrent use.
+//
+// Wiring (cmd/rfidgw):
+//
+//	q, err := buffer.Open(cfg.Gateway.DataDir, buffer.Options{Gateway: id,
+//		MaxBytes: b.MaxBytes, MinFreeDisk: b.MinFreeDisk, OnFull: b.OnFull, Log: log})
+//	q.LoadState(func(k, v []byte) { ... })      // edge state, once at start-up
+//	q.Append(ctx, events, stateChanges)          // edge owner goroutine; durable on nil
+//	recs, _ := q.Lease(ctx, 1000)                // uplink: oldest unleased records
+//	q.Ack(seqs...)                               // uplink: after Kafka's delivery report
+//	q.Rewind()                                   // uplink: after a failed delivery / new producer
+//	q.Ready()                                    // /readyz
+//	q.Stats()                                    // status topic, /api
+//	q.Close()                                    // last, after the edge and the uplink stopped
+//	buffer.ReadStats(dir), buffer.Dump(dir, os.Stdout) // `rfidgw buffer stats|dump`
+//
+// The edge owner goroutine must not retry on ErrFull (those events are
+// recorded as lost); on ErrWrite it may back off and retry. Append waits
+// for its commit (normally one or two fsync times); while its request is
+// still queued, ctx ends the wait. Once the committer holds the request
+// the outcome is awaited whatever ctx says, so that an error always means
+// "not stored" (a disk that hangs in fsync hangs Append with it).
 type Queue struct {
 	dir, path string
 	opts      Options
