@@ -191,6 +191,7 @@ func (s *server) lookupTag(epc string) (TagDetail, bool) {
 	}
 	d.Reads = nonNil(d.Reads)
 	d.Zones = nonNil(d.Zones)
+	sanitizeTag(&d)
 	if d.At.IsZero() {
 		d.At = s.opts.Now().UTC()
 	}

@@ -32,6 +32,7 @@ type ReaderView struct {
 	Connected   bool          `json:"connected"`
 	Since       time.Time     `json:"since,omitzero"` // last connection change; zero if unknown
 	ReadsPerSec float64       `json:"reads_per_sec"`
+	Zones       []string      `json:"zones,omitempty"` // zones fed by all of its antennas
 	Antennas    []AntennaView `json:"antennas"`
 }
 
@@ -57,7 +58,7 @@ type ZoneView struct {
 type ZoneTag struct {
 	EPC     string  `json:"epc"`
 	RSSI    float64 `json:"rssi"`           // smoothed RSSI in dBm (presence window)
-	Reads   int     `json:"reads"`          // reads within the presence window
+	Reads   int     `json:"reads"`          // racks: within the presence window (0 = settled here, not read lately); gates: since the last decision
 	Settled bool    `json:"settled"`        // racks: this is the tag's settled rack
 	Side    string  `json:"side,omitempty"` // gates: "outside" or "inside"
 }

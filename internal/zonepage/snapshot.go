@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
+	"math"
 	"slices"
 	"strings"
 	"sync"
@@ -65,6 +66,7 @@ func (s *snapshotter) get() *snapshot {
 		uplink:  s.model.Uplink(),
 	}
 	snap.events = s.cleanEvents(s.model.Events(s.maxEvents), s.maxEvents)
+	sanitizeSnapshot(snap)
 	s.cur = snap
 	return snap
 }
@@ -91,11 +93,20 @@ func (s *snapshotter) cleanEvents(in []json.RawMessage, limit int) []json.RawMes
 	return out
 }
 
-// strongerTag orders a zone's tags for the top-N cut: strongest smoothed
-// RSSI first, then most reads, then EPC so the order is stable between
+// strongerTag orders a zone's tags for the top-N cut: read tags before
+// unread ones, strongest smoothed RSSI first, then most reads, then EPC so the order is stable between
 // snapshots.
 func strongerTag(a, b *ZoneTag) int {
-	return cmp.Or(cmp.Compare(b.RSSI, a.RSSI), cmp.Compare(b.Reads, a.Reads), cmp.Compare(a.EPC, b.EPC))
+	// A tag settled here but not read lately has no RSSI: it goes last.
+	return cmp.Or(cmp.Compare(b2i(b.Reads > 0), b2i(a.Reads > 0)),
+		cmp.Compare(b.RSSI, a.RSSI), cmp.Compare(b.Reads, a.Reads), cmp.Compare(a.EPC, b.EPC))
+}
+
+func b2i(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
 }
 
 // topTags returns the k strongest tags matching filter, strongest first,
@@ -212,4 +223,38 @@ func nonNil[T any](s []T) []T {
 		return []T{}
 	}
 	return s
+}
+
+// finite replaces NaN and ±Inf, which JSON cannot carry (json.Marshal would
+// fail the whole answer), by 0.
+func finite(x float64) float64 {
+	if math.IsNaN(x) || math.IsInf(x, 0) {
+		return 0
+	}
+	return x
+}
+
+func sanitizeSnapshot(sn *snapshot) {
+	for i := range sn.readers {
+		r := &sn.readers[i]
+		r.ReadsPerSec = finite(r.ReadsPerSec)
+		for j := range r.Antennas {
+			r.Antennas[j].ReadsPerSec = finite(r.Antennas[j].ReadsPerSec)
+		}
+	}
+	for i := range sn.zones {
+		for j := range sn.zones[i].Tags {
+			sn.zones[i].Tags[j].RSSI = finite(sn.zones[i].Tags[j].RSSI)
+		}
+	}
+	sn.uplink.LagSeconds = finite(sn.uplink.LagSeconds)
+}
+
+func sanitizeTag(d *TagDetail) {
+	for i := range d.Reads {
+		d.Reads[i].RSSI = finite(d.Reads[i].RSSI)
+	}
+	for i := range d.Zones {
+		d.Zones[i].RSSI, d.Zones[i].PeakRSSI = finite(d.Zones[i].RSSI), finite(d.Zones[i].PeakRSSI)
+	}
 }

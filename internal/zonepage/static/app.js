@@ -87,6 +87,7 @@
           el("span", { class: "state" }, r.connected ? "connected" : "NOT connected"),
           el("span", { class: "rate", title: "reads per second" }, fmt1(r.reads_per_sec) + " reads/s")),
         r.since ? el("div", { class: "muted" }, (r.connected ? "up since " : "down since ") + fmtTime(r.since)) : null,
+        (r.zones || []).length ? el("div", { class: "muted" }, "all antennas: " + r.zones.join(", ")) : null,
         ants.length ? el("table", {},
           el("thead", {}, el("tr", {}, el("th", { class: "num" }, "ant"), el("th", { class: "num" }, "reads/s"), el("th", {}, ""), el("th", {}, "zones"))),
           el("tbody", {}, ...rows)) : null));
@@ -164,9 +165,9 @@
     const rows = (z.tags || []).map((t) =>
       el("tr", { "data-epc": t.epc, "data-settled": t.settled ? "true" : "false", "data-side": t.side || null },
         el("td", {}, tagLink(t.epc)),
-        el("td", { class: "num", title: "smoothed RSSI (dBm)" }, fmt1(t.rssi)),
+        el("td", { class: "num", title: gate ? "peak RSSI (dBm)" : "smoothed RSSI (dBm)" }, t.reads > 0 ? fmt1(t.rssi) : "–"),
         el("td", { class: "num", title: "reads in the presence window" }, t.reads),
-        el("td", {}, gate ? (t.side || "") : (t.settled ? el("span", { class: "settled", title: "settled in this rack" }, "settled") : el("span", { class: "muted", title: "seen here, settled elsewhere or not yet" }, "seen")))));
+        el("td", {}, gate ? (t.side || "") : (t.settled ? el("span", { class: "settled", title: "settled in this rack" }, t.reads > 0 ? "settled" : "settled, not read lately") : el("span", { class: "muted", title: "seen here, settled elsewhere or not yet" }, "seen")))));
     const head = el("div", { class: "zone-head" },
       el("span", { class: "id" }, z.id),
       el("span", { class: "muted" }, z.kind),
