@@ -1,0 +1,216 @@
+package chaos
+
+import (
+	"flag"
+	"fmt"
+	"math/rand"
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+var full = flag.Bool("chaos.full", false, "run the full fault-injection suite (>= 50 kills over a 10-minute scenario, whole busy_floor per fault); about 40 minutes")
+
+func TestMain(m *testing.M) {
+	flag.Parse()
+	code := m.Run()
+	if t := table(); strings.Count(t, "\n") > 1 {
+		form := "short"
+		if *full {
+			form = "full"
+		}
+		fmt.Printf("\nchaos suite (%s form):\n%s", form, t)
+	}
+	os.Exit(code)
+}
+
+// pick returns the short or the full value.
+func pick[T any](short, long T) T {
+	if *full {
+		return long
+	}
+	return short
+}
+
+func seed(t *testing.T) *rand.Rand {
+	s := time.Now().UnixNano()
+	t.Logf("random seed %d", s)
+	return rand.New(rand.NewSource(s))
+}
+
+// TestChaos runs one fault per subtest against the real binaries.
+func TestChaos(t *testing.T) {
+	short := 4 * time.Minute // scenario time of a short run: 24 s of playback at x10
+	sl := pick(short, 0)
+
+	t.Run("sigkill", func(t *testing.T) {
+		rng := seed(t)
+		kills := pick(20, 55)
+		// Short: 20 kills in ~30 s. Full: all of busy_floor at x3 (10 min)
+		// with a kill every 2-18 s.
+		minGap, maxGap := pick(400*time.Millisecond, 2*time.Second), pick(1600*time.Millisecond, 18*time.Second)
+		execute(t, runOpts{name: "sigkill", slice: pick(5*time.Minute, 0), scale: pick(10.0, 3.0),
+			drainTimeout: 3 * time.Minute,
+			fault: func(r *run) {
+				r.at(0.05)
+				for i := 0; i < kills; i++ {
+					time.Sleep(minGap + time.Duration(rng.Int63n(int64(maxGap-minGap))))
+					r.gw.kill()
+					time.Sleep(time.Duration(rng.Int63n(int64(300 * time.Millisecond))))
+					r.gw.start()
+				}
+			}})
+	})
+
+	t.Run("kafka_outages", func(t *testing.T) {
+		// Three outages, 20% of the playback; the last one outlasts
+		// librdkafka's message timeout (2 s here).
+		execute(t, runOpts{name: "kafka_outages", slice: sl, exact: true,
+			librdkafka: `{message.timeout.ms: "2000"}`,
+			fault: func(r *run) {
+				for _, o := range []struct{ at, frac float64 }{{0.15, 0.04}, {0.4, 0.04}, {0.65, 0.12}} {
+					r.at(o.at)
+					r.kafka.stop()
+					d := time.Duration(o.frac * float64(r.wall))
+					if o.frac > 0.1 {
+						d = max(d, 3*time.Second)
+					}
+					time.Sleep(d)
+					r.kafka.start()
+				}
+			}})
+	})
+
+	t.Run("kafka_log_loss", func(t *testing.T) {
+		// An in-memory broker killed and started empty: the producer must
+		// carry on with a broker that has never heard of it.
+		execute(t, runOpts{name: "kafka_log_loss", slice: sl, exact: true, kafkaMemory: true,
+			fault: func(r *run) {
+				r.at(0.5)
+				// Whatever the gateway already had acknowledged is only in
+				// the collector once it read it: wait for that first.
+				deadline := time.Now().Add(15 * time.Second)
+				for time.Now().Before(deadline) {
+					v, _ := r.gw.metric("rfidgw_uplink_delivered_total")
+					if float64(len(r.col.snapshot())) >= v {
+						break
+					}
+					time.Sleep(100 * time.Millisecond)
+				}
+				r.kafka.kill()
+				time.Sleep(time.Second)
+				r.kafka.start()
+			}})
+	})
+
+	t.Run("reader_drops", func(t *testing.T) {
+		// The LLRP sim drops its client and refuses new ones, the serial
+		// pty is unplugged; reads while they are away are lost (a real
+		// reader does not buffer for an absent client), so this run checks
+		// the buffer's invariants only.
+		d := pick(short, 30*time.Minute)
+		execute(t, runOpts{name: "reader_drops", slice: sl, outages: []readerOutage{
+			{"dock-1", d * 2 / 10, 15 * time.Second}, {"rack-row-a", d * 5 / 10, 15 * time.Second},
+			{"dock-1", d * 7 / 10, 10 * time.Second},
+		}})
+	})
+
+	t.Run("mqtt_broker_restart", func(t *testing.T) {
+		// Mosquitto stops (saving its persistent sessions) and returns;
+		// QoS 1 with persistent sessions loses no read. The gateway sees its
+		// MQTT reader offline meanwhile, and a reader that is offline
+		// neither settles nor departs its tags (by design), so the restarts
+		// happen where no rack-B01 event is due around them.
+		execute(t, runOpts{name: "mqtt_broker_restart", slice: pick(5*time.Minute, 0), exact: true,
+			fault: func(r *run) {
+				away := 1500 * time.Millisecond
+				wins := r.slice.quietWindows("rack-B01", time.Duration(float64(away)*r.opts.scale), pick(1, 4))
+				if len(wins) == 0 {
+					r.note("no quiet moment for an MQTT broker restart in this slice")
+				}
+				for _, w := range wins {
+					r.at(float64(w) / float64(r.slice.Duration))
+					r.mqtt.Stop()
+					time.Sleep(away)
+					r.mqtt.Start()
+				}
+				r.mqttRestarts = len(wins)
+			}})
+	})
+
+	for _, policy := range []string{"drop_oldest", "reject_new"} {
+		t.Run("buffer_full_"+policy, func(t *testing.T) {
+			// Kafka is down for the first 60% with room for a handful of
+			// events: the loss must be exactly what the gap event says.
+			execute(t, runOpts{name: "buffer_full_" + policy, slice: sl, exact: true, kafkaLate: true,
+				bufferYAML: fmt.Sprintf("buffer: {max_bytes: 3KiB, min_free_disk: 1MiB, on_full: %s}\n", policy),
+				fault: func(r *run) {
+					r.at(0.6)
+					r.kafka.start()
+				}})
+		})
+	}
+
+	t.Run("disk_full", func(t *testing.T) {
+		dir := mountTmpfs(t, "16m")
+		execute(t, runOpts{name: "disk_full", slice: sl, dataDir: filepath.Join(dir, "data"),
+			bufferYAML: "buffer: {min_free_disk: 1MiB}\n",
+			fault: func(r *run) {
+				r.at(0.3)
+				ballast := filepath.Join(dir, "ballast")
+				fillDisk(t, ballast)
+				notReady := false
+				deadline := time.Now().Add(20 * time.Second)
+				for time.Now().Before(deadline) && !notReady {
+					notReady = r.gw.readyz() == 503
+					time.Sleep(100 * time.Millisecond)
+				}
+				if !notReady {
+					r.note("/readyz never said not-ready while the disk was full")
+				}
+				time.Sleep(2 * time.Second)
+				os.Remove(ballast)
+				ready := false
+				deadline = time.Now().Add(30 * time.Second)
+				for time.Now().Before(deadline) && !ready {
+					ready = r.gw.readyz() == 200
+					time.Sleep(100 * time.Millisecond)
+				}
+				if !ready {
+					r.note("/readyz not ready 30 s after the disk had room again")
+				}
+			}})
+	})
+
+	t.Run("malformed_input", func(t *testing.T) {
+		// Every simulated reader writes a malformed frame/payload after 10%
+		// of its reads; the reads themselves all arrive.
+		execute(t, runOpts{name: "malformed_input", slice: sl, exact: true, garbage: 0.1})
+	})
+
+	t.Run("sighup_reload", func(t *testing.T) {
+		// The zone set alternates between busy_floor's and config_reload's
+		// reordered one (new order, an extra rack on an unused antenna,
+		// equal overrides): the events must not change.
+		execute(t, runOpts{name: "sighup_reload", slice: sl, exact: true, zonesAlt: true,
+			fault: func(r *run) {
+				for i := 1; i <= 6; i++ {
+					r.at(float64(i) / 7)
+					next := r.cfgB
+					if i%2 == 0 {
+						next = r.cfgA
+					}
+					os.WriteFile(r.cfg, []byte(next), 0o644)
+					r.gw.signal(syscall.SIGHUP)
+				}
+				r.at(1)
+				out := r.gw.output()
+				if n := strings.Count(out, "reload done"); n != 6 {
+					r.note("%d of 6 reloads done; rejected: %d", n, strings.Count(out, "reload rejected"))
+				}
+			}})
+	})
+}
