@@ -1,6 +1,7 @@
 package uplink
 
 import (
+	"bytes"
 	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
@@ -124,6 +125,23 @@ func TestForwarderSASLSCRAMOverTLS(t *testing.T) {
 		t.Fatal(err)
 	}
 	deliverAll(t, cfg, c, opts...)
+
+	// tail reads with the same settings.
+	var out, warn bytes.Buffer
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	err = Tail(ctx, TailOptions{Brokers: c.ListenAddrs(), FromBeginning: true, Count: 500,
+		Librdkafka: cfg.Librdkafka, SASLPasswordFile: cfg.SASLPasswordFile}, &out, &warn)
+	if err != nil || strings.Count(out.String(), "\n") != 500 || warn.Len() > 0 {
+		t.Errorf("tail over SASL_SSL: %v, %d lines, warnings %q", err, strings.Count(out.String(), "\n"), warn.String())
+	}
+	// and says so when the password is wrong.
+	err = Tail(ctx, TailOptions{Brokers: c.ListenAddrs(), Librdkafka: cfg.Librdkafka,
+		SASLPasswordFile: writeSecret(t, "wrong")}, &out, &warn)
+	if err == nil {
+		t.Error("tail with a wrong password: no error")
+	}
+	t.Logf("tail with a wrong password: %v", err)
 }
 
 func TestForwarderSASLSCRAM(t *testing.T) {

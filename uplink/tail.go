@@ -68,7 +68,13 @@ func Tail(ctx context.Context, opts TailOptions, out io.Writer, warn io.Writer) 
 
 	parts, start, err := tailStart(ctx, adm, opts.Topic, opts.FromBeginning)
 	if err != nil {
-		return fmt.Errorf("tail %s on %s: %w", opts.Topic, strings.Join(opts.Brokers, ","), err)
+		hint := ""
+		if errors.Is(err, ErrUnreachable) && strings.HasPrefix(strings.ToLower(opts.Librdkafka["security.protocol"]), "sasl") {
+			// Some brokers drop the connection on bad credentials
+			// instead of answering.
+			hint = " (if the brokers are up, check sasl.username and the password)"
+		}
+		return fmt.Errorf("tail %s on %s: %w%s", opts.Topic, strings.Join(opts.Brokers, ","), err, hint)
 	}
 	offsets := map[int32]kgo.Offset{}
 	pos := map[int32]int64{} // next offset to read, per partition
