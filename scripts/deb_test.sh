@@ -278,6 +278,68 @@ watchdog_kill_check() {
 }
 watchdog_kill_check
 
+# --- sd_notify as systemd sees it ----------------------------------------------
+# The packaged daemon under a fake NOTIFY_SOCKET with a 2 s watchdog: READY=1
+# with a status, WATCHDOG=1 pings, RELOADING=1 + READY=1 on SIGHUP, STOPPING=1
+# on SIGTERM. python3 plays systemd's end of the socket.
+notify_check() {
+	if ! command -v python3 >/dev/null; then skip "sd_notify check: no python3"; return; fi
+	local sock="$TMP/notify.sock"
+	python3 - "$sock" "$TMP/notify.log" <<'PY' &
+import socket, sys
+s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+s.bind(sys.argv[1])
+s.settimeout(60)
+with open(sys.argv[2], "w", buffering=1) as log:
+    log.write("BOUND\n")
+    try:
+        while True:
+            msg = s.recv(4096).decode()
+            log.write(msg.replace("\n", "|") + "\n")
+            if msg.startswith("STOPPING=1"):
+                break
+    except socket.timeout:
+        pass
+PY
+	local rpid=$!
+	for _ in $(seq 100); do grep -q BOUND "$TMP/notify.log" 2>/dev/null && break; sleep 0.1; done
+	demo_config 127.0.0.1:9 "$TMP/notifydata" >"$TMP/notify.yaml"
+	NOTIFY_SOCKET=$sock WATCHDOG_USEC=2000000 \
+		"$TMP/root/usr/bin/rfidgw" run --config "$TMP/notify.yaml" --log-format json 2>"$TMP/notify-gw.log" &
+	local gpid=$!
+	wait_for() { # wait_for SED-RANGE-START PATTERN COUNT: COUNT matching lines from START on, within 30 s
+		for _ in $(seq 300); do
+			[ "$(sed -n "/$1/,\$p" "$TMP/notify.log" | grep -cE -- "$2")" -ge "$3" ] && return 0
+			sleep 0.1
+		done
+		return 1
+	}
+	wait_for '^' '^WATCHDOG=1' 1 || true
+	kill -HUP "$gpid" 2>/dev/null || true
+	# two pings after the reload: the watchdog goes on across it
+	wait_for '^RELOADING=1' '^WATCHDOG=1' 2 || true
+	kill -TERM "$gpid" 2>/dev/null || true
+	wait "$gpid" 2>/dev/null || true
+	wait "$rpid" 2>/dev/null || true
+	local log
+	log=$(grep -v '^BOUND$' "$TMP/notify.log")
+	if ! grep -qE '^READY=1\|STATUS=.' <<<"$(head -n1 <<<"$log")"; then
+		fail "sd_notify: first message is not READY=1 with a status: $(head -n1 <<<"$log")"
+	else
+		ok "sd_notify: READY=1 first, with $(head -n1 <<<"$log" | sed 's/^READY=1|//')"
+	fi
+	local pings
+	pings=$(grep -c '^WATCHDOG=1|STATUS=' <<<"$log" || true)
+	if [ "$pings" -ge 3 ]; then ok "sd_notify: $pings WATCHDOG=1 pings with STATUS=, also after the reload"; else fail "sd_notify: $pings watchdog pings, want >= 3 (1 before, 2 after SIGHUP): $log"; fi
+	if grep -A1 -E '^RELOADING=1\|MONOTONIC_USEC=' <<<"$log" | tail -n1 | grep -q '^READY=1|'; then
+		ok "sd_notify: SIGHUP sends RELOADING=1, then READY=1"
+	else
+		fail "sd_notify: no RELOADING=1 followed by READY=1 after SIGHUP: $log"
+	fi
+	if [ "$(tail -n1 <<<"$log")" = "STOPPING=1" ]; then ok "sd_notify: STOPPING=1 last on SIGTERM"; else fail "sd_notify: last message '$(tail -n1 <<<"$log")', want STOPPING=1"; fi
+}
+notify_check
+
 # --- arm64 (opt-in: DEB_TEST_ARM64=1; needs gcc-aarch64-linux-gnu) ---------------
 if [ "${DEB_TEST_ARM64:-}" = 1 ]; then
 	if deb64=$(VERSION=$VER_RAW DIST=$TMP/dist scripts/deb.sh arm64 | tail -n1) && [ -s "$deb64" ]; then
