@@ -25,16 +25,30 @@
 // Tag lookups are cached per EPC for the same interval and limited to
 // Options.TagLookupsPerSec in total; the tags sent per zone and in all are
 // capped (the rest is counted as "more"), and the number of streams is
-// bounded. Model methods run on HTTP goroutines and must be safe for
-// concurrent use and return copies.
+// bounded. The handler never writes to what the Model returns.
 //
-// ReadStats is a helper for the Model's implementer: fed every batch of reads
-// (Observe), it gives reads per second per reader antenna (FillRates) and a
-// tag's recent reads merged per second (TagReads), bounded in memory.
+// Helpers for the Model's implementer, so that it is a thin layer:
+//
+//	ReaderViews(cfg.Readers, cfg.Zones, online)  readers, antennas, zones they feed
+//	ReadStats: Observe(reads) in Deliver; FillRates(now, views); TagReads(now, epc)
+//	ZoneCollector: engine.Snapshot(now, c.Add) in the engine's owner goroutine;
+//	    c.Collect() gives an immutable ZoneSnapshot with Zones() and Tag(epc)
+//	EventLog: Add(committed events...); Recent(limit); ForTag(epc, limit)
+//
+// A Model in the gateway could then be:
+//
+//	Readers(): v := ReaderViews(...); stats.FillRates(now, v); return v
+//	Zones():   ask the owner goroutine for a fresh ZoneSnapshot (the handler
+//	           asks at most twice a second, so the owner only walks the
+//	           engine while someone looks), keep it, return snap.Zones()
+//	Tag(epc):  d, ok := lastSnap.Tag(epc); d.Reads = stats.TagReads(now, epc);
+//	           d.Events = events.ForTag(epc, 20); d.At = now; return d, ok
+//	Events(n): events.Recent(n)
+//	Uplink():  from the buffer's and the forwarder's counters
 //
 // Wiring (the lead's cmd/rfidgw): gw.Handle("/", zonepage.Handler(model,
-// zonepage.Options{Logger: log, Done: ctx.Done()})). Relative URLs are used throughout, so the
-// page also works mounted under a prefix with http.StripPrefix. With an HTTP
-// token the page is opened as /?token=T; the page passes the token on to its
-// assets and API calls.
+// zonepage.Options{Logger: log, Done: ctx.Done()})). Relative URLs are used
+// throughout, so the page also works mounted under a prefix with
+// http.StripPrefix. With an HTTP token the page is opened as /?token=T; the
+// page passes the token on to its assets and API calls.
 package zonepage

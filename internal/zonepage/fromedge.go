@@ -84,21 +84,28 @@ func appendNew[T comparable](s []T, v T) []T {
 	return append(s, v)
 }
 
-// ZoneCollector gathers the engine's tag views into the zones' tag lists.
-// Use it in the goroutine that owns the engine, then hand the result to
-// the Model:
+// ZoneCollector gathers the engine's tag views into the zones' tag lists
+// and the tags' details. Use it in the goroutine that owns the engine, and
+// hand the result to the Model's HTTP side:
 //
-//	c := zonepage.NewZoneCollector(cfg.Zones)
+//	c := zonepage.NewZoneCollector(cfg.Zones)  // again after a reload
 //	engine.Snapshot(now, c.Add)
-//	zones := c.Zones()
+//	snap := c.Collect()                        // immutable; e.g. an atomic.Pointer
 //
 // A tag is in a rack while it is present there (min_reads within
 // presence_window) or settled there; it is on a gate side while the gate
 // holds reads of it on that side.
 type ZoneCollector struct {
 	config []edge.Zone
-	zones  []ZoneView
 	index  map[string]int
+	cur    *ZoneSnapshot
+}
+
+// ZoneSnapshot is one collection: read-only, safe to share between
+// goroutines.
+type ZoneSnapshot struct {
+	zones []ZoneView
+	tags  map[string]TagDetail
 }
 
 // NewZoneCollector prepares a collector for the configured zones.
@@ -112,22 +119,25 @@ func NewZoneCollector(zones []edge.Zone) *ZoneCollector {
 }
 
 func (c *ZoneCollector) reset() {
-	c.zones = make([]ZoneView, len(c.config))
+	s := &ZoneSnapshot{zones: make([]ZoneView, len(c.config)), tags: map[string]TagDetail{}}
 	for i, z := range c.config {
-		c.zones[i] = ZoneView{ID: z.ID, Kind: z.Kind, Floor: z.Floor, Room: z.Room, Row: z.Row, Rack: z.Rack, Tags: []ZoneTag{}}
+		s.zones[i] = ZoneView{ID: z.ID, Kind: z.Kind, Floor: z.Floor, Room: z.Room, Row: z.Row, Rack: z.Rack, Tags: []ZoneTag{}}
 	}
+	c.cur = s
 }
 
 // Add files one tag (an edge.Engine.Snapshot callback). It copies what it
 // keeps, as the engine reuses v.Zones.
 func (c *ZoneCollector) Add(v edge.TagView) {
+	zones := c.cur.zones
+	c.cur.tags[v.EPC] = TagDetailOf(v)
 	settledSeen := false
 	for _, zv := range v.Zones {
 		i, ok := c.index[zv.Zone]
 		if !ok {
 			continue // a zone removed by a reload the view predates
 		}
-		z := &c.zones[i]
+		z := &zones[i]
 		if zv.Side != "" {
 			// Gates keep no smoothed RSSI: show the peak.
 			z.Tags = append(z.Tags, ZoneTag{EPC: v.EPC, RSSI: zv.PeakRSSI, Reads: zv.Reads, Side: zv.Side})
@@ -142,17 +152,27 @@ func (c *ZoneCollector) Add(v edge.TagView) {
 	if v.Rack != "" && !settledSeen {
 		// Settled but not read there lately (e.g. restored after a restart).
 		if i, ok := c.index[v.Rack]; ok {
-			c.zones[i].Tags = append(c.zones[i].Tags, ZoneTag{EPC: v.EPC, Settled: true})
+			zones[i].Tags = append(zones[i].Tags, ZoneTag{EPC: v.EPC, Settled: true})
 		}
 	}
 }
 
-// Zones returns the zones collected since the last call, in config order,
-// and starts a new collection.
-func (c *ZoneCollector) Zones() []ZoneView {
-	z := c.zones
+// Collect returns what was gathered since the last Collect and starts a
+// new collection.
+func (c *ZoneCollector) Collect() *ZoneSnapshot {
+	s := c.cur
 	c.reset()
-	return z
+	return s
+}
+
+// Zones returns the zones in config order with their tags. The handler
+// does not modify them, so a Model may return them as they are.
+func (s *ZoneSnapshot) Zones() []ZoneView { return s.zones }
+
+// Tag returns the engine's part of one tag's detail (see TagDetailOf).
+func (s *ZoneSnapshot) Tag(epc string) (TagDetail, bool) {
+	d, ok := s.tags[epc]
+	return d, ok
 }
 
 // TagDetailOf converts the engine's view of one tag into the page's tag

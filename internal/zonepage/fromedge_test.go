@@ -1,7 +1,10 @@
 package zonepage
 
 import (
+	"encoding/json"
+	"math"
 	"slices"
+	"sync"
 	"testing"
 	"time"
 
@@ -59,7 +62,8 @@ func TestZoneCollectorFromEngine(t *testing.T) {
 			settledView.Zones = slices.Clone(v.Zones)
 		}
 	})
-	zones := c.Zones()
+	snap := c.Collect()
+	zones := snap.Zones()
 	byID := map[string]ZoneView{}
 	for _, z := range zones {
 		byID[z.ID] = z
@@ -93,8 +97,14 @@ func TestZoneCollectorFromEngine(t *testing.T) {
 	if len(byID["rack-B01"].Tags) != 0 || byID["rack-B01"].Tags == nil {
 		t.Errorf("empty rack: %+v", byID["rack-B01"])
 	}
-	if again := c.Zones(); len(again[1].Tags) != 0 {
-		t.Errorf("Zones starts a new collection; got %+v", again[1])
+	if again := c.Collect().Zones(); len(again[1].Tags) != 0 {
+		t.Errorf("Collect starts a new collection; got %+v", again[1])
+	}
+	if d, ok := snap.Tag(visitor); !ok || d.Zone != "" || len(d.Zones) != 1 || d.Zones[0].Zone != "rack-A02" {
+		t.Errorf("snapshot's visitor detail: %+v %v", d, ok)
+	}
+	if _, ok := snap.Tag("E2FF"); ok {
+		t.Errorf("unknown tag found")
 	}
 
 	d := TagDetailOf(settledView)
@@ -148,5 +158,55 @@ func TestNonFiniteNumbersDoNotBreakAnswers(t *testing.T) {
 		if rec := get(t, h, "GET", p); rec.Code != 200 {
 			t.Errorf("GET %s with NaN in the model = %d %s", p, rec.Code, rec.Body.String())
 		}
+	}
+}
+
+// sharedModel returns the same slices every time, as a Model built on an
+// immutable ZoneSnapshot does; the handler must not write to them.
+type sharedModel struct {
+	readers []ReaderView
+	zones   []ZoneView
+	tag     TagDetail
+}
+
+func (s *sharedModel) Readers() []ReaderView { return s.readers }
+func (s *sharedModel) Zones() []ZoneView     { return s.zones }
+func (s *sharedModel) Tag(epc string) (TagDetail, bool) {
+	return s.tag, epc == s.tag.EPC
+}
+func (s *sharedModel) Events(limit int) []json.RawMessage { return nil }
+func (s *sharedModel) Uplink() UplinkView                 { return UplinkView{} }
+
+func TestHandlerDoesNotWriteModelData(t *testing.T) {
+	nan := math.NaN()
+	m := &sharedModel{
+		readers: []ReaderView{{ID: "r", ReadsPerSec: nan, Antennas: []AntennaView{{Antenna: 1, ReadsPerSec: nan}}}},
+		zones:   manyTags(2000, 4),
+		tag:     TagDetail{EPC: movingEPC, Reads: []TagRead{{RSSI: nan}}, Zones: []TagZone{{Zone: "z", RSSI: nan}}},
+	}
+	m.zones[0].Tags[5].RSSI = nan
+	before := slices.Clone(m.zones[1].Tags)
+	opts := quietOpts()
+	opts.Interval = time.Nanosecond // a new snapshot for (almost) every request
+	opts.TagLookupsPerSec = 1000
+	h := Handler(m, opts)
+	var wg sync.WaitGroup
+	for g := range 8 {
+		wg.Go(func() {
+			for i := range 30 {
+				p := []string{"/api/zones", "/api/readers", "/api/zones?epc=0000000A", "/api/tag/" + movingEPC}[(g+i)%4]
+				if rec := get(t, h, "GET", p); rec.Code != 200 {
+					t.Errorf("GET %s = %d %s", p, rec.Code, rec.Body.String())
+				}
+			}
+		})
+	}
+	wg.Wait()
+	if !math.IsNaN(m.readers[0].ReadsPerSec) || !math.IsNaN(m.readers[0].Antennas[0].ReadsPerSec) ||
+		!math.IsNaN(m.zones[0].Tags[5].RSSI) || !math.IsNaN(m.tag.Reads[0].RSSI) || !math.IsNaN(m.tag.Zones[0].RSSI) {
+		t.Errorf("the handler wrote to the model's data")
+	}
+	if !slices.Equal(before, m.zones[1].Tags) {
+		t.Errorf("the handler reordered or changed a zone's tags")
 	}
 }

@@ -6,9 +6,11 @@ import (
 )
 
 // Model is what the page shows; the gateway implements it. Methods are called
-// from HTTP goroutines (at most a few times per second in total, see
-// Options), must be safe for concurrent use, cheap, and return copies the
-// handler may keep.
+// from HTTP goroutines (together at most once per Options.Interval, and Tag
+// at most Options.TagLookupsPerSec times a second), must be safe for
+// concurrent use and cheap. The handler never modifies what they return, so
+// they may hand out shared data as long as the Model does not change it
+// afterwards (a ZoneSnapshot, EventLog slices).
 type Model interface {
 	// Readers returns every configured reader, in a stable order.
 	Readers() []ReaderView

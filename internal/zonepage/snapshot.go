@@ -234,27 +234,53 @@ func finite(x float64) float64 {
 	return x
 }
 
+// sanitizeSnapshot fixes non-finite numbers without writing to what the
+// Model returned (it may share it): a slice with one is copied first.
 func sanitizeSnapshot(sn *snapshot) {
-	for i := range sn.readers {
-		r := &sn.readers[i]
+	sn.readers = fixed(sn.readers, func(r *ReaderView) bool {
+		bad := !isFinite(r.ReadsPerSec)
+		for _, a := range r.Antennas {
+			bad = bad || !isFinite(a.ReadsPerSec)
+		}
+		return bad
+	}, func(r *ReaderView) {
 		r.ReadsPerSec = finite(r.ReadsPerSec)
+		r.Antennas = slices.Clone(r.Antennas)
 		for j := range r.Antennas {
 			r.Antennas[j].ReadsPerSec = finite(r.Antennas[j].ReadsPerSec)
 		}
-	}
-	for i := range sn.zones {
-		for j := range sn.zones[i].Tags {
-			sn.zones[i].Tags[j].RSSI = finite(sn.zones[i].Tags[j].RSSI)
+	})
+	sn.zones = fixed(sn.zones, func(z *ZoneView) bool {
+		return slices.ContainsFunc(z.Tags, func(t ZoneTag) bool { return !isFinite(t.RSSI) })
+	}, func(z *ZoneView) {
+		z.Tags = slices.Clone(z.Tags)
+		for j := range z.Tags {
+			z.Tags[j].RSSI = finite(z.Tags[j].RSSI)
 		}
-	}
-	sn.uplink.LagSeconds = finite(sn.uplink.LagSeconds)
+	})
+	sn.uplink.LagSeconds = finite(sn.uplink.LagSeconds) // a copy already
 }
 
 func sanitizeTag(d *TagDetail) {
-	for i := range d.Reads {
-		d.Reads[i].RSSI = finite(d.Reads[i].RSSI)
+	d.Reads = fixed(d.Reads, func(r *TagRead) bool { return !isFinite(r.RSSI) }, func(r *TagRead) { r.RSSI = finite(r.RSSI) })
+	d.Zones = fixed(d.Zones, func(z *TagZone) bool { return !isFinite(z.RSSI) || !isFinite(z.PeakRSSI) },
+		func(z *TagZone) { z.RSSI, z.PeakRSSI = finite(z.RSSI), finite(z.PeakRSSI) })
+}
+
+func isFinite(x float64) bool { return !math.IsNaN(x) && !math.IsInf(x, 0) }
+
+// fixed returns s with fix applied to the elements that need it, copying s
+// first if any does, so that the caller's slice is never written.
+func fixed[T any](s []T, needs func(*T) bool, fix func(*T)) []T {
+	copied := false
+	for i := range s {
+		if !needs(&s[i]) {
+			continue
+		}
+		if !copied {
+			s, copied = slices.Clone(s), true
+		}
+		fix(&s[i])
 	}
-	for i := range d.Zones {
-		d.Zones[i].RSSI, d.Zones[i].PeakRSSI = finite(d.Zones[i].RSSI), finite(d.Zones[i].PeakRSSI)
-	}
+	return s
 }
