@@ -3,6 +3,10 @@ package uplink
 import (
 	"testing"
 	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	dto "github.com/prometheus/client_model/go"
+	"github.com/rfidgw/rfidgw/internal/metrics"
 )
 
 func TestForwarderHappyPath(t *testing.T) {
@@ -18,12 +22,16 @@ func TestForwarderHappyPath(t *testing.T) {
 	f.SetStatusFunc(func() GatewayStatus {
 		return GatewayStatus{Readers: map[string]string{"dock-door-1": ReaderOnline}, BufferEvents: 7}
 	})
+	delivered0 := metricValue(metrics.UplinkDelivered)
 	stop := runForwarder(t, f)
 	if err := q.waitAcked(len(want), 20*time.Second); err != nil {
 		t.Fatal(err)
 	}
-	if !f.Connected() {
-		t.Error("Connected() false after deliveries")
+	if !f.Connected() || metricValue(metrics.UplinkConnected) != 1 {
+		t.Error("not connected after deliveries")
+	}
+	if d := metricValue(metrics.UplinkDelivered) - delivered0; d != float64(len(want)) {
+		t.Errorf("rfidgw_uplink_delivered_total grew by %v, want %d", d, len(want))
 	}
 	got := consumeAll(t, c.ListenAddrs(), testTopic, len(want), 10*time.Second)
 	checkDelivery(t, got, want, 0)
@@ -82,4 +90,16 @@ func TestForwarderHeartbeat(t *testing.T) {
 	if kinds[StatusStartup] != 1 || kinds[StatusHeartbeat] < 3 || kinds[StatusReader] != 1 || kinds[StatusShutdown] != 1 {
 		t.Errorf("status kinds %v, want 1 startup, >=3 heartbeats, 1 reader, 1 shutdown", kinds)
 	}
+}
+
+// metricValue reads a counter or gauge.
+func metricValue(c prometheus.Metric) float64 {
+	var m dto.Metric
+	if err := c.Write(&m); err != nil {
+		panic(err)
+	}
+	if m.Counter != nil {
+		return m.Counter.GetValue()
+	}
+	return m.Gauge.GetValue()
 }
