@@ -91,6 +91,11 @@ func Tail(ctx context.Context, opts TailOptions, out io.Writer, warn io.Writer) 
 	defer cl.Close()
 
 	tr := newSeqTracker(parts, warn)
+	for _, p := range parts {
+		// Tail starts after the beginning of this partition's history:
+		// events just before the start are not holes.
+		tr.cut[p] = start[p] > 0
+	}
 	caughtUp := func(ctx context.Context) map[int32]bool {
 		ends, err := adm.ListEndOffsets(ctx, opts.Topic)
 		caught := map[int32]bool{}
@@ -248,6 +253,11 @@ type gwTrack struct {
 	seen      spanSet
 	reported  spanSet // holes already reported
 	maxByPart map[int32]uint64
+	// floor is the highest first seq seen on a partition read from
+	// somewhere in its history: below it, a missing seq may simply be
+	// before tail's start on that partition.
+	floor uint64
+	first map[int32]bool // partitions seen
 	noticed   map[uint64]time.Time // hole start -> when first seen open
 }
 
@@ -257,19 +267,26 @@ type gwTrack struct {
 // read, and the hole stayed open for the grace period.
 type seqTracker struct {
 	parts []int32
+	cut   map[int32]bool // partitions not read from their first event
 	gws   map[string]*gwTrack
 	warn  io.Writer
 }
 
 func newSeqTracker(parts []int32, warn io.Writer) *seqTracker {
-	return &seqTracker{parts: parts, gws: map[string]*gwTrack{}, warn: warn}
+	return &seqTracker{parts: parts, cut: map[int32]bool{}, gws: map[string]*gwTrack{}, warn: warn}
 }
 
 func (t *seqTracker) observe(gw string, seq uint64, part int32, off int64) {
 	g := t.gws[gw]
 	if g == nil {
-		g = &gwTrack{maxByPart: map[int32]uint64{}, noticed: map[uint64]time.Time{}}
+		g = &gwTrack{maxByPart: map[int32]uint64{}, noticed: map[uint64]time.Time{}, first: map[int32]bool{}}
 		t.gws[gw] = g
+	}
+	if !g.first[part] {
+		g.first[part] = true
+		if t.cut[part] {
+			g.floor = max(g.floor, seq)
+		}
 	}
 	g.maxByPart[part] = max(g.maxByPart[part], seq)
 	if g.seen.contains(seq) {
@@ -296,7 +313,10 @@ func (t *seqTracker) open() bool {
 func (g *gwTrack) holes() []span {
 	var out []span
 	for i := 0; i+1 < len(g.seen); i++ {
-		lo, hi := g.seen[i].hi+1, g.seen[i+1].lo-1
+		lo, hi := max(g.seen[i].hi+1, g.floor), g.seen[i+1].lo-1
+		if lo > hi {
+			continue
+		}
 		// Subtract the reported spans.
 		for _, r := range g.reported[g.reported.find(lo):] {
 			if r.lo > hi {
