@@ -10,6 +10,10 @@
 #  - deb.sh refuses a bad ARCH and names the package of a missing cross compiler
 #  - the packaged daemon runs under MemoryDenyWriteExecute (prctl MDWE) and
 #    delivers events to a dev Kafka broker through librdkafka
+#  - a watchdog SIGABRT leaves a goroutine dump and an exit status that
+#    Restart=on-failure restarts (not RestartPreventExitStatus=2)
+#  - sd_notify under a fake NOTIFY_SOCKET: READY=1, WATCHDOG=1 pings,
+#    RELOADING=1/READY=1 on SIGHUP, STOPPING=1 on SIGTERM
 #  - opt-in DEB_TEST_ARM64=1: the arm64 package too (run under qemu if present)
 # RFIDGW_BIN=path packages a prebuilt amd64 binary instead of building one;
 # KEEP_TMP=1 keeps the work directory (logs) for a look after a failure.
