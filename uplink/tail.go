@@ -43,6 +43,7 @@ type TailOptions struct {
 //
 //	DUPLICATE gateway=floor3 id=floor3-42 seq=42 partition=1 offset=1234
 //	HOLE gateway=floor3 seq=43..45 missing=3
+//	HOLE gateway=floor3 seq=50..59 missing=10 (dropped by the gateway: its buffer was full, a gap event says so)
 //	LATE gateway=floor3 seq=44 partition=0 offset=99 (arrived after it was reported missing)
 //	NOT-JSON partition=2 offset=7: <error>
 func Tail(ctx context.Context, opts TailOptions, out io.Writer, warn io.Writer) error {
@@ -147,6 +148,9 @@ func Tail(ctx context.Context, opts TailOptions, out io.Writer, warn io.Writer) 
 			}
 			if ev.Seq != nil {
 				tr.observe(ev.Gateway, *ev.Seq, r.Partition, r.Offset)
+				if ev.Type == "gap" && ev.FirstSeq > 0 && ev.LastSeq >= ev.FirstSeq {
+					tr.declare(ev.Gateway, ev.FirstSeq, ev.LastSeq)
+				}
 			}
 			printed++
 			if opts.Count > 0 && printed >= opts.Count {
@@ -209,9 +213,12 @@ func isAuthErr(err error) bool {
 
 // tailEvent is what tail reads of an event.
 type tailEvent struct {
-	ID      string  `json:"id"`
-	Seq     *uint64 `json:"seq"`
-	Gateway string  `json:"gateway"`
+	ID       string  `json:"id"`
+	Seq      *uint64 `json:"seq"`
+	Gateway  string  `json:"gateway"`
+	Type     string  `json:"type"`
+	FirstSeq uint64  `json:"first_seq"` // gap events
+	LastSeq  uint64  `json:"last_seq"`
 }
 
 func parseTailEvent(v []byte) (tailEvent, error) {
@@ -252,13 +259,14 @@ func (s *spanSet) add(lo, hi uint64) {
 type gwTrack struct {
 	seen      spanSet
 	reported  spanSet // holes already reported
+	declared  spanSet // seqs the gateway's gap events say it dropped
 	maxByPart map[int32]uint64
 	// floor is the highest first seq seen on a partition read from
 	// somewhere in its history: below it, a missing seq may simply be
 	// before tail's start on that partition.
-	floor uint64
-	first map[int32]bool // partitions seen
-	noticed   map[uint64]time.Time // hole start -> when first seen open
+	floor   uint64
+	first   map[int32]bool       // partitions seen
+	noticed map[uint64]time.Time // hole start -> when first seen open
 }
 
 // seqTracker finds duplicate ids and holes in seq per gateway, as the hub
@@ -297,6 +305,13 @@ func (t *seqTracker) observe(gw string, seq uint64, part int32, off int64) {
 		fmt.Fprintf(t.warn, "LATE gateway=%s seq=%d partition=%d offset=%d (arrived after it was reported missing)\n", gw, seq, part, off)
 	}
 	g.seen.add(seq, seq)
+}
+
+// declare notes seqs a gap event says the gateway dropped.
+func (t *seqTracker) declare(gw string, lo, hi uint64) {
+	if g := t.gws[gw]; g != nil {
+		g.declared.add(lo, hi)
+	}
 }
 
 // open reports whether any gateway has a hole not yet reported.
@@ -360,7 +375,11 @@ func (t *seqTracker) settle(now time.Time, caught map[int32]bool, grace time.Dur
 			if !passed || now.Sub(first) < grace {
 				continue
 			}
-			fmt.Fprintf(t.warn, "HOLE gateway=%s seq=%d..%d missing=%d\n", gw, h.lo, h.hi, h.hi-h.lo+1)
+			why := ""
+			if i := g.declared.find(h.lo); i < len(g.declared) && g.declared[i].lo <= h.lo && g.declared[i].hi >= h.hi {
+				why = " (dropped by the gateway: its buffer was full, a gap event says so)"
+			}
+			fmt.Fprintf(t.warn, "HOLE gateway=%s seq=%d..%d missing=%d%s\n", gw, h.lo, h.hi, h.hi-h.lo+1, why)
 			g.reported.add(h.lo, h.hi)
 			delete(g.noticed, h.lo)
 		}

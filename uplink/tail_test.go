@@ -39,6 +39,8 @@ func TestTailFindsHoleAndDuplicate(t *testing.T) {
 		recs = append(recs, eventRec("floor3", s, fmt.Sprintf("EPC%d", s%3)))
 	}
 	recs = append(recs, eventRec("floor4", 1, "EPCX"), eventRec("floor4", 3, "EPCY"),
+		// floor4 dropped 4..6 and says so with gap event 7.
+		&kgo.Record{Key: []byte("floor4"), Value: []byte(`{"schema":1,"id":"floor4-7","seq":7,"gateway":"floor4","type":"gap","dropped":3,"first_seq":4,"last_seq":6}`)},
 		&kgo.Record{Key: []byte("x"), Value: []byte("not json")})
 	produceRaw(t, c.ListenAddrs(), recs...)
 
@@ -74,7 +76,8 @@ func TestTailFindsHoleAndDuplicate(t *testing.T) {
 	if err := Tail(ctx2, TailOptions{Brokers: c.ListenAddrs(), Topic: testTopic, FromBeginning: true, HoleGrace: time.Second}, &out, &warn); err != nil {
 		t.Fatal(err)
 	}
-	for _, want := range []string{"HOLE gateway=floor4 seq=2..2", "NOT-JSON"} {
+	for _, want := range []string{"HOLE gateway=floor4 seq=2..2 missing=1\n", "NOT-JSON",
+		"HOLE gateway=floor4 seq=4..6 missing=3 (dropped by the gateway"} {
 		if !strings.Contains(warn.String(), want) {
 			t.Errorf("warnings lack %q:\n%s", want, warn.String())
 		}
