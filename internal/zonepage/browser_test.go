@@ -123,7 +123,7 @@ func TestBrowserLivePage(t *testing.T) {
 	// One tag: its settled zone, per-zone weighing, plot and events.
 	must(b.Click(`#zones [data-zone="rack-A02"] tr[data-epc="` + movingEPC + `"] button`))
 	must(b.WaitVisible(`#tag-panel[data-epc="`+movingEPC+`"][data-zone="rack-A02"]`, wait))
-	must(b.WaitVisible(`#tag-plot`, wait))
+	must(b.WaitVisible(`#tag-plot[data-span="120"]`, wait)) // 100 s of reads: the full two minutes
 	points, err := zonepagetest.Eval[int](b, `document.querySelectorAll("#tag-plot circle").length`)
 	if err != nil || points != len(m.tags[movingEPC].Reads) {
 		t.Errorf("plot has %d points, want %d (%v)", points, len(m.tags[movingEPC].Reads), err)

@@ -60,7 +60,7 @@ type ZoneView struct {
 type ZoneTag struct {
 	EPC     string  `json:"epc"`
 	RSSI    float64 `json:"rssi"`           // smoothed RSSI in dBm (presence window)
-	Reads   int     `json:"reads"`          // racks: within the presence window (0 = settled here, not read lately); gates: since the last decision
+	Reads   int     `json:"reads"`          // racks: in the current run of reads (0 = settled here, not read lately); gates: since the last decision
 	Settled bool    `json:"settled"`        // racks: this is the tag's settled rack
 	Side    string  `json:"side,omitempty"` // gates: "outside" or "inside"
 }
@@ -87,8 +87,8 @@ type TagZone struct {
 	Zone     string  `json:"zone"`
 	Side     string  `json:"side,omitempty"` // gates: "outside" or "inside"
 	Present  bool    `json:"present"`        // min_reads within presence_window
-	Reads    int     `json:"reads"`
-	RSSI     float64 `json:"rssi"` // smoothed
+	Reads    int     `json:"reads"`          // in the current run of reads (rack) or since the last decision (gate side)
+	RSSI     float64 `json:"rssi"`           // smoothed (racks)
 	PeakRSSI float64 `json:"peak_rssi"`
 }
 

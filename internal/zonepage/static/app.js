@@ -290,7 +290,7 @@
     $("tag-detail").replaceChildren(
       dl,
       el("h3", {}, "What the engine weighs, per zone"), zones,
-      el("h3", {}, "RSSI over the last two minutes, per reader antenna"), plot(t.reads || [], t.at),
+      el("h3", {}, "RSSI over time, per reader antenna"), plot(t.reads || [], t.at),
       el("h3", {}, "Recent events of this tag"),
       evs.length ? el("table", { id: "tag-events" }, el("tbody", {}, ...evs)) : el("p", { class: "muted" }, "none"));
   }
@@ -319,17 +319,21 @@
     // silent shows as a gap at the end; reads newer than that move it.
     const atS = Date.parse(at || lastAt || "") / 1000;
     const end = Math.max(isFinite(atS) ? atS : Date.now() / 1000, ...pts.map((p) => p.t));
-    const start = end - PLOT_SPAN_S;
+    // Zoom in when all reads are recent: 30 s, 60 s or the full two minutes.
+    const span = [30, 60, PLOT_SPAN_S].find((s) => pts.every((p) => end - p.t <= s)) || PLOT_SPAN_S;
+    const start = end - span;
     let lo = Math.min(-80, ...pts.map((p) => p.rssi)), hi = Math.max(-30, ...pts.map((p) => p.rssi));
     lo = Math.floor(lo / 10) * 10; hi = Math.ceil(hi / 10) * 10;
-    const x = (t) => L + (W - L - R) * Math.max(0, (t - start) / PLOT_SPAN_S);
+    const x = (t) => L + (W - L - R) * Math.max(0, (t - start) / span);
     const y = (v) => T + (H - T - B) * (hi - v) / (hi - lo);
     for (let v = lo; v <= hi; v += 10) {
       add("line", { x1: L, x2: W - R, y1: y(v), y2: y(v), class: "grid" });
       add("text", { x: 2, y: y(v) + 3 }, v + "");
     }
-    for (let s = 0; s <= PLOT_SPAN_S; s += 30) {
-      add("text", { x: x(start + s), y: H - 5, "text-anchor": s === 0 ? "start" : s === PLOT_SPAN_S ? "end" : "middle" }, s === PLOT_SPAN_S ? "now" : "-" + (PLOT_SPAN_S - s) + "s");
+    svg.setAttribute("data-span", String(span));
+    const step = span === PLOT_SPAN_S ? 30 : span / 3;
+    for (let s = 0; s <= span; s += step) {
+      add("text", { x: x(start + s), y: H - 5, "text-anchor": s === 0 ? "start" : s === span ? "end" : "middle" }, s === span ? "now" : "-" + (span - s) + "s");
     }
     add("text", { x: L + 4, y: T + 9 }, "RSSI dBm");
     const series = new Map();
@@ -350,7 +354,7 @@
       sw.style.background = color;
       legend.append(el("span", { "data-series": key }, sw, key + ": " + ps.reduce((a, p) => a + p.n, 0) + " reads, last " + fmt1(last.rssi) + " dBm"));
     }
-    if (!series.size) legend.append(el("span", { class: "muted" }, "no reads in the last two minutes"));
+    if (!series.size) legend.append(el("span", { class: "muted" }, "no reads in the last " + span + " s"));
     return el("div", {}, svg, legend);
   }
 
