@@ -102,7 +102,7 @@ func (r *appendReq) restore() {
 type txResult struct {
 	st        metaState
 	ends      ends
-	fileBytes int64
+	dataBytes int64
 	quarant   []uint64 // corrupt seqs processed
 	dropped   uint64   // events lost in this transaction (drop_oldest or reject_new)
 	dropFirst uint64
@@ -131,6 +131,7 @@ func (q *Queue) commit(batch []*appendReq, probe bool) {
 	moreAcks := len(q.acks.queued) > 0
 	q.corruptQ = nil
 	st := q.st
+	preallocated := max(0, q.fileBytes-q.dataBytes)
 	q.mu.Unlock()
 
 	putBack := func() {
@@ -164,9 +165,11 @@ func (q *Queue) commit(batch []*appendReq, probe bool) {
 			q.ceiling = c
 		}
 	}
-	free := int64(-1)
+	free := int64(-1) // no disk bound
 	if err == nil && len(batch) > 0 && q.opts.MinFreeDisk > 0 {
-		free, err = freeDisk(q.dir)
+		if free, err = freeDisk(q.dir); err == nil {
+			free += preallocated
+		}
 	}
 	q.mu.Lock()
 	q.maxSeq = st.lastSeq + nev
@@ -218,7 +221,11 @@ func (q *Queue) commit(batch []*appendReq, probe bool) {
 	q.mu.Lock()
 	recovered := q.readyErr != nil
 	q.readyErr = nil
-	q.st, q.ends, q.fileBytes = res.st, res.ends, res.fileBytes
+	q.st, q.ends, q.dataBytes = res.st, res.ends, res.dataBytes
+	q.fileBytes = max(q.fileBytes, res.dataBytes)
+	if q.fileBytes-q.dataBytes < preallocLow {
+		q.kickPrealloc()
+	}
 	q.maxSeq = 0
 	if len(acks) > 0 {
 		close(q.acksGone)
@@ -354,7 +361,8 @@ func (q *Queue) apply(tx *bolt.Tx, st metaState, batch []*appendReq, acks, corr 
 	}
 
 	// Headroom on the filesystem: free space minus min_free_disk, plus the
-	// free pages inside the file, which bbolt reuses before growing it.
+	// preallocated room and the free pages inside the file, which bbolt
+	// uses before growing it.
 	// Pages cost more than payload (headers, branches): count 5/4.
 	diskRoom := int64(1) << 62
 	if free >= 0 {
@@ -446,7 +454,7 @@ func (q *Queue) apply(tx *bolt.Tx, st metaState, batch []*appendReq, acks, corr 
 		return nil, err
 	}
 	res.st = st
-	res.fileBytes = tx.Size()
+	res.dataBytes = tx.Size()
 	return res, nil
 }
 

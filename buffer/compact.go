@@ -21,10 +21,10 @@ func (q *Queue) maybeCompact(now time.Time) {
 		return
 	}
 	q.mu.Lock()
-	q.fileBytes = fi.Size()
+	q.fileBytes = max(fi.Size(), q.dataBytes)
 	st := q.st
+	size := q.dataBytes // preallocated room is not waste
 	q.mu.Unlock()
-	size := fi.Size()
 	if size < q.opts.CompactMinFileBytes || st.count > uint64(q.opts.CompactMaxEvents) || st.bytes > size/8 {
 		return
 	}
@@ -47,7 +47,7 @@ func (q *Queue) compact() error {
 
 	q.dbMu.Lock()
 	defer q.dbMu.Unlock()
-	before := q.fileBytes
+	before := q.dataBytes
 	ndb, err := bolt.Open(tmp, 0o600, &bolt.Options{NoSync: true, FreelistType: bolt.FreelistMapType, Timeout: time.Second})
 	if err != nil {
 		return fmt.Errorf("create %s: %w", tmp, err)
@@ -110,7 +110,7 @@ func (q *Queue) compact() error {
 	}
 	metrics.BufferCompactions.Inc()
 	q.mu.Lock()
-	after := q.fileBytes
+	after := q.dataBytes
 	q.updateMetricsLocked(time.Now())
 	q.mu.Unlock()
 	q.log.Info("buffer compacted", "file_bytes_before", before, "file_bytes_after", after, "took", time.Since(start))

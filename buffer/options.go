@@ -58,6 +58,8 @@ type Options struct {
 	// NoSync turns off fsync. For benchmarks that build a backlog only: a
 	// crash or power loss can then lose or corrupt the buffer.
 	NoSync bool
+
+	noPrealloc bool // benchmarks: compare with bbolt growing the file itself
 }
 
 var gatewayID = regexp.MustCompile(`^[a-z0-9._-]{1,64}$`)

@@ -79,6 +79,9 @@ type Queue struct {
 	closed   bool
 	closeErr error
 
+	preallocKick chan struct{}
+	preallocDone chan struct{}
+
 	// Owned by the committer goroutine.
 	ceiling     uint64 // every assigned seq is below it (buffer.seq)
 	lastCompact time.Time
@@ -90,7 +93,8 @@ type Queue struct {
 	mu         sync.Mutex // guards everything below
 	st         metaState  // mirror of the last committed meta
 	ends       ends
-	fileBytes  int64
+	fileBytes  int64 // size of buffer.db on disk (with preallocated room)
+	dataBytes  int64 // bbolt's high-water mark in it
 	readyErr   error
 	isClosed   bool
 	notify     chan struct{} // closed and replaced when records were added
@@ -141,17 +145,19 @@ func Open(dir string, opts Options) (*Queue, error) {
 		return nil, fmt.Errorf("buffer: create data_dir: %w", err)
 	}
 	q := &Queue{
-		dir:      dir,
-		path:     filepath.Join(dir, dbFile),
-		opts:     opts,
-		log:      opts.Log.With("component", "buffer"),
-		reqs:     make(chan *appendReq, 256),
-		kick:     make(chan struct{}, 1),
-		closing:  make(chan struct{}),
-		done:     make(chan struct{}),
-		notify:   make(chan struct{}),
-		acksGone: make(chan struct{}),
-		corrupt:  make(map[uint64]string),
+		dir:          dir,
+		path:         filepath.Join(dir, dbFile),
+		opts:         opts,
+		log:          opts.Log.With("component", "buffer"),
+		reqs:         make(chan *appendReq, 256),
+		kick:         make(chan struct{}, 1),
+		closing:      make(chan struct{}),
+		done:         make(chan struct{}),
+		notify:       make(chan struct{}),
+		acksGone:     make(chan struct{}),
+		preallocKick: make(chan struct{}, 1),
+		preallocDone: make(chan struct{}),
+		corrupt:      make(map[uint64]string),
 	}
 	// A compaction copy left by a crash: the real file was never replaced
 	// (the rename is the last step), so the copy is only a partial duplicate.
@@ -173,6 +179,8 @@ func Open(dir string, opts Options) (*Queue, error) {
 	}
 	q.updateMetricsLocked(time.Now())
 	go q.run()
+	go q.preallocator()
+	q.kickPrealloc()
 	return q, nil
 }
 
@@ -301,7 +309,8 @@ func (q *Queue) load(db *bolt.DB, ceiling uint64) error {
 	if fi, err := os.Stat(q.path); err == nil {
 		q.fileBytes = fi.Size()
 	}
-	return nil
+	err = view(db, func(tx *bolt.Tx) error { q.dataBytes = tx.Size(); return nil })
+	return err
 }
 
 type salvage struct{ lastSeq, firstSeq, count uint64 }
@@ -637,6 +646,7 @@ func (q *Queue) Close() error {
 	close(q.closing)
 	q.sendMu.Unlock()
 	<-q.done
+	<-q.preallocDone
 	return q.closeErr
 }
 
