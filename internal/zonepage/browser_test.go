@@ -262,3 +262,49 @@ func TestBrowserWithToken(t *testing.T) {
 		t.Errorf("requests without the token: %v", refused)
 	}
 }
+
+// With 10,000 tags the page shows the capped strongest ones with "+N more"
+// counts, and the filter still finds a tag that the cap hides.
+func TestBrowser10000Tags(t *testing.T) {
+	b := zonepagetest.Start(t)
+	m := newFakeModel()
+	m.zones = manyTags(10_000, 40)
+	done := make(chan struct{})
+	opts := quietOpts()
+	opts.Done = done
+	srv := httptest.NewServer(Handler(m, opts))
+	t.Cleanup(srv.Close)
+	t.Cleanup(func() { close(done) })
+	start := time.Now()
+	if err := b.Navigate(srv.URL + "/"); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.WaitVisible(`#zones [data-zone="rack-B01"] .more`, 10*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("10,000 tags: first render after %v (informational)", time.Since(start).Round(time.Millisecond))
+	rows, err := zonepagetest.Eval[int](b, `document.querySelectorAll("#zones tr[data-epc]").length`)
+	if err != nil || rows != 600 {
+		t.Errorf("%d tag rows shown, want 600 (the cap) (%v)", rows, err)
+	}
+	if txt, _ := b.Text(`#zones-summary`); !strings.Contains(txt, "10000 tags") || !strings.Contains(txt, "showing 600") {
+		t.Errorf("summary = %q", txt)
+	}
+	// Tag 9,999 is in rack-B40, which the 600-tag budget never reaches.
+	weak := fmt.Sprintf("E280116060000200%08X", 9_999)
+	if n, _ := zonepagetest.Eval[int](b, `document.querySelectorAll('#zones tr[data-epc="`+weak+`"]').length`); n != 0 {
+		t.Fatalf("tag %s is shown without a filter; the test assumes the cap hides it", weak)
+	}
+	if err := b.Type(`#epc-filter`, weak[len(weak)-8:]); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.WaitVisible(`#zones [data-zone="rack-B40"] tr[data-epc="`+weak+`"]`, 10*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	if rows, _ := zonepagetest.Eval[int](b, `document.querySelectorAll("#zones .zone:not(.hidden)").length`); rows != 1 {
+		t.Errorf("%d zones shown with the filter, want 1", rows)
+	}
+	if errs := b.Errors(); len(errs) > 0 {
+		t.Errorf("console errors: %v", errs)
+	}
+}
