@@ -26,7 +26,7 @@
 //	func (r *Recorder) Flush() error
 //	func (r *Recorder) Close() error
 //
-// How the decisions are made (TUNING.md explains every knob):
+// How the decisions are made (docs/zones.md explains every knob):
 //
 //   - A read is routed by (reader, antenna) to at most one zone; reads from
 //     no zone or weaker than the zone's min_rssi are counted (Stats,
