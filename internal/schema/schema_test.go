@@ -32,11 +32,11 @@ func TestSchemaRejectsBrokenEvents(t *testing.T) {
 		t.Fatalf("good event rejected: %v", err)
 	}
 	for name, bad := range map[string]string{
-		"lower-case epc": strings.Replace(good, `"E280"`, `"e280"`, 1),
-		"seq zero":       strings.Replace(good, `"seq":1`, `"seq":0`, 1),
-		"unknown type":   strings.Replace(good, `"inward"`, `"teleport"`, 1),
-		"extra field":    strings.Replace(good, `"schema":1,`, `"schema":1,"x":1,`, 1),
-		"gate no zone":   strings.Replace(good, `"zone":"gate-a"`, `"zone":null`, 1),
+		"lower-case epc":       strings.Replace(good, `"E280"`, `"e280"`, 1),
+		"seq zero":             strings.Replace(good, `"seq":1`, `"seq":0`, 1),
+		"unknown type":         strings.Replace(good, `"inward"`, `"teleport"`, 1),
+		"extra field":          strings.Replace(good, `"schema":1,`, `"schema":1,"x":1,`, 1),
+		"gate no zone":         strings.Replace(good, `"zone":"gate-a"`, `"zone":null`, 1),
 		"gap fields on a move": strings.Replace(good, `"schema":1,`, `"schema":1,"dropped":3,`, 1),
 	} {
 		if err := ValidateEvent([]byte(bad)); err == nil {
