@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"syscall"
 	"time"
 
@@ -554,7 +555,7 @@ func (q *Queue) tick(now time.Time) {
 		// After a full disk, probe only once there is some room again, so
 		// that a probe that happens to fit does not flip Ready back and
 		// forth.
-		if errors.Is(rerr, syscall.ENOSPC) {
+		if errors.Is(rerr, syscall.ENOSPC) || strings.Contains(rerr.Error(), syscall.ENOSPC.Error()) { // bbolt wraps some errors with %s
 			if free, err := freeDisk(q.dir); err == nil && free < probeFreeBytes {
 				return
 			}
