@@ -78,7 +78,7 @@ func demoModel() *fakeModel {
 }
 
 func TestBrowserLivePage(t *testing.T) {
-	b := zonepagetest.Start(t)
+	b := zonepagetest.StartShared(t)
 	m := demoModel()
 	opts := quietOpts()
 	opts.Interval = 200 * time.Millisecond
@@ -172,7 +172,7 @@ func TestBrowserLivePage(t *testing.T) {
 
 // Ids and EPCs from the model are untrusted: they must show as text.
 func TestBrowserEscapesModelText(t *testing.T) {
-	b := zonepagetest.Start(t)
+	b := zonepagetest.StartShared(t)
 	m := newFakeModel()
 	const evil = `<img src=x onerror="window.__xss=1">`
 	m.readers[0].ID = evil
@@ -218,7 +218,7 @@ func TestBrowserEscapesModelText(t *testing.T) {
 // header; a browser can only send the query), the page passes the token it
 // was opened with to its assets, its stream and its tag lookups.
 func TestBrowserWithToken(t *testing.T) {
-	b := zonepagetest.Start(t)
+	b := zonepagetest.StartShared(t)
 	const token = "s3cret+/="
 	done := make(chan struct{})
 	opts := quietOpts()
@@ -266,7 +266,7 @@ func TestBrowserWithToken(t *testing.T) {
 // With 10,000 tags the page shows the capped strongest ones with "+N more"
 // counts, and the filter still finds a tag that the cap hides.
 func TestBrowser10000Tags(t *testing.T) {
-	b := zonepagetest.Start(t)
+	b := zonepagetest.StartShared(t)
 	m := newFakeModel()
 	m.zones = manyTags(10_000, 40)
 	done := make(chan struct{})

@@ -115,7 +115,7 @@ func (m *engineModel) Uplink() UplinkView                 { return UplinkView{Ka
 // A tag moved between racks by real engine decisions shows up settled in
 // its new rack, with the rack_move event, on the live page.
 func TestBrowserWithRealEngine(t *testing.T) {
-	b := zonepagetest.Start(t)
+	b := zonepagetest.StartShared(t)
 	readers := []reader.Config{{ID: "rack-row-a", Type: reader.TypeSerial, Antennas: []int{1, 2}}}
 	zones := testZones()[1:3] // rack-A01 on antenna 1, rack-A02 on antenna 2
 	settings := edge.DefaultSettings()

@@ -10,6 +10,10 @@
 //	if err := b.Navigate(url); err != nil { t.Fatal(err) }
 //	if err := b.WaitVisible(`[data-reader="dock-1"][data-connected="true"]`, 10*time.Second); err != nil { t.Fatal(err) }
 //	b.Screenshot("zone-page.png")          // into $RFIDGW_ARTIFACTS or t.TempDir()
+//
+// StartShared gives each test a tab in one browser per test binary (start
+// it once, stop it with Main from TestMain), which saves seconds per test
+// on a loaded machine.
 package zonepagetest
 
 import (
@@ -76,10 +80,7 @@ type Browser struct {
 // does not start. Everything is stopped in t.Cleanup.
 func Start(t testing.TB, opts ...Options) *Browser {
 	t.Helper()
-	path := ChromiumPath()
-	if _, err := exec.LookPath(path); err != nil {
-		t.Skipf("browser test needs Chromium at %s (Debian: apt-get install -y chromium; or set RFIDGW_CHROMIUM): %v", path, err)
-	}
+	path := skipWithoutChromium(t)
 	o := Options{Width: 1400, Height: 1000}
 	if len(opts) > 0 {
 		if opts[0].Width > 0 {
@@ -89,11 +90,90 @@ func Start(t testing.TB, opts ...Options) *Browser {
 			o.Height = opts[0].Height
 		}
 	}
-	profile := t.TempDir()
+	allocCtx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), allocatorOptions(path, t.TempDir(), o)...)
+	ctx, cancelTab := chromedp.NewContext(allocCtx, chromedp.WithErrorf(func(format string, args ...any) {
+		t.Logf("chromedp: "+format, args...)
+	}))
+	t.Cleanup(func() {
+		cancelTab()
+		cancelAlloc()
+	})
+	if err := startTab(ctx); err != nil {
+		t.Fatalf("starting %s: %v", path, err)
+	}
+	return newBrowser(t, ctx)
+}
+
+// shared is the browser of StartShared, one per test binary.
+var shared struct {
+	once   sync.Once
+	ctx    context.Context // the browser's first tab, which holds it open
+	cancel context.CancelFunc
+	dir    string
+	err    error
+}
+
+// StartShared opens a new tab in a browser shared by the tests of one test
+// binary (1400x1000 window), started on first use: starting Chromium is the
+// slow part of a browser test, and on a loaded machine several seconds.
+// The tab is closed in t.Cleanup; call Main from TestMain to stop the
+// browser at the end. It skips like Start.
+func StartShared(t testing.TB) *Browser {
+	t.Helper()
+	path := skipWithoutChromium(t)
+	shared.once.Do(func() {
+		dir, err := os.MkdirTemp("", "zonepagetest-profile-")
+		if err != nil {
+			shared.err = err
+			return
+		}
+		shared.dir = dir
+		allocCtx, cancelAlloc := chromedp.NewExecAllocator(context.Background(),
+			allocatorOptions(path, dir, Options{Width: 1400, Height: 1000})...)
+		ctx, cancelTab := chromedp.NewContext(allocCtx)
+		shared.ctx = ctx
+		shared.cancel = func() { cancelTab(); cancelAlloc() }
+		shared.err = startTab(ctx)
+	})
+	if shared.err != nil {
+		t.Fatalf("starting %s: %v", path, shared.err)
+	}
+	ctx, cancelTab := chromedp.NewContext(shared.ctx)
+	t.Cleanup(cancelTab)
+	if err := startTab(ctx); err != nil {
+		t.Fatalf("opening a tab in %s: %v", path, err)
+	}
+	return newBrowser(t, ctx)
+}
+
+// Main runs the tests and then stops the shared browser; use it as
+//
+//	func TestMain(m *testing.M) { os.Exit(zonepagetest.Main(m)) }
+func Main(m *testing.M) int {
+	code := m.Run()
+	if shared.cancel != nil {
+		shared.cancel()
+	}
+	if shared.dir != "" {
+		os.RemoveAll(shared.dir)
+	}
+	return code
+}
+
+func skipWithoutChromium(t testing.TB) string {
+	t.Helper()
+	path := ChromiumPath()
+	if _, err := exec.LookPath(path); err != nil {
+		t.Skipf("browser test needs Chromium at %s (Debian: apt-get install -y chromium; or set RFIDGW_CHROMIUM): %v", path, err)
+	}
+	return path
+}
+
+func allocatorOptions(path, profile string, o Options) []chromedp.ExecAllocatorOption {
 	// Without the background-networking, component-update and sync flags
 	// Chromium tries to reach Google's servers, and on a machine without
 	// internet its own connections (also to 127.0.0.1) get refused.
-	allocOpts := []chromedp.ExecAllocatorOption{
+	return []chromedp.ExecAllocatorOption{
 		chromedp.ExecPath(path),
 		chromedp.Headless,
 		chromedp.NoSandbox, // tests run as root in CI; the sandbox refuses root
@@ -114,26 +194,23 @@ func Start(t testing.TB, opts ...Options) *Browser {
 		chromedp.Flag("force-color-profile", "srgb"),
 		chromedp.Flag("hide-scrollbars", true),
 	}
-	allocCtx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), allocOpts...)
-	ctx, cancelTab := chromedp.NewContext(allocCtx, chromedp.WithErrorf(func(format string, args ...any) {
-		t.Logf("chromedp: "+format, args...)
-	}))
-	t.Cleanup(func() {
-		cancelTab()
-		cancelAlloc()
-	})
-	// The first action starts the browser and binds it to ctx: it must not
-	// carry a timeout, or the browser would die with it.
+}
+
+// startTab runs the first action on ctx, which starts the browser or opens
+// the tab and binds it to ctx: it must not carry a timeout, or the tab
+// would die with it, so the wait is bounded here instead.
+func startTab(ctx context.Context) error {
 	started := make(chan error, 1)
 	go func() { started <- chromedp.Do(ctx) }()
 	select {
 	case err := <-started:
-		if err != nil {
-			t.Fatalf("starting %s: %v", path, err)
-		}
+		return err
 	case <-time.After(60 * time.Second):
-		t.Fatalf("starting %s: no answer in 60s", path)
+		return errors.New("no answer in 60s")
 	}
+}
+
+func newBrowser(t testing.TB, ctx context.Context) *Browser {
 	b := &Browser{t: t, ctx: ctx}
 	msgs := chromedp.Console(ctx)
 	go func() {
