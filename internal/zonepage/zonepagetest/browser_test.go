@@ -78,3 +78,32 @@ func TestBrowserHelper(t *testing.T) {
 		t.Errorf("screenshot %s is not a PNG (%d bytes, %v)", path, len(png), err)
 	}
 }
+
+func TestMain(m *testing.M) { os.Exit(Main(m)) }
+
+// Two tabs of the shared browser are independent pages.
+func TestSharedTabs(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/html")
+		w.Write([]byte(`<!doctype html><p id="path"></p><script>document.getElementById("path").textContent = location.pathname</script>`))
+	}))
+	t.Cleanup(srv.Close)
+	a, b := StartShared(t), StartShared(t)
+	if err := a.Navigate(srv.URL + "/a"); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Navigate(srv.URL + "/b"); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		b    *Browser
+		want string
+	}{{a, "/a"}, {b, "/b"}} {
+		if txt, err := c.b.Text("#path"); err != nil || txt != c.want {
+			t.Errorf("tab shows %q (%v), want %q", txt, err, c.want)
+		}
+	}
+	if w, err := Eval[int](a, `window.innerWidth`); err != nil || w != 1400 {
+		t.Errorf("shared tab width %d (%v), want 1400", w, err)
+	}
+}
