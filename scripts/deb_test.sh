@@ -14,6 +14,8 @@
 #    Restart=on-failure restarts (not RestartPreventExitStatus=2)
 #  - sd_notify under a fake NOTIFY_SOCKET: READY=1, WATCHDOG=1 pings,
 #    RELOADING=1/READY=1 on SIGHUP, STOPPING=1 on SIGTERM
+#  - opt-in DEB_TEST_SYSTEMD=1: install, run, watchdog, reload, upgrade and
+#    remove under a real systemd in throwaway namespaces (packaging/systemd-box.sh)
 #  - opt-in DEB_TEST_ARM64=1: the arm64 package too (run under qemu if present)
 # RFIDGW_BIN=path packages a prebuilt amd64 binary instead of building one;
 # KEEP_TMP=1 keeps the work directory (logs) for a look after a failure.
@@ -343,6 +345,13 @@ PY
 	if [ "$(tail -n1 <<<"$log")" = "STOPPING=1" ]; then ok "sd_notify: STOPPING=1 last on SIGTERM"; else fail "sd_notify: last message '$(tail -n1 <<<"$log")', want STOPPING=1"; fi
 }
 notify_check
+
+# --- under a real systemd (opt-in: DEB_TEST_SYSTEMD=1; root, PID 1 not systemd) ----
+if [ "${DEB_TEST_SYSTEMD:-}" = 1 ]; then
+	if packaging/systemd-box.sh "$deb"; then ok "life cycle under a real systemd (packaging/systemd-box.sh)"; else fail "packaging/systemd-box.sh"; fi
+else
+	skip "life cycle under a real systemd: set DEB_TEST_SYSTEMD=1 (root; host PID 1 must not be systemd)"
+fi
 
 # --- arm64 (opt-in: DEB_TEST_ARM64=1; needs gcc-aarch64-linux-gnu) ---------------
 if [ "${DEB_TEST_ARM64:-}" = 1 ]; then
