@@ -54,9 +54,9 @@ fuzz:
 	FUZZTIME=$(if $(filter 8s,$(FUZZTIME)),60s,$(FUZZTIME)) ./scripts/fuzz.sh
 
 # the .deb: dist/rfidgw_<version>_<arch>.deb (ARCH=arm64 needs gcc-aarch64-linux-gnu)
-ARCH ?= amd64
+ARCH ?= $(shell $(GO) env GOARCH)
 deb:
-	./scripts/deb.sh $(ARCH)
+	VERSION=$(VERSION) ./scripts/deb.sh $(ARCH)
 
 deb-test:
 	./scripts/deb_test.sh

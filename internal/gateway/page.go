@@ -2,8 +2,6 @@ package gateway
 
 import (
 	"encoding/json"
-	"sort"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -19,56 +17,39 @@ import (
 const (
 	recentEvents = 300              // events kept for the page
 	pageIdle     = 10 * time.Second // stop snapshotting the engine when nobody looked for this long
-	snapEvery    = time.Second
+	snapEvery    = 500 * time.Millisecond
 )
 
-// pageState is what the zone page reads. The owner goroutine writes it (it
-// alone may touch the engine); HTTP goroutines read copies under mu.
+// pageState is what the zone page reads. The owner goroutine fills it (it
+// alone may touch the engine); HTTP goroutines read it.
 type pageState struct {
 	lastLook atomic.Int64 // unix nanos of the last Model call
 	stats    *zonepage.ReadStats
+	events   *zonepage.EventLog
 
-	mu     sync.Mutex
-	taken  time.Time
-	tags   map[string]edge.TagView // engine snapshot, Zones copied
-	events []json.RawMessage       // ring, oldest first
+	mu   sync.Mutex
+	snap *zonepage.ZoneSnapshot
 }
 
 func newPageState() *pageState {
-	return &pageState{stats: zonepage.NewReadStats(zonepage.ReadStatsOptions{}), tags: map[string]edge.TagView{}}
+	return &pageState{
+		stats:  zonepage.NewReadStats(zonepage.ReadStatsOptions{}),
+		events: zonepage.NewEventLog(recentEvents),
+	}
 }
 
 func (p *pageState) watched() bool {
 	return time.Since(time.Unix(0, p.lastLook.Load())) < pageIdle
 }
 
-func (p *pageState) look() { p.lastLook.Store(time.Now().UnixNano()) }
-
-// snapshot copies the engine's view of every tag; owner goroutine only.
+// snapshotForPage copies the engine's view of every tag; owner goroutine only.
 func (g *Gateway) snapshotForPage(now time.Time) {
-	tags := make(map[string]edge.TagView, len(g.page.tags))
-	g.engine.Snapshot(now, func(v edge.TagView) {
-		v.Zones = append([]edge.ZoneView(nil), v.Zones...)
-		tags[v.EPC] = v
-	})
+	c := zonepage.NewZoneCollector(g.zones())
+	g.engine.Snapshot(now, c.Add)
+	snap := c.Collect()
 	g.page.mu.Lock()
-	g.page.tags, g.page.taken = tags, now
+	g.page.snap = snap
 	g.page.mu.Unlock()
-}
-
-// recordEvents keeps committed events for the page.
-func (p *pageState) recordEvents(events []edge.Event) {
-	if len(events) == 0 {
-		return
-	}
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	for i := range events {
-		p.events = append(p.events, events[i].AppendJSON(nil))
-	}
-	if over := len(p.events) - recentEvents; over > 0 {
-		p.events = append(p.events[:0:0], p.events[over:]...)
-	}
 }
 
 // PageModel returns the zone page's view of this gateway.
@@ -76,12 +57,17 @@ func (g *Gateway) PageModel() zonepage.Model { return pageModel{g} }
 
 type pageModel struct{ g *Gateway }
 
+// now marks the page as watched and returns the engine's clock (a replayed
+// file runs on its own time).
 func (m pageModel) now() time.Time {
-	m.g.page.look()
-	// The page's clock is the engine's (a replayed file runs on its own time).
-	m.g.clockMu.Lock()
-	defer m.g.clockMu.Unlock()
-	return m.g.nowLocked()
+	m.g.page.lastLook.Store(time.Now().UnixNano())
+	return m.g.now()
+}
+
+func (m pageModel) snapshot() *zonepage.ZoneSnapshot {
+	m.g.page.mu.Lock()
+	defer m.g.page.mu.Unlock()
+	return m.g.page.snap
 }
 
 func (m pageModel) Readers() []zonepage.ReaderView {
@@ -91,102 +77,43 @@ func (m pageModel) Readers() []zonepage.ReaderView {
 	cfg := g.cfg
 	g.mu.Unlock()
 	online := g.ReadersOnline()
-	antennas := map[string]map[int][]string{} // reader -> antenna -> zones
-	for _, z := range cfg.Zones {
-		add := func(refs []edge.AntennaRef, label string) {
-			for _, ref := range refs {
-				if antennas[ref.Reader] == nil {
-					antennas[ref.Reader] = map[int][]string{}
-				}
-				for _, a := range ref.Antennas {
-					antennas[ref.Reader][a] = append(antennas[ref.Reader][a], label)
-				}
-			}
-		}
-		add(z.Antennas, z.ID)
-		add(z.Outside, z.ID+"/outside")
-		add(z.Inside, z.ID+"/inside")
-	}
-	var views []zonepage.ReaderView
 	for _, rc := range cfg.Readers {
-		for _, id := range rc.ReaderIDs() {
-			v := zonepage.ReaderView{ID: id, Type: rc.Type, Connected: online[id]}
-			if rc.Type == reader.TypeFile {
-				v.Connected = true // a file plays while the gateway runs
+		if rc.Type == reader.TypeFile {
+			for _, id := range rc.ReaderIDs() {
+				online[id] = true // a file plays while the gateway runs
 			}
-			var ants []int
-			for a := range antennas[id] {
-				ants = append(ants, a)
-			}
-			sort.Ints(ants)
-			for _, a := range ants {
-				v.Antennas = append(v.Antennas, zonepage.AntennaView{Antenna: a, Zones: antennas[id][a]})
-			}
-			views = append(views, v)
 		}
 	}
+	views := zonepage.ReaderViews(cfg.Readers, cfg.Zones, online)
 	g.page.stats.FillRates(now, views)
 	return views
 }
 
 func (m pageModel) Zones() []zonepage.ZoneView {
 	m.now()
-	g := m.g
-	g.mu.Lock()
-	cfg := g.cfg
-	g.mu.Unlock()
-	views := make([]zonepage.ZoneView, len(cfg.Zones))
-	index := map[string]int{}
-	for i, z := range cfg.Zones {
-		views[i] = zonepage.ZoneView{ID: z.ID, Kind: z.Kind, Floor: z.Floor, Room: z.Room, Row: z.Row, Rack: z.Rack, Tags: []zonepage.ZoneTag{}}
-		index[z.ID] = i
+	if s := m.snapshot(); s != nil {
+		return s.Zones()
 	}
-	g.page.mu.Lock()
-	defer g.page.mu.Unlock()
-	for _, t := range g.page.tags {
-		for _, zv := range t.Zones {
-			i, ok := index[zv.Zone]
-			if !ok {
-				continue
-			}
-			settled := zv.Zone == t.Rack
-			if zv.Side == "" && !zv.Present && !settled {
-				continue // a rack the tag is not (or no longer) present in
-			}
-			rssi := zv.SmoothedRSSI
-			if zv.Side != "" {
-				rssi = zv.PeakRSSI
-			}
-			views[i].Tags = append(views[i].Tags, zonepage.ZoneTag{EPC: t.EPC, RSSI: rssi, Reads: zv.Reads, Settled: settled, Side: zv.Side})
-		}
-	}
-	for i := range views {
-		sort.Slice(views[i].Tags, func(a, b int) bool { return views[i].Tags[a].EPC < views[i].Tags[b].EPC })
-	}
-	return views
+	// Before the first snapshot: the zones, empty.
+	return zonepage.NewZoneCollector(m.g.zones()).Collect().Zones()
 }
 
 func (m pageModel) Tag(epc string) (zonepage.TagDetail, bool) {
 	now := m.now()
 	g := m.g
-	g.page.mu.Lock()
-	t, ok := g.page.tags[epc]
-	var evs []json.RawMessage
-	for i := len(g.page.events) - 1; i >= 0; i-- {
-		if strings.Contains(string(g.page.events[i]), `"epc":"`+epc+`"`) {
-			evs = append(evs, g.page.events[i])
-		}
+	var d zonepage.TagDetail
+	ok := false
+	if s := m.snapshot(); s != nil {
+		d, ok = s.Tag(epc)
 	}
-	g.page.mu.Unlock()
 	reads := g.page.stats.TagReads(now, epc)
+	evs := g.page.events.ForTag(epc, 20)
 	if !ok && len(reads) == 0 && len(evs) == 0 {
 		return zonepage.TagDetail{}, false
 	}
-	d := zonepage.TagDetail{EPC: epc, Zone: t.Rack, Candidate: t.Candidate, CandidateSince: t.CandidateSince,
-		LastSeen: t.LastSeen, Zones: []zonepage.TagZone{}, Reads: reads, Events: evs}
-	for _, zv := range t.Zones {
-		d.Zones = append(d.Zones, zonepage.TagZone{Zone: zv.Zone, Side: zv.Side, Present: zv.Present,
-			Reads: zv.Reads, RSSI: zv.SmoothedRSSI, PeakRSSI: zv.PeakRSSI})
+	d.EPC, d.At, d.Reads, d.Events = epc, now, reads, evs
+	if d.Zones == nil {
+		d.Zones = []zonepage.TagZone{}
 	}
 	if d.Reads == nil {
 		d.Reads = []zonepage.TagRead{}
@@ -199,14 +126,7 @@ func (m pageModel) Tag(epc string) (zonepage.TagDetail, bool) {
 
 func (m pageModel) Events(limit int) []json.RawMessage {
 	m.now()
-	g := m.g
-	g.page.mu.Lock()
-	defer g.page.mu.Unlock()
-	out := make([]json.RawMessage, 0, min(limit, len(g.page.events)))
-	for i := len(g.page.events) - 1; i >= 0 && len(out) < limit; i-- {
-		out = append(out, g.page.events[i])
-	}
-	return out
+	return m.g.page.events.Recent(limit)
 }
 
 func (m pageModel) Uplink() zonepage.UplinkView {
@@ -230,4 +150,18 @@ func counterValue(c interface{ Write(*dto.Metric) error }) float64 {
 		return 0
 	}
 	return m.Counter.GetValue()
+}
+
+// recordEvents keeps committed events for the page.
+func (p *pageState) recordEvents(events []edge.Event) {
+	if len(events) > 0 {
+		p.events.Add(events...)
+	}
+}
+
+// zones is the current zone set (a reload may replace it).
+func (g *Gateway) zones() []edge.Zone {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return g.cfg.Zones
 }
