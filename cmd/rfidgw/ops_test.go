@@ -1,11 +1,13 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -171,5 +173,62 @@ func TestDaemonOperations(t *testing.T) {
 	}
 	if notify.count("STOPPING=1") == 0 {
 		t.Error("no STOPPING=1 at shutdown")
+	}
+}
+
+// TestCheckAsFieldDoctor: `rfidgw check` against simulated readers of all
+// three kinds, a real Mosquitto and Kafka prints one ok line per dependency
+// and exits 0; with Kafka gone it prints FAIL with a fix and exits 1.
+func TestCheckAsFieldDoctor(t *testing.T) {
+	bin, _ := testkit.Binaries(t)
+	broker := testkit.StartMosquitto(t)
+	kafka := testkit.Kafka(t, 0)
+	dir := t.TempDir()
+	llrpAddr := fmt.Sprintf("127.0.0.1:%d", testkit.FreePort(t))
+	link := filepath.Join(dir, "ttyRack")
+	simFile := filepath.Join(dir, "sim.yaml")
+	os.WriteFile(simFile, []byte(fmt.Sprintf(`readers:
+  - {id: dock-1, kind: llrp, listen: "%s", antennas: 4}
+  - {id: rack-row-a, kind: serial, protocol: thingmagic, link: "%s"}
+  - {id: rack-row-b, kind: mqtt, broker: "%s", topic: readers/rack-row-b/events, format: impinj}
+tags: [{epc: E2801160600002000000CCC3, steps: [{at: 0s, for: 1s, reader: dock-1, antenna: 1, rssi: -50}]}]
+`, llrpAddr, link, broker.URL)), 0o644)
+	sim := testkit.Start(t, nil, bin, "sim", "--scenario", simFile)
+	testkit.WaitFor(t, 20*time.Second, "the simulated readers", func() bool {
+		return strings.Count(sim.Output(), "sim reader ") == 3
+	})
+	cfgFor := func(brokers string) string {
+		p := filepath.Join(dir, "gw-"+strings.ReplaceAll(brokers, ":", "_")+".yaml")
+		os.WriteFile(p, []byte(fmt.Sprintf(`gateway: {id: doctor, data_dir: "%s"}
+readers:
+  - {id: dock-1, type: llrp, address: "%s"}
+  - {id: rack-row-a, type: serial, device: "%s", protocol: thingmagic}
+  - {id: rack-row-b, type: mqtt, broker: "%s", topic: readers/rack-row-b/events, format: impinj}
+zones:
+  - {id: gate-a, kind: gate, outside: [{reader: dock-1, antennas: [1]}], inside: [{reader: dock-1, antennas: [2]}]}
+  - {id: rack-A01, kind: rack, antennas: [{reader: rack-row-a, antennas: [1]}]}
+  - {id: rack-B01, kind: rack, antennas: [{reader: rack-row-b, antennas: [1]}]}
+uplink: {kafka: {brokers: ["%s"]}}
+`, filepath.Join(dir, "data"), llrpAddr, link, broker.URL, brokers)), 0o644)
+		return p
+	}
+	out, err := exec.Command(bin, "check", "--config", cfgFor(kafka.ListenAddrs()[0])).CombinedOutput()
+	if err != nil {
+		t.Fatalf("check with everything up: %v\n%s", err, out)
+	}
+	for _, want := range []string{"ok    config", "ok    reader dock-1 (llrp): Impinj", "ok    reader rack-row-a (serial): ThingMagic",
+		"ok    reader rack-row-b (mqtt)", "ok    kafka", "ok    data_dir", "ok    clock"} {
+		if !strings.Contains(string(out), want) {
+			t.Errorf("check output lacks %q:\n%s", want, out)
+		}
+	}
+	down := fmt.Sprintf("127.0.0.1:%d", testkit.FreePort(t))
+	out, err = exec.Command(bin, "check", "--config", cfgFor(down), "--timeout", "3s").CombinedOutput()
+	var ee *exec.ExitError
+	if !errors.As(err, &ee) || ee.ExitCode() != 1 {
+		t.Fatalf("check with Kafka down: exit %v, want 1\n%s", err, out)
+	}
+	if !strings.Contains(string(out), "FAIL  kafka") || !strings.Contains(string(out), "->") {
+		t.Errorf("no FAIL line with a fix for Kafka:\n%s", out)
 	}
 }
