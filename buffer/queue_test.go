@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/rfidgw/rfidgw/edge"
+	"github.com/rfidgw/rfidgw/internal/metrics"
 )
 
 func TestAppendAssignsSeqAndGateway(t *testing.T) {
@@ -220,4 +221,84 @@ func TestConcurrentAppendsGapFree(t *testing.T) {
 	if got := leaseAll(t, q); !slices.Equal(seqsOf(got), all) {
 		t.Fatalf("leased %d records, want %d", len(got), len(all))
 	}
+}
+
+// An Append whose ctx ends races with the committer: either it is stored
+// (nil, seq set) or not at all (error, seq untouched); no seq is used up
+// by an abandoned call.
+func TestAppendCancelledCtxAllOrNothing(t *testing.T) {
+	q := openQueue(t, t.TempDir(), testOptions())
+	stored := map[uint64]bool{}
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	for w := range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range 50 {
+				ctx, cancel := context.WithCancel(context.Background())
+				if i%2 == 0 {
+					cancel()
+				} else {
+					go cancel()
+				}
+				evs := testEvents(w*100+i, 2)
+				err := q.Append(ctx, evs, nil)
+				cancel()
+				mu.Lock()
+				switch {
+				case err == nil && evs[0].Seq > 0 && evs[1].Seq == evs[0].Seq+1:
+					stored[evs[0].Seq], stored[evs[1].Seq] = true, true
+				case err != nil && errors.Is(err, context.Canceled) && evs[0].Seq == 0 && evs[1].Seq == 0:
+				default:
+					t.Errorf("Append = %v with seqs %d,%d", err, evs[0].Seq, evs[1].Seq)
+				}
+				mu.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
+	var want []uint64
+	for s := range stored {
+		want = append(want, s)
+	}
+	slices.Sort(want)
+	if !slices.Equal(want, seqRange(1, uint64(len(want)))) {
+		t.Fatalf("stored seqs are not 1..%d", len(want))
+	}
+	if got := leaseAll(t, q); !slices.Equal(seqsOf(got), want) {
+		t.Fatalf("buffer holds %d records, callers were told %d", len(got), len(want))
+	}
+}
+
+// Acks beyond one transaction's cap are deleted by the following commits.
+func TestManyAcksDeleted(t *testing.T) {
+	opts := testOptions()
+	opts.NoSync = true // not a durability test
+	q := openQueue(t, t.TempDir(), opts)
+	for i := range 5 {
+		appendN(t, q, i*10000, 10000)
+	}
+	var seqs []uint64
+	for {
+		recs := leaseAll(t, q)
+		if len(recs) == 0 {
+			break
+		}
+		seqs = append(seqs, seqsOf(recs)...)
+	}
+	if len(seqs) != 50000 {
+		t.Fatalf("leased %d, want 50000", len(seqs))
+	}
+	if counterValue(t, metrics.UplinkLagSeconds) <= 0 || q.Stats().OldestAge <= 0 {
+		t.Errorf("lag not reported with 50,000 pending: %+v", q.Stats())
+	}
+	if err := q.Ack(seqs...); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "all acks deleted", func() bool { return q.Stats().Events == 0 })
+	if st := q.Stats(); st.Bytes != 0 || st.OldestSeq != 0 {
+		t.Errorf("stats after acking everything: %+v", st)
+	}
+	waitFor(t, "lag 0", func() bool { return counterValue(t, metrics.UplinkLagSeconds) == 0 })
 }
