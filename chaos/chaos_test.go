@@ -12,15 +12,29 @@ import (
 	"time"
 )
 
-var full = flag.Bool("chaos.full", false, "run the full fault-injection suite (>= 50 kills over a 10-minute scenario, whole busy_floor per fault); about 40 minutes")
+var (
+	full = flag.Bool("chaos.full", false, "run every fault on the whole busy_floor scenario (>= 50 kills over 10 minutes); about 45 minutes")
+	all  = flag.Bool("chaos.all", false, "run every fault on short slices of the scenario (about 8 minutes)")
+)
+
+// only runs a fault in the plain form (`go test ./chaos/`, part of make
+// test) when it is one of the two the plain form has: the kills and a Kafka
+// outage. -chaos.all and -chaos.full run everything.
+func only(t *testing.T, plain bool) {
+	if !plain && !*full && !*all {
+		t.Skip("runs with -chaos.all or -chaos.full (make chaos)")
+	}
+}
 
 func TestMain(m *testing.M) {
 	flag.Parse()
 	code := m.Run()
 	if t := table(); strings.Count(t, "\n") > 1 {
-		form := "short"
+		form := "short (plain go test)"
 		if *full {
-			form = "full"
+			form = "full (-chaos.full)"
+		} else if *all {
+			form = "every fault on short slices (-chaos.all)"
 		}
 		fmt.Printf("\nchaos suite (%s form):\n%s", form, t)
 	}
@@ -43,10 +57,16 @@ func seed(t *testing.T) *rand.Rand {
 
 // TestChaos runs one fault per subtest against the real binaries.
 func TestChaos(t *testing.T) {
-	short := 4 * time.Minute // scenario time of a short run: 24 s of playback at x10
+	// Runs compared with the scenario play a slice at x5 (x10 in the full
+	// form, to fit in the time); x10 compresses a gate's 10 s window to 1 s,
+	// and a loaded machine's scheduling delays then start to look like
+	// crossings.
+	short := 150 * time.Second // scenario time of a short run
 	sl := pick(short, 0)
+	ex := pick(5.0, 10.0)
 
 	t.Run("sigkill", func(t *testing.T) {
+		only(t, true)
 		rng := seed(t)
 		kills := pick(20, 55)
 		// Short: 20 kills in ~30 s. Full: all of busy_floor at x3 (10 min)
@@ -66,9 +86,10 @@ func TestChaos(t *testing.T) {
 	})
 
 	t.Run("kafka_outages", func(t *testing.T) {
+		only(t, true)
 		// Three outages, 20% of the playback; the last one outlasts
 		// librdkafka's message timeout (2 s here).
-		execute(t, runOpts{name: "kafka_outages", slice: sl, exact: true,
+		execute(t, runOpts{name: "kafka_outages", slice: sl, exact: true, scale: ex,
 			librdkafka: `{message.timeout.ms: "2000"}`,
 			fault: func(r *run) {
 				for _, o := range []struct{ at, frac float64 }{{0.15, 0.04}, {0.4, 0.04}, {0.65, 0.12}} {
@@ -85,9 +106,10 @@ func TestChaos(t *testing.T) {
 	})
 
 	t.Run("kafka_log_loss", func(t *testing.T) {
+		only(t, false)
 		// An in-memory broker killed and started empty: the producer must
 		// carry on with a broker that has never heard of it.
-		execute(t, runOpts{name: "kafka_log_loss", slice: sl, exact: true, kafkaMemory: true,
+		execute(t, runOpts{name: "kafka_log_loss", slice: sl, exact: true, scale: ex, kafkaMemory: true,
 			fault: func(r *run) {
 				r.at(0.5)
 				// Whatever the gateway already had acknowledged is only in
@@ -107,6 +129,7 @@ func TestChaos(t *testing.T) {
 	})
 
 	t.Run("reader_drops", func(t *testing.T) {
+		only(t, false)
 		// The LLRP sim drops its client and refuses new ones, the serial
 		// pty is unplugged; reads while they are away are lost (a real
 		// reader does not buffer for an absent client), so this run checks
@@ -119,12 +142,13 @@ func TestChaos(t *testing.T) {
 	})
 
 	t.Run("mqtt_broker_restart", func(t *testing.T) {
+		only(t, false)
 		// Mosquitto stops (saving its persistent sessions) and returns;
 		// QoS 1 with persistent sessions loses no read. The gateway sees its
 		// MQTT reader offline meanwhile, and a reader that is offline
 		// neither settles nor departs its tags (by design), so the restarts
 		// happen where no rack-B01 event is due around them.
-		execute(t, runOpts{name: "mqtt_broker_restart", slice: pick(5*time.Minute, 0), exact: true,
+		execute(t, runOpts{name: "mqtt_broker_restart", slice: pick(4*time.Minute, 0), exact: true, scale: ex,
 			fault: func(r *run) {
 				away := 1500 * time.Millisecond
 				wins := r.slice.quietWindows("rack-B01", time.Duration(float64(away)*r.opts.scale), pick(1, 4))
@@ -143,10 +167,15 @@ func TestChaos(t *testing.T) {
 
 	for _, policy := range []string{"drop_oldest", "reject_new"} {
 		t.Run("buffer_full_"+policy, func(t *testing.T) {
+			only(t, false)
 			// Kafka is down for the first 60% with room for a handful of
 			// events: the loss must be exactly what the gap event says.
-			execute(t, runOpts{name: "buffer_full_" + policy, slice: sl, exact: true, kafkaLate: true,
-				bufferYAML: fmt.Sprintf("buffer: {max_bytes: 3KiB, min_free_disk: 1MiB, on_full: %s}\n", policy),
+			execute(t, runOpts{name: "buffer_full_" + policy, slice: sl, exact: true, scale: ex, kafkaLate: true,
+				knownBug: map[string]string{
+					"drop_oldest": "FINDINGS.md #1: the gap event also names events the producer still delivered",
+					"reject_new":  "FINDINGS.md #2: a rejected batch is retried forever, stalling every reader and re-dropped under new seqs",
+				}[policy],
+				bufferYAML: fmt.Sprintf("buffer: {max_bytes: 8KiB, min_free_disk: 1MiB, on_full: %s}\n", policy),
 				fault: func(r *run) {
 					r.at(0.6)
 					r.kafka.start()
@@ -155,6 +184,7 @@ func TestChaos(t *testing.T) {
 	}
 
 	t.Run("disk_full", func(t *testing.T) {
+		only(t, false)
 		dir := mountTmpfs(t, "16m")
 		execute(t, runOpts{name: "disk_full", slice: sl, dataDir: filepath.Join(dir, "data"),
 			bufferYAML: "buffer: {min_free_disk: 1MiB}\n",
@@ -186,16 +216,18 @@ func TestChaos(t *testing.T) {
 	})
 
 	t.Run("malformed_input", func(t *testing.T) {
+		only(t, false)
 		// Every simulated reader writes a malformed frame/payload after 10%
 		// of its reads; the reads themselves all arrive.
-		execute(t, runOpts{name: "malformed_input", slice: sl, exact: true, garbage: 0.1})
+		execute(t, runOpts{name: "malformed_input", slice: sl, exact: true, scale: ex, garbage: 0.1})
 	})
 
 	t.Run("sighup_reload", func(t *testing.T) {
+		only(t, false)
 		// The zone set alternates between busy_floor's and config_reload's
 		// reordered one (new order, an extra rack on an unused antenna,
 		// equal overrides): the events must not change.
-		execute(t, runOpts{name: "sighup_reload", slice: sl, exact: true, zonesAlt: true,
+		execute(t, runOpts{name: "sighup_reload", slice: sl, exact: true, scale: ex, zonesAlt: true,
 			fault: func(r *run) {
 				for i := 1; i <= 6; i++ {
 					r.at(float64(i) / 7)

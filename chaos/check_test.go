@@ -24,6 +24,7 @@ type row struct {
 	Kills     int
 	BadExit   bool
 	Pass      bool
+	KnownBug  string
 	Problems  []string
 }
 
@@ -55,6 +56,9 @@ func (r *row) line() string {
 	res := "PASS"
 	if !r.Pass {
 		res = "FAIL"
+		if r.KnownBug != "" {
+			res += " " + strings.SplitN(r.KnownBug, ":", 2)[0]
+		}
 	}
 	if r.Mode == "seq" && r.ExpMiss > 0 {
 		res += fmt.Sprintf(" (%d scenario events not produced: input lost while down)", r.ExpMiss)
@@ -89,6 +93,7 @@ func check(r *run, events []event, lastSeq uint64, droppedMetric float64) *row {
 	if r.opts.exact {
 		rw.Mode = "exact"
 	}
+	rw.KnownBug = r.opts.knownBug
 	rw.Problems = append(rw.Problems, r.notes...)
 	for _, b := range r.col.bad {
 		rw.Problems = append(rw.Problems, "not an event: "+b)

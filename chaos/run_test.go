@@ -31,6 +31,9 @@ type runOpts struct {
 	zonesAlt     bool          // write the alternative zone set too (SIGHUP run)
 	drainTimeout time.Duration // how long the backlog may take to reach Kafka at the end
 	fault        func(r *run)
+	// knownBug marks a run that fails because of a product bug described
+	// in chaos/FINDINGS.md; the check stays so the fix can be proven.
+	knownBug string
 }
 
 type readerOutage struct {
@@ -214,16 +217,42 @@ log: {level: info}
 	if pending != 0 {
 		r.note("%d events still in the buffer after the drain:\n%s", pending, stats)
 	}
-	testkit.WaitFor(t, 60*time.Second, fmt.Sprintf("seq 1..%d in Kafka", lastSeq), func() bool {
-		return r.col.has(lastSeq) || t.Failed()
-	})
+	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline) && !r.col.has(lastSeq); {
+		time.Sleep(200 * time.Millisecond)
+	}
 	time.Sleep(time.Second) // late duplicates
 	r.col.stop()
+	// A second, fresh consumer reads the topic from the beginning: what it
+	// finds that the running collector missed is added (and noted), so a
+	// consumer problem cannot pass for lost events.
+	events := r.col.snapshot()
+	seen := map[string]bool{}
+	for _, e := range events {
+		seen[fmt.Sprintf("%d/%d/%s", e.Partition, e.Offset, e.ID)] = true
+	}
+	added := 0
+	for _, k := range testkit.Consume(t, r.kafka.addr(), topic, 1<<30, 5*time.Second) {
+		e, err := parseEvent(k.Raw)
+		if err != nil {
+			continue
+		}
+		e.Partition, e.Offset = k.Partition, k.Offset
+		if !seen[fmt.Sprintf("%d/%d/%s", e.Partition, e.Offset, e.ID)] {
+			events = append(events, e)
+			added++
+		}
+	}
+	if added > 0 {
+		t.Logf("a fresh consumer found %d messages the collector had not read", added)
+	}
 
-	rw := check(r, r.col.snapshot(), lastSeq, droppedMetric)
+	rw := check(r, events, lastSeq, droppedMetric)
 	record(rw)
 	t.Log("\n" + tableHeader() + "\n" + rw.line())
 	if !rw.Pass {
+		if o.knownBug != "" {
+			t.Errorf("KNOWN PRODUCT BUG (%s)", o.knownBug)
+		}
 		t.Errorf("run %s failed:\n%s", o.name, strings.Join(rw.Problems, "\n"))
 		for i, l := range r.gw.logs {
 			t.Logf("gateway output (incarnation -%d):\n%s", len(r.gw.logs)-i, lastLines(l, 60))

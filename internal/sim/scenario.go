@@ -90,9 +90,23 @@ type Scenario struct {
 	// so a gateway started alongside can connect first.
 	StartDelay time.Duration `mapstructure:"start_delay"`
 	Tags       []Tag         `mapstructure:"tags"`
+	// Garbage is the share of reads after which the reader's emulator also
+	// writes a malformed frame or payload (0.1: after 10% of the reads), for
+	// testing that bad input is skipped without losing the good.
+	Garbage float64 `mapstructure:"garbage"`
 
-	dir string
+	dir         string
+	garbageSent int
 }
+
+// GarbageWriter is implemented by emulators that can put a malformed frame
+// or payload on their line (the scenario's garbage key).
+type GarbageWriter interface {
+	WriteGarbage(rng *rand.Rand) error
+}
+
+// GarbageSent is how many malformed frames Play wrote.
+func (s *Scenario) GarbageSent() int { return s.garbageSent }
 
 // Load reads and checks a scenario file.
 func Load(path string) (*Scenario, error) {
@@ -155,6 +169,9 @@ func (s *Scenario) check() error {
 				}
 			}
 		}
+	}
+	if s.Garbage < 0 || s.Garbage >= 1 {
+		errs = append(errs, fmt.Errorf("garbage: %v must be at least 0 and below 1 (0.1 = after 10%% of the reads)", s.Garbage))
 	}
 	if s.Speed <= 0 {
 		errs = append(errs, errors.New("speed: must be positive"))
@@ -256,6 +273,7 @@ func (s *Scenario) Play(ctx context.Context, emus map[string]reader.Emulator) (i
 		return 0, err
 	}
 	fed := 0
+	grng := rand.New(rand.NewSource(s.Seed + 1))
 	select {
 	case <-ctx.Done():
 		return 0, nil
@@ -288,6 +306,11 @@ func (s *Scenario) Play(ctx context.Context, emus map[string]reader.Emulator) (i
 			}
 			em.Feed(r)
 			fed++
+			if s.Garbage > 0 && grng.Float64() < s.Garbage {
+				if g, ok := em.(GarbageWriter); ok && g.WriteGarbage(grng) == nil {
+					s.garbageSent++
+				}
+			}
 		}
 		if !s.Loop || ctx.Err() != nil {
 			return fed, nil

@@ -215,6 +215,10 @@ func (s *Simulator) Close() error {
 	return err
 }
 
+// InjectRaw writes msg to the connected client as it is, e.g. a malformed
+// report (`rfidgw sim` with garbage:); an error when no client is connected.
+func (s *Simulator) InjectRaw(msg []byte) error { return s.injectRaw(msg) }
+
 // injectRaw writes a raw message to the connected client (tests of
 // malformed reports).
 func (s *Simulator) injectRaw(msg []byte) error {
