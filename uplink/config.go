@@ -83,10 +83,9 @@ const keyPrefix = "uplink.kafka."
 // ownedKeys are librdkafka properties the delivery guarantee depends on:
 // the value given is the only one accepted.
 var ownedKeys = map[string][]string{
-	"enable.idempotence":       {"true"},
-	"acks":                     {"all", "-1"},
-	"request.required.acks":    {"all", "-1"},
-	"enable.gapless.guarantee": {"true"},
+	"enable.idempotence":    {"true"},
+	"acks":                  {"all", "-1"},
+	"request.required.acks": {"all", "-1"},
 }
 
 // refusedKeys cannot be passed through at all, with the reason.
@@ -128,7 +127,6 @@ func producerConfig(c Config, clientID string) (kafka.ConfigMap, error) {
 	set("enable.idempotence", "true")
 	set("acks", "all")
 	delete(cm, "request.required.acks")
-	delete(cm, "enable.gapless.guarantee")
 	// Delivery reports need only the opaque and the error: copying key
 	// and value back costs a third of the throughput.
 	set("go.delivery.report.fields", "none")
