@@ -252,3 +252,56 @@ func validTopic(t string) error {
 	}
 	return nil
 }
+
+// FlattenProperties turns the librdkafka map as viper returns it into
+// flat librdkafka properties. Viper splits keys on dots, so
+// `librdkafka: {security.protocol: SSL}` arrives as
+// {"security": {"protocol": "SSL"}}; this joins the path back
+// ("security.protocol" = "SSL"). Values are formatted with %v.
+func FlattenProperties(v any) (map[string]string, error) {
+	out := map[string]string{}
+	var walk func(prefix string, v any) error
+	walk = func(prefix string, v any) error {
+		switch m := v.(type) {
+		case map[string]any:
+			for k, x := range m {
+				if err := walk(joinKey(prefix, k), x); err != nil {
+					return err
+				}
+			}
+		case map[any]any:
+			for k, x := range m {
+				if err := walk(joinKey(prefix, fmt.Sprint(k)), x); err != nil {
+					return err
+				}
+			}
+		case map[string]string:
+			for k, x := range m {
+				out[joinKey(prefix, k)] = x
+			}
+		case nil:
+			if prefix != "" {
+				out[prefix] = ""
+			}
+		case []any:
+			return fmt.Errorf("%w: %slibrdkafka.%s: a list, want a single value (librdkafka lists are comma-separated strings)", ErrConfig, keyPrefix, prefix)
+		default:
+			if prefix == "" {
+				return fmt.Errorf("%w: %slibrdkafka: want a map of properties, got %T", ErrConfig, keyPrefix, v)
+			}
+			out[prefix] = fmt.Sprint(m)
+		}
+		return nil
+	}
+	if err := walk("", v); err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func joinKey(prefix, k string) string {
+	if prefix == "" {
+		return k
+	}
+	return prefix + "." + k
+}

@@ -2,6 +2,7 @@ package uplink
 
 import (
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -103,5 +104,26 @@ func TestBackoff(t *testing.T) {
 		if d < top/2 || d > top {
 			t.Fatalf("attempt %d: %v outside [%v, %v]", attempt, d, top/2, top)
 		}
+	}
+}
+
+func TestFlattenProperties(t *testing.T) {
+	got, err := FlattenProperties(map[string]any{
+		"security": map[string]any{"protocol": "SASL_SSL"},
+		"sasl":     map[string]any{"mechanism": "SCRAM-SHA-512", "username": "gw"},
+		"ssl":      map[string]any{"ca": map[string]any{"location": "/etc/ca.pem"}},
+		"linger":   map[string]any{"ms": 20},
+		"acks":     "all",
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]string{"security.protocol": "SASL_SSL", "sasl.mechanism": "SCRAM-SHA-512", "sasl.username": "gw",
+		"ssl.ca.location": "/etc/ca.pem", "linger.ms": "20", "acks": "all"}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("got %v\nwant %v", got, want)
+	}
+	if _, err := FlattenProperties(map[string]any{"bootstrap": map[string]any{"servers": []any{"a", "b"}}}); !errors.Is(err, ErrConfig) {
+		t.Errorf("list value: %v", err)
 	}
 }
