@@ -63,7 +63,11 @@ It exits 0 only if everything is ok, 1 if a dependency failed.`,
 				report(fmt.Sprintf("reader %s (%s)", rc.ID, rc.Type), detail, err, readerFix(rc, err))
 			}
 			ctx, cancel := context.WithTimeout(cmd.Context(), timeout)
-			detail, err := uplink.Check(ctx, gateway.UplinkConfig(cfg))
+			ucfg, err := gateway.UplinkConfig(cfg)
+			detail := ""
+			if err == nil {
+				detail, err = uplink.Check(ctx, ucfg)
+			}
 			cancel()
 			report("kafka "+fmt.Sprint(cfg.Uplink.Kafka.Brokers), detail, err,
 				"check uplink.kafka.brokers, the network path, credentials (librdkafka sasl.*) and that topic "+cfg.Uplink.Kafka.Topic+" exists")

@@ -101,6 +101,10 @@ func TestEndToEndFileReaderToKafka(t *testing.T) {
 	dir := t.TempDir()
 	httpPort := testkit.FreePort(t)
 	cfg := gatewayConfig(t, dir, demoReads(), brokers, httpPort)
+	// Record the reads for tuning, as a facility team would.
+	recorded := filepath.Join(dir, "rec", "reads.jsonl")
+	body, _ := os.ReadFile(cfg)
+	os.WriteFile(cfg, append(body, []byte("record: {path: "+recorded+", max_bytes: 64MiB}\n")...), 0o644)
 
 	gw := testkit.Start(t, nil, bin, "run", "--config", cfg, "--log-format", "text")
 	got := testkit.Consume(t, brokers, "rfid.movements", len(demoExpected), 90*time.Second)
@@ -121,6 +125,22 @@ func TestEndToEndFileReaderToKafka(t *testing.T) {
 	}
 	if err := gw.Stop(t, 20*time.Second); err != nil {
 		t.Errorf("gateway exit: %v\n%s", err, gw.Output())
+	}
+	// The recording holds every read, and replaying it gives the same events.
+	in, _ := os.ReadFile(demoReads())
+	rec, err := os.ReadFile(recorded)
+	if err != nil {
+		t.Fatalf("record.path: %v", err)
+	}
+	if a, b := strings.Count(string(in), "\n"), strings.Count(string(rec), "\n"); a != b {
+		t.Errorf("recorded %d reads, played %d", b, a)
+	}
+	out, err := exec.Command(bin, "replay", "--config", cfg, "--reads", recorded).Output()
+	if err != nil {
+		t.Fatalf("replay of the recording: %v", err)
+	}
+	if n := strings.Count(string(out), "\n"); n != len(demoExpected) {
+		t.Errorf("replay of the recording printed %d events, want %d:\n%s", n, len(demoExpected), out)
 	}
 }
 

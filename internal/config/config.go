@@ -52,7 +52,7 @@ type Kafka struct {
 	Brokers          []string          `mapstructure:"brokers"`
 	Topic            string            `mapstructure:"topic"`
 	StatusTopic      string            `mapstructure:"status_topic"`
-	Librdkafka       map[string]string `mapstructure:"librdkafka"`
+	Librdkafka       map[string]any    `mapstructure:"librdkafka"` // viper splits dotted keys: see uplink.FlattenProperties
 	SASLPasswordFile string            `mapstructure:"sasl_password_file"`
 	MaxInFlight      int               `mapstructure:"max_in_flight"`
 	Heartbeat        time.Duration     `mapstructure:"heartbeat"`

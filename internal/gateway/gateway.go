@@ -14,6 +14,8 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -155,7 +157,12 @@ func New(cfg *config.Config, log *slog.Logger) (*Gateway, error) {
 	if restored > 0 {
 		log.Info("edge state restored", "tags", restored)
 	}
-	fwd, err := uplink.NewForwarder(UplinkConfig(cfg), cfg.Gateway.ID, q, log)
+	ucfg, err := UplinkConfig(cfg)
+	if err != nil {
+		q.Close()
+		return nil, fmt.Errorf("%w: %v", config.ErrConfig, err)
+	}
+	fwd, err := uplink.NewForwarder(ucfg, cfg.Gateway.ID, q, log)
 	if err != nil {
 		q.Close()
 		return nil, fmt.Errorf("uplink: %w", err)
@@ -163,7 +170,11 @@ func New(cfg *config.Config, log *slog.Logger) (*Gateway, error) {
 	g.fwd = fwd
 	fwd.SetStatusFunc(g.status)
 	if cfg.Record.Path != "" {
-		rec, err := edge.NewRecorder(cfg.Record.Path, int64(cfg.Record.MaxBytes))
+		if err := os.MkdirAll(filepath.Dir(cfg.Record.Path), 0o750); err != nil {
+			q.Close()
+			return nil, fmt.Errorf("record.path: %w", err)
+		}
+		rec, err := edge.NewRecorder(cfg.Record.Path, int64(cfg.Record.MaxBytes), edge.RecordLogger(log))
 		if err != nil {
 			q.Close()
 			return nil, fmt.Errorf("record.path: %w", err)
@@ -183,16 +194,21 @@ func EdgeConfig(cfg *config.Config) edge.Config {
 }
 
 // UplinkConfig maps the config file's uplink section to the forwarder's config.
-func UplinkConfig(cfg *config.Config) uplink.Config {
+func UplinkConfig(cfg *config.Config) (uplink.Config, error) {
 	k := cfg.Uplink.Kafka
+	props, err := uplink.FlattenProperties(k.Librdkafka)
+	if err != nil {
+		return uplink.Config{}, fmt.Errorf("uplink.kafka.librdkafka: %w", err)
+	}
 	return uplink.Config{
 		Brokers:          k.Brokers,
 		Topic:            k.Topic,
 		StatusTopic:      k.StatusTopic,
-		Librdkafka:       k.Librdkafka,
+		Librdkafka:       props,
 		SASLPasswordFile: k.SASLPasswordFile,
 		MaxInFlight:      k.MaxInFlight,
-	}
+		Heartbeat:        k.Heartbeat,
+	}, nil
 }
 
 // Queue exposes the buffer (for the HTTP API and tests).

@@ -66,3 +66,35 @@ func TestAliveFollowsTheEdgeLoop(t *testing.T) {
 	close(release)
 	testkit.WaitFor(t, 5*time.Second, "Alive after the stall", func() bool { return gw.Alive() == nil })
 }
+
+// librdkafka properties have dots in their names; whatever shape viper gives
+// them, the producer must get them flat.
+func TestLibrdkafkaPropertiesReachTheProducerFlat(t *testing.T) {
+	dir := t.TempDir()
+	p := filepath.Join(dir, "gw.yaml")
+	os.WriteFile(p, []byte(`gateway: {id: unit, data_dir: `+dir+`}
+readers: [{id: r1, type: llrp, address: "127.0.0.1:5084"}]
+zones: [{id: rack-1, kind: rack, antennas: [{reader: r1, antennas: [1]}]}]
+uplink:
+  kafka:
+    brokers: ["127.0.0.1:9"]
+    librdkafka:
+      security.protocol: SASL_SSL
+      sasl.mechanism: SCRAM-SHA-512
+      linger.ms: 5
+      ssl: {ca: {location: /etc/ca.pem}}
+`), 0o644)
+	cfg, err := config.Load(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	u, err := UplinkConfig(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for k, v := range map[string]string{"security.protocol": "SASL_SSL", "sasl.mechanism": "SCRAM-SHA-512", "linger.ms": "5", "ssl.ca.location": "/etc/ca.pem"} {
+		if u.Librdkafka[k] != v {
+			t.Errorf("librdkafka %s = %q, want %q (all: %v)", k, u.Librdkafka[k], v, u.Librdkafka)
+		}
+	}
+}
