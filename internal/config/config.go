@@ -49,13 +49,13 @@ type Uplink struct {
 
 // Kafka is the uplink to central Kafka.
 type Kafka struct {
-	Brokers          []string          `mapstructure:"brokers"`
-	Topic            string            `mapstructure:"topic"`
-	StatusTopic      string            `mapstructure:"status_topic"`
-	Librdkafka       map[string]any    `mapstructure:"librdkafka"` // viper splits dotted keys: see uplink.FlattenProperties
-	SASLPasswordFile string            `mapstructure:"sasl_password_file"`
-	MaxInFlight      int               `mapstructure:"max_in_flight"`
-	Heartbeat        time.Duration     `mapstructure:"heartbeat"`
+	Brokers          []string       `mapstructure:"brokers"`
+	Topic            string         `mapstructure:"topic"`
+	StatusTopic      string         `mapstructure:"status_topic"`
+	Librdkafka       map[string]any `mapstructure:"librdkafka"` // viper splits dotted keys: see uplink.FlattenProperties
+	SASLPasswordFile string         `mapstructure:"sasl_password_file"`
+	MaxInFlight      int            `mapstructure:"max_in_flight"`
+	Heartbeat        time.Duration  `mapstructure:"heartbeat"`
 }
 
 // HTTP is the health, metrics and zone-page listener.
