@@ -41,7 +41,7 @@ func (q *Queue) run() {
 // collect takes first and whatever else is waiting, up to the batch limits,
 // and encodes them with the seqs they will most likely get (encoded again
 // in the transaction if a gap event or a loss shifts them).
-func (q *Queue) collect(first *appendReq) []*appendReq {
+func (q *Queue) collect(first *appendReq) []*appendReq { // may return an empty batch
 	q.mu.Lock()
 	next := q.st.lastSeq + 1
 	q.mu.Unlock()
@@ -49,6 +49,11 @@ func (q *Queue) collect(first *appendReq) []*appendReq {
 	batch := []*appendReq{}
 	n, size := 0, 0
 	take := func(r *appendReq) {
+		// Own the request before touching its events: a caller whose ctx
+		// ended has returned and owns them again.
+		if !r.phase.CompareAndSwap(reqWaiting, reqTaken) {
+			return
+		}
 		r.commit = now
 		if len(r.events) > 0 {
 			r.origSeq = make([]uint64, len(r.events))
@@ -116,15 +121,6 @@ type txResult struct {
 // commit runs one transaction for batch plus the waiting acks and corrupt
 // records. probe is set by the tick while writes fail.
 func (q *Queue) commit(batch []*appendReq, probe bool) {
-	// Take the requests whose callers are still waiting.
-	live := batch[:0]
-	for _, r := range batch {
-		if r.phase.CompareAndSwap(reqWaiting, reqTaken) {
-			live = append(live, r)
-		}
-	}
-	batch = live
-
 	q.mu.Lock()
 	// Deletes per transaction are capped: a huge delete transaction holds
 	// many bbolt nodes in memory and delays the appends behind it.
