@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"syscall"
 	"testing"
@@ -187,6 +188,15 @@ log: {level: info}
 		return strings.Contains(r.sim.Output(), "scenario played")
 	})
 	playedEnd := time.Now()
+	if o.garbage > 0 {
+		// The run proves nothing unless malformed frames were really sent.
+		m := regexp.MustCompile(`scenario played reads=\d+ garbage=(\d+)`).FindStringSubmatch(r.sim.Output())
+		if m == nil || m[1] == "0" {
+			r.note("sim sent no malformed frames: %q", m)
+		} else {
+			t.Logf("sim sent %s malformed frames/payloads", m[1])
+		}
+	}
 	// The slice ends with every reader offline, so nothing more is due.
 	time.Sleep(time.Until(playedEnd.Add(time.Second)))
 
