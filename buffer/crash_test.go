@@ -95,9 +95,6 @@ func TestHelperCrash(t *testing.T) {
 }
 
 func TestCrashSIGKILL(t *testing.T) {
-	if testing.Short() {
-		t.Skip("kills a child process 25 times")
-	}
 	dir := t.TempDir()
 	committed := map[uint64]bool{}
 	ackIntent := map[uint64]bool{}

@@ -344,3 +344,21 @@ func TestMinFreeDiskBound(t *testing.T) {
 		t.Errorf("nothing fit")
 	}
 }
+
+// If buffer.db disappears (deleted by hand), ids are still never reused:
+// seqs continue above the ceiling kept in buffer.seq.
+func TestMissingFileKeepsIDsUnique(t *testing.T) {
+	dir := t.TempDir()
+	q := openQueue(t, dir, testOptions())
+	appendN(t, q, 0, 3)
+	if err := q.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Remove(filepath.Join(dir, dbFile)); err != nil {
+		t.Fatal(err)
+	}
+	q = openQueue(t, dir, testOptions())
+	if e := appendN(t, q, 3, 1); e[0].Seq <= 3 {
+		t.Fatalf("after losing buffer.db the next seq is %d: reuses an id", e[0].Seq)
+	}
+}
