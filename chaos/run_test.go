@@ -190,7 +190,7 @@ log: {level: info}
 	playedEnd := time.Now()
 	if o.garbage > 0 {
 		// The run proves nothing unless malformed frames were really sent.
-		m := regexp.MustCompile(`scenario played reads=\d+ garbage=(\d+)`).FindStringSubmatch(r.sim.Output())
+		m := regexp.MustCompile(`scenario played" reads=\d+ garbage=(\d+)`).FindStringSubmatch(r.sim.Output())
 		if m == nil || m[1] == "0" {
 			r.note("sim sent no malformed frames: %q", m)
 		} else {
