@@ -410,6 +410,13 @@ func (f *Forwarder) shutdown() {
 	if f.prod == nil {
 		return
 	}
+	if !f.Connected() {
+		// Kafka is away: waiting for reports that cannot come only delays
+		// the stop; whatever is in flight stays in the buffer and is sent
+		// again by the next run.
+		f.closeProducer()
+		return
+	}
 	f.heartbeat(StatusShutdown)
 	deadline := time.Now().Add(f.cfg.FlushTimeout)
 	f.prod.Flush(int(f.cfg.FlushTimeout.Milliseconds()))
