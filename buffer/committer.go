@@ -378,7 +378,7 @@ func (q *Queue) apply(tx *bolt.Tx, st metaState, batch []*appendReq, acks, corr 
 			if dropCur == nil {
 				dropCur = evb.Cursor()
 			}
-			if err := q.dropOldest(dropCur, &st, need, fits, now, res); err != nil {
+			if err := q.dropOldest(dropCur, &st, &diskRoom, need, fits, now, res); err != nil {
 				return nil, err
 			}
 			droppedHere = true
@@ -402,10 +402,11 @@ func (q *Queue) apply(tx *bolt.Tx, st metaState, batch []*appendReq, acks, corr 
 			continue
 		}
 		// Room returned: a run of losses ends with its gap event, written
-		// before these events. After drop_oldest had to drop, wait until the
-		// buffer is back under 15/16 of max_bytes so that a full buffer
-		// writes one gap event per GapInterval, not one per commit.
-		if st.gap.open() && !droppedHere && (q.opts.OnFull == RejectNew || st.bytes+need <= q.opts.MaxBytes/16*15) {
+		// before these events. After drop_oldest had to drop, wait until
+		// there is room for another sixteenth of max_bytes (in the file and
+		// on the disk) so that a full buffer writes one gap event per
+		// GapInterval, not one per commit.
+		if st.gap.open() && !droppedHere && (q.opts.OnFull == RejectNew || fits(need+q.opts.MaxBytes/16)) {
 			if err := q.closeGap(evb, &st, now, res); err != nil {
 				return nil, err
 			}
@@ -469,7 +470,7 @@ func (q *Queue) key(seq uint64) []byte {
 // dropOldest deletes the oldest records until need fits. Gap events are
 // never dropped (they are the record of earlier losses), nor records
 // already acked.
-func (q *Queue) dropOldest(c *bolt.Cursor, st *metaState, need int64, fits func(int64) bool, now time.Time, res *txResult) error {
+func (q *Queue) dropOldest(c *bolt.Cursor, st *metaState, diskRoom *int64, need int64, fits func(int64) bool, now time.Time, res *txResult) error {
 	var first, last, n uint64
 	for k, v := c.First(); k != nil && !fits(need); {
 		seq, _ := keySeq(k)
@@ -482,6 +483,9 @@ func (q *Queue) dropOldest(c *bolt.Cursor, st *metaState, need int64, fits func(
 		}
 		st.bytes -= int64(len(v))
 		st.count--
+		// Its pages are reused from the next commit on; min_free_disk is
+		// the margin for this one.
+		*diskRoom += int64(len(v)) * 5 / 4
 		if err := c.Delete(); err != nil {
 			return err
 		}

@@ -323,6 +323,7 @@ func TestMinFreeDiskBound(t *testing.T) {
 	opts.OnFull = RejectNew
 	opts.MinFreeDisk = 6 << 20
 	q := openQueue(t, dir, opts)
+	defer q.Close()
 	var err error
 	n := 0
 	for ; n < 1000; n++ {
@@ -360,5 +361,26 @@ func TestMissingFileKeepsIDsUnique(t *testing.T) {
 	q = openQueue(t, dir, testOptions())
 	if e := appendN(t, q, 3, 1); e[0].Seq <= 3 {
 		t.Fatalf("after losing buffer.db the next seq is %d: reuses an id", e[0].Seq)
+	}
+}
+
+func TestMinFreeDiskDropOldest(t *testing.T) {
+	dir := mountTmpfs(t, "8m")
+	opts := testOptions()
+	opts.MinFreeDisk = 6 << 20
+	q := openQueue(t, dir, opts)
+	for n := range 200 {
+		if err := q.Append(context.Background(), testEvents(n*100, 100), nil); err != nil {
+			t.Fatalf("drop_oldest Append %d: %v", n, err)
+		}
+	}
+	st := q.Stats()
+	// About 2 MiB of room: thousands of the newest events stay, the oldest
+	// went (not the whole buffer at each overflow).
+	if st.PendingGap == 0 || st.Events < 2000 || st.NewestSeq != 20000 {
+		t.Errorf("after overfilling the disk bound: %+v", st)
+	}
+	if free, _ := freeDisk(dir); free < 4<<20 {
+		t.Errorf("free space fell to %d bytes, min_free_disk is %d", free, opts.MinFreeDisk)
 	}
 }
