@@ -484,7 +484,10 @@ func (q *Queue) read(pos uint64, limit int) (recs []Record, next uint64, err err
 	q.dbMu.RLock()
 	defer q.dbMu.RUnlock()
 	if q.db == nil {
-		return nil, pos, ErrClosed
+		if q.Ready() == ErrClosed {
+			return nil, pos, ErrClosed
+		}
+		return nil, pos, fmt.Errorf("%w: buffer file not open (reopen after compaction failed)", ErrWrite)
 	}
 	next = pos
 	var slab []byte
