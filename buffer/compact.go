@@ -28,7 +28,7 @@ func (q *Queue) maybeCompact(now time.Time) {
 	if size < q.opts.CompactMinFileBytes || st.count > uint64(q.opts.CompactMaxEvents) || st.bytes > size/8 {
 		return
 	}
-	if now.Sub(q.lastCompact) < time.Minute {
+	if now.Sub(q.lastCompact) < q.opts.compactEvery {
 		return
 	}
 	q.lastCompact = now

@@ -19,14 +19,26 @@ import (
 	"time"
 
 	bolt "go.etcd.io/bbolt"
+
+	rfmetrics "github.com/rfidgw/rfidgw/internal/metrics"
 )
 
-const crashDirEnv = "RFIDGW_BUFFER_CRASH_DIR"
+const (
+	crashDirEnv     = "RFIDGW_BUFFER_CRASH_DIR"
+	crashCompactEnv = "RFIDGW_BUFFER_CRASH_COMPACT"
+)
 
 func crashOptions() Options {
 	o := testOptions()
 	o.Gateway = "crash"
 	o.TickInterval = 0
+	if os.Getenv(crashCompactEnv) != "" {
+		// Compact whenever the queue is small against the file.
+		o.TickInterval = 2 * time.Millisecond
+		o.CompactMinFileBytes = 1
+		o.CompactMaxEvents = 1 << 30
+		o.compactEvery = time.Millisecond
+	}
 	return o
 }
 
@@ -53,8 +65,20 @@ func TestHelperCrash(t *testing.T) {
 	say("ready")
 	ctx := context.Background()
 	go func() {
+		for last := 0.0; ; time.Sleep(time.Millisecond) {
+			if n := counterValue(t, rfmetrics.BufferCompactions); n > last {
+				say("K")
+				last = n
+			}
+		}
+	}()
+	go func() {
 		for {
-			recs, err := q.Lease(ctx, 1+rand.IntN(64))
+			limit, pause := 1+rand.IntN(64), time.Duration(rand.IntN(2000))*time.Microsecond
+			if os.Getenv(crashCompactEnv) != "" {
+				limit, pause = 1000, 0 // keep the queue small against the file
+			}
+			recs, err := q.Lease(ctx, limit)
 			if err != nil {
 				say("lease error: " + err.Error())
 				return
@@ -69,7 +93,7 @@ func TestHelperCrash(t *testing.T) {
 			if err := q.Ack(seqs...); err != nil {
 				say("ack error: " + err.Error())
 			}
-			time.Sleep(time.Duration(rand.IntN(2000)) * time.Microsecond)
+			time.Sleep(pause)
 		}
 	}()
 	var wg sync.WaitGroup
@@ -95,14 +119,29 @@ func TestHelperCrash(t *testing.T) {
 }
 
 func TestCrashSIGKILL(t *testing.T) {
+	crashLoop(t, 25, nil)
+}
+
+// TestCrashSIGKILLCompaction kills the child while it compacts its file
+// over and over.
+func TestCrashSIGKILLCompaction(t *testing.T) {
+	compactions := crashLoop(t, 20, []string{crashCompactEnv + "=1"})
+	t.Logf("the children compacted %d times", compactions)
+	if compactions < 20 {
+		t.Fatalf("the children compacted only %d times", compactions)
+	}
+}
+
+// crashLoop runs and kills the child kills times and checks the buffer
+// after each kill; it returns how many compactions the children reported.
+func crashLoop(t *testing.T, kills int, env []string) (compactions int) {
 	dir := t.TempDir()
 	committed := map[uint64]bool{}
 	ackIntent := map[uint64]bool{}
 	lastAppend := map[string]int{} // writer -> index of its last Append reported committed
-	const kills = 25
 	for k := range kills {
 		cmd := exec.Command(os.Args[0], "-test.run=^TestHelperCrash$", "-test.count=1")
-		cmd.Env = append(os.Environ(), crashDirEnv+"="+dir)
+		cmd.Env = append(append(os.Environ(), crashDirEnv+"="+dir), env...)
 		stdout, err := cmd.StdoutPipe()
 		if err != nil {
 			t.Fatal(err)
@@ -154,6 +193,8 @@ func TestCrashSIGKILL(t *testing.T) {
 					s, _ := strconv.ParseUint(x, 10, 64)
 					ackIntent[s] = true
 				}
+			case f[0] == "K":
+				compactions++
 			case f[0] == "ready":
 			default:
 				t.Fatalf("kill %d: child said %q", k, sc.Text())
@@ -174,6 +215,7 @@ func TestCrashSIGKILL(t *testing.T) {
 	if len(committed) < kills || len(ackIntent) == 0 {
 		t.Fatalf("the children did too little: %d committed, %d acked", len(committed), len(ackIntent))
 	}
+	return compactions
 }
 
 func firstLine(b []byte) string {

@@ -59,7 +59,8 @@ type Options struct {
 	// crash or power loss can then lose or corrupt the buffer.
 	NoSync bool
 
-	noPrealloc bool // benchmarks: compare with bbolt growing the file itself
+	noPrealloc   bool          // benchmarks: compare with bbolt growing the file itself
+	compactEvery time.Duration // tests: least time between compactions (default 1 min)
 }
 
 var gatewayID = regexp.MustCompile(`^[a-z0-9._-]{1,64}$`)
@@ -107,6 +108,9 @@ func (o Options) withDefaults() (Options, error) {
 	}
 	if o.LockTimeout <= 0 {
 		o.LockTimeout = DefaultLockTimeout
+	}
+	if o.compactEvery <= 0 {
+		o.compactEvery = time.Minute
 	}
 	if o.SeqBlock == 0 {
 		o.SeqBlock = DefaultSeqBlock
