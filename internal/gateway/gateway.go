@@ -424,6 +424,18 @@ func (g *Gateway) commit(ctx context.Context, events []edge.Event) error {
 			g.page.recordEvents(events)
 			return nil
 		}
+		if errors.Is(err, buffer.ErrFull) {
+			// reject_new: the buffer gave these events seqs and recorded them
+			// as lost in a gap event (it logged and counted them). Retrying
+			// would lose them again under new seqs and stall every reader;
+			// the edge state still has to be kept, so commit it alone.
+			if len(state) > 0 {
+				if serr := g.queue.Append(context.Background(), nil, state); serr != nil {
+					g.log.Error("edge state not saved while the buffer is full", "tags", len(state), "err", serr)
+				}
+			}
+			return nil
+		}
 		msg := err.Error()
 		if prev := g.commitErr.Load(); prev == nil || *prev != msg {
 			g.log.Error("cannot commit events to the buffer; holding them and retrying", "events", len(events), "err", err)

@@ -295,7 +295,9 @@ func (s *Scenario) Play(ctx context.Context, emus map[string]reader.Emulator) (i
 				case <-time.After(wait):
 				}
 			}
-			r.Time = time.Now().UTC()
+			// Stamp the time the read was due, not when this goroutine got
+			// to it: a scheduling delay must not bunch reads together.
+			r.Time = due.UTC()
 			if o, ok := em.(Outage); ok && r.IsStatus() {
 				if r.Status == reader.StatusOffline {
 					o.GoOffline()

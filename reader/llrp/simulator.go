@@ -703,6 +703,11 @@ func (c *simConn) tagReport(ro *ROSpec, epc string, r reader.Read) TagReport {
 		t.ChannelIndex, t.Fields = 1, t.Fields|HasChannelIndex
 	}
 	if sel&(SelFirstSeen|SelLastSeen) != 0 {
+		// A reader stamps the moment it saw the tag, not when the report
+		// left: a fed read carries that moment.
+		if !r.Time.IsZero() && r.Time.Before(now) {
+			now = r.Time
+		}
 		if s.opts.UptimeOnly {
 			up := s.uptime(now)
 			if sel&SelFirstSeen != 0 {
