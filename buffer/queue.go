@@ -342,8 +342,9 @@ func salvageMeta(path string) (s salvage, err error) {
 //
 // Errors; in every case none of this call's events and state is stored:
 //   - ErrFull (on_full reject_new, buffer at max_bytes or min_free_disk):
-//     returned at once, never blocking. The events got seqs (events[i].Seq
-//     says which) that are recorded as lost in a gap event, counted in
+//     returned with the commit that records the loss (never waits for
+//     room). The events got seqs (events[i].Seq says which) that are
+//     recorded as lost in a gap event, counted in
 //     rfidgw_events_dropped_total and logged. The caller must drop them and
 //     carry on; retrying would send them again under new ids.
 //   - ErrWrite (disk full, fsync failed): returned at once while Ready() is
