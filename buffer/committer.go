@@ -470,9 +470,29 @@ func (q *Queue) key(seq uint64) []byte {
 // dropOldest deletes the oldest records until need fits. Gap events are
 // never dropped (they are the record of earlier losses), nor records
 // already acked.
+//
+// Records the uplink has leased are in the producer's hands and will most
+// likely reach Kafka: dropping them would make the gap event claim losses the
+// hub then receives. So the oldest records not leased go first, and leased
+// ones only when that is not enough (an in-flight window larger than the
+// buffer), where an over-report is the lesser evil.
 func (q *Queue) dropOldest(c *bolt.Cursor, st *metaState, diskRoom *int64, need int64, fits func(int64) bool, now time.Time, res *txResult) error {
+	q.mu.Lock()
+	leasedBelow := q.readPos
+	q.mu.Unlock()
+	if err := q.dropFrom(c, seqKey(leasedBelow), st, diskRoom, need, fits, now, res); err != nil {
+		return err
+	}
+	if fits(need) {
+		return nil
+	}
+	return q.dropFrom(c, seqKey(0), st, diskRoom, need, fits, now, res)
+}
+
+// dropFrom deletes records from key start on until need fits.
+func (q *Queue) dropFrom(c *bolt.Cursor, start []byte, st *metaState, diskRoom *int64, need int64, fits func(int64) bool, now time.Time, res *txResult) error {
 	var first, last, n uint64
-	for k, v := c.First(); k != nil && !fits(need); {
+	for k, v := c.Seek(start); k != nil && !fits(need); {
 		seq, _ := keySeq(k)
 		q.mu.Lock()
 		acked := q.acks.has(seq)

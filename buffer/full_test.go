@@ -190,3 +190,42 @@ func TestGapWrittenAfterGapInterval(t *testing.T) {
 		t.Errorf("gap event %+v, want seq 7 dropped 4 seq 3..6", g)
 	}
 }
+
+// Records the uplink holds in flight are not what drop_oldest drops first:
+// they will most likely reach Kafka, and the gap event must not claim them.
+func TestFullDropOldestSparesLeasedRecords(t *testing.T) {
+	size := recordSize(t)
+	opts := testOptions()
+	opts.MaxBytes = 10*size + size/2
+	q := openQueue(t, t.TempDir(), opts)
+	for i := range 10 {
+		appendN(t, q, i, 1)
+	}
+	inFlight, err := q.Lease(context.Background(), 3) // seq 1..3 handed to the producer
+	if err != nil || !slices.Equal(seqsOf(inFlight), []uint64{1, 2, 3}) {
+		t.Fatalf("lease: %v %v", seqsOf(inFlight), err)
+	}
+	for i := range 4 {
+		appendN(t, q, 10+i, 1) // 4 more than fit: 4 must go
+	}
+	st := q.Stats()
+	if st.PendingGap != 4 {
+		t.Fatalf("pending gap %d, want 4: %+v", st.PendingGap, st)
+	}
+	// The leased 1..3 stay; the oldest unleased 4..7 were dropped.
+	q.Rewind()
+	kept := leaseAll(t, q)
+	if want := append([]uint64{1, 2, 3}, seqRange(8, 14)...); !slices.Equal(seqsOf(kept), want) {
+		t.Fatalf("kept %v, want %v", seqsOf(kept), want)
+	}
+	if err := q.Ack(seqsOf(kept)...); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "acks committed", func() bool { return q.Stats().Events == 0 })
+	appendN(t, q, 100, 1)
+	recs := leaseAll(t, q)
+	g := parseGap(t, recs[0])
+	if g.Dropped != 4 || g.FirstSeq != 4 || g.LastSeq != 7 {
+		t.Errorf("gap event %+v, want dropped 4, seq 4..7", g)
+	}
+}
