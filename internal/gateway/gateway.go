@@ -496,7 +496,11 @@ func (g *Gateway) StatusLine() string {
 	if g.fwd.Connected() {
 		kafka = "kafka ok"
 	}
-	line := fmt.Sprintf("readers %d/%d online, buffer %d events, lag %s, %s", up, all, st.Events, st.OldestAge.Round(time.Second), kafka)
+	readers := fmt.Sprintf("readers %d/%d online", up, all)
+	if all == 0 && g.virtual {
+		readers = "playing a reads file"
+	}
+	line := fmt.Sprintf("%s, buffer %d events, lag %s, %s", readers, st.Events, st.OldestAge.Round(time.Second), kafka)
 	if err := g.Ready(); err != nil {
 		line += ", NOT READY: " + err.Error()
 	}
