@@ -106,7 +106,7 @@ func execute(t *testing.T, o runOpts) *row {
 	}
 	bin, devkafka := testkit.Binaries(t)
 	r := &run{t: t, opts: o, bin: bin, dir: t.TempDir()}
-	r.slice = makeSlice(t, o.slice)
+	r.slice = makeSlice(t, o.slice, o.exact)
 	for _, out := range o.outages {
 		r.slice.addOutage(out.reader, out.offset, out.dur)
 	}
