@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"runtime/debug"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -54,6 +55,14 @@ Then run:    rfidgw run --config /etc/rfidgw/gateway.yaml`,
 	root.AddCommand(runCmd(), checkCmd(), replayCmd(), simCmd(), tailCmd(), bufferCmd(), versionCmd())
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error { return usageErr(err) })
 
+	// Exit 2 means bad usage or config; a panic on the main goroutine is a
+	// runtime failure (1), with its stack on stderr.
+	defer func() {
+		if r := recover(); r != nil {
+			fmt.Fprintf(os.Stderr, "rfidgw: internal error: %v\n%s", r, debug.Stack())
+			os.Exit(1)
+		}
+	}()
 	if err := root.Execute(); err != nil {
 		code := 1
 		var ee *exitError
