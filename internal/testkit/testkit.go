@@ -44,6 +44,15 @@ func RepoRoot() string {
 func Binaries(t testing.TB) (rfidgw, devkafka string) {
 	t.Helper()
 	buildOnce.Do(func() {
+		// Each test process builds its own copy (packages run in parallel);
+		// copies left by earlier runs are removed once they are stale.
+		if old, _ := filepath.Glob(filepath.Join(os.TempDir(), "rfidgw-bin-*")); len(old) > 0 {
+			for _, d := range old {
+				if st, err := os.Stat(d); err == nil && time.Since(st.ModTime()) > 2*time.Hour {
+					os.RemoveAll(d)
+				}
+			}
+		}
 		buildDir, buildErr = os.MkdirTemp("", "rfidgw-bin-")
 		if buildErr != nil {
 			return
