@@ -175,6 +175,7 @@ func check(r *run, events []event, lastSeq uint64, droppedMetric float64) *row {
 		wantPer[e.EPC] = append(wantPer[e.EPC], e.Reduce)
 	}
 	gotPer := map[string][]string{}
+	rawPer := map[string][]string{}
 	var extra []string
 	for _, e := range first {
 		if e.Type == "gap" {
@@ -182,6 +183,7 @@ func check(r *run, events []event, lastSeq uint64, droppedMetric float64) *row {
 		}
 		k := e.reduce()
 		gotPer[e.EPCStr()] = append(gotPer[e.EPCStr()], k)
+		rawPer[e.EPCStr()] = append(rawPer[e.EPCStr()], e.Raw)
 		if want[k] > 0 {
 			want[k]--
 		} else {
@@ -211,7 +213,8 @@ func check(r *run, events []event, lastSeq uint64, droppedMetric float64) *row {
 			for epc, w := range wantPer {
 				if strings.Join(gotPer[epc], "; ") != strings.Join(w, "; ") {
 					rw.Order++
-					rw.Problems = append(rw.Problems, fmt.Sprintf("EPC %s events in another order:\n  got  %q\n  want %q", epc, gotPer[epc], w))
+					rw.Problems = append(rw.Problems, fmt.Sprintf("EPC %s events in another order:\n  got  %q\n  want %q\n  as delivered:\n    %s",
+						epc, gotPer[epc], w, strings.Join(rawPer[epc], "\n    ")))
 				}
 			}
 		}
