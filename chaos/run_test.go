@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -95,6 +96,18 @@ func zonesPart(t *testing.T, path string) string {
 	return s[i+1 : j+1]
 }
 
+var zoneTiming = regexp.MustCompile(`\b(presence_window|dwell|lost_after|gate_window): *(\d+)s\b`)
+
+// scaleZones divides the timing overrides of zones by scale, like the edge
+// defaults (a gate's own gate_window: 10s would otherwise be 10x too long).
+func scaleZones(zones string, scale float64) string {
+	return zoneTiming.ReplaceAllStringFunc(zones, func(m string) string {
+		p := zoneTiming.FindStringSubmatch(m)
+		n, _ := strconv.Atoi(p[2])
+		return p[1] + ": " + scaleDur(time.Duration(n)*time.Second, scale)
+	})
+}
+
 // execute sets up the binaries, plays the slice with the fault, drains,
 // checks and records the run's row.
 func execute(t *testing.T, o runOpts) *row {
@@ -165,9 +178,9 @@ log: {level: info}
 `, r.data, llrpAddr, link, r.mqtt.URL, zones, edgeYAML, o.bufferYAML, r.kafka.addr(), lib, httpPort)
 	}
 	r.cfg = filepath.Join(r.dir, "gateway.yaml")
-	r.cfgA = config(zonesPart(t, filepath.Join(scenarioDir(), "zones.yaml")))
+	r.cfgA = config(scaleZones(zonesPart(t, filepath.Join(scenarioDir(), "zones.yaml")), o.scale))
 	if o.zonesAlt {
-		r.cfgB = config(zonesPart(t, filepath.Join(scenarioDir(), "..", "config_reload", "zones_reordered.yaml")))
+		r.cfgB = config(scaleZones(zonesPart(t, filepath.Join(scenarioDir(), "..", "config_reload", "zones_reordered.yaml")), o.scale))
 	}
 	os.WriteFile(r.cfg, []byte(r.cfgA), 0o644)
 
