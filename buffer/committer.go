@@ -471,22 +471,17 @@ func (q *Queue) key(seq uint64) []byte {
 // never dropped (they are the record of earlier losses), nor records
 // already acked.
 //
-// Records the uplink has leased are in the producer's hands and will most
-// likely reach Kafka: dropping them would make the gap event claim losses the
-// hub then receives. So the oldest records not leased go first, and leased
-// ones only when that is not enough (an in-flight window larger than the
-// buffer), where an over-report is the lesser evil.
+// Records the uplink has leased are in the producer's hands and will reach
+// Kafka (or be handed out again after a Rewind): dropping them would make the
+// gap event claim losses the hub then receives. So only records not leased
+// are dropped, oldest first. When that is not enough (a buffer smaller than
+// the in-flight window), the caller drops the new events instead: either way
+// the gap event names exactly the events that are lost.
 func (q *Queue) dropOldest(c *bolt.Cursor, st *metaState, diskRoom *int64, need int64, fits func(int64) bool, now time.Time, res *txResult) error {
 	q.mu.Lock()
 	leasedBelow := q.readPos
 	q.mu.Unlock()
-	if err := q.dropFrom(c, seqKey(leasedBelow), st, diskRoom, need, fits, now, res); err != nil {
-		return err
-	}
-	if fits(need) {
-		return nil
-	}
-	return q.dropFrom(c, seqKey(0), st, diskRoom, need, fits, now, res)
+	return q.dropFrom(c, seqKey(leasedBelow), st, diskRoom, need, fits, now, res)
 }
 
 // dropFrom deletes records from key start on until need fits.

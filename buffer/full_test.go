@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/rfidgw/rfidgw/edge"
 	"github.com/rfidgw/rfidgw/internal/metrics"
 )
 
@@ -227,5 +228,35 @@ func TestFullDropOldestSparesLeasedRecords(t *testing.T) {
 	g := parseGap(t, recs[0])
 	if g.Dropped != 4 || g.FirstSeq != 4 || g.LastSeq != 7 {
 		t.Errorf("gap event %+v, want dropped 4, seq 4..7", g)
+	}
+}
+
+// A buffer smaller than the in-flight window: every stored record is leased,
+// so drop_oldest drops the new events and the gap event names exactly them.
+func TestFullDropOldestAllInFlight(t *testing.T) {
+	size := recordSize(t)
+	opts := testOptions()
+	opts.MaxBytes = 5*size + size/2
+	q := openQueue(t, t.TempDir(), opts)
+	for i := range 5 {
+		appendN(t, q, i, 1)
+	}
+	inFlight, err := q.Lease(context.Background(), 100)
+	if err != nil || len(inFlight) != 5 {
+		t.Fatalf("lease: %v %v", seqsOf(inFlight), err)
+	}
+	ev := []edge.Event{{Type: edge.RackMove, EPC: "E28011606000020D8F3A1B2C", Time: time.Unix(1_800_000_000, 0)}}
+	if err := q.Append(context.Background(), ev, nil); !errors.Is(err, ErrFull) {
+		t.Fatalf("append with everything in flight: %v, want ErrFull", err)
+	}
+	if err := q.Ack(seqsOf(inFlight)...); err != nil { // Kafka took the in-flight ones
+		t.Fatal(err)
+	}
+	waitFor(t, "acks committed", func() bool { return q.Stats().Events == 0 })
+	appendN(t, q, 100, 1)
+	recs := leaseAll(t, q)
+	g := parseGap(t, recs[0])
+	if g.Dropped != 1 || g.FirstSeq != 6 || g.LastSeq != 6 {
+		t.Errorf("gap event %+v, want exactly the new event, seq 6", g)
 	}
 }
