@@ -171,10 +171,6 @@ func TestChaos(t *testing.T) {
 			// Kafka is down for the first 60% with room for a handful of
 			// events: the loss must be exactly what the gap event says.
 			execute(t, runOpts{name: "buffer_full_" + policy, slice: sl, exact: true, scale: ex, kafkaLate: true,
-				knownBug: map[string]string{
-					"drop_oldest": "FINDINGS.md #1: the gap event also names events the producer still delivered",
-					"reject_new":  "FINDINGS.md #2: a rejected batch is retried forever, stalling every reader and re-dropped under new seqs",
-				}[policy],
 				bufferYAML: fmt.Sprintf("buffer: {max_bytes: %s, min_free_disk: 1MiB, on_full: %s}\n", pick("3KiB", "8KiB"), policy),
 				fault: func(r *run) {
 					r.at(0.6)
