@@ -1,0 +1,46 @@
+package main
+
+import (
+	"os/exec"
+	"strings"
+	"testing"
+
+	"github.com/rfidgw/rfidgw/internal/testkit"
+)
+
+// TestDataFlowsOneWay: reader -> edge -> buffer -> uplink, and no package
+// imports one that comes after it in that chain (tests included).
+func TestDataFlowsOneWay(t *testing.T) {
+	const mod = "github.com/rfidgw/rfidgw/"
+	stage := func(pkg string) int {
+		for i, s := range []string{"reader", "edge", "buffer", "uplink"} {
+			if p := strings.TrimPrefix(pkg, mod); p == s || strings.HasPrefix(p, s+"/") {
+				return i
+			}
+		}
+		return -1
+	}
+	cmd := exec.Command("go", "list", "-f", `{{.ImportPath}} {{join .Imports " "}} {{join .TestImports " "}}`, "./...")
+	cmd.Dir = testkit.RepoRoot()
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("go list: %v", err)
+	}
+	checked := 0
+	for _, line := range strings.Split(strings.TrimSpace(string(out)), "\n") {
+		f := strings.Fields(line)
+		from := stage(f[0])
+		if from < 0 {
+			continue
+		}
+		checked++
+		for _, imp := range f[1:] {
+			if to := stage(imp); to > from {
+				t.Errorf("%s imports %s, which comes later in reader -> edge -> buffer -> uplink", f[0], imp)
+			}
+		}
+	}
+	if checked < 4 {
+		t.Fatalf("only %d stage packages found; go list output:\n%s", checked, out)
+	}
+}
