@@ -9,7 +9,6 @@ import (
 	"fmt"
 	"os"
 	"runtime/debug"
-	"strings"
 
 	"github.com/spf13/cobra"
 
@@ -100,16 +99,6 @@ func loadConfig(path string, scope config.Scope) (*config.Config, error) {
 	}
 	if err := cfg.Validate(scope); err != nil {
 		return nil, usageErr(err)
-	}
-	// The engine's own limits (min_reads, windows, antenna ranges, overlaps).
-	if err := gateway.EdgeConfig(cfg).Validate(); err != nil {
-		p := &config.Problems{File: cfg.File}
-		for _, line := range strings.Split(err.Error(), "\n") {
-			if line != "" {
-				p.Items = append(p.Items, line)
-			}
-		}
-		return nil, usageErr(p)
 	}
 	if scope == config.ScopeAll {
 		// Each source checks its own settings (TLS and password files,

@@ -9,7 +9,6 @@ import (
 
 	"github.com/rfidgw/rfidgw/edge"
 	"github.com/rfidgw/rfidgw/internal/config"
-	"github.com/rfidgw/rfidgw/internal/gateway"
 	"github.com/rfidgw/rfidgw/reader"
 )
 
@@ -33,7 +32,7 @@ day, and compare what it would have emitted.`,
 			if err != nil {
 				return err
 			}
-			eng, err := edge.New(gateway.EdgeConfig(cfg))
+			eng, err := edge.New(cfg.EdgeConfig())
 			if err != nil {
 				return usageErr(err)
 			}

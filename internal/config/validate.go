@@ -5,7 +5,6 @@ import (
 	"net"
 	"regexp"
 	"strings"
-	"time"
 
 	"github.com/rfidgw/rfidgw/edge"
 	"github.com/rfidgw/rfidgw/reader"
@@ -26,9 +25,12 @@ var gatewayIDRe = regexp.MustCompile(`^[a-z0-9._-]{1,64}$`)
 func (c *Config) Validate(scope Scope) error {
 	p := &Problems{File: c.File}
 	c.validateGateway(p)
-	ids := c.validateReaders(p)
-	c.validateZones(p, ids)
-	validateSettings(p, "edge", c.Edge)
+	c.validateReaders(p)
+	// Zones and edge settings are the engine's to judge (it names the key
+	// path of every problem), so one set of rules serves check and run.
+	if err := c.EdgeConfig().Validate(); err != nil {
+		p.Items = append(p.Items, errorLines(err)...)
+	}
 	if scope == ScopeAll {
 		c.validateRest(p)
 	}
@@ -87,10 +89,8 @@ func setReaderKeys(r *reader.Config) []string {
 	return keys
 }
 
-// validateReaders checks readers and returns the set of reader ids that zones
-// may name (including the ids a file reader provides).
-func (c *Config) validateReaders(p *Problems) map[string]bool {
-	ids := map[string]bool{}
+// validateReaders checks the readers.
+func (c *Config) validateReaders(p *Problems) {
 	seen := map[string]int{}
 	clientIDs := map[string]int{}
 	for i := range c.Readers {
@@ -182,94 +182,28 @@ func (c *Config) validateReaders(p *Problems) map[string]bool {
 				p.add("%s.speed: must be 0 (as fast as possible) or more", k)
 			}
 		}
-		for _, id := range r.ReaderIDs() {
-			if id != "" {
-				ids[id] = true
-			}
-		}
-	}
-	return ids
-}
-
-func (c *Config) validateZones(p *Problems, readers map[string]bool) {
-	type ant struct {
-		reader  string
-		antenna int
-	}
-	owner := map[ant]string{}
-	seen := map[string]int{}
-	for i := range c.Zones {
-		z := &c.Zones[i]
-		k := fmt.Sprintf("zones[%d]", i)
-		if z.ID == "" {
-			p.add("%s.id: required", k)
-		} else if j, dup := seen[z.ID]; dup {
-			p.add("%s.id: %q is already used by zones[%d]", k, z.ID, j)
-		} else {
-			seen[z.ID] = i
-		}
-		checkRefs := func(field string, refs []edge.AntennaRef, required bool) {
-			if len(refs) == 0 && required {
-				p.add("%s.%s: required for a %s zone (a list of {reader, antennas})", k, field, z.Kind)
-			}
-			for j, ref := range refs {
-				rk := fmt.Sprintf("%s.%s[%d]", k, field, j)
-				if ref.Reader == "" {
-					p.add("%s.reader: required", rk)
-				} else if !readers[ref.Reader] {
-					p.add("%s.reader: unknown reader %q", rk, ref.Reader)
-				}
-				for _, a := range ref.Antennas {
-					key := ant{ref.Reader, a}
-					if prev, ok := owner[key]; ok && prev != z.ID {
-						p.add("%s.antennas: antenna %d of %q already belongs to zone %q", rk, a, ref.Reader, prev)
-					}
-					owner[key] = z.ID
-				}
-			}
-		}
-		switch z.Kind {
-		case edge.KindGate:
-			checkRefs("outside", z.Outside, true)
-			checkRefs("inside", z.Inside, true)
-			if len(z.Antennas) > 0 {
-				p.add("%s.antennas: a gate has outside and inside, not antennas", k)
-			}
-		case edge.KindRack:
-			checkRefs("antennas", z.Antennas, true)
-			if len(z.Outside) > 0 || len(z.Inside) > 0 {
-				p.add("%s: a rack has antennas, not outside/inside", k)
-			}
-		case "":
-			p.add("%s.kind: required (gate or rack)", k)
-		default:
-			p.add("%s.kind: %q is not gate or rack", k, z.Kind)
-		}
-		validateSettings(p, k, z.Overrides.Apply(c.Edge))
 	}
 }
 
-func validateSettings(p *Problems, k string, s edge.Settings) {
-	if s.MinRSSI < -120 || s.MinRSSI > 0 {
-		p.add("%s.min_rssi: %v dBm is outside -120..0", k, s.MinRSSI)
+// EdgeConfig is the engine's part of the config: zones, settings and the
+// reader ids zones may name (including those a file or MQTT reader provides).
+func (c *Config) EdgeConfig() edge.Config {
+	known := []string{}
+	for _, r := range c.Readers {
+		known = append(known, r.ReaderIDs()...)
 	}
-	if s.MinReads < 1 {
-		p.add("%s.min_reads: must be at least 1", k)
-	}
-	pos := func(name string, d time.Duration) {
-		if d <= 0 {
-			p.add("%s.%s: must be a positive duration such as 5s", k, name)
+	return edge.Config{Zones: c.Zones, Settings: c.Edge, KnownReaders: known}
+}
+
+// errorLines flattens joined errors into one problem per line.
+func errorLines(err error) []string {
+	var out []string
+	for _, line := range strings.Split(err.Error(), "\n") {
+		if line = strings.TrimSpace(line); line != "" {
+			out = append(out, line)
 		}
 	}
-	pos("presence_window", s.PresenceWindow)
-	pos("lost_after", s.LostAfter)
-	pos("gate_window", s.GateWindow)
-	if s.Dwell < 0 {
-		p.add("%s.dwell: must not be negative", k)
-	}
-	if s.HysteresisDB < 0 {
-		p.add("%s.hysteresis_db: must not be negative", k)
-	}
+	return out
 }
 
 func (c *Config) validateRest(p *Problems) {

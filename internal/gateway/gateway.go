@@ -121,7 +121,7 @@ func New(cfg *config.Config, log *slog.Logger) (*Gateway, error) {
 		}
 	}
 	initMetrics(cfg)
-	ecfg := EdgeConfig(cfg)
+	ecfg := cfg.EdgeConfig()
 	ecfg.Logger = log
 	if !g.virtual {
 		// Live readers: a reader clock far ahead must not age every other tag.
@@ -182,15 +182,6 @@ func New(cfg *config.Config, log *slog.Logger) (*Gateway, error) {
 		g.rec = rec
 	}
 	return g, nil
-}
-
-// EdgeConfig is the engine's part of the config, with the known reader ids.
-func EdgeConfig(cfg *config.Config) edge.Config {
-	known := []string{}
-	for _, r := range cfg.Readers {
-		known = append(known, r.ReaderIDs()...)
-	}
-	return edge.Config{Zones: cfg.Zones, Settings: cfg.Edge, KnownReaders: known}
 }
 
 // UplinkConfig maps the config file's uplink section to the forwarder's config.

@@ -116,7 +116,7 @@ func (g *Gateway) Reload(ctx context.Context, cfg *config.Config) error {
 
 // applyReload runs in the owner goroutine.
 func (g *Gateway) applyReload(cfg *config.Config) error {
-	ecfg := EdgeConfig(cfg)
+	ecfg := cfg.EdgeConfig()
 	ecfg.Logger, ecfg.MaxReadAhead = g.log, g.maxReadAhead
 	if err := g.engine.Reconfigure(ecfg); err != nil {
 		return fmt.Errorf("%w: %v", config.ErrConfig, err)
