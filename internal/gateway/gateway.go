@@ -69,7 +69,6 @@ type Gateway struct {
 	maxReadAhead time.Duration
 	lastRead     time.Time
 	lastWall     time.Time
-	readerUp     map[string]reader.Status // owner only
 	readersMu    sync.Mutex
 	readersUp    map[string]bool // copy for status/http
 
@@ -105,7 +104,6 @@ func New(cfg *config.Config, log *slog.Logger) (*Gateway, error) {
 		sources:    map[string]*runningSource{},
 		in:         make(chan *batch, 64),
 		reloads:    make(chan reloadReq),
-		readerUp:   map[string]reader.Status{},
 		readersUp:  map[string]bool{},
 		aliveAfter: 5 * time.Second,
 		page:       newPageState(),
@@ -374,12 +372,9 @@ func (g *Gateway) process(events []edge.Event, r *reader.Read) []edge.Event {
 		g.clockMu.Unlock()
 	}
 	if r.IsStatus() {
-		if g.readerUp[r.Reader] != r.Status {
-			g.readerUp[r.Reader] = r.Status
-			g.readersMu.Lock()
-			g.readersUp[r.Reader] = r.Status == reader.StatusOnline
-			g.readersMu.Unlock()
-		}
+		g.readersMu.Lock()
+		g.readersUp[r.Reader] = r.Status == reader.StatusOnline
+		g.readersMu.Unlock()
 	}
 	if g.rec != nil {
 		if err := g.rec.Write(r); err != nil {
