@@ -1,10 +1,12 @@
 package reader
 
 import (
+	"bufio"
 	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"strconv"
 	"strings"
 	"time"
@@ -125,4 +127,27 @@ func HexEPC(b []byte) string {
 		out[i*2+1] = digits[c&0xF]
 	}
 	return string(out)
+}
+
+// ScanReads parses the reads JSON-lines in r (contract §5) and calls fn for
+// each non-empty line with its 1-based number and the read, or the reason it
+// is not one. It returns fn's first error, or a read error naming the line.
+func ScanReads(r io.Reader, fn func(line int, rd Read, err error) error) error {
+	sc := bufio.NewScanner(r)
+	sc.Buffer(make([]byte, 64<<10), 1<<20)
+	line := 0
+	for sc.Scan() {
+		line++
+		if len(sc.Bytes()) == 0 {
+			continue
+		}
+		rd, err := ParseRead(sc.Bytes())
+		if err := fn(line, rd, err); err != nil {
+			return err
+		}
+	}
+	if err := sc.Err(); err != nil {
+		return fmt.Errorf("line %d: %w", line+1, err)
+	}
+	return nil
 }

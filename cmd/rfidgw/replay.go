@@ -66,30 +66,22 @@ day, and compare what it would have emitted.`,
 				events = events[:0]
 				return nil
 			}
-			sc := bufio.NewScanner(in)
-			sc.Buffer(make([]byte, 64<<10), 1<<20)
-			line, bad := 0, 0
-			for sc.Scan() {
-				line++
-				if len(sc.Bytes()) == 0 {
-					continue
-				}
-				r, err := reader.ParseRead(sc.Bytes())
-				if err != nil {
+			lines, bad := 0, 0
+			err = reader.ScanReads(in, func(line int, r reader.Read, perr error) error {
+				lines = line
+				if perr != nil {
 					bad++
-					fmt.Fprintf(cmd.ErrOrStderr(), "rfidgw: %s:%d: %v (skipped)\n", readsPath, line, err)
-					continue
+					fmt.Fprintf(cmd.ErrOrStderr(), "rfidgw: %s:%d: %v (skipped)\n", readsPath, line, perr)
+					return nil
 				}
 				// As in the daemon: timeouts up to this read's time first.
 				events = eng.Tick(events, r.Time)
 				events = eng.Process(events, &r)
-				if err := emit(); err != nil {
-					return err
-				}
 				last = r
-			}
-			if err := sc.Err(); err != nil {
-				return fmt.Errorf("%s:%d: %w", readsPath, line+1, err)
+				return emit()
+			})
+			if err != nil {
+				return fmt.Errorf("%s: %w", readsPath, err)
 			}
 			if flush && !last.Time.IsZero() {
 				events = eng.Flush(events, last.Time)
@@ -98,7 +90,7 @@ day, and compare what it would have emitted.`,
 				}
 			}
 			if bad > 0 {
-				fmt.Fprintf(cmd.ErrOrStderr(), "rfidgw: %d of %d lines were not reads\n", bad, line)
+				fmt.Fprintf(cmd.ErrOrStderr(), "rfidgw: %d of %d lines were not reads\n", bad, lines)
 			}
 			return nil
 		},

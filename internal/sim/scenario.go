@@ -8,7 +8,6 @@
 package sim
 
 import (
-	"bufio"
 	"compress/gzip"
 	"context"
 	"errors"
@@ -201,25 +200,20 @@ func (s *Scenario) Timeline() ([]reader.Read, error) {
 			}
 			in = zr
 		}
-		sc := bufio.NewScanner(in)
-		sc.Buffer(make([]byte, 64<<10), 1<<20)
 		var t0 time.Time
-		for n := 1; sc.Scan(); n++ {
-			if len(sc.Bytes()) == 0 {
-				continue
-			}
-			r, err := reader.ParseRead(sc.Bytes())
-			if err != nil {
-				return nil, fmt.Errorf("%s:%d: %w", path, n, err)
+		err = reader.ScanReads(in, func(n int, r reader.Read, perr error) error {
+			if perr != nil {
+				return fmt.Errorf("line %d: %w", n, perr)
 			}
 			if t0.IsZero() {
 				t0 = r.Time
 			}
 			r.Time = time.Time{}.Add(r.Time.Sub(t0))
 			out = append(out, r)
-		}
-		if err := sc.Err(); err != nil {
-			return nil, err
+			return nil
+		})
+		if err != nil {
+			return nil, fmt.Errorf("reads %s: %w", path, err)
 		}
 	}
 	rng := rand.New(rand.NewSource(s.Seed))

@@ -6,11 +6,9 @@
 package file
 
 import (
-	"bufio"
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"os"
 	"time"
@@ -68,29 +66,20 @@ func (s *Source) Check(ctx context.Context) (string, error) {
 	}
 	defer f.Close()
 	n, bad := 0, 0
-	sc := newScanner(f)
-	for sc.Scan() {
-		if len(sc.Bytes()) == 0 {
-			continue
-		}
-		if _, err := reader.ParseRead(sc.Bytes()); err != nil {
+	err = reader.ScanReads(f, func(_ int, _ reader.Read, perr error) error {
+		n++
+		if perr != nil {
 			bad++
 		}
-		n++
-	}
-	if err := sc.Err(); err != nil {
-		return "", err
+		return nil
+	})
+	if err != nil {
+		return "", fmt.Errorf("%s: %w", s.cfg.Path, err)
 	}
 	if n > 0 && bad == n {
 		return "", fmt.Errorf("%s: none of %d lines is a read", s.cfg.Path, n)
 	}
 	return fmt.Sprintf("reads file %s: %d lines (%d unreadable), speed %g", s.cfg.Path, n, bad, s.cfg.Speed), nil
-}
-
-func newScanner(r io.Reader) *bufio.Scanner {
-	sc := bufio.NewScanner(r)
-	sc.Buffer(make([]byte, 64*1024), 1<<20)
-	return sc
 }
 
 // Run plays the file (again and again with loop: true, shifting times so
@@ -128,7 +117,6 @@ func (s *Source) play(ctx context.Context, sink reader.Sink, shift time.Duration
 		return first, last, fmt.Errorf("reader %q: %w", s.cfg.ID, err)
 	}
 	defer f.Close()
-	sc := newScanner(f)
 	batch := make([]reader.Read, 0, maxBatch)
 	flush := func() error {
 		if len(batch) == 0 {
@@ -141,18 +129,11 @@ func (s *Source) play(ctx context.Context, sink reader.Sink, shift time.Duration
 		return nil
 	}
 	var wallStart time.Time
-	line := 0
-	for sc.Scan() {
-		line++
-		b := sc.Bytes()
-		if len(b) == 0 {
-			continue
-		}
-		r, perr := reader.ParseRead(b)
+	err = reader.ScanReads(f, func(line int, r reader.Read, perr error) error {
 		if perr != nil {
 			metrics.ReaderFrameErrors.WithLabelValues(s.cfg.ID).Inc()
 			s.log.Warn("skipping a line that is not a read", "path", s.cfg.Path, "line", line, "err", perr)
-			continue
+			return nil
 		}
 		if first.IsZero() {
 			first, wallStart = r.Time, time.Now()
@@ -162,10 +143,10 @@ func (s *Source) play(ctx context.Context, sink reader.Sink, shift time.Duration
 			due := wallStart.Add(time.Duration(float64(r.Time.Sub(first)) / s.cfg.Speed))
 			if wait := time.Until(due); wait > time.Millisecond {
 				if err := flush(); err != nil {
-					return first, last, err
+					return err
 				}
 				if err := s.sleep(ctx, wait); err != nil {
-					return first, last, err
+					return err
 				}
 			}
 		}
@@ -175,13 +156,15 @@ func (s *Source) play(ctx context.Context, sink reader.Sink, shift time.Duration
 		}
 		batch = append(batch, r)
 		if len(batch) == maxBatch {
-			if err := flush(); err != nil {
-				return first, last, err
-			}
+			return flush()
 		}
-	}
-	if err := sc.Err(); err != nil {
-		return first, last, fmt.Errorf("reader %q: %s line %d: %w", s.cfg.ID, s.cfg.Path, line+1, err)
+		return nil
+	})
+	if err != nil {
+		if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+			return first, last, err
+		}
+		return first, last, fmt.Errorf("reader %q: %s: %w", s.cfg.ID, s.cfg.Path, err)
 	}
 	return first, last, flush()
 }
