@@ -13,6 +13,8 @@ import (
 	"os"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/rfidgw/rfidgw/internal/metrics"
 	"github.com/rfidgw/rfidgw/reader"
 )
@@ -129,6 +131,7 @@ func (s *Source) play(ctx context.Context, sink reader.Sink, shift time.Duration
 		return nil
 	}
 	var wallStart time.Time
+	counters := map[string]prometheus.Counter{} // no label lookup per read
 	err = reader.ScanReads(f, func(line int, r reader.Read, perr error) error {
 		if perr != nil {
 			metrics.ReaderFrameErrors.WithLabelValues(s.cfg.ID).Inc()
@@ -152,7 +155,12 @@ func (s *Source) play(ctx context.Context, sink reader.Sink, shift time.Duration
 		}
 		r.Time = r.Time.Add(shift)
 		if !r.IsStatus() {
-			metrics.ReadsTotal.WithLabelValues(r.Reader).Inc()
+			c, ok := counters[r.Reader]
+			if !ok {
+				c = metrics.ReadsTotal.WithLabelValues(r.Reader)
+				counters[r.Reader] = c
+			}
+			c.Inc()
 		}
 		batch = append(batch, r)
 		if len(batch) == maxBatch {
