@@ -106,7 +106,7 @@ func BenchmarkSessionReads(b *testing.B) {
 		b.Fatal(err)
 	}
 	defer sim.Close()
-	src, err := New(reader.Config{ID: "bench", Type: reader.TypeLLRP, Address: addr.String()}, quietLog)
+	src, err := New(reader.Config{ID: "bench", Type: reader.TypeLLRP, Settings: &Settings{Address: addr.String()}}, quietLog)
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -176,7 +176,7 @@ func runSource(t *testing.T, s *Source, sink reader.Sink) {
 func TestSessionReads(t *testing.T) {
 	sim, addr := startSim(t, SimOptions{ImpinjPeakRSSI: true})
 	id := "dock-" + t.Name()
-	src := newTestSource(t, reader.Config{ID: id, Address: addr, Antennas: []int{1, 2}})
+	src := newTestSource(t, reader.Config{ID: id, Antennas: []int{1, 2}, Settings: &Settings{Address: addr}})
 	sink := &recSink{}
 	readsBefore := metricValue(t, metrics.ReadsTotal.WithLabelValues(id)) // -count=N reuses the registry
 	runSource(t, src, sink)
@@ -221,7 +221,7 @@ func TestSessionReads(t *testing.T) {
 func TestSessionReaderRestart(t *testing.T) {
 	sim, addr := startSim(t, SimOptions{})
 	id := "restart-" + t.Name()
-	src := newTestSource(t, reader.Config{ID: id, Address: addr})
+	src := newTestSource(t, reader.Config{ID: id, Settings: &Settings{Address: addr}})
 	sink := &recSink{}
 	runSource(t, src, sink)
 	sink.nStatus(t, reader.StatusOnline, 1)
@@ -253,7 +253,7 @@ func TestSessionReaderRestart(t *testing.T) {
 func TestSessionKeepaliveLoss(t *testing.T) {
 	sim, addr := startSim(t, SimOptions{})
 	const ka = 200 * time.Millisecond
-	src := newTestSource(t, reader.Config{ID: "ka-" + t.Name(), Address: addr, Keepalive: ka})
+	src := newTestSource(t, reader.Config{ID: "ka-" + t.Name(), Settings: &Settings{Address: addr, Keepalive: ka}})
 	sink := &recSink{}
 	runSource(t, src, sink)
 	sink.nStatus(t, reader.StatusOnline, 1)
@@ -292,7 +292,7 @@ func TestSessionKeepaliveLoss(t *testing.T) {
 
 func TestSessionRefused(t *testing.T) {
 	sim, addr := startSim(t, SimOptions{RefuseConnections: true})
-	src := newTestSource(t, reader.Config{ID: "refused-" + t.Name(), Address: addr})
+	src := newTestSource(t, reader.Config{ID: "refused-" + t.Name(), Settings: &Settings{Address: addr}})
 
 	_, err := src.Check(context.Background())
 	if !errors.Is(err, ErrConnectionRefused) || !strings.Contains(err.Error(), "another client is already connected") ||
@@ -310,7 +310,7 @@ func TestSessionRefused(t *testing.T) {
 
 	// A second client while the first is connected is refused by the
 	// reader, as real readers allow one LLRP client.
-	other := newTestSource(t, reader.Config{ID: "other", Address: addr})
+	other := newTestSource(t, reader.Config{ID: "other", Settings: &Settings{Address: addr}})
 	if _, err := other.Check(context.Background()); !errors.Is(err, ErrConnectionRefused) {
 		t.Fatalf("second client: %v, want ErrConnectionRefused", err)
 	}
@@ -318,19 +318,19 @@ func TestSessionRefused(t *testing.T) {
 
 func TestCheck(t *testing.T) {
 	_, addr := startSim(t, SimOptions{})
-	src := newTestSource(t, reader.Config{ID: "chk", Address: addr})
+	src := newTestSource(t, reader.Config{ID: "chk", Settings: &Settings{Address: addr}})
 	desc, err := src.Check(context.Background())
 	if err != nil || desc != "Impinj model 2001002 firmware 5.14.0.240 antennas 4" {
 		t.Fatalf("Check = %q, %v", desc, err)
 	}
 
 	_, zaddr := startSim(t, SimOptions{Manufacturer: VendorMotorola, Model: 9600, Firmware: "3.10.30", Antennas: 8})
-	src = newTestSource(t, reader.Config{ID: "chk-zebra", Address: zaddr, Antennas: []int{8}})
+	src = newTestSource(t, reader.Config{ID: "chk-zebra", Antennas: []int{8}, Settings: &Settings{Address: zaddr}})
 	if desc, err := src.Check(context.Background()); err != nil || desc != "Zebra model 9600 firmware 3.10.30 antennas 8" {
 		t.Fatalf("Check = %q, %v", desc, err)
 	}
 
-	src = newTestSource(t, reader.Config{ID: "chk-ant", Address: addr, Antennas: []int{1, 5}})
+	src = newTestSource(t, reader.Config{ID: "chk-ant", Antennas: []int{1, 5}, Settings: &Settings{Address: addr}})
 	desc, err = src.Check(context.Background())
 	if !errors.Is(err, ErrConfig) || !strings.Contains(err.Error(), "antennas[1] = 5") || !strings.Contains(desc, "antennas 4") {
 		t.Fatalf("Check with antenna 5 of 4 = %q, %v", desc, err)
@@ -343,7 +343,7 @@ func TestCheck(t *testing.T) {
 	}
 	dead := ln.Addr().String()
 	ln.Close()
-	src = newTestSource(t, reader.Config{ID: "chk-dead", Address: dead})
+	src = newTestSource(t, reader.Config{ID: "chk-dead", Settings: &Settings{Address: dead}})
 	if _, err := src.Check(context.Background()); err == nil || !strings.Contains(err.Error(), dead) {
 		t.Fatalf("Check on a closed port = %v", err)
 	}
@@ -373,7 +373,7 @@ func TestSessionSilentReaderRequest(t *testing.T) {
 			io.Copy(io.Discard, c)
 		}
 	}()
-	src := newTestSource(t, reader.Config{ID: "mute", Address: ln.Addr().String()})
+	src := newTestSource(t, reader.Config{ID: "mute", Settings: &Settings{Address: ln.Addr().String()}})
 	src.requestTimeout = 300 * time.Millisecond
 	if _, err := src.Check(context.Background()); !errors.Is(err, ErrResponseTimeout) {
 		t.Fatalf("Check on a mute reader = %v, want ErrResponseTimeout", err)
@@ -396,7 +396,7 @@ func TestSessionClock(t *testing.T) {
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			sim, addr := startSim(t, c.opts)
-			src := newTestSource(t, reader.Config{ID: "clock-" + c.name, Address: addr})
+			src := newTestSource(t, reader.Config{ID: "clock-" + c.name, Settings: &Settings{Address: addr}})
 			sink := &recSink{}
 			runSource(t, src, sink)
 			sink.nStatus(t, reader.StatusOnline, 1)
@@ -418,7 +418,7 @@ func TestSessionClock(t *testing.T) {
 // from zero; the new connection re-anchors it, so read times stay right.
 func TestSessionUptimeRestart(t *testing.T) {
 	sim, addr := startSim(t, SimOptions{UptimeOnly: true})
-	src := newTestSource(t, reader.Config{ID: "uprestart-" + t.Name(), Address: addr})
+	src := newTestSource(t, reader.Config{ID: "uprestart-" + t.Name(), Settings: &Settings{Address: addr}})
 	sink := &recSink{}
 	runSource(t, src, sink)
 	for round := 1; round <= 2; round++ {
@@ -531,14 +531,14 @@ func TestNewConfigErrors(t *testing.T) {
 		cfg  reader.Config
 		want string
 	}{
-		{reader.Config{ID: "r", Address: ""}, "address is required"},
-		{reader.Config{ID: "r", Address: "10.0.0.1:99999"}, `address "10.0.0.1:99999"`},
-		{reader.Config{ID: "r", Address: "10.0.0.1:5084", Antennas: []int{1, 0}}, "antennas[1] = 0"},
-		{reader.Config{ID: "r", Address: "10.0.0.1:5084", Keepalive: time.Millisecond}, "keepalive 1ms"},
-		{reader.Config{ID: "r", Type: "serial", Address: "10.0.0.1:5084"}, `type "serial"`},
-		{reader.Config{ID: "r", Address: "10.0.0.1", TLS: &reader.TLS{Cert: "c.pem"}}, "tls.cert and tls.key"},
-		{reader.Config{ID: "r", Address: "10.0.0.1", TLS: &reader.TLS{CA: filepath.Join(dir, "missing.pem")}}, "tls.ca"},
-		{reader.Config{ID: "r", Address: "10.0.0.1", TLS: &reader.TLS{CA: notPEM}}, "no PEM certificate"},
+		{reader.Config{ID: "r", Settings: &Settings{Address: ""}}, "address is required"},
+		{reader.Config{ID: "r", Settings: &Settings{Address: "10.0.0.1:99999"}}, `address "10.0.0.1:99999"`},
+		{reader.Config{ID: "r", Antennas: []int{1, 0}, Settings: &Settings{Address: "10.0.0.1:5084"}}, "antennas[1] = 0"},
+		{reader.Config{ID: "r", Settings: &Settings{Address: "10.0.0.1:5084", Keepalive: time.Millisecond}}, "keepalive 1ms"},
+		{reader.Config{ID: "r", Type: "serial", Settings: &Settings{Address: "10.0.0.1:5084"}}, `type "serial"`},
+		{reader.Config{ID: "r", Settings: &Settings{Address: "10.0.0.1", TLS: &reader.TLS{Cert: "c.pem"}}}, "tls.cert and tls.key"},
+		{reader.Config{ID: "r", Settings: &Settings{Address: "10.0.0.1", TLS: &reader.TLS{CA: filepath.Join(dir, "missing.pem")}}}, "tls.ca"},
+		{reader.Config{ID: "r", Settings: &Settings{Address: "10.0.0.1", TLS: &reader.TLS{CA: notPEM}}}, "no PEM certificate"},
 	}
 	for _, c := range cases {
 		_, err := New(c.cfg, nil)
@@ -546,7 +546,7 @@ func TestNewConfigErrors(t *testing.T) {
 			t.Errorf("New(%+v) = %v, want ErrConfig naming the reader and %q", c.cfg, err, c.want)
 		}
 	}
-	s, err := New(reader.Config{ID: "r", Address: "10.0.0.1", TLS: &reader.TLS{}}, nil)
+	s, err := New(reader.Config{ID: "r", Settings: &Settings{Address: "10.0.0.1", TLS: &reader.TLS{}}}, nil)
 	if err != nil || s.Addr() != "10.0.0.1:5085" || s.keepalive != DefaultKeepalive {
 		t.Fatalf("defaults: %v %q %v", err, s.Addr(), s.keepalive)
 	}
@@ -607,8 +607,12 @@ func TestSessionTLS(t *testing.T) {
 	dir := t.TempDir()
 	sim, addr := startSim(t, SimOptions{TLS: testPKI(t, dir)})
 	p := func(n string) string { return filepath.Join(dir, n) }
-	cfg := reader.Config{ID: "tls-" + t.Name(), Address: addr,
-		TLS: &reader.TLS{CA: p("ca.pem"), Cert: p("client.pem"), Key: p("client-key.pem")}}
+	cfg := reader.Config{
+		ID: "tls-" + t.Name(),
+		Settings: &Settings{Address: addr,
+			TLS: &reader.TLS{CA: p("ca.pem"), Cert: p("client.pem"), Key: p("client-key.pem")},
+		},
+	}
 
 	src := newTestSource(t, cfg)
 	if desc, err := src.Check(context.Background()); err != nil || !strings.HasPrefix(desc, "Impinj model") {
@@ -623,8 +627,12 @@ func TestSessionTLS(t *testing.T) {
 	}
 
 	// Without the CA the reader's certificate is not trusted.
-	noCA := newTestSource(t, reader.Config{ID: "tls-noca", Address: addr,
-		TLS: &reader.TLS{Cert: p("client.pem"), Key: p("client-key.pem")}})
+	noCA := newTestSource(t, reader.Config{
+		ID: "tls-noca",
+		Settings: &Settings{Address: addr,
+			TLS: &reader.TLS{Cert: p("client.pem"), Key: p("client-key.pem")},
+		},
+	})
 	if _, err := noCA.Check(context.Background()); err == nil || !strings.Contains(err.Error(), "certificate") {
 		t.Fatalf("Check without the CA = %v, want a certificate error", err)
 	}
@@ -656,7 +664,7 @@ func TestSessionWrongResponseID(t *testing.T) {
 			}
 		}
 	}()
-	src := newTestSource(t, reader.Config{ID: "wrongid", Address: ln.Addr().String()})
+	src := newTestSource(t, reader.Config{ID: "wrongid", Settings: &Settings{Address: ln.Addr().String()}})
 	src.requestTimeout = 300 * time.Millisecond
 	_, err = src.Check(context.Background())
 	if !errors.Is(err, ErrResponseTimeout) || !strings.Contains(err.Error(), "GET_READER_CAPABILITIES_RESPONSE") {

@@ -301,7 +301,7 @@ func TestSimulatorProtocolErrors(t *testing.T) {
 func TestSessionMalformedReport(t *testing.T) {
 	sim, addr := startSim(t, SimOptions{})
 	id := "malformed-" + t.Name()
-	src := newTestSource(t, reader.Config{ID: id, Address: addr})
+	src := newTestSource(t, reader.Config{ID: id, Settings: &Settings{Address: addr}})
 	sink := &recSink{}
 	errsBefore := metricValue(t, metrics.ReaderFrameErrors.WithLabelValues(id))
 	runSource(t, src, sink)
@@ -335,7 +335,7 @@ func TestSessionMalformedReport(t *testing.T) {
 func TestSessionResetRefused(t *testing.T) {
 	sim, addr := startSim(t, SimOptions{})
 	sim.rejectReset.Store(true)
-	src := newTestSource(t, reader.Config{ID: "noreset-" + t.Name(), Address: addr, Keepalive: 100 * time.Millisecond})
+	src := newTestSource(t, reader.Config{ID: "noreset-" + t.Name(), Settings: &Settings{Address: addr, Keepalive: 100 * time.Millisecond}})
 	sink := &recSink{}
 	runSource(t, src, sink)
 	sink.nStatus(t, reader.StatusOnline, 1)
@@ -354,7 +354,7 @@ func TestSessionResetRefused(t *testing.T) {
 // (e.g. before a reboot) is offline at once, then reconnected.
 func TestSessionReaderCloseEvent(t *testing.T) {
 	sim, addr := startSim(t, SimOptions{})
-	src := newTestSource(t, reader.Config{ID: "closeev-" + t.Name(), Address: addr})
+	src := newTestSource(t, reader.Config{ID: "closeev-" + t.Name(), Settings: &Settings{Address: addr}})
 	sink := &recSink{}
 	runSource(t, src, sink)
 	sink.nStatus(t, reader.StatusOnline, 1)

@@ -72,10 +72,14 @@ func New(cfg reader.Config, log *slog.Logger) (*Source, error) {
 	if cfg.Type != "" && cfg.Type != reader.TypeLLRP {
 		return nil, fmt.Errorf("%w: %s: type %q is not llrp", ErrConfig, where, cfg.Type)
 	}
+	set, err := settingsOf(cfg)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %s: %w", ErrConfig, where, err)
+	}
 	s := &Source{
 		id:             cfg.ID,
 		cfg:            cfg,
-		keepalive:      cfg.Keepalive,
+		keepalive:      set.Keepalive,
 		log:            log.With("reader", cfg.ID, "source", "llrp"),
 		minBackoff:     time.Second,
 		maxBackoff:     30 * time.Second,
@@ -84,19 +88,19 @@ func New(cfg reader.Config, log *slog.Logger) (*Source, error) {
 		dialTimeout:    10 * time.Second,
 		now:            time.Now,
 	}
-	if cfg.Address == "" {
+	if set.Address == "" {
 		return nil, fmt.Errorf("%w: %s: address is required (host:port of the reader, e.g. 10.0.3.21:5084)", ErrConfig, where)
 	}
-	host, port, err := net.SplitHostPort(cfg.Address)
+	host, port, err := net.SplitHostPort(set.Address)
 	if err != nil {
 		// No port: use LLRP's, 5085 when TLS is on.
-		host, port = cfg.Address, DefaultPort
-		if cfg.TLS != nil {
+		host, port = set.Address, DefaultPort
+		if set.TLS != nil {
 			port = DefaultTLSPort
 		}
 	}
 	if p, err := strconv.Atoi(port); err != nil || p < 1 || p > 65535 || host == "" {
-		return nil, fmt.Errorf("%w: %s: address %q: want host:port with a port in 1..65535", ErrConfig, where, cfg.Address)
+		return nil, fmt.Errorf("%w: %s: address %q: want host:port with a port in 1..65535", ErrConfig, where, set.Address)
 	}
 	s.addr = net.JoinHostPort(host, port)
 	for i, a := range cfg.Antennas {
@@ -109,12 +113,12 @@ func New(cfg reader.Config, log *slog.Logger) (*Source, error) {
 	case s.keepalive == 0:
 		s.keepalive = DefaultKeepalive
 	case s.keepalive < minKeepalive:
-		return nil, fmt.Errorf("%w: %s: keepalive %v is below %v", ErrConfig, where, cfg.Keepalive, minKeepalive)
+		return nil, fmt.Errorf("%w: %s: keepalive %v is below %v", ErrConfig, where, set.Keepalive, minKeepalive)
 	case s.keepalive > time.Hour:
-		return nil, fmt.Errorf("%w: %s: keepalive %v is above 1h", ErrConfig, where, cfg.Keepalive)
+		return nil, fmt.Errorf("%w: %s: keepalive %v is above 1h", ErrConfig, where, set.Keepalive)
 	}
-	if cfg.TLS != nil {
-		tc, err := clientTLS(cfg.TLS, host)
+	if set.TLS != nil {
+		tc, err := clientTLS(set.TLS, host)
 		if err != nil {
 			return nil, fmt.Errorf("%w: %s: %w", ErrConfig, where, err)
 		}

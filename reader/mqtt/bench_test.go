@@ -93,7 +93,7 @@ func (c *countingSink) Deliver(_ context.Context, reads []reader.Read) error {
 // drained by Run with acks after Deliver. Measures the gateway side.
 func BenchmarkSourceThroughMosquitto(b *testing.B) {
 	br := startBroker(b, brokerOpts{})
-	cfg := reader.Config{ID: "bench", Type: reader.TypeMQTT, Broker: br.URL, Topic: "bench/events", Format: FormatZebra}
+	cfg := reader.Config{ID: "bench", Type: reader.TypeMQTT, Settings: &Settings{Broker: br.URL, Topic: "bench/events", Format: FormatZebra}}
 	src, err := New(cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	if err != nil {
 		b.Fatal(err)

@@ -8,6 +8,7 @@ import (
 
 	"github.com/spf13/viper"
 
+	"github.com/rfidgw/rfidgw/internal/keyed"
 	"github.com/rfidgw/rfidgw/reader"
 )
 
@@ -38,8 +39,12 @@ func TestSampleConfig(t *testing.T) {
 		t.Fatal(err)
 	}
 	var readers []reader.Config
-	if err := v.UnmarshalKey("readers", &readers); err != nil {
-		t.Fatal(err)
+	for i, entry := range v.Get("readers").([]any) {
+		rc, errs := reader.DecodeEntry(entry.(map[string]any), keyed.Decoder{})
+		if len(errs) > 0 {
+			t.Fatalf("readers[%d]: %v", i, errs)
+		}
+		readers = append(readers, rc)
 	}
 	if len(readers) != 3 {
 		t.Fatalf("%d readers in the sample", len(readers))

@@ -41,7 +41,7 @@ const (
 // Source is one MQTT subscription (one `readers:` entry of type mqtt). It
 // implements reader.Source and reader.Checker.
 type Source struct {
-	set *settings
+	set *resolved
 	log *slog.Logger
 }
 
@@ -53,7 +53,7 @@ var (
 // New checks cfg (broker URL, topic, format, TLS files, password file) and
 // returns a Source; it does not connect. log may be nil (slog.Default()).
 func New(cfg reader.Config, log *slog.Logger, opts ...Option) (*Source, error) {
-	set, err := newSettings(cfg, opts...)
+	set, err := resolve(cfg, opts...)
 	if err != nil {
 		return nil, err
 	}

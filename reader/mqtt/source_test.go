@@ -193,8 +193,15 @@ func TestFormatsThroughBroker(t *testing.T) {
 	for format, ev := range events {
 		t.Run(format, func(t *testing.T) {
 			sink := newCollector()
-			src := newSource(t, reader.Config{ID: "gw-" + format, Broker: b.URL, Topic: "t/" + format + "/+", Format: format, ReaderFromTopic: 3,
-				Provides: []string{"single", "array", "concat"}})
+			src := newSource(t, reader.Config{
+				ID:       "gw-" + format,
+				Provides: []string{"single", "array", "concat"},
+				Settings: &Settings{Broker: b.URL,
+					Topic:           "t/" + format + "/+",
+					Format:          format,
+					ReaderFromTopic: 3,
+				},
+			})
 			stop, _ := runSource(t, src, sink)
 			// Run reports the readers online once it is subscribed.
 			sink.waitFor(t, "online", func(rs []reader.Read) bool { return len(statuses(rs, "concat")) > 0 })
@@ -238,8 +245,15 @@ func TestPublisherRoundTrip(t *testing.T) {
 	for _, format := range []string{FormatImpinj, FormatZebra} {
 		t.Run(format, func(t *testing.T) {
 			sink := newCollector()
-			src := newSource(t, reader.Config{ID: "sim-" + format, Broker: b.URL, Topic: "sim/" + format + "/+/events",
-				Format: format, ReaderFromTopic: 3, Provides: []string{"dock-2"}})
+			src := newSource(t, reader.Config{
+				ID:       "sim-" + format,
+				Provides: []string{"dock-2"},
+				Settings: &Settings{Broker: b.URL,
+					Topic:           "sim/" + format + "/+/events",
+					Format:          format,
+					ReaderFromTopic: 3,
+				},
+			})
 			runSource(t, src, sink)
 			sink.waitFor(t, "online", func(rs []reader.Read) bool { return len(statuses(rs, "dock-2")) > 0 })
 			pub, err := NewPublisher(PublisherOptions{Broker: b.URL, Topic: "sim/" + format + "/{reader}/events", Format: format,
@@ -278,7 +292,7 @@ func TestPublisherRoundTrip(t *testing.T) {
 func TestBrokerRestartLosesNothing(t *testing.T) {
 	b := startBroker(t, brokerOpts{})
 	sink := newCollector()
-	src := newSource(t, reader.Config{ID: "restart-1", Broker: b.URL, Topic: "rs/events", Format: FormatZebra})
+	src := newSource(t, reader.Config{ID: "restart-1", Settings: &Settings{Broker: b.URL, Topic: "rs/events", Format: FormatZebra}})
 	runSource(t, src, sink)
 	sink.waitFor(t, "online", func(rs []reader.Read) bool { return len(statuses(rs, "restart-1")) > 0 })
 
@@ -331,15 +345,15 @@ func TestCredentials(t *testing.T) {
 	bad := filepath.Join(dir, "bad")
 	os.WriteFile(good, []byte("s3cret\n"), 0o600)
 	os.WriteFile(bad, []byte("guess\n"), 0o600)
-	cfg := reader.Config{ID: "cred-1", Broker: b.URL, Topic: "cred/events", Format: FormatImpinj, Username: "gw", PasswordFile: good}
+	cfg := reader.Config{ID: "cred-1", Settings: &Settings{Broker: b.URL, Topic: "cred/events", Format: FormatImpinj, Username: "gw", PasswordFile: good}}
 
 	msg, err := newSource(t, cfg).Check(context.Background())
 	if err != nil || !strings.Contains(msg, "ok") || !strings.Contains(msg, "cred/events") {
 		t.Fatalf("Check with the right password: %q, %v", msg, err)
 	}
 
-	wrong := cfg
-	wrong.PasswordFile = bad
+	wrong := cloneConfig(cfg)
+	settingsIn(&wrong).PasswordFile = bad
 	_, err = newSource(t, wrong).Check(context.Background())
 	if !(errors.Is(err, ErrBadCredentials) || errors.Is(err, ErrNotAuthorized)) || !strings.Contains(err.Error(), "password_file") ||
 		!strings.Contains(err.Error(), `"gw"`) {
@@ -347,8 +361,8 @@ func TestCredentials(t *testing.T) {
 	}
 	t.Logf("wrong password: %v", err)
 
-	anon := cfg
-	anon.Username, anon.PasswordFile = "", ""
+	anon := cloneConfig(cfg)
+	settingsIn(&anon).Username, settingsIn(&anon).PasswordFile = "", ""
 	if _, err = newSource(t, anon).Check(context.Background()); !errors.Is(err, ErrNotAuthorized) || !strings.Contains(err.Error(), "anonymous") {
 		t.Fatalf("Check without credentials: %v", err)
 	}
@@ -393,7 +407,7 @@ func TestCredentials(t *testing.T) {
 
 func TestCheckUnreachable(t *testing.T) {
 	port := freePort(t) // nothing listens there now
-	src := newSource(t, reader.Config{ID: "gone", Broker: fmt.Sprintf("tcp://127.0.0.1:%d", port), Topic: "x", Format: FormatZebra})
+	src := newSource(t, reader.Config{ID: "gone", Settings: &Settings{Broker: fmt.Sprintf("tcp://127.0.0.1:%d", port), Topic: "x", Format: FormatZebra}})
 	_, err := src.Check(context.Background())
 	if !errors.Is(err, ErrUnreachable) || !strings.Contains(err.Error(), "refused") {
 		t.Fatalf("Check: %v, want ErrUnreachable (connection refused)", err)
@@ -402,7 +416,7 @@ func TestCheckUnreachable(t *testing.T) {
 
 func TestTLS(t *testing.T) {
 	b := startBroker(t, brokerOpts{tls: true})
-	cfg := reader.Config{ID: "tls-1", Broker: b.TLSURL, Topic: "tls/events", Format: FormatZebra, TLS: &reader.TLS{CA: b.CA}}
+	cfg := reader.Config{ID: "tls-1", Settings: &Settings{Broker: b.TLSURL, Topic: "tls/events", Format: FormatZebra, TLS: &reader.TLS{CA: b.CA}}}
 	msg, err := newSource(t, cfg).Check(context.Background())
 	if err != nil || !strings.Contains(msg, "(tls)") {
 		t.Fatalf("Check over TLS: %q, %v", msg, err)
@@ -423,13 +437,13 @@ func TestTLS(t *testing.T) {
 		t.Fatalf("got %+v", rs)
 	}
 
-	noCA := cfg
-	noCA.TLS = nil // system roots do not know the test CA
+	noCA := cloneConfig(cfg)
+	settingsIn(&noCA).TLS = nil // system roots do not know the test CA
 	if _, err := newSource(t, noCA).Check(context.Background()); !errors.Is(err, ErrTLS) {
 		t.Fatalf("Check without the CA: %v, want ErrTLS", err)
 	}
-	badName := cfg
-	badName.TLS = &reader.TLS{CA: b.CA, ServerName: "broker.example"}
+	badName := cloneConfig(cfg)
+	settingsIn(&badName).TLS = &reader.TLS{CA: b.CA, ServerName: "broker.example"}
 	if _, err := newSource(t, badName).Check(context.Background()); !errors.Is(err, ErrTLS) || !strings.Contains(err.Error(), "broker.example") {
 		t.Fatalf("Check with a wrong server name: %v, want ErrTLS naming it", err)
 	}
@@ -437,13 +451,19 @@ func TestTLS(t *testing.T) {
 
 func TestTLSClientCertificate(t *testing.T) {
 	b := startBroker(t, brokerOpts{tls: true, requireCert: true})
-	cfg := reader.Config{ID: "mtls-1", Broker: b.TLSURL, Topic: "mtls/events", Format: FormatZebra,
-		TLS: &reader.TLS{CA: b.CA, Cert: b.CertFile, Key: b.KeyFile}}
+	cfg := reader.Config{
+		ID: "mtls-1",
+		Settings: &Settings{Broker: b.TLSURL,
+			Topic:  "mtls/events",
+			Format: FormatZebra,
+			TLS:    &reader.TLS{CA: b.CA, Cert: b.CertFile, Key: b.KeyFile},
+		},
+	}
 	if msg, err := newSource(t, cfg).Check(context.Background()); err != nil {
 		t.Fatalf("Check with a client certificate: %q, %v", msg, err)
 	}
-	noCert := cfg
-	noCert.TLS = &reader.TLS{CA: b.CA}
+	noCert := cloneConfig(cfg)
+	settingsIn(&noCert).TLS = &reader.TLS{CA: b.CA}
 	_, err := newSource(t, noCert).Check(context.Background())
 	if !errors.Is(err, ErrTLS) {
 		t.Fatalf("Check without a client certificate: %v, want ErrTLS", err)
@@ -453,7 +473,7 @@ func TestTLSClientCertificate(t *testing.T) {
 
 func TestBadPayloadsCountedAndAcked(t *testing.T) {
 	b := startBroker(t, brokerOpts{})
-	cfg := reader.Config{ID: "bad-1", Broker: b.URL, Topic: "bad/events", Format: FormatImpinj}
+	cfg := reader.Config{ID: "bad-1", Settings: &Settings{Broker: b.URL, Topic: "bad/events", Format: FormatImpinj}}
 	good := func(epc string) string {
 		return `{"timestamp":"2026-11-25T10:00:00Z","eventType":"tagInventory","tagInventoryEvent":{"epcHex":"` + epc + `","antennaPort":1,"peakRssiCdbm":-5000}}`
 	}
@@ -515,7 +535,7 @@ func TestAckOnlyAfterDeliver(t *testing.T) {
 	payload := `{"time":"2026-11-25T10:00:00Z","antenna":1,"epc":"BEEF","rssi":-50}`
 
 	t.Run("failing sink", func(t *testing.T) {
-		cfg := reader.Config{ID: "ack-1", Broker: b.URL, Topic: "ack/1", Format: FormatJSON}
+		cfg := reader.Config{ID: "ack-1", Settings: &Settings{Broker: b.URL, Topic: "ack/1", Format: FormatJSON}}
 		sink := &failingSink{fail: func(context.Context) error { return errors.New("pipeline closed") }, entered: make(chan struct{}, 1)}
 		// First run creates the persistent session.
 		watch := watchOnline(sink, cfg.ID)
@@ -538,7 +558,7 @@ func TestAckOnlyAfterDeliver(t *testing.T) {
 	})
 
 	t.Run("blocking sink", func(t *testing.T) {
-		cfg := reader.Config{ID: "ack-2", Broker: b.URL, Topic: "ack/2", Format: FormatJSON}
+		cfg := reader.Config{ID: "ack-2", Settings: &Settings{Broker: b.URL, Topic: "ack/2", Format: FormatJSON}}
 		sink := &failingSink{fail: func(ctx context.Context) error { <-ctx.Done(); return ctx.Err() }, entered: make(chan struct{}, 1)}
 		watch := watchOnline(sink, cfg.ID)
 		stop, _ := runSource(t, newSource(t, cfg), watch)
@@ -565,7 +585,7 @@ func TestAckOnlyAfterDeliver(t *testing.T) {
 // the reconnect, within the same Run.
 func TestRedeliveryAfterConnectionLoss(t *testing.T) {
 	b := startBroker(t, brokerOpts{})
-	cfg := reader.Config{ID: "ack-3", Broker: b.URL, Topic: "ack/3", Format: FormatJSON}
+	cfg := reader.Config{ID: "ack-3", Settings: &Settings{Broker: b.URL, Topic: "ack/3", Format: FormatJSON}}
 	col := newCollector()
 	release := make(chan struct{})
 	var first sync.Once
@@ -633,8 +653,16 @@ func (o *onlineSink) wait(t *testing.T) {
 
 func TestStatusTopicAndBrokerLoss(t *testing.T) {
 	b := startBroker(t, brokerOpts{})
-	cfg := reader.Config{ID: "st", Broker: b.URL, Topic: "st/+/events", StatusTopic: "st/+/status", ReaderFromTopic: 2,
-		Provides: []string{"r1"}, Format: FormatImpinj}
+	cfg := reader.Config{
+		ID:       "st",
+		Provides: []string{"r1"},
+		Settings: &Settings{Broker: b.URL,
+			Topic:           "st/+/events",
+			StatusTopic:     "st/+/status",
+			ReaderFromTopic: 2,
+			Format:          FormatImpinj,
+		},
+	}
 	sink := newCollector()
 	runSource(t, newSource(t, cfg), sink)
 	want := []reader.Status{reader.StatusOnline}
@@ -674,7 +702,7 @@ func TestStatusTopicAndBrokerLoss(t *testing.T) {
 
 func TestAntennaFilter(t *testing.T) {
 	b := startBroker(t, brokerOpts{})
-	cfg := reader.Config{ID: "ant", Broker: b.URL, Topic: "ant/events", Format: FormatZebra, Antennas: []int{2}}
+	cfg := reader.Config{ID: "ant", Antennas: []int{2}, Settings: &Settings{Broker: b.URL, Topic: "ant/events", Format: FormatZebra}}
 	sink := newCollector()
 	watch := watchOnline(sink, cfg.ID)
 	runSource(t, newSource(t, cfg), watch)
@@ -699,7 +727,7 @@ func TestRetainedDataIgnored(t *testing.T) {
 		t.Fatal(tok.Error())
 	}
 	c.Disconnect(100)
-	cfg := reader.Config{ID: "ret", Broker: b.URL, Topic: "ret/events", Format: FormatZebra}
+	cfg := reader.Config{ID: "ret", Settings: &Settings{Broker: b.URL, Topic: "ret/events", Format: FormatZebra}}
 	sink := newCollector()
 	watch := watchOnline(sink, cfg.ID)
 	runSource(t, newSource(t, cfg), watch)
@@ -713,7 +741,7 @@ func TestRetainedDataIgnored(t *testing.T) {
 func TestNewConfigErrors(t *testing.T) {
 	dir := t.TempDir()
 	q := func(n int) *int { return &n }
-	base := reader.Config{ID: "r", Type: reader.TypeMQTT, Broker: "tcp://127.0.0.1:1883", Topic: "a/+/b", Format: FormatImpinj}
+	base := reader.Config{ID: "r", Type: reader.TypeMQTT, Settings: &Settings{Broker: "tcp://127.0.0.1:1883", Topic: "a/+/b", Format: FormatImpinj}}
 	cases := []struct {
 		name string
 		edit func(c *reader.Config)
@@ -721,25 +749,25 @@ func TestNewConfigErrors(t *testing.T) {
 	}{
 		{"no id", func(c *reader.Config) { c.ID = "" }, "id: missing"},
 		{"type", func(c *reader.Config) { c.Type = "llrp" }, "type"},
-		{"no broker", func(c *reader.Config) { c.Broker = "" }, "readers[r].broker"},
-		{"scheme", func(c *reader.Config) { c.Broker = "http://x:1" }, `scheme "http"`},
-		{"tls on tcp", func(c *reader.Config) { c.TLS = &reader.TLS{} }, "use ssl://"},
-		{"ca missing", func(c *reader.Config) { c.Broker = "ssl://x"; c.TLS = &reader.TLS{CA: filepath.Join(dir, "nope.pem")} }, "nope.pem"},
-		{"cert without key", func(c *reader.Config) { c.Broker = "ssl://x"; c.TLS = &reader.TLS{Cert: "a"} }, "give both"},
-		{"no topic", func(c *reader.Config) { c.Topic = "" }, "readers[r].topic: missing"},
-		{"hash not last", func(c *reader.Config) { c.Topic = "a/#/b" }, "must be the last"},
-		{"partial plus", func(c *reader.Config) { c.Topic = "a/b+/c" }, "whole level"},
-		{"status same", func(c *reader.Config) { c.StatusTopic = c.Topic }, "status_topic"},
-		{"qos", func(c *reader.Config) { c.QoS = q(3) }, "qos: 3"},
-		{"level fixed", func(c *reader.Config) { c.ReaderFromTopic = 1 }, `fixed "a"`},
-		{"level beyond", func(c *reader.Config) { c.ReaderFromTopic = 4 }, "only 3 levels"},
+		{"no broker", func(c *reader.Config) { settingsIn(c).Broker = "" }, "readers[r].broker"},
+		{"scheme", func(c *reader.Config) { settingsIn(c).Broker = "http://x:1" }, `scheme "http"`},
+		{"tls on tcp", func(c *reader.Config) { settingsIn(c).TLS = &reader.TLS{} }, "use ssl://"},
+		{"ca missing", func(c *reader.Config) { settingsIn(c).Broker = "ssl://x"; settingsIn(c).TLS = &reader.TLS{CA: filepath.Join(dir, "nope.pem")} }, "nope.pem"},
+		{"cert without key", func(c *reader.Config) { settingsIn(c).Broker = "ssl://x"; settingsIn(c).TLS = &reader.TLS{Cert: "a"} }, "give both"},
+		{"no topic", func(c *reader.Config) { settingsIn(c).Topic = "" }, "readers[r].topic: missing"},
+		{"hash not last", func(c *reader.Config) { settingsIn(c).Topic = "a/#/b" }, "must be the last"},
+		{"partial plus", func(c *reader.Config) { settingsIn(c).Topic = "a/b+/c" }, "whole level"},
+		{"status same", func(c *reader.Config) { settingsIn(c).StatusTopic = settingsIn(c).Topic }, "status_topic"},
+		{"qos", func(c *reader.Config) { settingsIn(c).QoS = q(3) }, "qos: 3"},
+		{"level fixed", func(c *reader.Config) { settingsIn(c).ReaderFromTopic = 1 }, `fixed "a"`},
+		{"level beyond", func(c *reader.Config) { settingsIn(c).ReaderFromTopic = 4 }, "only 3 levels"},
 		{"provides alone", func(c *reader.Config) { c.Provides = []string{"x"} }, "provides"},
-		{"password file", func(c *reader.Config) { c.Username = "u"; c.PasswordFile = filepath.Join(dir, "pw") }, "password_file"},
-		{"format", func(c *reader.Config) { c.Format = "xml" }, `unknown "xml"`},
-		{"mapping", func(c *reader.Config) { c.Format = FormatJSON; c.Mapping = &reader.JSONMapping{} }, "mapping.epc"},
+		{"password file", func(c *reader.Config) { settingsIn(c).Username = "u"; settingsIn(c).PasswordFile = filepath.Join(dir, "pw") }, "password_file"},
+		{"format", func(c *reader.Config) { settingsIn(c).Format = "xml" }, `unknown "xml"`},
+		{"mapping", func(c *reader.Config) { settingsIn(c).Format = FormatJSON; settingsIn(c).Mapping = &reader.JSONMapping{} }, "mapping.epc"},
 	}
 	for _, c := range cases {
-		cfg := base
+		cfg := cloneConfig(base)
 		c.edit(&cfg)
 		_, err := New(cfg, nil)
 		if !errors.Is(err, ErrConfig) || !strings.Contains(err.Error(), c.want) {
@@ -748,8 +776,8 @@ func TestNewConfigErrors(t *testing.T) {
 	}
 	pw := filepath.Join(dir, "pw")
 	os.WriteFile(pw, []byte("p4ss\r\n"), 0o600)
-	ok := base
-	ok.Username, ok.PasswordFile, ok.Broker = "u", pw, "ssl://broker.example"
+	ok := cloneConfig(base)
+	settingsIn(&ok).Username, settingsIn(&ok).PasswordFile, settingsIn(&ok).Broker = "u", pw, "ssl://broker.example"
 	src, err := New(ok, nil, WithGatewayID("floor3"))
 	if err != nil {
 		t.Fatal(err)
@@ -813,7 +841,7 @@ var _ = sort.Strings
 
 func TestWebSocket(t *testing.T) {
 	b := startBroker(t, brokerOpts{websockets: true})
-	cfg := reader.Config{ID: "ws-1", Broker: b.WSURL, Topic: "ws/events", Format: FormatImpinj}
+	cfg := reader.Config{ID: "ws-1", Settings: &Settings{Broker: b.WSURL, Topic: "ws/events", Format: FormatImpinj}}
 	if msg, err := newSource(t, cfg).Check(context.Background()); err != nil {
 		t.Fatalf("Check over websockets: %q, %v", msg, err)
 	}
@@ -848,7 +876,7 @@ func TestScenarioReadsRoundTrip(t *testing.T) {
 	for _, format := range []string{FormatImpinj, FormatZebra} {
 		t.Run(format, func(t *testing.T) {
 			base := "scn/" + format + "/rack-row-b"
-			cfg := reader.Config{ID: "rack-row-b", Broker: b.URL, Topic: base + "/events", StatusTopic: base + "/status", Format: format, Antennas: []int{1}}
+			cfg := reader.Config{ID: "rack-row-b", Antennas: []int{1}, Settings: &Settings{Broker: b.URL, Topic: base + "/events", StatusTopic: base + "/status", Format: format}}
 			sink := newCollector()
 			watch := watchOnline(sink, cfg.ID)
 			runSource(t, newSource(t, cfg), watch)
@@ -884,4 +912,19 @@ func TestScenarioReadsRoundTrip(t *testing.T) {
 			}
 		})
 	}
+}
+
+// settingsIn returns the mqtt settings of c, for tests that edit them.
+func settingsIn(c *reader.Config) *Settings {
+	if c.Settings == nil {
+		c.Settings = &Settings{}
+	}
+	return c.Settings.(*Settings)
+}
+
+// cloneConfig copies c with its own settings, so an edit stays in the copy.
+func cloneConfig(c reader.Config) reader.Config {
+	s := *settingsIn(&c)
+	c.Settings = &s
+	return c
 }

@@ -136,7 +136,7 @@ func BenchmarkDecodeASCIICustom(b *testing.B) {
 // gateway's reading side can absorb per reader.
 func benchSourcePty(b *testing.B, protocol string, frame []byte) {
 	sim := newSim(b, protocol)
-	hs := start(b, sim, reader.Config{Protocol: protocol})
+	hs := start(b, sim, reader.Config{Settings: &Settings{Protocol: protocol}})
 	hs.expectStatus(reader.StatusOnline)
 	hs.waitReading()
 	blob := benchStream(frame)

@@ -86,7 +86,7 @@ func (t *tmSession) start(ctx context.Context) error {
 		t.s.log.Info("ThingMagic module was in its bootloader; firmware booted")
 	}
 	if t.s.region != 0 {
-		if _, err := t.request(ctx, tmCmdRegion(t.s.region), fmt.Sprintf("SET_REGION %s", t.s.cfg.Region)); err != nil {
+		if _, err := t.request(ctx, tmCmdRegion(t.s.region), fmt.Sprintf("SET_REGION %s", t.s.set.Region)); err != nil {
 			return err
 		}
 	}

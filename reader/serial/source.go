@@ -64,6 +64,7 @@ func defaultTiming() timing {
 // reader.Checker.
 type Source struct {
 	cfg     reader.Config
+	set     *Settings
 	log     *slog.Logger
 	baud    int
 	region  byte // thingmagic; 0 = leave the module's region alone
@@ -95,22 +96,26 @@ func New(cfg reader.Config, log *slog.Logger) (*Source, error) {
 	if cfg.Type != "" && cfg.Type != reader.TypeSerial {
 		return nil, bad("type", "%q is not %q", cfg.Type, reader.TypeSerial)
 	}
-	if cfg.Device == "" {
+	set, err := settingsOf(cfg)
+	if err != nil {
+		return nil, bad("type", "%v", err)
+	}
+	if set.Device == "" {
 		return nil, bad("device", "missing (e.g. /dev/ttyUSB0 or /dev/serial/by-id/usb-…)")
 	}
-	s := &Source{cfg: cfg, log: log.With("reader", cfg.ID, "device", cfg.Device), baud: cfg.Baud, t: defaultTiming()}
+	s := &Source{cfg: cfg, set: set, log: log.With("reader", cfg.ID, "device", set.Device), baud: set.Baud, t: defaultTiming()}
 	if s.baud == 0 {
 		s.baud = DefaultBaud
 	}
 	if s.baud < 0 {
-		return nil, bad("baud", "%d is not a baud rate", cfg.Baud)
+		return nil, bad("baud", "%d is not a baud rate", set.Baud)
 	}
 	maxAnt := 0
-	switch cfg.Protocol {
+	switch set.Protocol {
 	case ProtocolThingMagic:
 		maxAnt = 16 // the metadata antenna nibble: 1..15, and 0 for 16
-		if cfg.Region != "" {
-			code, err := ThingMagicRegion(cfg.Region)
+		if set.Region != "" {
+			code, err := ThingMagicRegion(set.Region)
 			if err != nil {
 				return nil, bad("region", "%v", err)
 			}
@@ -119,24 +124,24 @@ func New(cfg reader.Config, log *slog.Logger) (*Source, error) {
 	case ProtocolR2000:
 		maxAnt = 8
 	case ProtocolASCII:
-		if _, err := NewASCIIDecoder(cfg.Pattern); err != nil {
+		if _, err := NewASCIIDecoder(set.Pattern); err != nil {
 			return nil, fmt.Errorf("reader %q: %w", cfg.ID, err)
 		}
-		s.pattern = cfg.Pattern
+		s.pattern = set.Pattern
 	case "":
 		return nil, bad("protocol", "missing (thingmagic | r2000 | ascii)")
 	default:
-		return nil, bad("protocol", "%q is not thingmagic, r2000 or ascii", cfg.Protocol)
+		return nil, bad("protocol", "%q is not thingmagic, r2000 or ascii", set.Protocol)
 	}
-	if cfg.Region != "" && cfg.Protocol != ProtocolThingMagic {
+	if set.Region != "" && set.Protocol != ProtocolThingMagic {
 		return nil, bad("region", "only protocol thingmagic sets a region")
 	}
-	if cfg.Pattern != "" && cfg.Protocol != ProtocolASCII {
+	if set.Pattern != "" && set.Protocol != ProtocolASCII {
 		return nil, bad("pattern", "only protocol ascii uses a pattern")
 	}
 	for i, a := range cfg.Antennas {
 		if a < 1 || (maxAnt > 0 && a > maxAnt) {
-			return nil, bad(fmt.Sprintf("antennas[%d]", i), "%d is not an antenna port 1..%d for protocol %s", a, maxAnt, cfg.Protocol)
+			return nil, bad(fmt.Sprintf("antennas[%d]", i), "%d is not an antenna port 1..%d for protocol %s", a, maxAnt, set.Protocol)
 		}
 	}
 	return s, nil
@@ -254,10 +259,10 @@ func (s *Source) Check(ctx context.Context) (string, error) {
 	}
 	defer c.close()
 	where := c.path
-	if c.path != s.cfg.Device {
-		where = s.cfg.Device + " -> " + c.path
+	if c.path != s.set.Device {
+		where = s.set.Device + " -> " + c.path
 	}
-	if s.cfg.Protocol == ProtocolASCII {
+	if s.set.Protocol == ProtocolASCII {
 		desc, err := s.checkASCII(ctx, c)
 		if err != nil {
 			return "", fmt.Errorf("serial reader %q on %s: %w", s.cfg.ID, where, err)
@@ -288,7 +293,7 @@ func (s *Source) probeBaud(ctx context.Context) (int, bool) {
 		if b == s.baud || ctx.Err() != nil {
 			continue
 		}
-		p := &Source{cfg: s.cfg, log: s.log, baud: b, region: s.region, pattern: s.pattern, t: s.t}
+		p := &Source{cfg: s.cfg, set: s.set, log: s.log, baud: b, region: s.region, pattern: s.pattern, t: s.t}
 		p.t.attempts = 1
 		p.t.answer = min(p.t.answer, 300*time.Millisecond)
 		c, err := p.open()
@@ -361,9 +366,9 @@ type conn struct {
 // a new ttyUSBn after a replug, so it is resolved on every attempt) and
 // opens it 8N1 at the configured baud rate.
 func (s *Source) open() (*conn, error) {
-	path, err := filepath.EvalSymlinks(s.cfg.Device)
+	path, err := filepath.EvalSymlinks(s.set.Device)
 	if err != nil {
-		return nil, fmt.Errorf("open %s: %w", s.cfg.Device, err)
+		return nil, fmt.Errorf("open %s: %w", s.set.Device, err)
 	}
 	fi, err := os.Stat(path)
 	if err != nil {
@@ -468,12 +473,12 @@ func (c *conn) read() ([]byte, error) {
 	}
 	if now.Sub(c.lastStat) >= c.s.t.statEvery {
 		c.lastStat = now
-		fi, err := os.Stat(c.s.cfg.Device)
+		fi, err := os.Stat(c.s.set.Device)
 		if err != nil {
 			return nil, fmt.Errorf("%w: %w", ErrDeviceGone, err)
 		}
 		if !os.SameFile(fi, c.fi) {
-			return nil, fmt.Errorf("%w: %s now points to another device", ErrDeviceGone, c.s.cfg.Device)
+			return nil, fmt.Errorf("%w: %s now points to another device", ErrDeviceGone, c.s.set.Device)
 		}
 	}
 	return c.buf[:n], nil
@@ -630,7 +635,7 @@ type session interface {
 }
 
 func (s *Source) newSession(c *conn) session {
-	switch s.cfg.Protocol {
+	switch s.set.Protocol {
 	case ProtocolThingMagic:
 		return &tmSession{s: s, c: c, dec: NewThingMagicDecoder()}
 	case ProtocolR2000:

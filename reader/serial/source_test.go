@@ -77,7 +77,8 @@ func start(t testing.TB, sim *Simulator, cfg reader.Config) *harness {
 		t.Fatal(err)
 	}
 	cfg.Type = reader.TypeSerial
-	cfg.Device = link
+	cfg = cloneConfig(cfg)
+	settingsIn(&cfg).Device = link
 	if cfg.ID == "" {
 		cfg.ID = "rack-" + strings.ToLower(strings.ReplaceAll(t.Name(), "/", "-"))
 	}
@@ -284,7 +285,7 @@ func exercise(t *testing.T, hs *harness, garbage string, frame func(epc string, 
 func TestThingMagicPty(t *testing.T) {
 	sim := newSim(t, ProtocolThingMagic)
 	sim.SetTiming(100*time.Millisecond, 0)
-	hs := start(t, sim, reader.Config{Protocol: ProtocolThingMagic, Region: "NA2", Antennas: []int{1, 2}})
+	hs := start(t, sim, reader.Config{Antennas: []int{1, 2}, Settings: &Settings{Protocol: ProtocolThingMagic, Region: "NA2"}})
 	exercise(t, hs, binaryGarbage, func(epc string, antenna int, rssi float64) []byte {
 		return encodeTMTag(h(t, epc), antenna, int8(rssi), 915250, 0)
 	}, flipBit)
@@ -306,7 +307,7 @@ func TestThingMagicBootloader(t *testing.T) {
 	sim.mu.Lock()
 	sim.boot = true
 	sim.mu.Unlock()
-	src, err := New(reader.Config{ID: "boot", Device: sim.Path(), Protocol: ProtocolThingMagic, Region: "EU3"}, quietLog())
+	src, err := New(reader.Config{ID: "boot", Settings: &Settings{Device: sim.Path(), Protocol: ProtocolThingMagic, Region: "EU3"}}, quietLog())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -315,7 +316,7 @@ func TestThingMagicBootloader(t *testing.T) {
 	if err != nil || !strings.Contains(desc, "in bootloader") {
 		t.Fatalf("Check = %q, %v; want it to say the module is in its bootloader", desc, err)
 	}
-	hs := start(t, sim, reader.Config{Protocol: ProtocolThingMagic, Region: "EU3"})
+	hs := start(t, sim, reader.Config{Settings: &Settings{Protocol: ProtocolThingMagic, Region: "EU3"}})
 	hs.expectStatus(reader.StatusOnline)
 	hs.waitReading()
 	cmds := strings.Join(sim.commands(), " ")
@@ -331,7 +332,7 @@ func TestThingMagicBootloader(t *testing.T) {
 // start again, without a disconnect; status warnings do not disturb reading.
 func TestThingMagicStreamEnd(t *testing.T) {
 	sim := newSim(t, ProtocolThingMagic)
-	hs := start(t, sim, reader.Config{Protocol: ProtocolThingMagic})
+	hs := start(t, sim, reader.Config{Settings: &Settings{Protocol: ProtocolThingMagic}})
 	hs.expectStatus(reader.StatusOnline)
 	hs.waitReading()
 	sim.mu.Lock()
@@ -352,7 +353,7 @@ func TestThingMagicStreamEnd(t *testing.T) {
 func TestThingMagicHeartbeatSilence(t *testing.T) {
 	sim := newSim(t, ProtocolThingMagic)
 	sim.SetTiming(100*time.Millisecond, 0)
-	hs := start(t, sim, reader.Config{Protocol: ProtocolThingMagic})
+	hs := start(t, sim, reader.Config{Settings: &Settings{Protocol: ProtocolThingMagic}})
 	hs.expectStatus(reader.StatusOnline)
 	hs.expectNothing(1500 * time.Millisecond) // longer than the 1 s silence limit: heartbeats keep it up
 	sim.mu.Lock()
@@ -365,7 +366,7 @@ func TestThingMagicHeartbeatSilence(t *testing.T) {
 func TestR2000Pty(t *testing.T) {
 	sim := newSim(t, ProtocolR2000)
 	sim.SetTiming(0, 30*time.Millisecond)
-	hs := start(t, sim, reader.Config{Protocol: ProtocolR2000, Antennas: []int{1, 2}})
+	hs := start(t, sim, reader.Config{Antennas: []int{1, 2}, Settings: &Settings{Protocol: ProtocolR2000}})
 	exercise(t, hs, binaryGarbage, func(epc string, antenna int, rssi float64) []byte {
 		return encodeR2000Tag(0x01, h(t, epc), antenna, rssi)
 	}, flipBit)
@@ -379,7 +380,7 @@ func TestR2000Pty(t *testing.T) {
 
 func TestASCIIPty(t *testing.T) {
 	sim := newSim(t, ProtocolASCII)
-	hs := start(t, sim, reader.Config{Protocol: ProtocolASCII})
+	hs := start(t, sim, reader.Config{Settings: &Settings{Protocol: ProtocolASCII}})
 	// On a line protocol noise spoils the line it lands in; here it ends in a line end.
 	exercise(t, hs, "\x00\x13garbage\xA0\xFF\r\n", func(epc string, antenna int, rssi float64) []byte {
 		return []byte(epc + "," + strconv.Itoa(antenna) + "," + strconv.FormatFloat(rssi, 'f', -1, 64) + "\r\n")
@@ -392,7 +393,7 @@ func TestASCIIPty(t *testing.T) {
 func TestR2000Unanswered(t *testing.T) {
 	sim := newSim(t, ProtocolR2000)
 	sim.SetTiming(0, 20*time.Millisecond)
-	hs := start(t, sim, reader.Config{Protocol: ProtocolR2000})
+	hs := start(t, sim, reader.Config{Settings: &Settings{Protocol: ProtocolR2000}})
 	hs.expectStatus(reader.StatusOnline)
 	hs.waitReading()
 	mute := func(m bool) {
@@ -413,7 +414,7 @@ func TestR2000Unanswered(t *testing.T) {
 // The antenna filter of the config drops reads from other ports.
 func TestAntennaFilter(t *testing.T) {
 	sim := newSim(t, ProtocolASCII)
-	hs := start(t, sim, reader.Config{Protocol: ProtocolASCII, Antennas: []int{2}})
+	hs := start(t, sim, reader.Config{Antennas: []int{2}, Settings: &Settings{Protocol: ProtocolASCII}})
 	hs.expectStatus(reader.StatusOnline)
 	hs.feed(epc1, 1, -50)
 	hs.feed(epc2, 2, -50)
@@ -426,7 +427,7 @@ func TestDeviceAppearsLater(t *testing.T) {
 	sim := newSim(t, ProtocolThingMagic)
 	defer sim.Close()
 	link := filepath.Join(t.TempDir(), "ttyUSB-late")
-	src, err := New(reader.Config{ID: "late", Type: reader.TypeSerial, Device: link, Protocol: ProtocolThingMagic}, quietLog())
+	src, err := New(reader.Config{ID: "late", Type: reader.TypeSerial, Settings: &Settings{Device: link, Protocol: ProtocolThingMagic}}, quietLog())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -451,7 +452,7 @@ func TestLinkRepointed(t *testing.T) {
 	a := newSim(t, ProtocolASCII)
 	b := newSim(t, ProtocolASCII)
 	defer b.Close()
-	hs := start(t, a, reader.Config{Protocol: ProtocolASCII})
+	hs := start(t, a, reader.Config{Settings: &Settings{Protocol: ProtocolASCII}})
 	hs.expectStatus(reader.StatusOnline)
 	if err := pointLink(hs.link, b.Path()); err != nil {
 		t.Fatal(err)
@@ -485,7 +486,7 @@ func TestCheck(t *testing.T) {
 			if err := sim.Link(link); err != nil {
 				t.Fatal(err)
 			}
-			src, err := New(reader.Config{ID: "chk", Device: link, Protocol: tc.protocol}, quietLog())
+			src, err := New(reader.Config{ID: "chk", Settings: &Settings{Device: link, Protocol: tc.protocol}}, quietLog())
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -508,10 +509,10 @@ func TestCheck(t *testing.T) {
 // daemon) is refused instead of stealing the daemon's bytes.
 func TestDeviceBusy(t *testing.T) {
 	sim := newSim(t, ProtocolThingMagic)
-	hs := start(t, sim, reader.Config{Protocol: ProtocolThingMagic})
+	hs := start(t, sim, reader.Config{Settings: &Settings{Protocol: ProtocolThingMagic}})
 	hs.expectStatus(reader.StatusOnline)
 	hs.waitReading()
-	other, _ := New(reader.Config{ID: "second", Device: hs.link, Protocol: ProtocolThingMagic}, quietLog())
+	other, _ := New(reader.Config{ID: "second", Settings: &Settings{Device: hs.link, Protocol: ProtocolThingMagic}}, quietLog())
 	other.t = fastTiming()
 	if _, err := other.Check(context.Background()); !errors.Is(err, ErrBusy) {
 		t.Fatalf("Check next to a running Source: %v, want ErrBusy", err)
@@ -533,13 +534,13 @@ func TestCheckFindsBaud(t *testing.T) {
 			sim.mu.Lock()
 			sim.baud = 921600
 			sim.mu.Unlock()
-			src, _ := New(reader.Config{ID: "baud", Device: sim.Path(), Protocol: protocol, Baud: 115200}, quietLog())
+			src, _ := New(reader.Config{ID: "baud", Settings: &Settings{Device: sim.Path(), Protocol: protocol, Baud: 115200}}, quietLog())
 			src.t = fastTiming()
 			_, err := src.Check(context.Background())
 			if !errors.Is(err, ErrNoAnswer) || !strings.Contains(err.Error(), "set `baud: 921600`") {
 				t.Fatalf("Check = %v, want no answer naming baud 921600", err)
 			}
-			src, _ = New(reader.Config{ID: "baud", Device: sim.Path(), Protocol: protocol, Baud: 921600}, quietLog())
+			src, _ = New(reader.Config{ID: "baud", Settings: &Settings{Device: sim.Path(), Protocol: protocol, Baud: 921600}}, quietLog())
 			src.t = fastTiming()
 			if desc, err := src.Check(context.Background()); err != nil || !strings.HasSuffix(desc, "at 921600 baud") {
 				t.Fatalf("Check at the right baud = %q, %v", desc, err)
@@ -552,7 +553,7 @@ func TestCheckFailures(t *testing.T) {
 	// wrong protocol: an ASCII reader never answers GET_VERSION
 	sim := newSim(t, ProtocolASCII)
 	defer sim.Close()
-	src, _ := New(reader.Config{ID: "chk", Device: sim.Path(), Protocol: ProtocolThingMagic}, quietLog())
+	src, _ := New(reader.Config{ID: "chk", Settings: &Settings{Device: sim.Path(), Protocol: ProtocolThingMagic}}, quietLog())
 	src.t = fastTiming()
 	if _, err := src.Check(context.Background()); !errors.Is(err, ErrNoAnswer) {
 		t.Errorf("thingmagic against a silent line: %v, want ErrNoAnswer", err)
@@ -562,27 +563,27 @@ func TestCheckFailures(t *testing.T) {
 		time.Sleep(50 * time.Millisecond)
 		sim.WriteRaw([]byte("READER READY\r\n"))
 	}()
-	src, _ = New(reader.Config{ID: "chk", Device: sim.Path(), Protocol: ProtocolASCII}, quietLog())
+	src, _ = New(reader.Config{ID: "chk", Settings: &Settings{Device: sim.Path(), Protocol: ProtocolASCII}}, quietLog())
 	src.t = fastTiming()
 	if _, err := src.Check(context.Background()); !errors.Is(err, ErrNoMatch) || !strings.Contains(err.Error(), "pattern") {
 		t.Errorf("non-matching first line: %v, want ErrNoMatch naming the pattern", err)
 	}
 	// no such device
-	src, _ = New(reader.Config{ID: "chk", Device: filepath.Join(t.TempDir(), "ttyUSB9"), Protocol: ProtocolR2000}, quietLog())
+	src, _ = New(reader.Config{ID: "chk", Settings: &Settings{Device: filepath.Join(t.TempDir(), "ttyUSB9"), Protocol: ProtocolR2000}}, quietLog())
 	if _, err := src.Check(context.Background()); !errors.Is(err, os.ErrNotExist) {
 		t.Errorf("missing device: %v, want not-exist", err)
 	}
 	// not a tty
 	f := filepath.Join(t.TempDir(), "plain-file")
 	os.WriteFile(f, nil, 0o600)
-	src, _ = New(reader.Config{ID: "chk", Device: f, Protocol: ProtocolR2000}, quietLog())
+	src, _ = New(reader.Config{ID: "chk", Settings: &Settings{Device: f, Protocol: ProtocolR2000}}, quietLog())
 	if _, err := src.Check(context.Background()); err == nil {
 		t.Errorf("a plain file passed Check")
 	}
 }
 
 func TestNewValidation(t *testing.T) {
-	ok := reader.Config{ID: "r", Type: reader.TypeSerial, Device: "/dev/ttyUSB0", Protocol: ProtocolThingMagic}
+	ok := reader.Config{ID: "r", Type: reader.TypeSerial, Settings: &Settings{Device: "/dev/ttyUSB0", Protocol: ProtocolThingMagic}}
 	if _, err := New(ok, nil); err != nil {
 		t.Fatal(err)
 	}
@@ -591,20 +592,20 @@ func TestNewValidation(t *testing.T) {
 		want string
 	}{
 		"no id":          {func(c *reader.Config) { c.ID = "" }, "id"},
-		"no device":      {func(c *reader.Config) { c.Device = "" }, "device"},
-		"no protocol":    {func(c *reader.Config) { c.Protocol = "" }, "protocol"},
-		"bad protocol":   {func(c *reader.Config) { c.Protocol = "llrp" }, `protocol: "llrp"`},
+		"no device":      {func(c *reader.Config) { settingsIn(c).Device = "" }, "device"},
+		"no protocol":    {func(c *reader.Config) { settingsIn(c).Protocol = "" }, "protocol"},
+		"bad protocol":   {func(c *reader.Config) { settingsIn(c).Protocol = "llrp" }, `protocol: "llrp"`},
 		"bad type":       {func(c *reader.Config) { c.Type = "mqtt" }, "type"},
-		"bad baud":       {func(c *reader.Config) { c.Baud = -9600 }, "baud"},
-		"bad region":     {func(c *reader.Config) { c.Region = "MARS" }, "region"},
-		"region on r2k":  {func(c *reader.Config) { c.Protocol = ProtocolR2000; c.Region = "EU3" }, "region"},
-		"pattern on tm":  {func(c *reader.Config) { c.Pattern = "(?P<epc>.*)" }, "pattern"},
-		"bad pattern":    {func(c *reader.Config) { c.Protocol = ProtocolASCII; c.Pattern = "(" }, "pattern"},
-		"no epc group":   {func(c *reader.Config) { c.Protocol = ProtocolASCII; c.Pattern = "[0-9A-F]+" }, "epc"},
+		"bad baud":       {func(c *reader.Config) { settingsIn(c).Baud = -9600 }, "baud"},
+		"bad region":     {func(c *reader.Config) { settingsIn(c).Region = "MARS" }, "region"},
+		"region on r2k":  {func(c *reader.Config) { settingsIn(c).Protocol = ProtocolR2000; settingsIn(c).Region = "EU3" }, "region"},
+		"pattern on tm":  {func(c *reader.Config) { settingsIn(c).Pattern = "(?P<epc>.*)" }, "pattern"},
+		"bad pattern":    {func(c *reader.Config) { settingsIn(c).Protocol = ProtocolASCII; settingsIn(c).Pattern = "(" }, "pattern"},
+		"no epc group":   {func(c *reader.Config) { settingsIn(c).Protocol = ProtocolASCII; settingsIn(c).Pattern = "[0-9A-F]+" }, "epc"},
 		"antenna 0":      {func(c *reader.Config) { c.Antennas = []int{1, 0} }, "antennas[1]"},
-		"r2000 antenna9": {func(c *reader.Config) { c.Protocol = ProtocolR2000; c.Antennas = []int{9} }, "antennas[0]"},
+		"r2000 antenna9": {func(c *reader.Config) { settingsIn(c).Protocol = ProtocolR2000; c.Antennas = []int{9} }, "antennas[0]"},
 	} {
-		cfg := ok
+		cfg := cloneConfig(ok)
 		tc.mod(&cfg)
 		_, err := New(cfg, nil)
 		if !errors.Is(err, ErrConfig) || !strings.Contains(err.Error(), tc.want) {
@@ -624,7 +625,7 @@ func TestSimulatorProtocol(t *testing.T) {
 func TestRunStopsWhenSinkFails(t *testing.T) {
 	sim := newSim(t, ProtocolASCII)
 	defer sim.Close()
-	src, _ := New(reader.Config{ID: "sinkfail", Device: sim.Path(), Protocol: ProtocolASCII}, quietLog())
+	src, _ := New(reader.Config{ID: "sinkfail", Settings: &Settings{Device: sim.Path(), Protocol: ProtocolASCII}}, quietLog())
 	src.t = fastTiming()
 	var mu sync.Mutex
 	calls := 0
@@ -650,4 +651,19 @@ func TestRunStopsWhenSinkFails(t *testing.T) {
 	case <-time.After(10 * time.Second):
 		t.Fatal("Run kept going after the sink failed")
 	}
+}
+
+// settingsIn returns the serial settings of c, for tests that edit them.
+func settingsIn(c *reader.Config) *Settings {
+	if c.Settings == nil {
+		c.Settings = &Settings{}
+	}
+	return c.Settings.(*Settings)
+}
+
+// cloneConfig copies c with its own settings, so an edit stays in the copy.
+func cloneConfig(c reader.Config) reader.Config {
+	s := *settingsIn(&c)
+	c.Settings = &s
+	return c
 }
