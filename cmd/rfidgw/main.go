@@ -13,8 +13,8 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/rfidgw/rfidgw/internal/config"
-	"github.com/rfidgw/rfidgw/internal/keyed"
 	"github.com/rfidgw/rfidgw/internal/gateway"
+	"github.com/rfidgw/rfidgw/internal/keyed"
 )
 
 // Set with -ldflags "-X main.version=... -X main.commit=... -X main.date=...".

@@ -752,7 +752,10 @@ func TestNewConfigErrors(t *testing.T) {
 		{"no broker", func(c *reader.Config) { settingsIn(c).Broker = "" }, "readers[r].broker"},
 		{"scheme", func(c *reader.Config) { settingsIn(c).Broker = "http://x:1" }, `scheme "http"`},
 		{"tls on tcp", func(c *reader.Config) { settingsIn(c).TLS = &reader.TLS{} }, "use ssl://"},
-		{"ca missing", func(c *reader.Config) { settingsIn(c).Broker = "ssl://x"; settingsIn(c).TLS = &reader.TLS{CA: filepath.Join(dir, "nope.pem")} }, "nope.pem"},
+		{"ca missing", func(c *reader.Config) {
+			settingsIn(c).Broker = "ssl://x"
+			settingsIn(c).TLS = &reader.TLS{CA: filepath.Join(dir, "nope.pem")}
+		}, "nope.pem"},
 		{"cert without key", func(c *reader.Config) { settingsIn(c).Broker = "ssl://x"; settingsIn(c).TLS = &reader.TLS{Cert: "a"} }, "give both"},
 		{"no topic", func(c *reader.Config) { settingsIn(c).Topic = "" }, "readers[r].topic: missing"},
 		{"hash not last", func(c *reader.Config) { settingsIn(c).Topic = "a/#/b" }, "must be the last"},
@@ -762,9 +765,15 @@ func TestNewConfigErrors(t *testing.T) {
 		{"level fixed", func(c *reader.Config) { settingsIn(c).ReaderFromTopic = 1 }, `fixed "a"`},
 		{"level beyond", func(c *reader.Config) { settingsIn(c).ReaderFromTopic = 4 }, "only 3 levels"},
 		{"provides alone", func(c *reader.Config) { c.Provides = []string{"x"} }, "provides"},
-		{"password file", func(c *reader.Config) { settingsIn(c).Username = "u"; settingsIn(c).PasswordFile = filepath.Join(dir, "pw") }, "password_file"},
+		{"password file", func(c *reader.Config) {
+			settingsIn(c).Username = "u"
+			settingsIn(c).PasswordFile = filepath.Join(dir, "pw")
+		}, "password_file"},
 		{"format", func(c *reader.Config) { settingsIn(c).Format = "xml" }, `unknown "xml"`},
-		{"mapping", func(c *reader.Config) { settingsIn(c).Format = FormatJSON; settingsIn(c).Mapping = &reader.JSONMapping{} }, "mapping.epc"},
+		{"mapping", func(c *reader.Config) {
+			settingsIn(c).Format = FormatJSON
+			settingsIn(c).Mapping = &reader.JSONMapping{}
+		}, "mapping.epc"},
 	}
 	for _, c := range cases {
 		cfg := cloneConfig(base)
