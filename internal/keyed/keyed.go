@@ -191,3 +191,28 @@ func (d Decoder) Problems(err error) []error {
 	}
 	return errs
 }
+
+// List is the problems of one file. Its Error prints one per line as
+// "file: key.path: message".
+type List struct {
+	File  string
+	Items []error
+}
+
+func (l *List) Error() string {
+	var b strings.Builder
+	for i, it := range l.Items {
+		if i > 0 {
+			b.WriteByte('\n')
+		}
+		if l.File != "" {
+			b.WriteString(l.File)
+			b.WriteString(": ")
+		}
+		b.WriteString(it.Error())
+	}
+	return b.String()
+}
+
+// Unwrap returns the problems.
+func (l *List) Unwrap() []error { return l.Items }

@@ -29,9 +29,8 @@ const (
 )
 
 var (
-	_ reader.Source   = (*Source)(nil)
-	_ reader.Checker  = (*Source)(nil)
-	_ reader.Emulator = (*Simulator)(nil)
+	_ reader.Source  = (*Source)(nil)
+	_ reader.Checker = (*Source)(nil)
 )
 
 // Source is one LLRP reader connection. It implements reader.Source and

@@ -1,4 +1,4 @@
-package mqtt
+package mqtt_test
 
 import (
 	"os"
@@ -10,6 +10,7 @@ import (
 
 	"github.com/rfidgw/rfidgw/internal/keyed"
 	"github.com/rfidgw/rfidgw/reader"
+	"github.com/rfidgw/rfidgw/reader/mqtt"
 )
 
 // testdata/sample.yaml must stay a config New accepts.
@@ -50,7 +51,7 @@ func TestSampleConfig(t *testing.T) {
 		t.Fatalf("%d readers in the sample", len(readers))
 	}
 	for _, cfg := range readers {
-		if _, err := New(cfg, nil); err != nil {
+		if _, err := mqtt.New(cfg, nil); err != nil {
 			t.Errorf("sample reader %s: %v", cfg.ID, err)
 		}
 	}
