@@ -69,26 +69,3 @@ func (h *countHandler) Handle(context.Context, slog.Record) error {
 }
 func (h *countHandler) WithAttrs([]slog.Attr) slog.Handler { return h }
 func (h *countHandler) WithGroup(string) slog.Handler      { return h }
-
-func TestBackoff(t *testing.T) {
-	b := backoff{min: time.Second, max: 30 * time.Second}
-	var got []time.Duration
-	for i := 0; i < 7; i++ {
-		got = append(got, b.next())
-	}
-	want := []time.Duration{1, 2, 4, 8, 16, 30, 30}
-	for i := range want {
-		if got[i] != want[i]*time.Second {
-			t.Fatalf("backoff sequence %v, want %v s", got, want)
-		}
-	}
-	b.reset()
-	if d := b.next(); d != time.Second {
-		t.Fatalf("after reset %v, want 1s", d)
-	}
-	for i := 0; i < 1000; i++ {
-		if j := jitter(10 * time.Second); j < 8*time.Second || j >= 12*time.Second {
-			t.Fatalf("jitter(10s) = %v, want within [8s, 12s)", j)
-		}
-	}
-}

@@ -7,13 +7,12 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"math/rand/v2"
 	"net"
 	"os"
 	"strconv"
 	"time"
 
-	"github.com/rfidgw/rfidgw/internal/metrics"
+	"github.com/rfidgw/rfidgw/internal/backoff"
 	"github.com/rfidgw/rfidgw/reader"
 )
 
@@ -161,79 +160,20 @@ func clientTLS(t *reader.TLS, host string) (*tls.Config, error) {
 }
 
 // Run connects to the reader and keeps its inventory running until ctx
-// ends, reconnecting with exponential backoff and jitter (1 s .. 30 s, reset
-// after a connection that was up for 10 s or delivered reads). Every change
-// of connection state is delivered as a reader.StatusRead; the first failed
-// attempt delivers "offline" so the edge engine knows from the start. It
-// returns nil when ctx ends.
+// ends, under reader.Supervise: reconnects with exponential backoff and
+// jitter (1 s .. 30 s, ±20 %), started over after a connection that was up
+// for 10 s or delivered reads; every change of connection state is
+// delivered as a reader.StatusRead ("offline" after the first failed
+// attempt, so the edge engine knows from the start). It returns nil when
+// ctx ends.
 func (s *Source) Run(ctx context.Context, sink reader.Sink) error {
-	metrics.ReaderConnected.WithLabelValues(s.id).Set(0)
-	connected := metrics.ReaderConnected.WithLabelValues(s.id)
-	reconnects := metrics.ReaderReconnects.WithLabelValues(s.id)
-	st := &runState{}
-	bo := backoff{min: s.minBackoff, max: s.maxBackoff}
-	for attempt := 0; ; attempt++ {
-		if attempt > 0 {
-			reconnects.Inc()
-		}
-		start := s.now()
-		err := s.session(ctx, sink, st, connected)
-		if ctx.Err() != nil {
-			connected.Set(0)
-			return nil
-		}
-		if st.delivered || s.now().Sub(start) >= s.goodAfter {
-			bo.reset()
-		}
-		st.delivered = false
-		connected.Set(0)
-		if st.online || !st.announced {
-			st.online, st.announced = false, true
-			if err := sink.Deliver(ctx, []reader.Read{reader.StatusRead(s.now(), s.id, reader.StatusOffline)}); err != nil {
-				return nil
-			}
-		}
-		wait := jitter(bo.next())
-		s.log.Warn("llrp reader session ended; retrying", "addr", s.addr, "err", err, "retry_in", wait.Round(time.Millisecond))
-		t := time.NewTimer(wait)
-		select {
-		case <-ctx.Done():
-			t.Stop()
-			return nil
-		case <-t.C:
-		}
+	sup := &reader.Supervisor{
+		ID: s.id, Kind: "llrp", Sink: sink, Log: s.log.With("addr", s.addr),
+		Backoff:   backoff.Backoff{Min: s.minBackoff, Max: s.maxBackoff, Jitter: 0.2},
+		GoodAfter: s.goodAfter,
+		Now:       s.now,
 	}
-}
-
-// backoff doubles the wait after each failed connection, from min up to
-// max; reset starts over after a connection that worked.
-type backoff struct {
-	min, max time.Duration
-	cur      time.Duration
-}
-
-func (b *backoff) next() time.Duration {
-	if b.cur == 0 {
-		b.cur = b.min
-	} else {
-		b.cur = min(b.cur*2, b.max)
-	}
-	return b.cur
-}
-
-func (b *backoff) reset() { b.cur = 0 }
-
-// runState is what Run and its sessions share about the reader's state.
-type runState struct {
-	online    bool // "online" was delivered and no "offline" since
-	announced bool // some status was delivered
-	delivered bool // the last session delivered tag reads
-}
-
-// jitter spreads d over [0.8d, 1.2d) so that gateways restarted together do
-// not reconnect in lockstep.
-func jitter(d time.Duration) time.Duration {
-	return time.Duration(float64(d) * (0.8 + 0.4*rand.Float64()))
+	return sup.Supervise(ctx, s.session)
 }
 
 // Check connects once, reads the reader's capabilities and describes it,

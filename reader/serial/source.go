@@ -14,6 +14,7 @@ import (
 	"go.bug.st/serial"
 	"golang.org/x/sys/unix"
 
+	"github.com/rfidgw/rfidgw/internal/backoff"
 	"github.com/rfidgw/rfidgw/internal/metrics"
 	"github.com/rfidgw/rfidgw/reader"
 )
@@ -147,107 +148,47 @@ func New(cfg reader.Config, log *slog.Logger) (*Source, error) {
 	return s, nil
 }
 
-// Run connects, reads until ctx ends and reconnects with backoff
-// (250 ms doubling to 10 s, reset after a good connection) whenever the
-// device is lost. Every change of connection state is delivered as a status
-// Read and mirrored in rfidgw_reader_connected. It returns nil when ctx ends.
+// Run connects, reads until ctx ends and reconnects under
+// reader.Supervise whenever the device is lost: backoff 250 ms doubling to
+// 10 s (±20 %), started over after a connection that came online. Every
+// change of connection state is delivered as a status Read and mirrored in
+// rfidgw_reader_connected. It returns nil when ctx ends, and an error when
+// the sink refuses reads.
 func (s *Source) Run(ctx context.Context, sink reader.Sink) error {
-	id := s.cfg.ID
-	connected := metrics.ReaderConnected.WithLabelValues(id)
-	connected.Set(0)
-	defer connected.Set(0)
-
-	var state reader.Status
-	setState := func(st reader.Status) error {
-		if st == state {
-			return nil
-		}
-		state = st
-		if st == reader.StatusOnline {
-			connected.Set(1)
-		} else {
-			connected.Set(0)
-		}
-		return sink.Deliver(ctx, []reader.Read{reader.StatusRead(time.Now(), id, st)})
+	sup := &reader.Supervisor{
+		ID: s.cfg.ID, Kind: "serial", Sink: sink, Log: s.log,
+		Backoff: backoff.Backoff{Min: s.t.backoffMin, Max: s.t.backoffMax, Jitter: 0.2},
 	}
-
-	backoff := s.t.backoffMin
-	lastErr := ""
-	for attempt := 0; ; attempt++ {
-		if ctx.Err() != nil {
-			return nil
-		}
-		if attempt > 0 {
-			metrics.ReaderReconnects.WithLabelValues(id).Inc()
-		}
-		online, err := s.connectOnce(ctx, sink, func() error { return setState(reader.StatusOnline) })
-		if ctx.Err() != nil {
-			return nil
-		}
-		var de *deliverError
-		if errors.As(err, &de) {
-			return fmt.Errorf("serial reader %q: %w", id, de.err)
-		}
-		if online {
-			backoff = s.t.backoffMin // a good connection resets the backoff
-			s.log.Warn("serial reader lost", "err", err, "retry_in", backoff)
-			lastErr = ""
-		} else if msg := err.Error(); msg != lastErr {
-			s.log.Warn("serial reader not available, retrying", "err", err, "retry_in", backoff)
-			lastErr = msg
-		} else {
-			s.log.Debug("serial reader still not available", "err", err, "retry_in", backoff)
-		}
-		if err := setState(reader.StatusOffline); err != nil {
-			if ctx.Err() != nil {
-				return nil
-			}
-			return fmt.Errorf("serial reader %q: deliver status: %w", id, err)
-		}
-		select {
-		case <-ctx.Done():
-			return nil
-		case <-time.After(backoff):
-		}
-		backoff = min(2*backoff, s.t.backoffMax)
-	}
+	return sup.Supervise(ctx, s.session)
 }
 
-// deliverError marks a Sink failure: the pipeline is shutting down, so Run
-// stops instead of reconnecting.
-type deliverError struct{ err error }
-
-func (e *deliverError) Error() string { return "deliver: " + e.err.Error() }
-func (e *deliverError) Unwrap() error { return e.err }
-
-// connectOnce opens the device, identifies the module, reads until the
-// device is lost or ctx ends, and stops reading cleanly on shutdown. online
-// reports whether the handshake succeeded.
-func (s *Source) connectOnce(ctx context.Context, sink reader.Sink, goOnline func() error) (online bool, err error) {
+// session opens the device, identifies the module, reads until the device
+// is lost or ctx ends, and stops reading cleanly on shutdown.
+func (s *Source) session(ctx context.Context, link *reader.Link) error {
 	c, err := s.open()
 	if err != nil {
-		return false, err
+		return err
 	}
 	defer c.close()
 	sess := s.newSession(c)
 	desc, err := sess.handshake(ctx)
 	if err != nil {
-		return false, err
+		return err
 	}
 	if err := sess.start(ctx); err != nil {
-		return false, err
+		return err
 	}
 	s.log.Info("serial reader online", "path", c.path, "module", desc)
-	if err := goOnline(); err != nil {
-		return true, &deliverError{err}
+	if err := link.Online(); err != nil {
+		return err
 	}
-	out := &batcher{s: s, sink: sink, ctx: ctx}
+	out := &batcher{s: s, sink: link, ctx: ctx}
 	err = sess.stream(ctx, out)
 	if ctx.Err() != nil {
 		sess.stop()
-		return true, nil
+		return nil
 	}
-	return true, err
+	return err
 }
 
 // Check opens the port once and returns what answered: the module's
@@ -593,7 +534,7 @@ func (s *Source) frameError(err error) {
 // hands them to the sink in one Deliver.
 type batcher struct {
 	s     *Source
-	sink  reader.Sink
+	sink  *reader.Link
 	ctx   context.Context
 	reads []reader.Read
 }
@@ -616,7 +557,7 @@ func (b *batcher) flush() error {
 	err := b.sink.Deliver(b.ctx, b.reads)
 	b.reads = b.reads[:0]
 	if err != nil {
-		return &deliverError{err}
+		return err // from reader.Link: the sink refused, Supervise stops
 	}
 	metrics.ReadsTotal.WithLabelValues(b.s.cfg.ID).Add(float64(n))
 	return nil
