@@ -216,3 +216,18 @@ func (l *List) Error() string {
 
 // Unwrap returns the problems.
 func (l *List) Unwrap() []error { return l.Items }
+
+// Tag attaches the problem key: msg to err without changing err's text
+// (which may name the reader and its sentinel for logs). errors.As finds
+// the *Error, so a config check can print "readers[2].key: msg".
+func Tag(err error, key, format string, args ...any) error {
+	return &tagged{err: err, ke: &Error{Key: key, Msg: fmt.Sprintf(format, args...)}}
+}
+
+type tagged struct {
+	err error
+	ke  *Error
+}
+
+func (t *tagged) Error() string   { return t.err.Error() }
+func (t *tagged) Unwrap() []error { return []error{t.err, t.ke} }

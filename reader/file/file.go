@@ -15,6 +15,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/rfidgw/rfidgw/internal/keyed"
 	"github.com/rfidgw/rfidgw/internal/metrics"
 	"github.com/rfidgw/rfidgw/reader"
 )
@@ -45,7 +46,7 @@ func New(cfg reader.Config, log *slog.Logger) (*Source, error) {
 	}
 	f, err := os.Open(set.Path)
 	if err != nil {
-		return nil, fmt.Errorf("reader %q: %w", cfg.ID, err)
+		return nil, keyed.Tag(fmt.Errorf("reader %q: %w", cfg.ID, err), "path", "%v", err)
 	}
 	f.Close()
 	return &Source{cfg: cfg, set: set, log: log.With("reader", cfg.ID), sleep: sleepCtx, Done: make(chan struct{})}, nil

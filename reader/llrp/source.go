@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/rfidgw/rfidgw/internal/backoff"
+	"github.com/rfidgw/rfidgw/internal/keyed"
 	"github.com/rfidgw/rfidgw/reader"
 )
 
@@ -87,7 +88,7 @@ func New(cfg reader.Config, log *slog.Logger) (*Source, error) {
 		now:            time.Now,
 	}
 	if set.Address == "" {
-		return nil, fmt.Errorf("%w: %s: address is required (host:port of the reader, e.g. 10.0.3.21:5084)", ErrConfig, where)
+		return nil, keyed.Tag(fmt.Errorf("%w: %s: address is required (host:port of the reader, e.g. 10.0.3.21:5084)", ErrConfig, where), "address", "required (host:port of the reader, e.g. 10.0.3.21:5084)")
 	}
 	host, port, err := net.SplitHostPort(set.Address)
 	if err != nil {
@@ -98,12 +99,12 @@ func New(cfg reader.Config, log *slog.Logger) (*Source, error) {
 		}
 	}
 	if p, err := strconv.Atoi(port); err != nil || p < 1 || p > 65535 || host == "" {
-		return nil, fmt.Errorf("%w: %s: address %q: want host:port with a port in 1..65535", ErrConfig, where, set.Address)
+		return nil, keyed.Tag(fmt.Errorf("%w: %s: address %q: want host:port with a port in 1..65535", ErrConfig, where, set.Address), "address", "%q: want host:port with a port in 1..65535", set.Address)
 	}
 	s.addr = net.JoinHostPort(host, port)
 	for i, a := range cfg.Antennas {
 		if a < 1 || a > 65535 {
-			return nil, fmt.Errorf("%w: %s: antennas[%d] = %d: antenna ids are 1..65535", ErrConfig, where, i, a)
+			return nil, keyed.Tag(fmt.Errorf("%w: %s: antennas[%d] = %d: antenna ids are 1..65535", ErrConfig, where, i, a), fmt.Sprintf("antennas[%d]", i), "%d: antenna ids are 1..65535", a)
 		}
 		s.antennas = append(s.antennas, uint16(a))
 	}
@@ -111,9 +112,9 @@ func New(cfg reader.Config, log *slog.Logger) (*Source, error) {
 	case s.keepalive == 0:
 		s.keepalive = DefaultKeepalive
 	case s.keepalive < minKeepalive:
-		return nil, fmt.Errorf("%w: %s: keepalive %v is below %v", ErrConfig, where, set.Keepalive, minKeepalive)
+		return nil, keyed.Tag(fmt.Errorf("%w: %s: keepalive %v is below %v", ErrConfig, where, set.Keepalive, minKeepalive), "keepalive", "%v is below %v", set.Keepalive, minKeepalive)
 	case s.keepalive > time.Hour:
-		return nil, fmt.Errorf("%w: %s: keepalive %v is above 1h", ErrConfig, where, set.Keepalive)
+		return nil, keyed.Tag(fmt.Errorf("%w: %s: keepalive %v is above 1h", ErrConfig, where, set.Keepalive), "keepalive", "%v is above 1h", set.Keepalive)
 	}
 	if set.TLS != nil {
 		tc, err := clientTLS(set.TLS, host)
@@ -138,21 +139,21 @@ func clientTLS(t *reader.TLS, host string) (*tls.Config, error) {
 	if t.CA != "" {
 		pem, err := os.ReadFile(t.CA)
 		if err != nil {
-			return nil, fmt.Errorf("tls.ca: %w", err)
+			return nil, keyed.Tag(fmt.Errorf("tls.ca: %w", err), "tls.ca", "%v", err)
 		}
 		pool := x509.NewCertPool()
 		if !pool.AppendCertsFromPEM(pem) {
-			return nil, fmt.Errorf("tls.ca %q: no PEM certificate found", t.CA)
+			return nil, keyed.Tag(fmt.Errorf("tls.ca %q: no PEM certificate found", t.CA), "tls.ca", "%q: no PEM certificate found", t.CA)
 		}
 		tc.RootCAs = pool
 	}
 	if (t.Cert == "") != (t.Key == "") {
-		return nil, errors.New("tls.cert and tls.key must be given together")
+		return nil, keyed.Tag(errors.New("tls.cert and tls.key must be given together"), "tls.cert", "tls.cert and tls.key must be given together")
 	}
 	if t.Cert != "" {
 		pair, err := tls.LoadX509KeyPair(t.Cert, t.Key)
 		if err != nil {
-			return nil, fmt.Errorf("tls.cert/tls.key: %w", err)
+			return nil, keyed.Tag(fmt.Errorf("tls.cert/tls.key: %w", err), "tls.cert", "%v", err)
 		}
 		tc.Certificates = []tls.Certificate{pair}
 	}

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/rfidgw/rfidgw/internal/keyed"
 	"github.com/rfidgw/rfidgw/reader"
 )
 
@@ -132,4 +133,26 @@ func cloneConfig(c reader.Config) reader.Config {
 	s := *settingsIn(&c)
 	c.Settings = &s
 	return c
+}
+
+// TestNewErrorsNameTheKey: New's errors carry the entry key they are
+// about, so `rfidgw check` prints readers[i].key: message.
+func TestNewErrorsNameTheKey(t *testing.T) {
+	dir := t.TempDir()
+	base := reader.Config{ID: "r", Type: reader.TypeMQTT, Settings: &Settings{Broker: "tcp://127.0.0.1:1883", Topic: "a/+/b", Format: FormatImpinj}}
+	for key, edit := range map[string]func(c *reader.Config){
+		"broker":        func(c *reader.Config) { settingsIn(c).Broker = "http://x:1" },
+		"topic":         func(c *reader.Config) { settingsIn(c).Topic = "a/#/b" },
+		"password_file": func(c *reader.Config) { settingsIn(c).Username = "u"; settingsIn(c).PasswordFile = filepath.Join(dir, "pw") },
+		"format":        func(c *reader.Config) { settingsIn(c).Format = "xml" },
+		"qos":           func(c *reader.Config) { q := 3; settingsIn(c).QoS = &q },
+	} {
+		cfg := cloneConfig(base)
+		edit(&cfg)
+		_, err := New(cfg, nil)
+		var ke *keyed.Error
+		if !errors.As(err, &ke) || ke.Key != key || strings.Contains(ke.Msg, "readers[") || strings.HasPrefix(ke.Msg, key) {
+			t.Errorf("%s: %v carries %+v, want key %s and a message without key paths", key, err, ke, key)
+		}
+	}
 }

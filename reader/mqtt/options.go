@@ -8,8 +8,10 @@ import (
 	"net"
 	"net/url"
 	"os"
+	"regexp"
 	"strings"
 
+	"github.com/rfidgw/rfidgw/internal/keyed"
 	"github.com/rfidgw/rfidgw/reader"
 )
 
@@ -45,6 +47,37 @@ type resolved struct {
 }
 
 func resolve(cfg reader.Config, opts ...Option) (*resolved, error) {
+	s, err := resolveSettings(cfg, opts...)
+	if err != nil {
+		return nil, tagKey(err)
+	}
+	return s, nil
+}
+
+// tagKey attaches the entry key an error names ("mqtt reader config:
+// readers[r].broker: ...") as a *keyed.Error, so `rfidgw check` prints it
+// as readers[i].broker.
+func tagKey(err error) error {
+	msg := err.Error()
+	if i := strings.Index(msg, "]: "); strings.HasPrefix(msg, "readers[") && i > 0 {
+		msg = msg[i+3:]
+	}
+	msg = strings.TrimPrefix(msg, ErrConfig.Error()+": ")
+	if strings.HasPrefix(msg, "readers[") {
+		if i := strings.Index(msg, "]."); i > 0 {
+			msg = msg[i+2:]
+		}
+	}
+	m := keyRe.FindStringSubmatch(msg)
+	if m == nil {
+		return err
+	}
+	return keyed.Tag(err, m[1], "%s", m[2])
+}
+
+var keyRe = regexp.MustCompile(`^([a-z_]+(?:\.[a-z_]+)*): (.*)$`)
+
+func resolveSettings(cfg reader.Config, opts ...Option) (*resolved, error) {
 	s := &resolved{id: cfg.ID, cfg: cfg}
 	for _, o := range opts {
 		o(s)

@@ -15,6 +15,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/rfidgw/rfidgw/internal/backoff"
+	"github.com/rfidgw/rfidgw/internal/keyed"
 	"github.com/rfidgw/rfidgw/internal/metrics"
 	"github.com/rfidgw/rfidgw/reader"
 )
@@ -89,7 +90,8 @@ func New(cfg reader.Config, log *slog.Logger) (*Source, error) {
 		log = slog.Default()
 	}
 	bad := func(key, format string, args ...any) error {
-		return fmt.Errorf("%w: reader %q: %s: %s", ErrConfig, cfg.ID, key, fmt.Sprintf(format, args...))
+		msg := fmt.Sprintf(format, args...)
+		return keyed.Tag(fmt.Errorf("%w: reader %q: %s: %s", ErrConfig, cfg.ID, key, msg), key, "%s", msg)
 	}
 	if cfg.ID == "" {
 		return nil, fmt.Errorf("%w: id: missing", ErrConfig)
@@ -126,7 +128,7 @@ func New(cfg reader.Config, log *slog.Logger) (*Source, error) {
 		maxAnt = 8
 	case ProtocolASCII:
 		if _, err := NewASCIIDecoder(set.Pattern); err != nil {
-			return nil, fmt.Errorf("reader %q: %w", cfg.ID, err)
+			return nil, fmt.Errorf("reader %q: %w", cfg.ID, err) // tagged with its key
 		}
 		s.pattern = set.Pattern
 	case "":
