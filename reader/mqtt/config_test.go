@@ -141,11 +141,14 @@ func TestNewErrorsNameTheKey(t *testing.T) {
 	dir := t.TempDir()
 	base := reader.Config{ID: "r", Type: reader.TypeMQTT, Settings: &Settings{Broker: "tcp://127.0.0.1:1883", Topic: "a/+/b", Format: FormatImpinj}}
 	for key, edit := range map[string]func(c *reader.Config){
-		"broker":        func(c *reader.Config) { settingsIn(c).Broker = "http://x:1" },
-		"topic":         func(c *reader.Config) { settingsIn(c).Topic = "a/#/b" },
-		"password_file": func(c *reader.Config) { settingsIn(c).Username = "u"; settingsIn(c).PasswordFile = filepath.Join(dir, "pw") },
-		"format":        func(c *reader.Config) { settingsIn(c).Format = "xml" },
-		"qos":           func(c *reader.Config) { q := 3; settingsIn(c).QoS = &q },
+		"broker": func(c *reader.Config) { settingsIn(c).Broker = "http://x:1" },
+		"topic":  func(c *reader.Config) { settingsIn(c).Topic = "a/#/b" },
+		"password_file": func(c *reader.Config) {
+			settingsIn(c).Username = "u"
+			settingsIn(c).PasswordFile = filepath.Join(dir, "pw")
+		},
+		"format": func(c *reader.Config) { settingsIn(c).Format = "xml" },
+		"qos":    func(c *reader.Config) { q := 3; settingsIn(c).QoS = &q },
 	} {
 		cfg := cloneConfig(base)
 		edit(&cfg)
