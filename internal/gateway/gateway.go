@@ -23,6 +23,7 @@ import (
 
 	"github.com/rfidgw/rfidgw/buffer"
 	"github.com/rfidgw/rfidgw/edge"
+	"github.com/rfidgw/rfidgw/internal/backoff"
 	"github.com/rfidgw/rfidgw/internal/config"
 	"github.com/rfidgw/rfidgw/internal/metrics"
 	"github.com/rfidgw/rfidgw/reader"
@@ -396,7 +397,7 @@ func (g *Gateway) commit(ctx context.Context, events []edge.Event) error {
 			state[i].Value = []byte(c.Rack)
 		}
 	}
-	backoff := 50 * time.Millisecond
+	bo := backoff.Backoff{Min: 50 * time.Millisecond, Max: 6400 * time.Millisecond}
 	for {
 		err := g.queue.Append(context.Background(), events, state)
 		if err == nil {
@@ -428,18 +429,16 @@ func (g *Gateway) commit(ctx context.Context, events []edge.Event) error {
 		}
 		g.commitErr.Store(&msg)
 		g.progress.Store(time.Now().UnixNano())
+		wait := bo.Next()
 		select {
-		case <-time.After(backoff):
+		case <-time.After(wait):
 		case <-ctx.Done():
 			// Shutting down with uncommitted events: keep trying a little
 			// longer, they exist nowhere else.
-			if backoff > time.Second {
+			if wait > time.Second {
 				g.log.Error("events lost at shutdown: the buffer refused them", "events", len(events), "err", err)
 				return err
 			}
-		}
-		if backoff < 5*time.Second {
-			backoff *= 2
 		}
 	}
 }
