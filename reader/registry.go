@@ -167,8 +167,8 @@ func (c *Config) Validate() []error {
 		return append(errs, keyed.Errorf("type", "%q is not one of %s", c.Type, strings.Join(Types(), ", ")))
 	}
 	for j, a := range c.Antennas {
-		if a < 1 || a > 65535 {
-			errs = append(errs, keyed.Errorf(fmt.Sprintf("antennas[%d]", j), "%d is not an antenna port (1..65535)", a))
+		if !AntennaOK(a) {
+			errs = append(errs, keyed.Errorf(fmt.Sprintf("antennas[%d]", j), "%d is not an antenna port (1..%d)", a, MaxAntenna))
 		}
 	}
 	if c.Settings == nil {

@@ -208,3 +208,21 @@ func TestFileReaderSpeedDefaultsToRecordedPace(t *testing.T) {
 		t.Errorf("speed = %v, want 1 (recorded pace)", s)
 	}
 }
+
+// TestReaderRulesAreTheSourcesRules: config validation applies the rules
+// the reader's constructor applies (one set per type), so an llrp address
+// without a port is fine (LLRP's port is used) and a keepalive New would
+// refuse is refused here, with its key path.
+func TestReaderRulesAreTheSourcesRules(t *testing.T) {
+	c, err := Load(write(t, strings.Replace(good, "address: 127.0.0.1:5084", "address: 127.0.0.1", 1)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Validate(ScopeAll); err != nil {
+		t.Fatalf("an llrp address without a port was rejected: %v", err)
+	}
+	got := problems(t, strings.Replace(good, "address: 127.0.0.1:5084", "address: 127.0.0.1:5084, keepalive: 50ms", 1))
+	if !strings.Contains(got, "readers[0].keepalive: 50ms is below 100ms") {
+		t.Errorf("keepalive below the minimum not named:\n%s", got)
+	}
+}
