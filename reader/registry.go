@@ -2,6 +2,7 @@ package reader
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"maps"
@@ -174,7 +175,15 @@ func (c *Config) Validate() []error {
 	if c.Settings == nil {
 		c.Settings = t.Settings()
 	}
-	return append(errs, c.Settings.Validate(c)...)
+	// The type may check antennas more strictly; one line per key.
+	for _, err := range c.Settings.Validate(c) {
+		var ke *keyed.Error
+		if errors.As(err, &ke) && slices.ContainsFunc(errs, func(e error) bool { return e.(*keyed.Error).Key == ke.Key }) {
+			continue
+		}
+		errs = append(errs, err)
+	}
+	return errs
 }
 
 // Exclusive is implemented by settings holding a value that two entries
