@@ -115,7 +115,9 @@ type txResult struct {
 	dropLast  uint64
 	gaps      []edge.Event // gap events written
 	rejected  map[*appendReq]error
-	added     bool // records were added
+	added     bool  // records were added
+	diskBound bool  // events did not fit because of min_free_disk
+	diskRoom  int64 // the disk headroom when they did not
 }
 
 // commit runs one transaction for batch plus the waiting acks and corrupt
@@ -124,11 +126,11 @@ func (q *Queue) commit(batch []*appendReq, probe bool) {
 	q.mu.Lock()
 	// Deletes per transaction are capped: a huge delete transaction holds
 	// many bbolt nodes in memory and delays the appends behind it.
-	acks, corr, readyErr := q.acks.take(16*q.opts.MaxBatchEvents), q.corruptQ, q.readyErr
+	acks, corr, readyErr, diskFull := q.acks.take(16*q.opts.MaxBatchEvents), q.corruptQ, q.readyErr, q.diskFull != nil
 	moreAcks := len(q.acks.queued) > 0
 	q.corruptQ = nil
 	st := q.st
-	preallocated := max(0, q.fileBytes-q.dataBytes)
+	dataBytes := q.dataBytes
 	q.mu.Unlock()
 
 	putBack := func() {
@@ -146,7 +148,7 @@ func (q *Queue) commit(batch []*appendReq, probe bool) {
 		putBack()
 		return
 	}
-	dueGap := st.gap.open() && time.Since(time.Unix(0, st.gap.since)) >= q.opts.GapInterval
+	dueGap := q.gapDue(st.gap, time.Now())
 	if len(batch) == 0 && len(acks) == 0 && len(corr) == 0 && !probe && !dueGap {
 		return
 	}
@@ -165,7 +167,7 @@ func (q *Queue) commit(batch []*appendReq, probe bool) {
 	free := int64(-1) // no disk bound
 	if err == nil && len(batch) > 0 && q.opts.MinFreeDisk > 0 {
 		if free, err = freeDisk(q.dir); err == nil {
-			free += preallocated
+			free += q.preallocated(dataBytes)
 		}
 	}
 	q.mu.Lock()
@@ -180,7 +182,7 @@ func (q *Queue) commit(batch []*appendReq, probe bool) {
 		q.dbMu.RLock()
 		err = q.db.Update(func(tx *bolt.Tx) error {
 			var err error
-			res, err = q.apply(tx, st, batch, acks, corr, free, start)
+			res, err = q.apply(tx, st, batch, acks, corr, free, diskFull, start)
 			return err
 		})
 		q.dbMu.RUnlock()
@@ -240,6 +242,12 @@ func (q *Queue) commit(batch []*appendReq, probe bool) {
 	q.mu.Unlock()
 	if recovered {
 		q.log.Info("buffer writes succeed again")
+	}
+	if res.diskBound {
+		q.setDiskFull(res.diskRoom)
+	}
+	if !res.st.gap.open() {
+		q.gapNow = false
 	}
 	if moreAcks {
 		q.kickCommitter()
@@ -302,7 +310,7 @@ func (q *Queue) resync() {
 
 // apply is the body of one write transaction. It must not return an error
 // for a full buffer: losses are bookkeeping, committed like everything else.
-func (q *Queue) apply(tx *bolt.Tx, st metaState, batch []*appendReq, acks, corr []uint64, free int64, now time.Time) (*txResult, error) {
+func (q *Queue) apply(tx *bolt.Tx, st metaState, batch []*appendReq, acks, corr []uint64, free int64, diskFull bool, now time.Time) (*txResult, error) {
 	evb := tx.Bucket(bucketEvents)
 	evb.FillPercent = 1.0 // append-only keys: full pages halve the file
 	res := &txResult{}
@@ -351,7 +359,7 @@ func (q *Queue) apply(tx *bolt.Tx, st metaState, batch []*appendReq, acks, corr 
 		res.quarant = corr
 	}
 
-	if st.gap.open() && now.Sub(time.Unix(0, st.gap.since)) >= q.opts.GapInterval {
+	if q.gapDue(st.gap, now) {
 		if err := q.closeGap(evb, &st, now, res); err != nil {
 			return nil, err
 		}
@@ -374,6 +382,9 @@ func (q *Queue) apply(tx *bolt.Tx, st metaState, batch []*appendReq, acks, corr 
 	for _, r := range batch {
 		q.encode(r, st.lastSeq+1)
 		need := int64(len(r.buf))
+		if len(r.events) > 0 && need*5/4 > diskRoom && !res.diskBound {
+			res.diskBound, res.diskRoom = true, diskRoom
+		}
 		if !fits(need) && q.opts.OnFull == DropOldest && len(r.events) > 0 {
 			if dropCur == nil {
 				dropCur = evb.Cursor()
@@ -403,10 +414,11 @@ func (q *Queue) apply(tx *bolt.Tx, st metaState, batch []*appendReq, acks, corr 
 		}
 		// Room returned: a run of losses ends with its gap event, written
 		// before these events. After drop_oldest had to drop, wait until
-		// there is room for another sixteenth of max_bytes (in the file and
-		// on the disk) so that a full buffer writes one gap event per
-		// GapInterval, not one per commit.
-		if st.gap.open() && !droppedHere && (q.opts.OnFull == RejectNew || fits(need+q.opts.MaxBytes/16)) {
+		// there is room for another sixteenth of max_bytes in the file and
+		// the disk is no longer at min_free_disk (Ready), so that a full
+		// buffer writes one gap event per GapInterval, not one per commit.
+		roomBack := st.bytes+need+q.opts.MaxBytes/16 <= q.opts.MaxBytes && !diskFull && fits(need)
+		if st.gap.open() && !droppedHere && (q.opts.OnFull == RejectNew || roomBack) {
 			if err := q.closeGap(evb, &st, now, res); err != nil {
 				return nil, err
 			}
@@ -523,6 +535,13 @@ func (q *Queue) dropFrom(c *bolt.Cursor, start []byte, st *metaState, diskRoom *
 	return nil
 }
 
+// gapDue says whether the open run of losses g must get its gap event now:
+// GapInterval after its first loss, or at once when the disk headroom came
+// back (checkDiskFull) even if no event arrives to notice it.
+func (q *Queue) gapDue(g gapState, now time.Time) bool {
+	return g.open() && (q.gapNow || now.Sub(time.Unix(0, g.since)) >= q.opts.GapInterval)
+}
+
 // closeGap writes the gap event of the open run of losses.
 func (q *Queue) closeGap(evb *bolt.Bucket, st *metaState, now time.Time, res *txResult) error {
 	g := st.gap
@@ -557,6 +576,7 @@ func (q *Queue) writeGap(evb *bolt.Bucket, st *metaState, g gapState, now time.T
 // tick publishes the lag, writes a due gap event, probes while writes fail
 // and compacts a large, nearly empty file.
 func (q *Queue) tick(now time.Time) {
+	q.checkDiskFull()
 	q.mu.Lock()
 	q.updateMetricsLocked(now)
 	notReady := q.readyErr != nil
@@ -576,7 +596,7 @@ func (q *Queue) tick(now time.Time) {
 			}
 		}
 		q.commit(nil, true)
-	case st.gap.open() && now.Sub(time.Unix(0, st.gap.since)) >= q.opts.GapInterval:
+	case q.gapDue(st.gap, now):
 		q.commit(nil, false)
 	default:
 		q.maybeCompact(now)

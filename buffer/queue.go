@@ -35,6 +35,7 @@ type Stats struct {
 	FileBytes       int64         // size of buffer.db on disk
 	PendingGap      uint64        // events lost whose gap event is not written yet
 	ReadyErr        string        // why writes are refused ("" when they work)
+	DiskFull        string        // why events are being lost by on_full because the filesystem is at min_free_disk ("" when not)
 }
 
 // Queue is the durable event queue. Open starts its committer goroutine;
@@ -86,6 +87,7 @@ type Queue struct {
 	ceiling     uint64 // every assigned seq is below it (buffer.seq)
 	lastCompact time.Time
 	lastDropLog time.Time
+	gapNow      bool // write the open gap event at the next commit (disk room is back)
 	keyScratch  []byte
 
 	leaseMu sync.Mutex // one Lease at a time, so two callers never get the same record
@@ -96,6 +98,7 @@ type Queue struct {
 	fileBytes  int64 // size of buffer.db on disk (with preallocated room)
 	dataBytes  int64 // bbolt's high-water mark in it
 	readyErr   error
+	diskFull   error // ErrDiskFull while the filesystem is at min_free_disk (see diskFullCheck)
 	isClosed   bool
 	notify     chan struct{} // closed and replaced when records were added
 	readPos    uint64        // next seq Lease reads from; everything below it is leased
@@ -601,6 +604,9 @@ func (q *Queue) Stats() Stats {
 	if q.readyErr != nil {
 		s.ReadyErr = q.readyErr.Error()
 	}
+	if q.diskFull != nil {
+		s.DiskFull = q.diskFull.Error()
+	}
 	return s
 }
 
@@ -623,15 +629,28 @@ func makeStats(m metaState, e ends, fileBytes int64, now time.Time) Stats {
 	return s
 }
 
-// Ready is nil while writes succeed, else the reason (disk full, fsync
-// failed, closed). It turns nil by itself once a probe commit succeeds.
+// Ready is nil while the buffer stores every event it is given, else the
+// reason:
+//   - ErrWrite: a commit failed (disk full, fsync failed); Append refuses
+//     events until a probe commit succeeds, then Ready turns nil by itself.
+//   - ErrDiskFull: the filesystem is at min_free_disk, so on_full is
+//     losing events (drop_oldest) or refusing them (reject_new), each loss
+//     covered by a gap event. Append still works. It turns nil once the
+//     headroom above min_free_disk is back to diskReadyMargin.
+//   - ErrClosed.
+//
+// A buffer at max_bytes is ready: that is the designed end of a long
+// uplink outage, reported by the lag, the gap events and the uplink state.
 func (q *Queue) Ready() error {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	if q.isClosed {
 		return ErrClosed
 	}
-	return q.readyErr
+	if q.readyErr != nil {
+		return q.readyErr
+	}
+	return q.diskFull
 }
 
 // Close commits what is waiting, writes the freelist (so the next open is

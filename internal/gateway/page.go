@@ -133,6 +133,10 @@ func (m pageModel) Uplink() zonepage.UplinkView {
 	m.now()
 	g := m.g
 	st := g.queue.Stats()
+	lastErr := st.ReadyErr
+	if lastErr == "" {
+		lastErr = st.DiskFull
+	}
 	return zonepage.UplinkView{
 		Pending:        int64(st.Events),
 		Bytes:          st.Bytes,
@@ -140,7 +144,7 @@ func (m pageModel) Uplink() zonepage.UplinkView {
 		KafkaConnected: g.fwd.Connected(),
 		Delivered:      uint64(counterValue(metrics.UplinkDelivered)),
 		Dropped:        uint64(counterValue(metrics.EventsDropped)),
-		LastError:      st.ReadyErr,
+		LastError:      lastErr,
 	}
 }
 
