@@ -11,6 +11,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/rfidgw/rfidgw/buffer"
 	"github.com/rfidgw/rfidgw/internal/config"
 	"github.com/rfidgw/rfidgw/internal/gateway"
 	"github.com/rfidgw/rfidgw/internal/sdnotify"
@@ -24,7 +25,10 @@ func notifySystemd(ctx context.Context, gw *gateway.Gateway, log *slog.Logger) {
 	if os.Getenv("NOTIFY_SOCKET") == "" {
 		return
 	}
-	for gw.Ready() != nil {
+	// A disk at min_free_disk makes the gateway not ready but it runs (the
+	// buffer drops by policy): start-up is finished, and waiting for space
+	// would only make systemd kill and restart it.
+	for err := gw.Ready(); err != nil && !errors.Is(err, buffer.ErrDiskFull); err = gw.Ready() {
 		select {
 		case <-ctx.Done():
 			return

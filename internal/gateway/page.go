@@ -132,6 +132,10 @@ func (m pageModel) Uplink() zonepage.UplinkView {
 	m.now()
 	g := m.g
 	st := g.queue.Stats()
+	lastErr := st.ReadyErr
+	if lastErr == "" {
+		lastErr = st.DiskFull
+	}
 	return zonepage.UplinkView{
 		Pending:        int64(st.Events),
 		Bytes:          st.Bytes,
@@ -139,7 +143,7 @@ func (m pageModel) Uplink() zonepage.UplinkView {
 		KafkaConnected: g.fwd.Connected(),
 		Delivered:      uint64(counterValue(metrics.UplinkDelivered)),
 		Dropped:        uint64(counterValue(metrics.EventsDropped)),
-		LastError:      st.ReadyErr,
+		LastError:      lastErr,
 	}
 }
 
