@@ -7,6 +7,7 @@ package main
 import (
 	"errors"
 	"fmt"
+	"log/slog"
 	"os"
 	"runtime/debug"
 
@@ -71,7 +72,13 @@ Then run:    rfidgw run --config /etc/rfidgw/gateway.yaml`,
 			code = 2
 		}
 		if err.Error() != "" {
-			fmt.Fprintln(os.Stderr, "rfidgw:", err)
+			// Under systemd this last word is an error in the journal
+			// (journalctl -p err), not an info line.
+			prefix := ""
+			if journalStream(os.Stderr) {
+				prefix = journalPrefix(slog.LevelError)
+			}
+			fmt.Fprintln(os.Stderr, prefix+"rfidgw:", err)
 		}
 		os.Exit(code)
 	}
