@@ -25,7 +25,7 @@ func checkCmd() *cobra.Command {
 	var timeout time.Duration
 	var configOnly bool
 	cmd := &cobra.Command{
-		Use:   "check --config FILE",
+		Use:   "check [--config FILE]",
 		Short: "validate the config, then try every reader, broker, Kafka and the data dir",
 		Long: `Check is the field doctor. It validates the config (exit 2 with every problem by
 key path), then tries each dependency and prints one line per dependency:
@@ -81,7 +81,7 @@ It exits 0 only if everything is ok, 1 if a dependency failed.`,
 			return nil
 		},
 	}
-	cmd.Flags().StringVar(&cfgPath, "config", "", "gateway config file")
+	configFlag(cmd, &cfgPath, "gateway config file")
 	cmd.Flags().DurationVar(&timeout, "timeout", 10*time.Second, "time allowed for each dependency")
 	cmd.Flags().BoolVar(&configOnly, "config-only", false, "validate the config only, try no dependency")
 	return cmd

@@ -95,7 +95,7 @@ day, and compare what it would have emitted.`,
 			return nil
 		},
 	}
-	cmd.Flags().StringVar(&cfgPath, "config", "", "gateway config with zones and edge settings")
+	configFlag(cmd, &cfgPath, "gateway config with zones and edge settings")
 	cmd.Flags().StringVar(&readsPath, "reads", "", "reads JSON-lines file (- for stdin)")
 	cmd.Flags().BoolVar(&flush, "flush", false, "at the end of input, emit what pending timeouts would emit (departures, dwell)")
 	return cmd
