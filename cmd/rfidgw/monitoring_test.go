@@ -1,6 +1,8 @@
 package main
 
 import (
+	"bufio"
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -205,6 +207,11 @@ func TestMonitoringMatchesTheDaemon(t *testing.T) {
 		t.Errorf("rfidgw_buffer_max_bytes is not the demo's 256MiB: %s", grepLines(text, "rfidgw_buffer_max_bytes"))
 	}
 	exported := metricNames(text)
+	// The zone page's clock is the recorded time of the file, and says so.
+	clk := streamClock(t, fmt.Sprintf("http://127.0.0.1:%d/api/stream", httpPort))
+	if !clk.Recorded || clk.Now.Format("2006-01-02") != "2026-11-20" {
+		t.Errorf("zone page clock = %+v, want the recorded time (2026-11-20) marked recorded", clk)
+	}
 	gw.Stop(t, 20*time.Second)
 
 	mon := filepath.Join(testkit.RepoRoot(), "packaging", "monitoring")
@@ -233,4 +240,46 @@ func grepLines(text, prefix string) string {
 	}
 	sort.Strings(ls)
 	return strings.Join(ls, "; ")
+}
+
+// streamClock reads the first snapshot of the zone page's stream and
+// returns its clock.
+func streamClock(t *testing.T, url string) (c struct {
+	Now      time.Time `json:"now"`
+	Recorded bool      `json:"recorded"`
+}) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	req, _ := http.NewRequestWithContext(ctx, "GET", url, nil)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatalf("zone page stream: %v", err)
+	}
+	defer resp.Body.Close()
+	sc := bufio.NewScanner(resp.Body)
+	sc.Buffer(make([]byte, 1<<20), 1<<20)
+	snapshot := false
+	for sc.Scan() {
+		line := sc.Text()
+		if line == "event: snapshot" {
+			snapshot = true
+			continue
+		}
+		if data, ok := strings.CutPrefix(line, "data: "); ok && snapshot {
+			var msg struct {
+				Clock *struct {
+					Now      time.Time `json:"now"`
+					Recorded bool      `json:"recorded"`
+				} `json:"clock"`
+			}
+			if err := json.Unmarshal([]byte(data), &msg); err != nil || msg.Clock == nil {
+				t.Fatalf("zone page snapshot without a clock (%v): %.200s", err, data)
+			}
+			c.Now, c.Recorded = msg.Clock.Now, msg.Clock.Recorded
+			return c
+		}
+	}
+	t.Fatalf("no snapshot on the zone page stream: %v", sc.Err())
+	return c
 }
