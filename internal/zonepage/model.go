@@ -78,15 +78,15 @@ type TagDetail struct {
 	// At is "now" on the engine's clock, the right edge of the RSSI plot;
 	// set it when that clock is not the wall clock (a replayed file).
 	// Zero means the time of the answer.
-	At     time.Time         `json:"at,omitzero"`
+	At time.Time `json:"at,omitzero"`
 	// DwellUntil is when the candidate becomes the settled rack if it
 	// stays the candidate (CandidateSince + its dwell); zero without one.
 	DwellUntil time.Time `json:"dwell_until,omitzero"`
 	// Decision says in one line why the tag is where it is.
 	Decision string            `json:"decision,omitempty"`
 	Zones    []TagZone         `json:"zones"`  // what the engine weighs, per zone
-	Reads  []TagRead         `json:"reads"`  // recent reads, oldest first, bounded
-	Events []json.RawMessage `json:"events"` // recent events of this tag, newest first
+	Reads    []TagRead         `json:"reads"`  // recent reads, oldest first, bounded
+	Events   []json.RawMessage `json:"events"` // recent events of this tag, newest first
 }
 
 // TagZone is the engine's view of a tag in one zone: why it did or did not
