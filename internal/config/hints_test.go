@@ -1,7 +1,10 @@
 package config
 
 import (
+	"os"
+	"path/filepath"
 	"reflect"
+	"strings"
 	"slices"
 	"testing"
 )
@@ -82,5 +85,16 @@ func TestUnknownEnv(t *testing.T) {
 	want := map[string]string{"RFIDGW_EDGE_DWEL": "RFIDGW_EDGE_DWELL", "RFIDGW_EDGE_NOPE_AT_ALL": "", "RFIDGW_UPLNK_KAFKA_BROKERS": "RFIDGW_UPLINK_KAFKA_BROKERS"}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("unknownEnv = %v, want %v", got, want)
+	}
+}
+
+// The hint names the example where the package really installs it.
+func TestInstalledExampleIsPackaged(t *testing.T) {
+	nfpm, err := os.ReadFile(filepath.Join("..", "..", "packaging", "nfpm.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(nfpm), "src: ./"+repoExample+"\n    dst: "+InstalledExample+"\n") {
+		t.Errorf("packaging/nfpm.yaml does not install %s as %s", repoExample, InstalledExample)
 	}
 }
