@@ -58,7 +58,7 @@ func notifySystemd(ctx context.Context, gw *gateway.Gateway, log *slog.Logger) {
 func runCmd() *cobra.Command {
 	var cfgPath string
 	cmd := &cobra.Command{
-		Use:   "run --config FILE",
+		Use:   "run [--config FILE]",
 		Short: "run the gateway daemon",
 		Long: `Run the gateway: connect the readers, turn reads into events, commit them to the
 buffer in gateway.data_dir and forward them to Kafka. SIGTERM/SIGINT stop it
@@ -75,7 +75,7 @@ file (a bad new config is rejected and the old one keeps running).`,
 			if err != nil {
 				return usageErr(err)
 			}
-			gateway.Version = version
+			gateway.Version, gateway.Commit = version, commit
 			gw, err := gateway.New(cfg, log)
 			if err != nil {
 				if errors.Is(err, config.ErrConfig) {
@@ -116,6 +116,6 @@ file (a bad new config is rejected and the old one keeps running).`,
 			return err
 		},
 	}
-	cmd.Flags().StringVar(&cfgPath, "config", "", "gateway config file (YAML, contract §4)")
+	configFlag(cmd, &cfgPath, "gateway config file (YAML)")
 	return cmd
 }

@@ -538,8 +538,9 @@ func initMetrics(cfg *config.Config) {
 	for _, r := range cfg.Readers {
 		for _, id := range r.ReaderIDs() {
 			metrics.ReadsTotal.WithLabelValues(id)
-			if !r.IsRecorded() {
-				metrics.ReaderConnected.WithLabelValues(id)
+			metrics.ReaderConnected.WithLabelValues(id)
+			for _, reason := range []string{edge.ReasonNoZone, edge.ReasonWeak, edge.ReasonNoEPC, edge.ReasonBadTime} {
+				metrics.ReadsIgnoredTotal.WithLabelValues(id, reason)
 			}
 		}
 	}
