@@ -4,6 +4,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -165,6 +166,8 @@ func TestByteSize(t *testing.T) {
 
 // TestReaderKeysBelongToTheirType: each reader type decodes its own keys
 // strictly, so a key of another type is an error with its key path.
+var fileLineRe = regexp.MustCompile(`^.*\.yaml(:\d+)?: `)
+
 func TestReaderKeysBelongToTheirType(t *testing.T) {
 	got := problems(t, `
 gateway: {id: floor3, data_dir: ./data}
@@ -190,9 +193,9 @@ uplink: {kafka: {brokers: [127.0.0.1:9092]}}
 			t.Errorf("missing %q in:\n%s", want, got)
 		}
 	}
-	// One key path per line, each line "file: key.path: message".
+	// One key path per line, each line "file[:line]: key.path: message".
 	for _, line := range strings.Split(got, "\n") {
-		_, rest, _ := strings.Cut(line, ".yaml: ")
+		rest := fileLineRe.ReplaceAllString(line, "")
 		if key, _, _ := strings.Cut(rest, ": "); key == "" || strings.Contains(rest, "readers[") && strings.Count(rest, "readers[") > 1 {
 			t.Errorf("line %q is not file: key.path: message", line)
 		}

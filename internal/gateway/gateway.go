@@ -443,7 +443,11 @@ func (g *Gateway) commit(ctx context.Context, events []edge.Event) error {
 	}
 }
 
-// Ready reports nil when the pipeline runs: buffer writable, owner moving.
+// Ready reports nil when the pipeline runs: buffer writable and not losing
+// events to a full disk (buffer.ErrDiskFull: the filesystem is at
+// min_free_disk and on_full drops or refuses events), owner moving. A buffer
+// at max_bytes during an uplink outage stays ready: the uplink state, the lag
+// and the gap events say that one.
 func (g *Gateway) Ready() error {
 	if !g.started.Load() {
 		return errors.New("starting")
@@ -534,8 +538,9 @@ func initMetrics(cfg *config.Config) {
 	for _, r := range cfg.Readers {
 		for _, id := range r.ReaderIDs() {
 			metrics.ReadsTotal.WithLabelValues(id)
-			if !r.IsRecorded() {
-				metrics.ReaderConnected.WithLabelValues(id)
+			metrics.ReaderConnected.WithLabelValues(id)
+			for _, reason := range []string{edge.ReasonNoZone, edge.ReasonWeak, edge.ReasonNoEPC, edge.ReasonBadTime} {
+				metrics.ReadsIgnoredTotal.WithLabelValues(id, reason)
 			}
 		}
 	}
