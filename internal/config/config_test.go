@@ -231,7 +231,7 @@ func TestReaderRulesAreTheSourcesRules(t *testing.T) {
 }
 
 // TestReaderRuleProblemsOnePerLine: every rule of every type reports on its
-// own line, "file: readers[i].key: message", all of them in one run.
+// own line, "file[:line]: readers[i].key: message", all of them in one run.
 func TestReaderRuleProblemsOnePerLine(t *testing.T) {
 	got := problems(t, `
 gateway: {id: floor3, data_dir: ./data}
@@ -254,7 +254,7 @@ uplink: {kafka: {brokers: [127.0.0.1:9092]}}
 	for _, w := range want {
 		found := false
 		for _, l := range lines {
-			if strings.Contains(l, ".yaml: "+w) && strings.Count(l, "readers[") == 1 {
+			if strings.HasPrefix(fileLineRe.ReplaceAllString(l, ""), w) && strings.Count(l, "readers[") == 1 {
 				found = true
 			}
 		}
