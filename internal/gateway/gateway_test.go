@@ -4,6 +4,7 @@ import (
 	"context"
 	"io"
 	"log/slog"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -95,6 +96,30 @@ uplink:
 	for k, v := range map[string]string{"security.protocol": "SASL_SSL", "sasl.mechanism": "SCRAM-SHA-512", "linger.ms": "5", "ssl.ca.location": "/etc/ca.pem"} {
 		if u.Librdkafka[k] != v {
 			t.Errorf("librdkafka %s = %q, want %q (all: %v)", k, u.Librdkafka[k], v, u.Librdkafka)
+		}
+	}
+}
+
+// The profiler is admin HTTP like /metrics: with a token it answers only
+// to the token.
+func TestPprofNeedsTheToken(t *testing.T) {
+	gw, err := New(testConfig(t), slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer gw.Queue().Close()
+	for _, c := range []struct {
+		token, auth string
+		want        int
+	}{{"tok", "", 401}, {"tok", "Bearer nope", 401}, {"tok", "Bearer tok", 200}, {"", "", 200}} {
+		req := httptest.NewRequest("GET", "/debug/pprof/cmdline", nil)
+		if c.auth != "" {
+			req.Header.Set("Authorization", c.auth)
+		}
+		rec := httptest.NewRecorder()
+		gw.Handler(c.token).ServeHTTP(rec, req)
+		if rec.Code != c.want {
+			t.Errorf("token %q, Authorization %q: status %d, want %d", c.token, c.auth, rec.Code, c.want)
 		}
 	}
 }
