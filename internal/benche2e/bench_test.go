@@ -33,23 +33,23 @@ import (
 )
 
 var (
-	flagBin      = flag.String("bin", "", "rfidgw binary (default: build one)")
-	flagLLRP     = flag.Int("llrp", 50, "simulated LLRP readers")
-	flagSerial   = flag.Int("serial", 0, "simulated serial (ThingMagic) readers")
-	flagMQTT     = flag.Int("mqtt", 0, "simulated MQTT (Impinj JSON, QoS 1) readers")
-	flagRate     = flag.Float64("rate", 50000, "total reads/s offered (0: as fast as the gateway takes them)")
-	flagTags     = flag.Int("tags", 100000, "distinct tags over all readers")
-	flagMove     = flag.Float64("move", 0.01, "probability that a read finds its tag on another antenna (a rack move)")
-	flagWarm     = flag.Duration("warmup", 10*time.Second, "load before measuring")
-	flagDur      = flag.Duration("duration", 20*time.Second, "measured time")
-	flagIdle     = flag.Duration("idle", 10*time.Second, "idle CPU measured this long after the load (0: skip)")
-	flagProcs    = flag.Int("gomaxprocs", 1, "GOMAXPROCS of rfidgw (0: Go's default)")
-	flagPin      = flag.Bool("pin", true, "pin rfidgw to CPU 0 and this process (readers, broker) to the other CPUs")
-	flagReportN  = flag.Int("report-n", 0, "llrp readers' report_tags setting (0: the default)")
-	flagReportT  = flag.Duration("report-every", 0, "llrp readers' report_every setting (0: unset)")
-	flagWindow   = flag.Int("mqtt-window", 64, "MQTT publishes in flight per simulated reader")
-	flagProfile  = flag.String("profile", "", "write a CPU profile of rfidgw over the measured time to this file")
-	flagRuns     = flag.Int("runs", 1, "measurements (each warmup+duration) in one daemon run")
+	flagBin     = flag.String("bin", "", "rfidgw binary (default: build one)")
+	flagLLRP    = flag.Int("llrp", 50, "simulated LLRP readers")
+	flagSerial  = flag.Int("serial", 0, "simulated serial (ThingMagic) readers")
+	flagMQTT    = flag.Int("mqtt", 0, "simulated MQTT (Impinj JSON, QoS 1) readers")
+	flagRate    = flag.Float64("rate", 50000, "total reads/s offered (0: as fast as the gateway takes them)")
+	flagTags    = flag.Int("tags", 100000, "distinct tags over all readers")
+	flagMove    = flag.Float64("move", 0.01, "probability that a read finds its tag on another antenna (a rack move)")
+	flagWarm    = flag.Duration("warmup", 10*time.Second, "load before measuring")
+	flagDur     = flag.Duration("duration", 20*time.Second, "measured time")
+	flagIdle    = flag.Duration("idle", 10*time.Second, "idle CPU measured this long after the load (0: skip)")
+	flagProcs   = flag.Int("gomaxprocs", 1, "GOMAXPROCS of rfidgw (0: Go's default)")
+	flagPin     = flag.Bool("pin", true, "pin rfidgw to CPU 0 and this process (readers, broker) to the other CPUs")
+	flagReportN = flag.Int("report-n", 0, "llrp readers' report_tags setting (0: the default)")
+	flagReportT = flag.Duration("report-every", 0, "llrp readers' report_every setting (0: unset)")
+	flagWindow  = flag.Int("mqtt-window", 64, "MQTT publishes in flight per simulated reader")
+	flagProfile = flag.String("profile", "", "write a CPU profile of rfidgw over the measured time to this file")
+	flagRuns    = flag.Int("runs", 1, "measurements (each warmup+duration) in one daemon run")
 )
 
 // gen plays one reader's tags: round robin over its tags, each at its home
@@ -207,6 +207,7 @@ log: {level: warn, format: text}
 		lat      []time.Duration
 		measure  atomic.Bool
 		events   atomic.Int64
+		fresh    atomic.Int64 // rack_moves of tags without a rack before
 		consumer = make(chan struct{})
 	)
 	cctx, stopConsumer := context.WithCancel(context.Background())
@@ -226,10 +227,16 @@ log: {level: warn, format: text}
 					return
 				}
 				var e struct {
-					Type string    `json:"type"`
-					Time time.Time `json:"time"`
+					Type string          `json:"type"`
+					Time time.Time       `json:"time"`
+					From json.RawMessage `json:"from"`
 				}
 				if json.Unmarshal(r.Value, &e) == nil && e.Type == "rack_move" {
+					if string(e.From) == "null" {
+						if fresh.Add(1) < 4 && os.Getenv("BENCH_DEBUG") != "" {
+							fmt.Printf("DEBUG %s\n", r.Value)
+						}
+					}
 					latMu.Lock()
 					lat = append(lat, now.Sub(e.Time))
 					latMu.Unlock()
@@ -258,6 +265,11 @@ log: {level: warn, format: text}
 	load, _ := os.ReadFile("/proc/loadavg")
 	t.Logf("rfidgw pid %d, %d llrp + %d serial + %d mqtt readers, %d tags, offered %s reads/s, GOMAXPROCS=%d, pinned=%v, load %s",
 		pid, *flagLLRP, *flagSerial, *flagMQTT, perReader*nReaders, rateText(*flagRate), *flagProcs, *flagPin, strings.Fields(string(load))[0])
+	// Warm: every tag read three times (settled in its rack), then -warmup.
+	testkit.WaitFor(t, 10*time.Minute, "every tag read three times", func() bool {
+		time.Sleep(200 * time.Millisecond)
+		return sumMetric(base+"/metrics", "rfidgw_reads_total") >= float64(3*perReader*nReaders)
+	})
 	for run := range *flagRuns {
 		time.Sleep(*flagWarm)
 		var prof chan []byte
@@ -296,9 +308,9 @@ log: {level: warn, format: text}
 		slices.Sort(ls)
 		tracked := sumMetric(base+"/metrics", "rfidgw_edge_tags_tracked")
 		load, _ := os.ReadFile("/proc/loadavg")
-		fmt.Printf("RESULT run %d: %.0f reads/s, rfidgw CPU %.2f µs/read (%.0f %% of a core), events %.0f/s, read→Kafka latency p50 %s p99 %s max %s (%d rack_moves), tags tracked %.0f, RSS %s MiB, load %s\n",
+		fmt.Printf("RESULT run %d: %.0f reads/s, rfidgw CPU %.2f µs/read (%.0f %% of a core), events %.0f/s, read→Kafka latency p50 %s p99 %s max %s (%d rack_moves, %d of new tags), tags tracked %.0f, RSS %s MiB, load %s\n",
 			run+1, reads/secs, cpu*1e6/reads, 100*cpu/secs, float64(e1-e0)/secs,
-			pct(ls, 0.50), pct(ls, 0.99), pct(ls, 1), len(ls), tracked, rssMiB(t, pid, "VmRSS"), strings.Fields(string(load))[0])
+			pct(ls, 0.50), pct(ls, 0.99), pct(ls, 1), len(ls), fresh.Load(), tracked, rssMiB(t, pid, "VmRSS"), strings.Fields(string(load))[0])
 		if prof != nil {
 			if b := <-prof; b != nil {
 				if err := os.WriteFile(*flagProfile, b, 0o644); err != nil {
@@ -311,7 +323,16 @@ log: {level: warn, format: text}
 	pwg.Wait()
 	fmt.Printf("RESULT peak RSS %s MiB (VmHWM)\n", rssMiB(t, pid, "VmHWM"))
 	if *flagIdle > 0 {
-		time.Sleep(3 * time.Second)
+		// Idle: wait until the backlog in the sockets is read.
+		last := -1.0
+		testkit.WaitFor(t, 5*time.Minute, "reads to stop", func() bool {
+			time.Sleep(time.Second)
+			n := sumMetric(base+"/metrics", "rfidgw_reads_total")
+			done := n == last
+			last = n
+			return done
+		})
+		time.Sleep(2 * time.Second)
 		c0, t0 := cpuTicks(t, pid), time.Now()
 		time.Sleep(*flagIdle)
 		c1, t1 := cpuTicks(t, pid), time.Now()
