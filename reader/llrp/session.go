@@ -336,10 +336,11 @@ func (c *conn) wholeMessageBuffered() bool {
 }
 
 // rospec is the continuous inventory the client installs: started by
-// START_ROSPEC, never stopping by itself, one report per tag read
-// (ROReportTrigger 1, N=1). This is plain LLRP 1.0.1, which Impinj and
-// Zebra FX readers both accept, and the selector asks only for fields every
-// reader supports.
+// START_ROSPEC, never stopping by itself, by default one report per tag
+// read (ROReportTrigger 1, N=1; report_tags and report_every change it).
+// This is plain LLRP 1.0.1, which Impinj and Zebra FX readers both
+// accept (report_every's trigger is LLRP 1.1), and the selector asks only
+// for fields every reader supports.
 func (s *Source) rospec() ROSpec {
 	return ROSpec{
 		ID:                   rospecID,
@@ -348,8 +349,8 @@ func (s *Source) rospec() ROSpec {
 		InventoryParamSpecID: 1,
 		ProtocolID:           1,
 		HasReportSpec:        true,
-		ReportTrigger:        ReportNTagsOrEndOfAISpec,
-		ReportN:              1,
+		ReportTrigger:        s.reportTrigger,
+		ReportN:              s.reportN,
 		ContentSelector:      SelAntennaID | SelChannelIndex | SelPeakRSSI | SelFirstSeen | SelLastSeen | SelTagSeenCount,
 	}
 }
