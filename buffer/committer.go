@@ -254,6 +254,7 @@ func (q *Queue) commit(batch []*appendReq, probe bool) {
 func (q *Queue) report(res *txResult, now time.Time) {
 	if res.dropped > 0 {
 		metrics.EventsDropped.Add(float64(res.dropped))
+		q.dropped.Add(uint64(res.dropped))
 		// One ERROR line per run of drops and then at most one per 10 s: a
 		// full buffer drops on every commit.
 		if now.Sub(q.lastDropLog) >= 10*time.Second || res.st.gap.dropped == res.dropped {

@@ -72,6 +72,9 @@ func TestFullDropOldest(t *testing.T) {
 	if got := counterValue(t, metrics.EventsDropped) - dropped0; got != float64(lost) {
 		t.Errorf("rfidgw_events_dropped_total grew by %v, want %d", got, lost)
 	}
+	if st.Dropped != lost {
+		t.Errorf("Stats().Dropped = %d, want %d", st.Dropped, lost)
+	}
 	kept := leaseAll(t, q)
 	if want := seqRange(lost+1, 30); !slices.Equal(seqsOf(kept), want) {
 		t.Fatalf("kept %v, want the newest %v", seqsOf(kept), want)

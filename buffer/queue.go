@@ -34,6 +34,7 @@ type Stats struct {
 	LastSeq         uint64        // highest seq ever assigned (stored, delivered or lost)
 	FileBytes       int64         // size of buffer.db on disk
 	PendingGap      uint64        // events lost whose gap event is not written yet
+	Dropped         uint64        // events dropped because the buffer was full, since Open
 	ReadyErr        string        // why writes are refused ("" when they work)
 }
 
@@ -89,6 +90,8 @@ type Queue struct {
 	keyScratch  []byte
 
 	leaseMu sync.Mutex // one Lease at a time, so two callers never get the same record
+
+	dropped atomic.Uint64 // events dropped because the buffer was full, since Open (Stats.Dropped)
 
 	mu         sync.Mutex // guards everything below
 	st         metaState  // mirror of the last committed meta
@@ -598,6 +601,7 @@ func (q *Queue) Stats() Stats {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	s := q.statsLocked(time.Now())
+	s.Dropped = q.dropped.Load()
 	if q.readyErr != nil {
 		s.ReadyErr = q.readyErr.Error()
 	}

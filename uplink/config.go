@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/confluentinc/confluent-kafka-go/v2/kafka"
+	"github.com/rfidgw/rfidgw/internal/metrics"
 )
 
 // Defaults for Config fields left empty.
@@ -46,6 +47,9 @@ type Config struct {
 	// before events are produced again after a failure (100ms..30s).
 	RetryBackoffMin time.Duration `mapstructure:"retry_backoff_min"`
 	RetryBackoffMax time.Duration `mapstructure:"retry_backoff_max"`
+	// Metrics receives the rfidgw_uplink_* metrics (the daemon's); nil gives
+	// the forwarder a private Metrics that nobody serves.
+	Metrics *metrics.Metrics `mapstructure:"-"`
 }
 
 // withDefaults returns c with empty fields set to their defaults.

@@ -13,6 +13,7 @@ import (
 
 	"github.com/rfidgw/rfidgw/internal/config"
 	"github.com/rfidgw/rfidgw/internal/gateway"
+	"github.com/rfidgw/rfidgw/internal/metrics"
 	"github.com/rfidgw/rfidgw/internal/sdnotify"
 	"github.com/rfidgw/rfidgw/internal/zonepage"
 )
@@ -71,8 +72,9 @@ file (a bad new config is rejected and the old one keeps running).`,
 			if err != nil {
 				return usageErr(err)
 			}
-			gateway.Version = version
-			gw, err := gateway.New(cfg, log)
+			// metrics.Default: the reader sources and the buffer still write
+			// there directly (see internal/metrics/default.go).
+			gw, err := gateway.New(cfg, gateway.Options{Log: log, Version: version, Metrics: metrics.Default})
 			if err != nil {
 				if errors.Is(err, config.ErrConfig) {
 					return usageErr(err)

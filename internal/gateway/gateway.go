@@ -80,6 +80,9 @@ type Gateway struct {
 
 	extraHandlers map[string]http.Handler
 
+	version string
+	m       *metrics.Metrics
+
 	wg sync.WaitGroup
 }
 
@@ -92,13 +95,31 @@ func (g *Gateway) Handle(path string, h http.Handler) {
 	g.extraHandlers[path] = h
 }
 
+// Options are what New needs besides the config.
+type Options struct {
+	Log     *slog.Logger // nil: slog.Default()
+	Version string       // reported in the gateway status messages; "" = "dev"
+	// Metrics receives every stage's metrics and is served on /metrics;
+	// nil gives the gateway a fresh one.
+	Metrics *metrics.Metrics
+}
+
 // New opens the buffer, restores edge state and prepares the stages. Nothing
 // runs until Run.
-func New(cfg *config.Config, log *slog.Logger) (*Gateway, error) {
+func New(cfg *config.Config, opts Options) (*Gateway, error) {
+	log := opts.Log
 	if log == nil {
 		log = slog.Default()
 	}
+	if opts.Version == "" {
+		opts.Version = "dev"
+	}
+	if opts.Metrics == nil {
+		opts.Metrics = metrics.New()
+	}
 	g := &Gateway{
+		version:    opts.Version,
+		m:          opts.Metrics,
 		log:        log,
 		cfg:        cfg,
 		sources:    map[string]*runningSource{},
@@ -118,7 +139,7 @@ func New(cfg *config.Config, log *slog.Logger) (*Gateway, error) {
 			g.readersUp[id] = false // until its source says it is online
 		}
 	}
-	initMetrics(cfg)
+	g.initMetrics(cfg)
 	ecfg := cfg.EdgeConfig()
 	ecfg.Logger = log
 	if !g.virtual {
@@ -130,6 +151,7 @@ func New(cfg *config.Config, log *slog.Logger) (*Gateway, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", config.ErrConfig, err)
 	}
+	eng.SetStatsSink(edgeSink{g.m})
 	g.engine = eng
 	q, err := buffer.Open(cfg.Gateway.DataDir, buffer.Options{
 		Gateway:     cfg.Gateway.ID,
@@ -160,6 +182,7 @@ func New(cfg *config.Config, log *slog.Logger) (*Gateway, error) {
 		q.Close()
 		return nil, fmt.Errorf("%w: %v", config.ErrConfig, err)
 	}
+	ucfg.Metrics = g.m
 	fwd, err := uplink.NewForwarder(ucfg, cfg.Gateway.ID, q, log)
 	if err != nil {
 		q.Close()
@@ -405,7 +428,7 @@ func (g *Gateway) commit(ctx context.Context, events []edge.Event) error {
 				g.commitErr.Store(nil)
 			}
 			for i := range events {
-				metrics.EventsTotal.WithLabelValues(string(events[i].Type)).Inc()
+				g.m.EventsTotal.WithLabelValues(string(events[i].Type)).Inc()
 			}
 			g.page.recordEvents(events)
 			return nil
@@ -521,29 +544,38 @@ func (g *Gateway) status() uplink.GatewayStatus {
 		BufferEvents: int64(st.Events),
 		BufferBytes:  st.Bytes,
 		LagSeconds:   st.OldestAge.Seconds(),
-		Version:      Version,
+		Version:      g.version,
 	}
 }
 
-// Version is the gateway's version, set by the command at start-up.
-var Version = "dev"
+// Metrics is the Metrics the gateway writes to and serves on /metrics.
+func (g *Gateway) Metrics() *metrics.Metrics { return g.m }
+
+// edgeSink exports the edge engine's counters as Prometheus metrics.
+type edgeSink struct{ m *metrics.Metrics }
+
+func (s edgeSink) IgnoredCounter(reader, reason string) edge.Counter {
+	return s.m.ReadsIgnoredTotal.WithLabelValues(reader, reason)
+}
+
+func (s edgeSink) TagsTracked(n int) { s.m.TagsTracked.Set(float64(n)) }
 
 // initMetrics creates every labelled series of contract §7 at zero, so
 // /metrics lists them from the start (a dashboard can tell "no reads yet"
 // from "metric missing").
-func initMetrics(cfg *config.Config) {
+func (g *Gateway) initMetrics(cfg *config.Config) {
 	for _, r := range cfg.Readers {
 		for _, id := range r.ReaderIDs() {
-			metrics.ReadsTotal.WithLabelValues(id)
+			g.m.ReadsTotal.WithLabelValues(id)
 			if r.Type != reader.TypeFile {
-				metrics.ReaderConnected.WithLabelValues(id)
+				g.m.ReaderConnected.WithLabelValues(id)
 			}
 		}
 	}
 	for _, t := range []edge.EventType{edge.Inward, edge.Outward, edge.RackMove, edge.RackDepart, edge.Gap} {
-		metrics.EventsTotal.WithLabelValues(string(t))
+		g.m.EventsTotal.WithLabelValues(string(t))
 	}
 	for _, k := range []string{"delivery", "fatal", "produce"} {
-		metrics.UplinkErrors.WithLabelValues(k)
+		g.m.UplinkErrors.WithLabelValues(k)
 	}
 }

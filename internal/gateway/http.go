@@ -12,8 +12,6 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus/promhttp"
-
-	"github.com/rfidgw/rfidgw/internal/metrics"
 )
 
 // Handler returns the gateway's HTTP handler: /healthz (process alive),
@@ -31,7 +29,7 @@ func (g *Gateway) Handler(token string) http.Handler {
 		}
 		fmt.Fprintln(w, "ready")
 	})
-	mux.Handle("/metrics", promhttp.HandlerFor(metrics.Registry, promhttp.HandlerOpts{}))
+	mux.Handle("/metrics", promhttp.HandlerFor(g.m.Registry, promhttp.HandlerOpts{}))
 	for path, h := range g.extraHandlers {
 		mux.Handle(path, h)
 	}
