@@ -1,7 +1,6 @@
 // Package metrics owns rfidgw's Prometheus metrics: their names, help texts
 // and labels (the ones operators watch are explained in docs/install.md) and
-// the registry they
-// live in. New creates one Metrics with its own registry; the daemon
+// the registry they live in. New creates one Metrics with its own registry; the daemon
 // (internal/gateway) creates it, hands it to the stages it wires and serves
 // its Registry on /metrics. Metric names and labels are part of the
 // project's interface: dashboards and alerts use them.
