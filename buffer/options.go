@@ -63,17 +63,28 @@ type Options struct {
 	compactEvery time.Duration // tests: least time between compactions (default 1 min)
 }
 
-var gatewayID = regexp.MustCompile(`^[a-z0-9._-]{1,64}$`)
+// GatewayIDPattern is what a gateway id (gateway.id) must be: it names the
+// gateway in every event and keys its gap events. The config checks it here.
+const GatewayIDPattern = `[a-z0-9._-]{1,64}`
+
+var gatewayID = regexp.MustCompile(`^` + GatewayIDPattern + `$`)
+
+// ValidGatewayID reports whether id matches GatewayIDPattern.
+func ValidGatewayID(id string) bool { return gatewayID.MatchString(id) }
+
+// ValidOnFull reports whether s is an on-full policy (DropOldest or
+// RejectNew); "" is not (Options takes it as the default, the config file
+// has filled it in).
+func ValidOnFull(s string) bool { return s == DropOldest || s == RejectNew }
 
 func (o Options) withDefaults() (Options, error) {
-	if !gatewayID.MatchString(o.Gateway) {
-		return o, fmt.Errorf("%w: buffer option gateway %q: want [a-z0-9._-]{1,64}", ErrInvalid, o.Gateway)
+	if !ValidGatewayID(o.Gateway) {
+		return o, fmt.Errorf("%w: buffer option gateway %q: want %s", ErrInvalid, o.Gateway, GatewayIDPattern)
 	}
-	switch o.OnFull {
-	case "":
+	if o.OnFull == "" {
 		o.OnFull = DropOldest
-	case DropOldest, RejectNew:
-	default:
+	}
+	if !ValidOnFull(o.OnFull) {
 		return o, fmt.Errorf("%w: buffer.on_full %q: want %s or %s", ErrInvalid, o.OnFull, DropOldest, RejectNew)
 	}
 	if o.MaxBytes < 0 {

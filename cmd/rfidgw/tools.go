@@ -11,6 +11,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/rfidgw/rfidgw/buffer"
+	"github.com/rfidgw/rfidgw/internal/config"
 	"github.com/rfidgw/rfidgw/uplink"
 )
 
@@ -48,7 +49,7 @@ func bufferCmd() *cobra.Command {
 		Use:   "buffer",
 		Short: "inspect the local event buffer (works while the daemon is stopped)",
 	}
-	cmd.PersistentFlags().StringVar(&dir, "data-dir", "/var/lib/rfidgw", "the gateway's data_dir")
+	cmd.PersistentFlags().StringVar(&dir, "data-dir", config.DefaultDataDir, "the gateway's data_dir")
 	cmd.AddCommand(&cobra.Command{
 		Use:   "stats",
 		Short: "pending events, bytes, oldest and newest seq and age, file size",

@@ -9,8 +9,10 @@ package config
 import (
 	"time"
 
+	"github.com/rfidgw/rfidgw/buffer"
 	"github.com/rfidgw/rfidgw/edge"
 	"github.com/rfidgw/rfidgw/reader"
+	"github.com/rfidgw/rfidgw/uplink"
 )
 
 // Config is the whole gateway configuration.
@@ -76,24 +78,31 @@ type Log struct {
 	Format string `mapstructure:"format"` // auto | text | json
 }
 
+// Defaults that belong to the config file itself (the stages' own defaults
+// come from their packages: buffer, uplink, edge, reader/...).
+const (
+	DefaultDataDir    = "/var/lib/rfidgw"
+	DefaultHTTPListen = "127.0.0.1:9870"
+)
+
 // Default returns a config holding every default of contract §4.
 func Default() Config {
 	return Config{
-		Gateway: Gateway{DataDir: "/var/lib/rfidgw"},
+		Gateway: Gateway{DataDir: DefaultDataDir},
 		Edge:    edge.DefaultSettings(),
 		Buffer: Buffer{
-			MaxBytes:    2 << 30,
-			MinFreeDisk: 256 << 20,
-			OnFull:      "drop_oldest",
+			MaxBytes:    buffer.DefaultMaxBytes,
+			MinFreeDisk: buffer.DefaultMinFreeDisk,
+			OnFull:      buffer.DropOldest,
 		},
 		Uplink: Uplink{Kafka: Kafka{
-			Topic:       "rfid.movements",
-			StatusTopic: "rfid.gateway-status",
-			MaxInFlight: 10000,
-			Heartbeat:   30 * time.Second,
+			Topic:       uplink.DefaultTopic,
+			StatusTopic: uplink.DefaultStatusTopic,
+			MaxInFlight: uplink.DefaultMaxInFlight,
+			Heartbeat:   uplink.DefaultHeartbeat,
 		}},
-		HTTP:   HTTP{Listen: "127.0.0.1:9870"},
-		Record: Record{MaxBytes: 256 << 20},
+		HTTP:   HTTP{Listen: DefaultHTTPListen},
+		Record: Record{MaxBytes: edge.DefaultRecordMaxBytes},
 		Log:    Log{Level: "info", Format: "auto"},
 	}
 }
