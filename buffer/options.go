@@ -7,7 +7,7 @@ import (
 	"time"
 )
 
-// On-full policies (contract §4 buffer.on_full).
+// On-full policies (buffer.on_full in docs/config.md).
 const (
 	DropOldest = "drop_oldest"
 	RejectNew  = "reject_new"

@@ -41,7 +41,7 @@ type Stats struct {
 // Queue is the durable event queue. Open starts its committer goroutine;
 // Close stops it. All methods are safe for concurrent use.
 //
-// Wiring (cmd/rfidgw):
+// Wiring (internal/gateway):
 //
 //	q, err := buffer.Open(cfg.Gateway.DataDir, buffer.Options{Gateway: id,
 //		MaxBytes: b.MaxBytes, MinFreeDisk: b.MinFreeDisk, OnFull: b.OnFull, Log: log})

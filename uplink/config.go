@@ -23,7 +23,7 @@ const (
 	DefaultBackoffMax   = 30 * time.Second
 )
 
-// Config is `uplink.kafka` of the gateway config (contract §4).
+// Config is `uplink.kafka` of the gateway config (docs/config.md).
 type Config struct {
 	Brokers     []string `mapstructure:"brokers"`
 	Topic       string   `mapstructure:"topic"`        // default rfid.movements

@@ -114,6 +114,6 @@ file (a bad new config is rejected and the old one keeps running).`,
 			return err
 		},
 	}
-	cmd.Flags().StringVar(&cfgPath, "config", "", "gateway config file (YAML, contract §4)")
+	cmd.Flags().StringVar(&cfgPath, "config", "", "gateway config file (YAML, every key in docs/config.md)")
 	return cmd
 }
