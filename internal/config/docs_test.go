@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"github.com/spf13/viper"
+
+	"github.com/rfidgw/rfidgw/buffer"
 )
 
 // docKey is one row of a table in docs/config.md.
@@ -270,4 +272,23 @@ func normalise(t *testing.T, v reflect.Value, s string) string {
 		}
 	}
 	return s
+}
+
+// TestGatewayIDPatternDocumented: the one gateway-id rule (buffer's) is the
+// one docs/config.md, configs/example.yaml and docs/event.schema.json state.
+func TestGatewayIDPatternDocumented(t *testing.T) {
+	for _, f := range []struct{ path, want string }{
+		{"../../docs/config.md", "`" + buffer.GatewayIDPattern + "`"},
+		{"../../configs/example.yaml", buffer.GatewayIDPattern},
+		{"../../docs/event.schema.json", `"gateway": {"type": "string", "pattern": "^` + buffer.GatewayIDPattern + `$"}`},
+		{"../../docs/event.schema.json", `"pattern": "^` + buffer.GatewayIDPattern + `-[1-9][0-9]*$"`},
+	} {
+		b, err := os.ReadFile(f.path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !strings.Contains(string(b), f.want) {
+			t.Errorf("%s does not state the gateway id pattern as %s", f.path, f.want)
+		}
+	}
 }
