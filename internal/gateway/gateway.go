@@ -131,7 +131,7 @@ func New(cfg *config.Config, opts Options) (*Gateway, error) {
 		pause:      make(chan chan struct{}),
 	}
 	for _, r := range cfg.Readers {
-		if r.Type == reader.TypeFile {
+		if r.IsRecorded() {
 			g.virtual = true
 			continue
 		}
@@ -567,7 +567,7 @@ func (g *Gateway) initMetrics(cfg *config.Config) {
 	for _, r := range cfg.Readers {
 		for _, id := range r.ReaderIDs() {
 			g.m.ReadsTotal.WithLabelValues(id)
-			if r.Type != reader.TypeFile {
+			if !r.IsRecorded() {
 				g.m.ReaderConnected.WithLabelValues(id)
 			}
 		}

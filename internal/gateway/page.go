@@ -8,7 +8,6 @@ import (
 
 	"github.com/rfidgw/rfidgw/edge"
 	"github.com/rfidgw/rfidgw/internal/zonepage"
-	"github.com/rfidgw/rfidgw/reader"
 )
 
 const (
@@ -75,7 +74,7 @@ func (m pageModel) Readers() []zonepage.ReaderView {
 	g.mu.Unlock()
 	online := g.ReadersOnline()
 	for _, rc := range cfg.Readers {
-		if rc.Type == reader.TypeFile {
+		if rc.IsRecorded() {
 			for _, id := range rc.ReaderIDs() {
 				online[id] = true // a file plays while the gateway runs
 			}
