@@ -10,6 +10,7 @@ import (
 	"sync"
 
 	"github.com/rfidgw/rfidgw/internal/keyed"
+	"github.com/rfidgw/rfidgw/internal/metrics"
 )
 
 // Settings is a reader type's own part of a `readers:` entry: a struct
@@ -24,6 +25,17 @@ type Settings interface {
 type Env struct {
 	GatewayID string       // names the gateway (an MQTT client id includes it)
 	Log       *slog.Logger // nil means slog.Default()
+	// Metrics receives the reader metrics (rfidgw_reads_total, ...); nil
+	// gives the source a private Metrics that nobody serves (tests, check).
+	Metrics *metrics.Metrics
+}
+
+// Meter returns e.Metrics, or a new private Metrics when it is nil.
+func (e Env) Meter() *metrics.Metrics {
+	if e.Metrics == nil {
+		return metrics.New()
+	}
+	return e.Metrics
 }
 
 // Logger returns e.Log or slog.Default().

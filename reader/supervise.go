@@ -39,6 +39,9 @@ type Supervisor struct {
 	OwnStatus bool
 	// Now is the clock (time.Now when nil).
 	Now func() time.Time
+	// Metrics receives rfidgw_reader_connected and
+	// rfidgw_reader_reconnects_total; nil: a private Metrics.
+	Metrics *metrics.Metrics
 }
 
 // Link is a session's line to its supervisor. It implements Sink.
@@ -101,12 +104,15 @@ func (s *Supervisor) Supervise(ctx context.Context, session Session) error {
 	if s.Log == nil {
 		s.Log = slog.Default()
 	}
+	if s.Metrics == nil {
+		s.Metrics = metrics.New()
+	}
 	if !s.OwnStatus {
-		connected := metrics.ReaderConnected.WithLabelValues(s.ID)
+		connected := s.Metrics.ReaderConnected.WithLabelValues(s.ID)
 		connected.Set(0)
 		defer connected.Set(0)
 	}
-	reconnects := metrics.ReaderReconnects.WithLabelValues(s.ID)
+	reconnects := s.Metrics.ReaderReconnects.WithLabelValues(s.ID)
 	var state Status // what the edge was last told
 	lastErr := ""
 	for attempt := 0; ; attempt++ {
@@ -164,7 +170,7 @@ func (s *Supervisor) setState(ctx context.Context, state *Status, st Status) err
 	if st == StatusOnline {
 		v = 1
 	}
-	metrics.ReaderConnected.WithLabelValues(s.ID).Set(v)
+	s.Metrics.ReaderConnected.WithLabelValues(s.ID).Set(v)
 	return s.Sink.Deliver(ctx, []Read{StatusRead(s.now(), s.ID, st)})
 }
 

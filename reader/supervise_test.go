@@ -43,19 +43,19 @@ func (h *logCount) count(prefix string) int {
 	return n
 }
 
-func gauge(t *testing.T, id string) float64 {
+func gauge(t *testing.T, mt *metrics.Metrics, id string) float64 {
 	t.Helper()
 	var m dto.Metric
-	if err := metrics.ReaderConnected.WithLabelValues(id).Write(&m); err != nil {
+	if err := mt.ReaderConnected.WithLabelValues(id).Write(&m); err != nil {
 		t.Fatal(err)
 	}
 	return m.GetGauge().GetValue()
 }
 
-func reconnects(t *testing.T, id string) float64 {
+func reconnects(t *testing.T, mt *metrics.Metrics, id string) float64 {
 	t.Helper()
 	var m dto.Metric
-	if err := metrics.ReaderReconnects.WithLabelValues(id).Write(&m); err != nil {
+	if err := mt.ReaderReconnects.WithLabelValues(id).Write(&m); err != nil {
 		t.Fatal(err)
 	}
 	return m.GetCounter().GetValue()
@@ -66,6 +66,7 @@ func reconnects(t *testing.T, id string) float64 {
 // the gauge says so); a lost connection reports offline and always logs.
 func TestSuperviseStatusesAndLogging(t *testing.T) {
 	id := "sup-" + t.Name()
+	mt := metrics.New()
 	var mu sync.Mutex
 	var statuses []Status
 	sink := SinkFunc(func(_ context.Context, reads []Read) error {
@@ -92,14 +93,14 @@ func TestSuperviseStatusesAndLogging(t *testing.T) {
 			if err := link.Online(); err != nil {
 				return err
 			}
-			gaugeOnline = gauge(t, id)
+			gaugeOnline = gauge(t, mt, id)
 			return errors.New("connection reset")
 		}
 		cancel()
 		return ctx.Err()
 	}
-	before := reconnects(t, id)
-	sup := &Supervisor{ID: id, Kind: "test", Sink: sink, Log: slog.New(h), Backoff: backoff.Backoff{Min: time.Millisecond, Max: 2 * time.Millisecond}}
+	before := reconnects(t, mt, id)
+	sup := &Supervisor{ID: id, Kind: "test", Sink: sink, Log: slog.New(h), Backoff: backoff.Backoff{Min: time.Millisecond, Max: 2 * time.Millisecond}, Metrics: mt}
 	if err := sup.Supervise(ctx, session); err != nil {
 		t.Fatalf("Supervise = %v after cancel, want nil", err)
 	}
@@ -107,10 +108,10 @@ func TestSuperviseStatusesAndLogging(t *testing.T) {
 	if len(statuses) != len(want) || statuses[0] != want[0] || statuses[1] != want[1] || statuses[2] != want[2] {
 		t.Fatalf("statuses %v, want %v", statuses, want)
 	}
-	if gaugeOnline != 1 || gauge(t, id) != 0 {
-		t.Fatalf("rfidgw_reader_connected online=%v after=%v, want 1 then 0", gaugeOnline, gauge(t, id))
+	if gaugeOnline != 1 || gauge(t, mt, id) != 0 {
+		t.Fatalf("rfidgw_reader_connected online=%v after=%v, want 1 then 0", gaugeOnline, gauge(t, mt, id))
 	}
-	if got := reconnects(t, id) - before; got != 5 {
+	if got := reconnects(t, mt, id) - before; got != 5 {
 		t.Fatalf("reconnects grew by %v, want 5 (6 attempts)", got)
 	}
 	if n := h.count("WARN test reader not available"); n != 2 {

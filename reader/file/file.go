@@ -25,6 +25,7 @@ const maxBatch = 512
 
 // Source plays one reads file.
 type Source struct {
+	m   *metrics.Metrics
 	cfg reader.Config
 	set *Settings
 	log *slog.Logger
@@ -35,11 +36,10 @@ type Source struct {
 	Done chan struct{}
 }
 
-// New checks that the file can be opened and returns its Source.
-func New(cfg reader.Config, log *slog.Logger) (*Source, error) {
-	if log == nil {
-		log = slog.Default()
-	}
+// New checks that the file can be opened and returns its Source. env gives
+// the logger and the metrics (both may be zero).
+func New(cfg reader.Config, env reader.Env) (*Source, error) {
+	log := env.Logger()
 	set, ok := cfg.Settings.(*Settings)
 	if !ok {
 		return nil, fmt.Errorf("reader %q: settings are not file settings", cfg.ID)
@@ -49,7 +49,7 @@ func New(cfg reader.Config, log *slog.Logger) (*Source, error) {
 		return nil, keyed.Tag(fmt.Errorf("reader %q: %w", cfg.ID, err), "path", "%v", err)
 	}
 	f.Close()
-	return &Source{cfg: cfg, set: set, log: log.With("reader", cfg.ID), sleep: sleepCtx, Done: make(chan struct{})}, nil
+	return &Source{m: env.Meter(), cfg: cfg, set: set, log: log.With("reader", cfg.ID), sleep: sleepCtx, Done: make(chan struct{})}, nil
 }
 
 func sleepCtx(ctx context.Context, d time.Duration) error {
@@ -140,7 +140,7 @@ func (s *Source) play(ctx context.Context, sink reader.Sink, shift time.Duration
 	counters := map[string]prometheus.Counter{} // no label lookup per read
 	err = reader.ScanReads(f, func(line int, r reader.Read, perr error) error {
 		if perr != nil {
-			metrics.ReaderFrameErrors.WithLabelValues(s.cfg.ID).Inc()
+			s.m.ReaderFrameErrors.WithLabelValues(s.cfg.ID).Inc()
 			s.log.Warn("skipping a line that is not a read", "path", s.set.Path, "line", line, "err", perr)
 			return nil
 		}
@@ -163,7 +163,7 @@ func (s *Source) play(ctx context.Context, sink reader.Sink, shift time.Duration
 		if !r.IsStatus() {
 			c, ok := counters[r.Reader]
 			if !ok {
-				c = metrics.ReadsTotal.WithLabelValues(r.Reader)
+				c = s.m.ReadsTotal.WithLabelValues(r.Reader)
 				counters[r.Reader] = c
 			}
 			c.Inc()

@@ -7,7 +7,7 @@
 //
 // Wiring (cmd/rfidgw):
 //
-//	src, err := llrp.New(cfg, logger) // cfg: a readers: entry with type llrp
+//	src, err := llrp.New(cfg, reader.Env{Log: logger, Metrics: m}) // cfg: a readers: entry with type llrp
 //	// rfidgw run:   go src.Run(ctx, sink)  // reader.Source; returns nil when ctx ends
 //	// rfidgw check: line, err := src.Check(ctx) // "Impinj model 2001002 firmware 5.14.0.240 antennas 4"
 //

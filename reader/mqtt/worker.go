@@ -9,7 +9,6 @@ import (
 	paho "github.com/eclipse/paho.mqtt.golang"
 	"github.com/prometheus/client_golang/prometheus"
 
-	"github.com/rfidgw/rfidgw/internal/metrics"
 	"github.com/rfidgw/rfidgw/reader"
 )
 
@@ -61,7 +60,7 @@ func (w *worker) run(ctx context.Context) error {
 	// (the edge is not told; it is stopping or replacing this source).
 	defer func() {
 		for _, id := range w.known {
-			metrics.ReaderConnected.WithLabelValues(id).Set(0)
+			w.s.m.ReaderConnected.WithLabelValues(id).Set(0)
 		}
 	}()
 	for {
@@ -118,7 +117,7 @@ func (w *worker) flush(ctx context.Context) error {
 func (w *worker) counter(id string) prometheus.Counter {
 	c, ok := w.readsTotal[id]
 	if !ok {
-		c = metrics.ReadsTotal.WithLabelValues(id)
+		c = w.s.m.ReadsTotal.WithLabelValues(id)
 		w.readsTotal[id] = c
 	}
 	return c
@@ -165,7 +164,7 @@ func (w *worker) set(id string, st reader.Status) {
 	if st == reader.StatusOnline {
 		v = 1
 	}
-	metrics.ReaderConnected.WithLabelValues(id).Set(v)
+	w.s.m.ReaderConnected.WithLabelValues(id).Set(v)
 }
 
 // learn adds a reader id seen in a topic or payload to those served.
@@ -232,7 +231,7 @@ func (w *worker) bad(id, topic string, payload []byte, err error) {
 	if errors.As(err, &pe) {
 		n = pe.Bad
 	}
-	metrics.ReaderFrameErrors.WithLabelValues(id).Add(float64(n))
+	w.s.m.ReaderFrameErrors.WithLabelValues(id).Add(float64(n))
 	rl := w.badLog[id]
 	if rl == nil {
 		rl = &rateLog{every: badLogEvery}

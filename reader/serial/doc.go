@@ -6,7 +6,7 @@
 //
 // # API for cmd/rfidgw
 //
-//	src, err := serial.New(cfg, log) // cfg is a reader.Config with type: serial; errors wrap ErrConfig
+//	src, err := serial.New(cfg, reader.Env{Log: log, Metrics: m}) // cfg is a reader.Config with type: serial; errors wrap ErrConfig
 //	err = src.Run(ctx, sink)         // reader.Source: reads until ctx ends, reconnects on its own
 //	desc, err := src.Check(ctx)      // reader.Checker: one line for `rfidgw check`
 //

@@ -65,6 +65,7 @@ func defaultTiming() timing {
 // Source is one serial reader. It implements reader.Source and
 // reader.Checker.
 type Source struct {
+	m       *metrics.Metrics
 	cfg     reader.Config
 	set     *Settings
 	log     *slog.Logger
@@ -84,11 +85,10 @@ var (
 )
 
 // New validates cfg (type serial) and returns the Source. Errors wrap
-// ErrConfig and name the reader and the key.
-func New(cfg reader.Config, log *slog.Logger) (*Source, error) {
-	if log == nil {
-		log = slog.Default()
-	}
+// ErrConfig and name the reader and the key. env gives the logger and the
+// metrics (both may be zero).
+func New(cfg reader.Config, env reader.Env) (*Source, error) {
+	log := env.Logger()
 	bad := func(key, format string, args ...any) error {
 		msg := fmt.Sprintf(format, args...)
 		return keyed.Tag(fmt.Errorf("%w: reader %q: %s: %s", ErrConfig, cfg.ID, key, msg), key, "%s", msg)
@@ -106,7 +106,7 @@ func New(cfg reader.Config, log *slog.Logger) (*Source, error) {
 	if set.Device == "" {
 		return nil, bad("device", "missing (e.g. /dev/ttyUSB0 or /dev/serial/by-id/usb-…)")
 	}
-	s := &Source{cfg: cfg, set: set, log: log.With("reader", cfg.ID, "device", set.Device), baud: set.Baud, t: defaultTiming()}
+	s := &Source{m: env.Meter(), cfg: cfg, set: set, log: log.With("reader", cfg.ID, "device", set.Device), baud: set.Baud, t: defaultTiming()}
 	if s.baud == 0 {
 		s.baud = DefaultBaud
 	}
@@ -160,6 +160,7 @@ func (s *Source) Run(ctx context.Context, sink reader.Sink) error {
 	sup := &reader.Supervisor{
 		ID: s.cfg.ID, Kind: "serial", Sink: sink, Log: s.log,
 		Backoff: backoff.Backoff{Min: s.t.backoffMin, Max: s.t.backoffMax, Jitter: 0.2},
+		Metrics: s.m,
 	}
 	return sup.Supervise(ctx, s.session)
 }
@@ -519,7 +520,7 @@ func (s *Source) abandonAfter() time.Duration {
 // once a minute with how many there were, so a noisy cable shows up
 // without flooding the journal.
 func (s *Source) frameError(err error) {
-	metrics.ReaderFrameErrors.WithLabelValues(s.cfg.ID).Inc()
+	s.m.ReaderFrameErrors.WithLabelValues(s.cfg.ID).Inc()
 	s.errMu.Lock()
 	defer s.errMu.Unlock()
 	s.frameErrs++
@@ -561,7 +562,7 @@ func (b *batcher) flush() error {
 	if err != nil {
 		return err // from reader.Link: the sink refused, Supervise stops
 	}
-	metrics.ReadsTotal.WithLabelValues(b.s.cfg.ID).Add(float64(n))
+	b.s.m.ReadsTotal.WithLabelValues(b.s.cfg.ID).Add(float64(n))
 	return nil
 }
 
