@@ -1,9 +1,10 @@
-// Package config owns the gateway configuration file (contract §4): the
+// Package config owns the gateway configuration file (docs/config.md): the
 // struct that holds every default, strict loading with viper (an unknown key
 // is an error), RFIDGW_ environment overrides, and validation that lists
 // every problem by its key path. It composes the config types that the
-// stages own (reader.Config, edge.Zone, edge.Settings) and is used only by
-// the wiring in cmd/rfidgw and internal/gateway. Reader entries are decoded
+// stages own (reader.Config, edge.Zone, edge.Settings) and takes their
+// defaults from them; it is used by the commands in cmd/rfidgw and by the
+// daemon's wiring in internal/gateway. Reader entries are decoded
 // and checked by their type as registered in package reader (see
 // reader/all); this package knows no reader type.
 package config
@@ -88,7 +89,7 @@ const (
 	DefaultHTTPListen = "127.0.0.1:9870"
 )
 
-// Default returns a config holding every default of contract §4.
+// Default returns a config holding every default (docs/config.md lists them).
 func Default() Config {
 	return Config{
 		Gateway: Gateway{DataDir: DefaultDataDir},

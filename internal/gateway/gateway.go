@@ -560,7 +560,7 @@ func (s edgeSink) IgnoredCounter(reader, reason string) edge.Counter {
 
 func (s edgeSink) TagsTracked(n int) { s.m.TagsTracked.Set(float64(n)) }
 
-// initMetrics creates every labelled series of contract §7 at zero, so
+// initMetrics creates every labelled series (docs/install.md lists them) at zero, so
 // /metrics lists them from the start (a dashboard can tell "no reads yet"
 // from "metric missing").
 func (g *Gateway) initMetrics(cfg *config.Config) {

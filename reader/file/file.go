@@ -1,8 +1,8 @@
 // Package file owns the `file` reader type: it plays a reads JSON-lines file
-// (contract §5) at the recorded pace, faster, or as fast as possible. It is
+// (docs/zones.md, "The reads format") at the recorded pace, faster, or as fast as possible. It is
 // the first source of the gateway and stays useful for demos and for testing
 // an install without readers. Read times are kept as recorded: the engine's
-// clock follows them (see cmd/rfidgw's pipeline clock).
+// clock follows them (see the gateway's clock in internal/gateway).
 package file
 
 import (

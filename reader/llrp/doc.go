@@ -5,7 +5,7 @@
 // llrp/llrpsim). It is written from the protocol tables in protocols.md §1,
 // not on an LLRP library.
 //
-// Wiring (cmd/rfidgw):
+// Wiring (the daemon in internal/gateway builds it through the registry):
 //
 //	src, err := llrp.New(cfg, reader.Env{Log: logger, Metrics: m}) // cfg: a readers: entry with type llrp
 //	// rfidgw run:   go src.Run(ctx, sink)  // reader.Source; returns nil when ctx ends
