@@ -23,6 +23,7 @@ import (
 
 	"github.com/rfidgw/rfidgw/buffer"
 	"github.com/rfidgw/rfidgw/edge"
+	"github.com/rfidgw/rfidgw/internal/backoff"
 	"github.com/rfidgw/rfidgw/internal/config"
 	"github.com/rfidgw/rfidgw/internal/metrics"
 	"github.com/rfidgw/rfidgw/reader"
@@ -80,8 +81,9 @@ type Gateway struct {
 
 	extraHandlers map[string]http.Handler
 
-	version string
-	m       *metrics.Metrics
+	version     string
+	buildCommit string
+	m           *metrics.Metrics
 
 	wg sync.WaitGroup
 }
@@ -98,7 +100,8 @@ func (g *Gateway) Handle(path string, h http.Handler) {
 // Options are what New needs besides the config.
 type Options struct {
 	Log     *slog.Logger // nil: slog.Default()
-	Version string       // reported in the gateway status messages; "" = "dev"
+	Version string       // reported in status messages and rfidgw_build_info; "" = "dev"
+	Commit  string       // rfidgw_build_info's commit label; "" = "unknown"
 	// Metrics receives every stage's metrics and is served on /metrics;
 	// nil gives the gateway a fresh one.
 	Metrics *metrics.Metrics
@@ -114,21 +117,25 @@ func New(cfg *config.Config, opts Options) (*Gateway, error) {
 	if opts.Version == "" {
 		opts.Version = "dev"
 	}
+	if opts.Commit == "" {
+		opts.Commit = "unknown"
+	}
 	if opts.Metrics == nil {
 		opts.Metrics = metrics.New()
 	}
 	g := &Gateway{
-		version:    opts.Version,
-		m:          opts.Metrics,
-		log:        log,
-		cfg:        cfg,
-		sources:    map[string]*runningSource{},
-		in:         make(chan *batch, 64),
-		reloads:    make(chan reloadReq),
-		readersUp:  map[string]bool{},
-		aliveAfter: 5 * time.Second,
-		page:       newPageState(),
-		pause:      make(chan chan struct{}),
+		version:     opts.Version,
+		buildCommit: opts.Commit,
+		m:           opts.Metrics,
+		log:         log,
+		cfg:         cfg,
+		sources:     map[string]*runningSource{},
+		in:          make(chan *batch, 64),
+		reloads:     make(chan reloadReq),
+		readersUp:   map[string]bool{},
+		aliveAfter:  5 * time.Second,
+		page:        newPageState(),
+		pause:       make(chan chan struct{}),
 	}
 	for _, r := range cfg.Readers {
 		if r.IsRecorded() {
@@ -419,7 +426,7 @@ func (g *Gateway) commit(ctx context.Context, events []edge.Event) error {
 			state[i].Value = []byte(c.Rack)
 		}
 	}
-	backoff := 50 * time.Millisecond
+	bo := backoff.Backoff{Min: 50 * time.Millisecond, Max: 6400 * time.Millisecond}
 	for {
 		err := g.queue.Append(context.Background(), events, state)
 		if err == nil {
@@ -451,23 +458,25 @@ func (g *Gateway) commit(ctx context.Context, events []edge.Event) error {
 		}
 		g.commitErr.Store(&msg)
 		g.progress.Store(time.Now().UnixNano())
+		wait := bo.Next()
 		select {
-		case <-time.After(backoff):
+		case <-time.After(wait):
 		case <-ctx.Done():
 			// Shutting down with uncommitted events: keep trying a little
 			// longer, they exist nowhere else.
-			if backoff > time.Second {
+			if wait > time.Second {
 				g.log.Error("events lost at shutdown: the buffer refused them", "events", len(events), "err", err)
 				return err
 			}
 		}
-		if backoff < 5*time.Second {
-			backoff *= 2
-		}
 	}
 }
 
-// Ready reports nil when the pipeline runs: buffer writable, owner moving.
+// Ready reports nil when the pipeline runs: buffer writable and not losing
+// events to a full disk (buffer.ErrDiskFull: the filesystem is at
+// min_free_disk and on_full drops or refuses events), owner moving. A buffer
+// at max_bytes during an uplink outage stays ready: the uplink state, the lag
+// and the gap events say that one.
 func (g *Gateway) Ready() error {
 	if !g.started.Load() {
 		return errors.New("starting")
@@ -567,8 +576,9 @@ func (g *Gateway) initMetrics(cfg *config.Config) {
 	for _, r := range cfg.Readers {
 		for _, id := range r.ReaderIDs() {
 			g.m.ReadsTotal.WithLabelValues(id)
-			if !r.IsRecorded() {
-				g.m.ReaderConnected.WithLabelValues(id)
+			g.m.ReaderConnected.WithLabelValues(id)
+			for _, reason := range []string{edge.ReasonNoZone, edge.ReasonWeak, edge.ReasonNoEPC, edge.ReasonBadTime} {
+				g.m.ReadsIgnoredTotal.WithLabelValues(id, reason)
 			}
 		}
 	}
