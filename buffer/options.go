@@ -5,6 +5,8 @@ import (
 	"log/slog"
 	"regexp"
 	"time"
+
+	"github.com/rfidgw/rfidgw/internal/metrics"
 )
 
 // On-full policies (buffer.on_full in docs/config.md).
@@ -34,6 +36,10 @@ type Options struct {
 	MinFreeDisk int64  // free bytes to leave on the filesystem; default 256 MiB, < 0 disables
 	OnFull      string // "drop_oldest" (default) | "reject_new"
 	Log         *slog.Logger
+	// Metrics receives the rfidgw_buffer_* metrics, rfidgw_events_dropped_total,
+	// the gap events' rfidgw_events_total and rfidgw_uplink_lag_seconds (the
+	// daemon's); nil gives the Queue a private Metrics that nobody serves.
+	Metrics *metrics.Metrics
 
 	// MaxBatchEvents and MaxBatchBytes bound how many waiting Append calls the
 	// committer takes into one transaction (one call is never split).
@@ -98,6 +104,9 @@ func (o Options) withDefaults() (Options, error) {
 	}
 	if o.Log == nil {
 		o.Log = slog.Default()
+	}
+	if o.Metrics == nil {
+		o.Metrics = metrics.New()
 	}
 	if o.MaxBatchEvents <= 0 {
 		o.MaxBatchEvents = DefaultMaxBatchEvents

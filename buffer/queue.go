@@ -14,7 +14,6 @@ import (
 	bolt "go.etcd.io/bbolt"
 
 	"github.com/rfidgw/rfidgw/edge"
-	"github.com/rfidgw/rfidgw/internal/metrics"
 )
 
 // StateChange is one edge-state update committed with the events it caused
@@ -223,7 +222,7 @@ func (q *Queue) openDB(ceiling uint64) error {
 	if rerr := os.Rename(q.path, aside); rerr != nil {
 		return fmt.Errorf("buffer: %w; moving it aside failed: %w", err, rerr)
 	}
-	metrics.BufferCorruptFiles.Inc()
+	q.opts.Metrics.BufferCorruptFiles.Inc()
 	salvaged, serr := salvageMeta(aside)
 	q.log.Error("buffer file cannot be opened; moved aside and started a new one (nothing deleted)",
 		"err", err, "moved_to", aside, "salvaged_meta", serr == nil,
@@ -683,12 +682,12 @@ func (q *Queue) Close() error {
 
 // updateMetricsLocked publishes the gauges; q.mu held (or not yet shared).
 func (q *Queue) updateMetricsLocked(now time.Time) {
-	metrics.BufferEvents.Set(float64(q.st.count))
-	metrics.BufferBytes.Set(float64(q.st.bytes))
-	metrics.BufferFileBytes.Set(float64(q.fileBytes))
+	q.opts.Metrics.BufferEvents.Set(float64(q.st.count))
+	q.opts.Metrics.BufferBytes.Set(float64(q.st.bytes))
+	q.opts.Metrics.BufferFileBytes.Set(float64(q.fileBytes))
 	lag := 0.0
 	if q.st.count > 0 && !q.ends.oldestCommitted.IsZero() {
 		lag = max(0, now.Sub(q.ends.oldestCommitted).Seconds())
 	}
-	metrics.UplinkLagSeconds.Set(lag)
+	q.opts.Metrics.UplinkLagSeconds.Set(lag)
 }

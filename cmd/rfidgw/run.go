@@ -76,9 +76,7 @@ file (a bad new config is rejected and the old one keeps running).`,
 			if err != nil {
 				return usageErr(err)
 			}
-			// metrics.Default: the buffer still writes there directly (see
-			// internal/metrics/default.go).
-			gw, err := gateway.New(cfg, gateway.Options{Log: log, Version: version, Commit: commit, Metrics: metrics.Default})
+			gw, err := gateway.New(cfg, gateway.Options{Log: log, Version: version, Commit: commit, Metrics: metrics.New()})
 			if err != nil {
 				if errors.Is(err, config.ErrConfig) {
 					return usageErr(err)

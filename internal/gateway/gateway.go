@@ -166,6 +166,7 @@ func New(cfg *config.Config, opts Options) (*Gateway, error) {
 		MinFreeDisk: int64(cfg.Buffer.MinFreeDisk),
 		OnFull:      cfg.Buffer.OnFull,
 		Log:         log,
+		Metrics:     g.m,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("buffer in %s: %w", cfg.Gateway.DataDir, err)

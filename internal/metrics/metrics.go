@@ -1,9 +1,12 @@
 // Package metrics owns rfidgw's Prometheus metrics: their names, help texts
 // and labels (the ones operators watch are explained in docs/install.md) and
-// the registry they live in. New creates one Metrics with its own registry; the daemon
-// (internal/gateway) creates it, hands it to the stages it wires and serves
-// its Registry on /metrics. Metric names and labels are part of the
-// project's interface: dashboards and alerts use them.
+// the registry they live in. There is no package-level registry: New creates
+// one Metrics with its own; `rfidgw run` creates it and the daemon
+// (internal/gateway) hands it to every stage it wires (reader.Env,
+// buffer.Options, uplink.Config, edge.StatsSink) and serves its Registry on
+// /metrics. A stage given none makes a private one (tests, `rfidgw check`).
+// Metric names and labels are part of the project's interface: dashboards
+// and alerts use them.
 //
 // The edge engine does not import this package: it reports through
 // edge.StatsSink, which the gateway implements on a Metrics.
