@@ -36,7 +36,7 @@ seen twice (a redelivery): the same check the hub runs.`,
 		},
 	}
 	cmd.Flags().StringVar(&brokers, "brokers", "", "Kafka bootstrap brokers, comma-separated")
-	cmd.Flags().StringVar(&opts.Topic, "topic", "rfid.movements", "topic to read")
+	cmd.Flags().StringVar(&opts.Topic, "topic", uplink.DefaultTopic, "topic to read")
 	cmd.Flags().BoolVar(&opts.FromBeginning, "from-beginning", false, "start at the oldest message instead of new ones")
 	cmd.Flags().StringVar(&opts.Gateway, "gateway", "", "only events of this gateway id")
 	cmd.Flags().IntVar(&opts.Count, "count", 0, "stop after this many events (0: run until Ctrl-C)")
