@@ -11,7 +11,6 @@ import (
 	"sync"
 
 	"github.com/rfidgw/rfidgw/internal/keyed"
-	"github.com/rfidgw/rfidgw/internal/metrics"
 )
 
 // Settings is a reader type's own part of a `readers:` entry: a struct
@@ -27,14 +26,14 @@ type Env struct {
 	GatewayID string       // names the gateway (an MQTT client id includes it)
 	Log       *slog.Logger // nil means slog.Default()
 	// Metrics receives the reader metrics (rfidgw_reads_total, ...); nil
-	// gives the source a private Metrics that nobody serves (tests, check).
-	Metrics *metrics.Metrics
+	// means Discard (tests, `rfidgw check`).
+	Metrics Metrics
 }
 
-// Meter returns e.Metrics, or a new private Metrics when it is nil.
-func (e Env) Meter() *metrics.Metrics {
+// Meter returns e.Metrics, or Discard when it is nil.
+func (e Env) Meter() Metrics {
 	if e.Metrics == nil {
-		return metrics.New()
+		return Discard
 	}
 	return e.Metrics
 }

@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/rfidgw/rfidgw/internal/backoff"
-	"github.com/rfidgw/rfidgw/internal/metrics"
 )
 
 // Session runs one connection of a protocol: it connects, identifies the
@@ -40,8 +39,8 @@ type Supervisor struct {
 	// Now is the clock (time.Now when nil).
 	Now func() time.Time
 	// Metrics receives rfidgw_reader_connected and
-	// rfidgw_reader_reconnects_total; nil: a private Metrics.
-	Metrics *metrics.Metrics
+	// rfidgw_reader_reconnects_total; nil: Discard.
+	Metrics Metrics
 }
 
 // Link is a session's line to its supervisor. It implements Sink.
@@ -105,14 +104,14 @@ func (s *Supervisor) Supervise(ctx context.Context, session Session) error {
 		s.Log = slog.Default()
 	}
 	if s.Metrics == nil {
-		s.Metrics = metrics.New()
+		s.Metrics = Discard
 	}
 	if !s.OwnStatus {
-		connected := s.Metrics.ReaderConnected.WithLabelValues(s.ID)
+		connected := s.Metrics.Connected(s.ID)
 		connected.Set(0)
 		defer connected.Set(0)
 	}
-	reconnects := s.Metrics.ReaderReconnects.WithLabelValues(s.ID)
+	reconnects := s.Metrics.Reconnects(s.ID)
 	var state Status // what the edge was last told
 	lastErr := ""
 	for attempt := 0; ; attempt++ {
@@ -170,7 +169,7 @@ func (s *Supervisor) setState(ctx context.Context, state *Status, st Status) err
 	if st == StatusOnline {
 		v = 1
 	}
-	s.Metrics.ReaderConnected.WithLabelValues(s.ID).Set(v)
+	s.Metrics.Connected(s.ID).Set(v)
 	return s.Sink.Deliver(ctx, []Read{StatusRead(s.now(), s.ID, st)})
 }
 

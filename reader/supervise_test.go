@@ -9,10 +9,7 @@ import (
 	"testing"
 	"time"
 
-	dto "github.com/prometheus/client_model/go"
-
 	"github.com/rfidgw/rfidgw/internal/backoff"
-	"github.com/rfidgw/rfidgw/internal/metrics"
 )
 
 // logCount counts log lines by level and message.
@@ -43,22 +40,41 @@ func (h *logCount) count(prefix string) int {
 	return n
 }
 
-func gauge(t *testing.T, mt *metrics.Metrics, id string) float64 {
-	t.Helper()
-	var m dto.Metric
-	if err := mt.ReaderConnected.WithLabelValues(id).Write(&m); err != nil {
-		t.Fatal(err)
-	}
-	return m.GetGauge().GetValue()
+// fakeMetrics is a Metrics that keeps its values in a map (this package
+// cannot import internal/metrics, which implements Metrics on Prometheus).
+type fakeMetrics struct {
+	mu sync.Mutex
+	v  map[string]float64
 }
 
-func reconnects(t *testing.T, mt *metrics.Metrics, id string) float64 {
+type fakeValue struct {
+	f   *fakeMetrics
+	key string
+}
+
+func (c fakeValue) Inc()          { c.Add(1) }
+func (c fakeValue) Add(d float64) { c.f.mu.Lock(); c.f.v[c.key] += d; c.f.mu.Unlock() }
+func (c fakeValue) Set(x float64) { c.f.mu.Lock(); c.f.v[c.key] = x; c.f.mu.Unlock() }
+
+func (f *fakeMetrics) Reads(id string) Counter       { return fakeValue{f, "reads/" + id} }
+func (f *fakeMetrics) FrameErrors(id string) Counter { return fakeValue{f, "frame_errors/" + id} }
+func (f *fakeMetrics) Reconnects(id string) Counter  { return fakeValue{f, "reconnects/" + id} }
+func (f *fakeMetrics) Connected(id string) Gauge     { return fakeValue{f, "connected/" + id} }
+
+func (f *fakeMetrics) get(key string) float64 {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.v[key]
+}
+
+func gauge(t *testing.T, mt *fakeMetrics, id string) float64 {
 	t.Helper()
-	var m dto.Metric
-	if err := mt.ReaderReconnects.WithLabelValues(id).Write(&m); err != nil {
-		t.Fatal(err)
-	}
-	return m.GetCounter().GetValue()
+	return mt.get("connected/" + id)
+}
+
+func reconnects(t *testing.T, mt *fakeMetrics, id string) float64 {
+	t.Helper()
+	return mt.get("reconnects/" + id)
 }
 
 // TestSuperviseStatusesAndLogging: a reader that is down reports offline
@@ -66,7 +82,7 @@ func reconnects(t *testing.T, mt *metrics.Metrics, id string) float64 {
 // the gauge says so); a lost connection reports offline and always logs.
 func TestSuperviseStatusesAndLogging(t *testing.T) {
 	id := "sup-" + t.Name()
-	mt := metrics.New()
+	mt := &fakeMetrics{v: map[string]float64{}}
 	var mu sync.Mutex
 	var statuses []Status
 	sink := SinkFunc(func(_ context.Context, reads []Read) error {

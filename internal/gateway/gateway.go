@@ -158,7 +158,7 @@ func New(cfg *config.Config, opts Options) (*Gateway, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", config.ErrConfig, err)
 	}
-	eng.SetStatsSink(edgeSink{g.m})
+	eng.SetStatsSink(g.m.Edge())
 	g.engine = eng
 	q, err := buffer.Open(cfg.Gateway.DataDir, buffer.Options{
 		Gateway:     cfg.Gateway.ID,
@@ -560,15 +560,6 @@ func (g *Gateway) status() uplink.GatewayStatus {
 
 // Metrics is the Metrics the gateway writes to and serves on /metrics.
 func (g *Gateway) Metrics() *metrics.Metrics { return g.m }
-
-// edgeSink exports the edge engine's counters as Prometheus metrics.
-type edgeSink struct{ m *metrics.Metrics }
-
-func (s edgeSink) IgnoredCounter(reader, reason string) edge.Counter {
-	return s.m.ReadsIgnoredTotal.WithLabelValues(reader, reason)
-}
-
-func (s edgeSink) TagsTracked(n int) { s.m.TagsTracked.Set(float64(n)) }
 
 // initMetrics creates every labelled series (docs/install.md lists them) at zero, so
 // /metrics lists them from the start (a dashboard can tell "no reads yet"

@@ -24,7 +24,7 @@ type runningSource struct {
 
 // startSource runs one source until ctx ends or it returns. Caller holds g.mu.
 func (g *Gateway) startSource(ctx context.Context, rc reader.Config) error {
-	src, err := reader.NewSource(rc, reader.Env{GatewayID: g.cfg.Gateway.ID, Log: g.log, Metrics: g.m})
+	src, err := reader.NewSource(rc, reader.Env{GatewayID: g.cfg.Gateway.ID, Log: g.log, Metrics: g.m.Readers()})
 	if err != nil {
 		return err
 	}

@@ -2,14 +2,16 @@
 // and labels (the ones operators watch are explained in docs/install.md) and
 // the registry they live in. There is no package-level registry: New creates
 // one Metrics with its own; `rfidgw run` creates it and the daemon
-// (internal/gateway) hands it to every stage it wires (reader.Env,
-// buffer.Options, uplink.Config, edge.StatsSink) and serves its Registry on
-// /metrics. A stage given none makes a private one (tests, `rfidgw check`).
+// (internal/gateway) hands it to every stage it wires (reader.Env through
+// Readers, edge.Engine.SetStatsSink through Edge, buffer.Options,
+// uplink.Config) and serves its Registry on /metrics. A stage given none
+// counts into nothing or a private one (tests, `rfidgw check`).
 // Metric names and labels are part of the project's interface: dashboards
 // and alerts use them.
 //
-// The edge engine does not import this package: it reports through
-// edge.StatsSink, which the gateway implements on a Metrics.
+// The edge engine and the reader packages do not import this package (nor
+// Prometheus): they count through edge.StatsSink and reader.Metrics, which
+// Edge and Readers implement.
 package metrics
 
 import (

@@ -13,10 +13,7 @@ import (
 	"os"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
-
 	"github.com/rfidgw/rfidgw/internal/keyed"
-	"github.com/rfidgw/rfidgw/internal/metrics"
 	"github.com/rfidgw/rfidgw/reader"
 )
 
@@ -25,7 +22,7 @@ const maxBatch = 512
 
 // Source plays one reads file.
 type Source struct {
-	m   *metrics.Metrics
+	m   reader.Metrics
 	cfg reader.Config
 	set *Settings
 	log *slog.Logger
@@ -103,8 +100,8 @@ func (s *Source) Run(ctx context.Context, sink reader.Sink) error {
 	// A reads file is "connected" while it plays, for every reader id it
 	// provides, like a live reader's rfidgw_reader_connected.
 	for _, id := range s.cfg.ReaderIDs() {
-		s.m.ReaderConnected.WithLabelValues(id).Set(1)
-		defer s.m.ReaderConnected.WithLabelValues(id).Set(0)
+		s.m.Connected(id).Set(1)
+		defer s.m.Connected(id).Set(0)
 	}
 	var shift time.Duration
 	for {
@@ -143,10 +140,10 @@ func (s *Source) play(ctx context.Context, sink reader.Sink, shift time.Duration
 		return nil
 	}
 	var wallStart time.Time
-	counters := map[string]prometheus.Counter{} // no label lookup per read
+	counters := map[string]reader.Counter{} // no label lookup per read
 	err = reader.ScanReads(f, func(line int, r reader.Read, perr error) error {
 		if perr != nil {
-			s.m.ReaderFrameErrors.WithLabelValues(s.cfg.ID).Inc()
+			s.m.FrameErrors(s.cfg.ID).Inc()
 			s.log.Warn("skipping a line that is not a read", "path", s.set.Path, "line", line, "err", perr)
 			return nil
 		}
@@ -169,7 +166,7 @@ func (s *Source) play(ctx context.Context, sink reader.Sink, shift time.Duration
 		if !r.IsStatus() {
 			c, ok := counters[r.Reader]
 			if !ok {
-				c = s.m.ReadsTotal.WithLabelValues(r.Reader)
+				c = s.m.Reads(r.Reader)
 				counters[r.Reader] = c
 			}
 			c.Inc()

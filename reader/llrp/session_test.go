@@ -150,7 +150,7 @@ func newTestSource(t *testing.T, cfg reader.Config) *llrp.Source {
 	if cfg.Type == "" {
 		cfg.Type = reader.TypeLLRP
 	}
-	s, err := llrp.New(cfg, reader.Env{Log: quietLog, Metrics: testMetrics})
+	s, err := llrp.New(cfg, reader.Env{Log: quietLog, Metrics: testMetrics.Readers()})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -13,7 +13,6 @@ import (
 
 	"github.com/rfidgw/rfidgw/internal/backoff"
 	"github.com/rfidgw/rfidgw/internal/keyed"
-	"github.com/rfidgw/rfidgw/internal/metrics"
 	"github.com/rfidgw/rfidgw/reader"
 )
 
@@ -38,7 +37,7 @@ var (
 // any number of times (but not while Run holds the reader's only client
 // slot).
 type Source struct {
-	m         *metrics.Metrics
+	m         reader.Metrics
 	id        string
 	addr      string
 	tls       *tls.Config // nil for plain TCP

@@ -17,7 +17,6 @@ import (
 	"github.com/eclipse/paho.mqtt.golang/packets"
 
 	"github.com/rfidgw/rfidgw/internal/backoff"
-	"github.com/rfidgw/rfidgw/internal/metrics"
 	"github.com/rfidgw/rfidgw/reader"
 )
 
@@ -44,7 +43,7 @@ const (
 type Source struct {
 	set *resolved
 	log *slog.Logger
-	m   *metrics.Metrics
+	m   reader.Metrics
 }
 
 var (

@@ -137,7 +137,7 @@ func newSource(t *testing.T, cfg reader.Config) *mqtt.Source {
 	if cfg.Type == "" {
 		cfg.Type = reader.TypeMQTT
 	}
-	src, err := mqtt.New(cfg, reader.Env{Metrics: testMetrics})
+	src, err := mqtt.New(cfg, reader.Env{Metrics: testMetrics.Readers()})
 	if err != nil {
 		t.Fatalf("New: %v", err)
 	}

@@ -15,7 +15,6 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/rfidgw/rfidgw/internal/backoff"
-	"github.com/rfidgw/rfidgw/internal/metrics"
 	"github.com/rfidgw/rfidgw/reader"
 )
 
@@ -64,7 +63,7 @@ func defaultTiming() timing {
 // Source is one serial reader. It implements reader.Source and
 // reader.Checker.
 type Source struct {
-	m       *metrics.Metrics
+	m       reader.Metrics
 	cfg     reader.Config
 	set     *Settings
 	log     *slog.Logger
@@ -482,7 +481,7 @@ func (s *Source) abandonAfter() time.Duration {
 // once a minute with how many there were, so a noisy cable shows up
 // without flooding the journal.
 func (s *Source) frameError(err error) {
-	s.m.ReaderFrameErrors.WithLabelValues(s.cfg.ID).Inc()
+	s.m.FrameErrors(s.cfg.ID).Inc()
 	s.errMu.Lock()
 	defer s.errMu.Unlock()
 	s.frameErrs++
@@ -524,7 +523,7 @@ func (b *batcher) flush() error {
 	if err != nil {
 		return err // from reader.Link: the sink refused, Supervise stops
 	}
-	b.s.m.ReadsTotal.WithLabelValues(b.s.cfg.ID).Add(float64(n))
+	b.s.m.Reads(b.s.cfg.ID).Add(float64(n))
 	return nil
 }
 

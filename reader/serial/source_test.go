@@ -69,7 +69,7 @@ func start(t testing.TB, sim *serialsim.Simulator, cfg reader.Config) *harness {
 	if cfg.ID == "" {
 		cfg.ID = "rack-" + strings.ToLower(strings.ReplaceAll(t.Name(), "/", "-"))
 	}
-	src, err := serial.New(cfg, reader.Env{Log: quietLog(), Metrics: testMetrics})
+	src, err := serial.New(cfg, reader.Env{Log: quietLog(), Metrics: testMetrics.Readers()})
 	if err != nil {
 		t.Fatal(err)
 	}
