@@ -146,7 +146,7 @@ func TestEventsMatchGS1Schema(t *testing.T) {
 		strings.Replace(string(bad), `"OBSERVE"`, `"LOOK"`, 1),
 		strings.Replace(string(bad), `"+01:00"`, `"+1"`, 1),
 		strings.Replace(string(bad), `"bizStep":"arriving"`, `"bizStep":"urn:epcglobal:cbv:bizstep:arriving"`, 1), // the schema's lookahead pattern
-		strings.Replace(string(bad), `"rfidgw:gateway"`, `"gateway"`, 1),                                           // extension names must be URIs
+		strings.Replace(string(bad), `"rfidgw:gateway"`, `"gateway"`, 1),                                          // extension names must be URIs
 		strings.Replace(string(bad), `"eventTime":"2026-11-25T10:00:02.480Z"`, `"eventTime":"yesterday"`, 1),
 	} {
 		if schema.ValidateEPCIS([]byte(broken)) == nil {

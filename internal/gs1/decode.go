@@ -147,10 +147,10 @@ func (r *bitReader) read(n int) uint64 {
 // hexBytes parses an EPC's hex digits (either case).
 func hexBytes(hex string) ([]byte, error) {
 	if len(hex) == 0 {
-		return nil, fmt.Errorf("%w: empty EPC", ErrMalformed)
+		return nil, fmt.Errorf("%w: %w: empty", ErrMalformed, ErrNotHex)
 	}
 	if len(hex) > MaxHexLen {
-		return nil, fmt.Errorf("%w: EPC of %d hex digits, more than %d", ErrMalformed, len(hex), MaxHexLen)
+		return nil, fmt.Errorf("%w: %w: %d digits", ErrMalformed, ErrNotHex, len(hex))
 	}
 	b := make([]byte, (len(hex)+1)/2)
 	for i := 0; i < len(hex); i++ {
@@ -164,7 +164,7 @@ func hexBytes(hex string) ([]byte, error) {
 		case c >= 'a' && c <= 'f':
 			v = c - 'a' + 10
 		default:
-			return nil, fmt.Errorf("%w: %q is not a hex digit (position %d)", ErrMalformed, c, i+1)
+			return nil, fmt.Errorf("%w: %w: %q at position %d", ErrMalformed, ErrNotHex, c, i+1)
 		}
 		if i%2 == 0 {
 			b[i/2] = v << 4
