@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/rfidgw/rfidgw/edge"
+	"github.com/rfidgw/rfidgw/internal/epcis"
 	"github.com/rfidgw/rfidgw/reader"
 )
 
@@ -18,6 +19,7 @@ type Config struct {
 	Gateway Gateway         `mapstructure:"gateway"`
 	Readers []reader.Config `mapstructure:"readers"`
 	Zones   []edge.Zone     `mapstructure:"zones"`
+	Filter  Filter          `mapstructure:"filter"`
 	Edge    edge.Settings   `mapstructure:"edge"`
 	Buffer  Buffer          `mapstructure:"buffer"`
 	Uplink  Uplink          `mapstructure:"uplink"`
@@ -42,9 +44,26 @@ type Buffer struct {
 	OnFull      string   `mapstructure:"on_full"`
 }
 
+// Filter is the gateway-wide read filter: EPC patterns (internal/gs1) a
+// read must match one of (accept, when not empty) and must match none of
+// (ignore), before the engine sees it. Zones have their own lists too.
+type Filter struct {
+	Accept []string `mapstructure:"accept"`
+	Ignore []string `mapstructure:"ignore"`
+}
+
 // Uplink holds the Kafka settings.
 type Uplink struct {
 	Kafka Kafka `mapstructure:"kafka"`
+	EPCIS EPCIS `mapstructure:"epcis"`
+}
+
+// EPCIS is the mapping of movements to EPCIS 2.0 events (used by the EPCIS
+// topic and `rfidgw replay --format epcis`; see internal/epcis).
+type EPCIS struct {
+	TimeZone     string            `mapstructure:"time_zone"`    // IANA name or +hh:mm; default +00:00
+	BizSteps     map[string]string `mapstructure:"biz_steps"`    // movement type -> CBV bizStep or URI
+	Dispositions map[string]string `mapstructure:"dispositions"` // movement type -> CBV disposition or URI
 }
 
 // Kafka is the uplink to central Kafka.
@@ -52,6 +71,7 @@ type Kafka struct {
 	Brokers          []string       `mapstructure:"brokers"`
 	Topic            string         `mapstructure:"topic"`
 	StatusTopic      string         `mapstructure:"status_topic"`
+	EPCISTopic       string         `mapstructure:"epcis_topic"` // empty: no EPCIS output
 	Librdkafka       map[string]any `mapstructure:"librdkafka"` // viper splits dotted keys: see uplink.FlattenProperties
 	SASLPasswordFile string         `mapstructure:"sasl_password_file"`
 	MaxInFlight      int            `mapstructure:"max_in_flight"`
@@ -115,4 +135,14 @@ func readerDefaults(r *reader.Config) {
 			r.QoS = &q
 		}
 	}
+}
+
+// EPCISConfig is the EPCIS mapping of the config: uplink.epcis and each
+// zone's epcis URIs.
+func (c *Config) EPCISConfig() epcis.Config {
+	ec := epcis.Config{TimeZone: c.Uplink.EPCIS.TimeZone, BizSteps: c.Uplink.EPCIS.BizSteps, Dispositions: c.Uplink.EPCIS.Dispositions, Zones: map[string]epcis.Zone{}}
+	for _, z := range c.Zones {
+		ec.Zones[z.ID] = epcis.Zone{ReadPoint: z.EPCIS.ReadPoint, BizLocation: z.EPCIS.BizLocation}
+	}
+	return ec
 }
