@@ -18,7 +18,7 @@ func TestReadFilter(t *testing.T) {
 	cfg := testConfig()
 	cfg.Accept = []string{"giai", "sgtin"}
 	cfg.Zones[1].Ignore = []string{"urn:epc:id:giai:0614141.*"} // r1 = reader r antenna 1
-	cfg.Zones[0].Accept = []string{"giai"}                       // g1 = reader d antennas 1-4
+	cfg.Zones[0].Accept = []string{"giai"}                      // g1 = reader d antennas 1-4
 	f, err := NewReadFilter(cfg)
 	if err != nil {
 		t.Fatal(err)

@@ -72,7 +72,7 @@ type Kafka struct {
 	Topic            string         `mapstructure:"topic"`
 	StatusTopic      string         `mapstructure:"status_topic"`
 	EPCISTopic       string         `mapstructure:"epcis_topic"` // empty: no EPCIS output
-	Librdkafka       map[string]any `mapstructure:"librdkafka"` // viper splits dotted keys: see uplink.FlattenProperties
+	Librdkafka       map[string]any `mapstructure:"librdkafka"`  // viper splits dotted keys: see uplink.FlattenProperties
 	SASLPasswordFile string         `mapstructure:"sasl_password_file"`
 	MaxInFlight      int            `mapstructure:"max_in_flight"`
 	Heartbeat        time.Duration  `mapstructure:"heartbeat"`
