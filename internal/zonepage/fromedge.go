@@ -121,7 +121,7 @@ func NewZoneCollector(zones []edge.Zone) *ZoneCollector {
 func (c *ZoneCollector) reset() {
 	s := &ZoneSnapshot{zones: make([]ZoneView, len(c.config)), tags: map[string]TagDetail{}}
 	for i, z := range c.config {
-		s.zones[i] = ZoneView{ID: z.ID, Kind: z.Kind, Floor: z.Floor, Room: z.Room, Row: z.Row, Rack: z.Rack, Tags: []ZoneTag{}}
+		s.zones[i] = ZoneView{ID: z.ID, Kind: z.Kind, Floor: z.Floor, Room: z.Room, Row: z.Row, Rack: z.Rack, Accept: z.Accept, Ignore: z.Ignore, Tags: []ZoneTag{}}
 	}
 	c.cur = s
 }

@@ -160,6 +160,12 @@
     if (msg.tags_sent < msg.tags_total) summary += " (showing " + msg.tags_sent + ", strongest first)";
     $("zones-summary").textContent = summary;
   }
+  function zoneFilter(z) {
+    const parts = [];
+    if (z.accept && z.accept.length) parts.push("accept " + z.accept.join(", "));
+    if (z.ignore && z.ignore.length) parts.push("ignore " + z.ignore.join(", "));
+    return parts.length ? el("div", { class: "filter muted", title: "read filter: other tags on this zone's antennas never reach the engine" }, parts.join(" · ")) : null;
+  }
   function zoneCard(z) {
     const gate = z.kind === "gate";
     const rows = (z.tags || []).map((t) =>
@@ -175,6 +181,7 @@
     return el("div", { class: "zone", "data-zone": z.id, "data-kind": z.kind, "data-total": z.total },
       head,
       el("div", { class: "where" }, zoneWhere(z)),
+      zoneFilter(z),
       rows.length ? el("table", {},
         el("thead", {}, el("tr", {}, el("th", {}, "EPC"), el("th", { class: "num" }, "RSSI"), el("th", { class: "num" }, "reads"), el("th", {}, gate ? "side" : "state"))),
         el("tbody", {}, ...rows)) : el("div", { class: "muted" }, "no tags"),
