@@ -299,18 +299,24 @@ func extNode(key string, v any, ns map[string]string, expanded []string) (string
 // canonValue runs a value through the reference tool's canonicalisations:
 // CBV URNs to web URIs, numbers, EPC URIs to GS1 Digital Link.
 func canonValue(s string) string {
-	s = strings.NewReplacer(
-		"urn:epcglobal:cbv:bizstep:", "https://ref.gs1.org/cbv/BizStep-",
-		"urn:epcglobal:cbv:disp:", "https://ref.gs1.org/cbv/Disp-",
-		"urn:epcglobal:cbv:btt:", "https://ref.gs1.org/cbv/BTT-",
-		"urn:epcglobal:cbv:sdt:", "https://ref.gs1.org/cbv/SDT-",
-		"urn:epcglobal:cbv:er:", "https://ref.gs1.org/cbv/ER-").Replace(s)
+	if strings.Contains(s, "urn:epcglobal:cbv:") {
+		s = cbvURNs.Replace(s)
+	}
 	s = canonNumber(s)
-	if dl, ok := gs1.DigitalLink(s); ok {
-		return dl
+	if strings.HasPrefix(s, "urn:epc:id:") || strings.HasPrefix(s, "https://id.gs1.org/") {
+		if dl, ok := gs1.DigitalLink(s); ok {
+			return dl
+		}
 	}
 	return s
 }
+
+var cbvURNs = strings.NewReplacer(
+	"urn:epcglobal:cbv:bizstep:", "https://ref.gs1.org/cbv/BizStep-",
+	"urn:epcglobal:cbv:disp:", "https://ref.gs1.org/cbv/Disp-",
+	"urn:epcglobal:cbv:btt:", "https://ref.gs1.org/cbv/BTT-",
+	"urn:epcglobal:cbv:sdt:", "https://ref.gs1.org/cbv/SDT-",
+	"urn:epcglobal:cbv:er:", "https://ref.gs1.org/cbv/ER-")
 
 // pyFloat is the decimal syntax Python's float() accepts (underscores
 // between digits included); inf and nan are left alone.
@@ -320,7 +326,7 @@ var pyFloat = regexp.MustCompile(`^[+-]?(?:\d(?:_?\d)*(?:\.(?:\d(?:_?\d)*)?)?|\.
 // integral values as str(int(float(s))): 2.0 -> 2, 0.30 -> 0.3, 1e-5 ->
 // 1e-05, 12345678901234567890 -> 12345678901234567168.
 func canonNumber(s string) string {
-	if !pyFloat.MatchString(s) {
+	if s == "" || !strings.ContainsAny(s[:1], "0123456789+-.") || !pyFloat.MatchString(s) {
 		return s
 	}
 	f, err := strconv.ParseFloat(strings.ReplaceAll(s, "_", ""), 64)
