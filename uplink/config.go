@@ -41,8 +41,8 @@ type Config struct {
 	// SASLPasswordFile holds the SASL password, so it need not sit in the
 	// YAML; librdkafka key "sasl.password_file" is accepted as well.
 	SASLPasswordFile string `mapstructure:"sasl_password_file"`
-	// MaxInFlight bounds the events handed to the producer and not yet
-	// reported (default 10000).
+	// MaxInFlight bounds the messages handed to the producer and not yet
+	// reported (default 10000): one per event, two with the EPCIS topic on.
 	MaxInFlight int `mapstructure:"max_in_flight"`
 	// Heartbeat is the period of the gateway status heartbeat (default 30s).
 	Heartbeat time.Duration `mapstructure:"heartbeat"`
