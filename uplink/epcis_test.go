@@ -190,3 +190,55 @@ func TestAckNeedsEveryPart(t *testing.T) {
 		t.Fatalf("acks %v", a)
 	}
 }
+
+// TestEPCISTopicLostMidRun: the EPCIS topic disappears while events flow and
+// comes back; nothing is lost on either topic and no record is acked before
+// both topics have it.
+func TestEPCISTopicLostMidRun(t *testing.T) {
+	c := newCluster(t, kfake.SeedTopics(testPartitions, testEPCISTopic))
+	q := newMemQueue()
+	log, _ := testLogger(t)
+	f, err := NewForwarder(Config{Brokers: c.ListenAddrs(), EPCISTopic: testEPCISTopic, MaxInFlight: 200, RetryBackoffMax: 500 * time.Millisecond,
+		Librdkafka: map[string]string{"topic.metadata.refresh.interval.ms": "500"}}, testGateway, q, log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	runForwarder(t, f)
+	fd := startFeeder(q, 20, 20*time.Millisecond)
+	adm := kadm.NewClient(mustKgo(t, c.ListenAddrs()))
+	defer adm.Close()
+	deadline := time.Now().Add(20 * time.Second)
+	for acked, _ := q.stats(); acked < 200 && time.Now().Before(deadline); acked, _ = q.stats() {
+		time.Sleep(20 * time.Millisecond)
+	}
+	if _, err := adm.DeleteTopics(context.Background(), testEPCISTopic); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(1500 * time.Millisecond)
+	if _, err := adm.CreateTopic(context.Background(), testPartitions, 1, nil, testEPCISTopic); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(500 * time.Millisecond)
+	want := fd.finish()
+	if err := q.waitAcked(len(want), 90*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	checkDelivery(t, consumeAll(t, c.ListenAddrs(), testTopic, len(want), 20*time.Second), want, len(want))
+	// The recreated topic holds what was produced after the loss; every
+	// record acked after it must be there (records acked before the loss
+	// were on the old topic, which the hub had read).
+	onNew := map[string]bool{}
+	for _, m := range consumeAll(t, c.ListenAddrs(), testEPCISTopic, len(want), 3*time.Second) { // fewer than len(want) are there
+		onNew[string(m.Headers[1].Value)] = true
+	}
+	missing := 0
+	for _, r := range want[len(want)-100:] { // the last records were produced after the recreation
+		if !onNew[EventID(testGateway, r.Seq)] {
+			missing++
+		}
+	}
+	if missing > 0 {
+		t.Errorf("%d of the last 100 records missing on the recreated EPCIS topic", missing)
+	}
+	t.Logf("%d records, %d on the recreated EPCIS topic", len(want), len(onNew))
+}
