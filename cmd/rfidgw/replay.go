@@ -14,7 +14,7 @@ import (
 )
 
 func replayCmd() *cobra.Command {
-	var cfgPath, readsPath, format string
+	var cfgPath, readsPath, comparePath, format string
 	var flush bool
 	cmd := &cobra.Command{
 		Use:   "replay --config FILE --reads READS.jsonl",
@@ -23,8 +23,18 @@ func replayCmd() *cobra.Command {
 the edge engine with the zones and edge settings of --config and prints the
 events as JSON lines on stdout, numbered from seq 1. The engine's clock follows
 the reads, so the output is deterministic: change a setting, replay the same
-day, and compare what it would have emitted. Reads of foreign tags are dropped
-by the config's filter: and zones' accept/ignore lists first, as the daemon does.
+day, and compare what it would have emitted.
+
+With --compare OTHER.yaml the same reads also go through a second engine with
+OTHER.yaml's zones and settings, and replay prints only what differs: one
+line per event that only one of the two emits ("-" only with --config, "+"
+only with OTHER.yaml) or that both emit a second or more apart ("~"), in time
+order, then a summary line per event type. Events are the same when type,
+EPC, zone and the racks moved between match.
+
+Reads of foreign tags are dropped by the config's filter: and zones'
+accept/ignore lists first, as the daemon does (with --compare, each config's
+own lists).
 
 --format epcis prints one EPCIS 2.0 EPCISDocument (JSON-LD) with every movement
 as an ObjectEvent instead, mapped as the EPCIS topic would carry it (bizStep
@@ -38,6 +48,9 @@ stays deterministic.`,
 			}
 			if format != "jsonl" && format != "epcis" {
 				return usageErr(fmt.Errorf("--format: %q is neither jsonl nor epcis", format))
+			}
+			if format == "epcis" && comparePath != "" {
+				return usageErr(fmt.Errorf("--format epcis and --compare do not go together"))
 			}
 			cfg, err := loadConfig(cfgPath, config.ScopeEdge)
 			if err != nil {
@@ -58,6 +71,23 @@ stays deterministic.`,
 					return usageErr(err)
 				}
 			}
+			// --compare: a second engine with the other settings over the
+			// same reads; the events are kept and compared at the end.
+			var other *edge.Engine
+			var otherFilter *edge.ReadFilter
+			var evA, evB, evOther []edge.Event
+			if comparePath != "" {
+				cfgB, err := loadConfig(comparePath, config.ScopeEdge)
+				if err != nil {
+					return err
+				}
+				if other, err = edge.New(cfgB.EdgeConfig()); err != nil {
+					return usageErr(fmt.Errorf("%s: %w", comparePath, err))
+				}
+				if otherFilter, err = edge.NewReadFilter(cfgB.EdgeConfig()); err != nil {
+					return usageErr(fmt.Errorf("%s: %w", comparePath, err))
+				}
+			}
 			in := os.Stdin
 			if readsPath != "-" {
 				f, err := os.Open(readsPath)
@@ -76,6 +106,12 @@ stays deterministic.`,
 				last   reader.Read
 			)
 			emit := func() error {
+				if other != nil {
+					evA = append(evA, events...)
+					evB = append(evB, evOther...)
+					events, evOther = events[:0], evOther[:0]
+					return nil
+				}
 				for i := range events {
 					seq++
 					events[i].Seq, events[i].Gateway = seq, cfg.Gateway.ID
@@ -107,6 +143,13 @@ stays deterministic.`,
 					return nil
 				}
 				// As in the daemon: timeouts up to this read's time first.
+				if other != nil {
+					r2 := r
+					evOther = other.Tick(evOther, r2.Time)
+					if otherFilter.Allows(&r2) {
+						evOther = other.Process(evOther, &r2)
+					}
+				}
 				events = eng.Tick(events, r.Time)
 				if filter.Allows(&r) {
 					events = eng.Process(events, &r)
@@ -121,9 +164,16 @@ stays deterministic.`,
 			}
 			if flush && !last.Time.IsZero() {
 				events = eng.Flush(events, last.Time)
+				if other != nil {
+					evOther = other.Flush(evOther, last.Time)
+				}
 				if err := emit(); err != nil {
 					return err
 				}
+			}
+			if other != nil {
+				na, nb := compareNames(cfgPath, comparePath)
+				compareEvents(out, na, nb, evA, evB)
 			}
 			if bad > 0 {
 				fmt.Fprintf(cmd.ErrOrStderr(), "rfidgw: %d of %d lines were not reads\n", bad, lines)
@@ -143,8 +193,9 @@ stays deterministic.`,
 			return nil
 		},
 	}
-	cmd.Flags().StringVar(&cfgPath, "config", "", "gateway config with zones and edge settings")
+	configFlag(cmd, &cfgPath, "gateway config with zones and edge settings")
 	cmd.Flags().StringVar(&readsPath, "reads", "", "reads JSON-lines file (- for stdin)")
+	cmd.Flags().StringVar(&comparePath, "compare", "", "a second config: print the events that differ between it and --config over the same reads")
 	cmd.Flags().StringVar(&format, "format", "jsonl", "output: jsonl (rfidgw events, one per line) or epcis (one EPCIS 2.0 EPCISDocument)")
 	cmd.Flags().BoolVar(&flush, "flush", false, "at the end of input, emit what pending timeouts would emit (departures, dwell)")
 	return cmd
