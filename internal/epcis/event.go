@@ -4,11 +4,14 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"math"
 	"regexp"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/rfidgw/rfidgw/edge"
 	"github.com/rfidgw/rfidgw/internal/gs1"
@@ -292,8 +295,117 @@ func (enc *Encoder) Encode(e *edge.Event) (ObjectEvent, bool, error) {
 }
 
 // EventID computes the CBV 2.0 event hash of ev (its eventID and @context
-// are not part of it).
+// are not part of it), from the values its JSON has: what a reader of the
+// JSON hashes (TestEventIDWithoutJSON and FuzzEncodeEvent hold the two
+// together).
 func EventID(ev *ObjectEvent) (string, error) {
+	m, err := ev.hashTree()
+	if err != nil {
+		return "", err
+	}
+	id, _, err := HashEvent(m, namespaces)
+	return id, err
+}
+
+// hashTree is ev as encoding/json would decode its JSON (with UseNumber):
+// what HashEvent takes, without the JSON round trip.
+func (ev *ObjectEvent) hashTree() (map[string]any, error) {
+	m := map[string]any{
+		"type":                str(ev.Type),
+		"eventTime":           str(ev.EventTime),
+		"eventTimeZoneOffset": str(ev.EventTimeZoneOffset),
+		"action":              str(ev.Action),
+		Prefix + ":id":        str(ev.ID),
+		Prefix + ":gateway":   str(ev.Gateway),
+		Prefix + ":seq":       json.Number(strconv.FormatUint(ev.Seq, 10)),
+		Prefix + ":movement":  str(ev.Movement),
+		Prefix + ":epc":       str(ev.EPC),
+	}
+	epcs := make([]any, len(ev.EPCList))
+	for i, e := range ev.EPCList {
+		epcs[i] = str(e)
+	}
+	m["epcList"] = epcs
+	if ev.EPCList == nil {
+		m["epcList"] = nil
+	}
+	opt := func(k, v string) {
+		if v != "" {
+			m[k] = str(v)
+		}
+	}
+	opt("bizStep", ev.BizStep)
+	opt("disposition", ev.Disposition)
+	opt(Prefix+":zone", ev.Zone)
+	if ev.ReadPoint != nil {
+		m["readPoint"] = map[string]any{"id": str(ev.ReadPoint.ID)}
+	}
+	if ev.BizLocation != nil {
+		m["bizLocation"] = map[string]any{"id": str(ev.BizLocation.ID)}
+	}
+	for k, l := range map[string]*Location{Prefix + ":from": ev.From, Prefix + ":to": ev.To} {
+		if l == nil {
+			continue
+		}
+		lm := map[string]any{}
+		for lk, lv := range map[string]string{"zone": l.Zone, "floor": l.Floor, "room": l.Room, "row": l.Row, "rack": l.Rack} {
+			if lv != "" {
+				lm[Prefix+":"+lk] = str(lv)
+			}
+		}
+		m[k] = lm
+	}
+	if v := ev.Evidence; v != nil {
+		if math.IsNaN(v.PeakRSSI) || math.IsInf(v.PeakRSSI, 0) {
+			return nil, fmt.Errorf("%w: peak RSSI %v has no JSON form", ErrEvent, v.PeakRSSI)
+		}
+		em := map[string]any{
+			Prefix + ":reads":      json.Number(strconv.Itoa(v.Reads)),
+			Prefix + ":first_seen": str(v.FirstSeen),
+			Prefix + ":last_seen":  str(v.LastSeen),
+			Prefix + ":peak_rssi":  json.Number(strconv.FormatFloat(v.PeakRSSI, 'g', -1, 64)),
+		}
+		if len(v.Readers) > 0 {
+			l := make([]any, len(v.Readers))
+			for i, r := range v.Readers {
+				l[i] = str(r)
+			}
+			em[Prefix+":readers"] = l
+		}
+		if len(v.Antennas) > 0 {
+			l := make([]any, len(v.Antennas))
+			for i, a := range v.Antennas {
+				l[i] = json.Number(strconv.Itoa(a))
+			}
+			em[Prefix+":antennas"] = l
+		}
+		m[Prefix+":evidence"] = em
+	}
+	return m, nil
+}
+
+// str is a string as it comes back from JSON: encoding/json writes each
+// byte of invalid UTF-8 as U+FFFD.
+func str(s string) string {
+	if utf8.ValidString(s) {
+		return s
+	}
+	var sb strings.Builder
+	for i := 0; i < len(s); {
+		r, n := utf8.DecodeRuneInString(s[i:])
+		if r == utf8.RuneError && n == 1 {
+			sb.WriteRune(utf8.RuneError)
+		} else {
+			sb.WriteString(s[i : i+n])
+		}
+		i += n
+	}
+	return sb.String()
+}
+
+// eventIDViaJSON is EventID the long way: marshal, decode, hash. The tests
+// compare the two.
+func eventIDViaJSON(ev *ObjectEvent) (string, error) {
 	c := *ev
 	c.EventID, c.Context = "", nil
 	b, err := json.Marshal(&c)

@@ -250,3 +250,27 @@ func TestDocument(t *testing.T) {
 		t.Errorf("empty document %s", empty)
 	}
 }
+
+// TestEventIDWithoutJSON: EventID hashes the values straight from the
+// struct; it must give what hashing the JSON gives, also for awkward values.
+func TestEventIDWithoutJSON(t *testing.T) {
+	enc := testEncoder(t)
+	evs := testEvents()
+	odd := evs[0]
+	odd.Seq = 1<<53 + 1 // mangled by the float step of the reference tool, on both paths
+	odd.Gateway = "007"
+	odd.Zone = "storing" // a bare CBV value elsewhere in the event
+	odd.EPC = "300000000000000000000001"
+	odd.Evidence = &edge.Evidence{Reads: 3, PeakRSSI: 1e-7, Readers: []string{"rfidgw:x", "bad\xffutf8", " padded "}, Antennas: []int{10, 2}}
+	evs = append(evs, odd)
+	for _, e := range evs {
+		ev, ok, err := enc.Encode(&e)
+		if err != nil || !ok {
+			t.Fatal(err)
+		}
+		slow, err := eventIDViaJSON(&ev)
+		if err != nil || slow != ev.EventID {
+			t.Errorf("%s seq %d: EventID %s, via JSON %s %v", e.Type, e.Seq, ev.EventID, slow, err)
+		}
+	}
+}
