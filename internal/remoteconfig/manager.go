@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -130,7 +129,7 @@ func Open(o Options) (*Manager, error) {
 		dirty = true
 	}
 	for key, raw := range st.Layers {
-		msg, err := Verify(key, raw, m.keys)
+		msg, err := Verify(key, []byte(raw), m.keys)
 		if err != nil || (key != m.gw && key != FleetKey) {
 			m.log.Warn("stored remote config dropped (push it again, signed with an accepted key)", "key", key, "err", err)
 			delete(st.Layers, key)
@@ -146,7 +145,7 @@ func Open(o Options) (*Manager, error) {
 			st.Last = Outcome{Result: ResultRejected, Reason: ReasonInvalid, Version: m.versionLocked(), Hash: m.hashLocked(),
 				Detail: clip(fmt.Sprintf("the stored remote config no longer fits the local file, which runs alone: %v", err)), Since: time.Now().UTC()}
 			m.layers = map[string]*Message{}
-			st.Layers = map[string]json.RawMessage{}
+			st.Layers = map[string]string{}
 			dirty = true
 		} else {
 			m.running = cfg
@@ -423,7 +422,7 @@ func (m *Manager) handle(ctx context.Context, t Target, key string, value []byte
 	}
 	m.mu.Lock()
 	m.layers[key] = msg
-	m.st.Layers[key] = json.RawMessage(msg.Value)
+	m.st.Layers[key] = string(msg.Value)
 	m.st.Pending = nil
 	m.running = cfg
 	m.mu.Unlock()

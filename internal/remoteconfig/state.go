@@ -47,17 +47,17 @@ type Outcome struct {
 // versions handled per key, a push whose health gate is open, and the last
 // outcome.
 type State struct {
-	Schema  int                        `json:"schema"`
-	Layers  map[string]json.RawMessage `json:"layers"` // key -> the Kafka value in effect
-	Seen    map[string]Seen            `json:"seen"`
-	Pending *Pending                   `json:"pending,omitempty"`
-	Last    Outcome                    `json:"last"`
+	Schema  int               `json:"schema"`
+	Layers  map[string]string `json:"layers"` // key -> the Kafka value in effect, byte for byte
+	Seen    map[string]Seen   `json:"seen"`
+	Pending *Pending          `json:"pending,omitempty"`
+	Last    Outcome           `json:"last"`
 	// HandledSums: see Handled.
 	HandledSums map[string]string `json:"handled,omitempty"`
 }
 
 func newState() *State {
-	return &State{Schema: schemaVersion, Layers: map[string]json.RawMessage{}, Seen: map[string]Seen{}}
+	return &State{Schema: schemaVersion, Layers: map[string]string{}, Seen: map[string]Seen{}}
 }
 
 // LoadState reads the state from dir. A missing file gives an empty state.
@@ -94,7 +94,7 @@ func LoadState(dir string) (*State, error) {
 		return newState(), fmt.Errorf("remote config state %s was unreadable (%v); moved to %s, running the local file", path, derr, aside)
 	}
 	if st.Layers == nil {
-		st.Layers = map[string]json.RawMessage{}
+		st.Layers = map[string]string{}
 	}
 	if st.Seen == nil {
 		st.Seen = map[string]Seen{}
