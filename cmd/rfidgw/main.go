@@ -14,6 +14,7 @@ import (
 
 	"github.com/rfidgw/rfidgw/internal/config"
 	"github.com/rfidgw/rfidgw/internal/gateway"
+	"github.com/rfidgw/rfidgw/internal/remoteconfig"
 )
 
 // Set with -ldflags "-X main.version=... -X main.commit=... -X main.date=...".
@@ -51,7 +52,7 @@ Then run:    rfidgw run --config /etc/rfidgw/gateway.yaml`,
 	}
 	root.PersistentFlags().String("log-format", "auto", "log format: auto (text on a terminal, JSON otherwise), text or json")
 	root.PersistentFlags().String("log-level", "", "log level: debug, info, warn, error (default: the config's log.level, else info)")
-	root.AddCommand(runCmd(), checkCmd(), replayCmd(), simCmd(), tailCmd(), bufferCmd(), versionCmd())
+	root.AddCommand(runCmd(), checkCmd(), replayCmd(), simCmd(), tailCmd(), bufferCmd(), configCmd(), versionCmd())
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error { return usageErr(err) })
 
 	// Exit 2 means bad usage or config; a panic on the main goroutine is a
@@ -109,9 +110,42 @@ func loadConfig(path string, scope config.Scope) (*config.Config, error) {
 				p.Items = append(p.Items, fmt.Sprintf("readers[%d]: %v", i, err))
 			}
 		}
+		if rc := cfg.RemoteConfig; rc.Enabled() {
+			if _, err := remoteconfig.LoadKeySet(rc.PublicKeys); err != nil {
+				p.Items = append(p.Items, err.Error())
+			}
+		}
 		if len(p.Items) > 0 {
 			return nil, usageErr(p)
 		}
 	}
 	return cfg, nil
+}
+
+// loadConfigYAML is loadConfig (ScopeAll) for a config that is not a file
+// of its own: the local file composed with pushed sections. name stands for
+// the file in problems. The text goes through a private temporary file in
+// dir (the data dir: the one place the service may write).
+func loadConfigYAML(dir string) remoteconfig.Loader {
+	return func(name string, data []byte) (*config.Config, error) {
+		f, err := os.CreateTemp(dir, ".remote-config-*.yaml")
+		if err != nil {
+			return nil, err
+		}
+		defer os.Remove(f.Name())
+		_, werr := f.Write(data)
+		if cerr := f.Close(); werr != nil || cerr != nil {
+			return nil, errors.Join(werr, cerr)
+		}
+		cfg, err := loadConfig(f.Name(), config.ScopeAll)
+		var p *config.Problems
+		if errors.As(err, &p) {
+			p.File = name
+		}
+		if err != nil {
+			return nil, err
+		}
+		cfg.File = name
+		return cfg, nil
+	}
 }

@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 	"time"
 
@@ -13,6 +14,7 @@ import (
 
 	"github.com/rfidgw/rfidgw/internal/config"
 	"github.com/rfidgw/rfidgw/internal/gateway"
+	"github.com/rfidgw/rfidgw/internal/remoteconfig"
 	"github.com/rfidgw/rfidgw/internal/sdnotify"
 	"github.com/rfidgw/rfidgw/internal/zonepage"
 )
@@ -72,6 +74,25 @@ file (a bad new config is rejected and the old one keeps running).`,
 				return usageErr(err)
 			}
 			gateway.Version = version
+			// Remote config: start with the local file plus the last good
+			// pushed sections kept in the data dir (Kafka may be away).
+			var remote *remoteconfig.Manager
+			if cfg.RemoteConfig.Enabled() {
+				body, err := os.ReadFile(cfgPath)
+				if err != nil {
+					return usageErr(err)
+				}
+				remote, err = remoteconfig.Open(remoteconfig.Options{
+					Local: cfg, LocalYAML: body, Load: loadConfigYAML(cfg.Gateway.DataDir), Log: log,
+				})
+				if err != nil {
+					if errors.Is(err, config.ErrConfig) {
+						return usageErr(err)
+					}
+					return err
+				}
+				cfg = remote.Running()
+			}
 			gw, err := gateway.New(cfg, log)
 			if err != nil {
 				if errors.Is(err, config.ErrConfig) {
@@ -81,6 +102,25 @@ file (a bad new config is rejected and the old one keeps running).`,
 			}
 			ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 			defer stop()
+			if remote != nil {
+				gw.UseRemoteConfig(remote)
+				ucfg, err := gateway.UplinkConfig(cfg)
+				if err != nil {
+					return usageErr(err)
+				}
+				cons, err := remoteconfig.NewConsumer(ucfg, cfg.RemoteConfig.Topic, cfg.Gateway.ID, log)
+				if err != nil {
+					return usageErr(err)
+				}
+				go remote.Run(ctx, gw.RemoteTarget())
+				go func() {
+					if err := cons.Run(ctx, remote.Offer); err != nil {
+						log.Error("remote config consumer stopped; the config in effect stays until a restart", "err", err)
+					}
+				}()
+				log.Info("remote config on", "topic", cfg.RemoteConfig.Topic, "keys", strings.Join(remote.Keys(), ","),
+					"rollback_after", remote.Gate(), "version", remote.Status().Version, "hash", remote.Status().Hash)
+			}
 			if cfg.HTTP.Listen != "" {
 				gw.Handle("/", zonepage.Handler(gw.PageModel(), zonepage.Options{Logger: log, Done: ctx.Done()}))
 				addr, _, err := gateway.Serve(ctx, cfg.HTTP.Listen, gw.Handler(token))
@@ -95,7 +135,13 @@ file (a bad new config is rejected and the old one keeps running).`,
 				for range hup {
 					sdnotify.Reloading()
 					next, err := loadConfig(cfgPath, config.ScopeAll)
-					if err == nil {
+					if err == nil && remote != nil {
+						// Pushed sections win over the local file's.
+						var body []byte
+						if body, err = os.ReadFile(cfgPath); err == nil {
+							err = remote.LocalReload(ctx, next, body)
+						}
+					} else if err == nil {
 						err = gw.Reload(ctx, next)
 					}
 					if err != nil {

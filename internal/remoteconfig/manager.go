@@ -161,6 +161,22 @@ func Open(o Options) (*Manager, error) {
 	return m, nil
 }
 
+// SetOnChange sets the function called after every outcome (e.g. to
+// publish the gateway status at once).
+func (m *Manager) SetOnChange(fn func(Status)) {
+	m.mu.Lock()
+	m.o.OnChange = fn
+	m.mu.Unlock()
+}
+
+// SetMetrics sets the series to keep current (register their Collectors).
+func (m *Manager) SetMetrics(mt *Metrics) {
+	m.mu.Lock()
+	m.o.Metrics = mt
+	m.mu.Unlock()
+	m.setMetrics()
+}
+
 // Running is the config the gateway runs (start the gateway with it).
 func (m *Manager) Running() *config.Config {
 	m.mu.Lock()
@@ -462,8 +478,11 @@ func (m *Manager) finish(key, sum string, out Outcome, err error) error {
 	if serr != nil {
 		m.log.Error("remote config state not saved", "err", serr)
 	}
-	if m.o.Metrics != nil {
-		m.o.Metrics.Pushes.WithLabelValues(out.Result, out.Reason).Inc()
+	m.mu.Lock()
+	mt := m.o.Metrics
+	m.mu.Unlock()
+	if mt != nil {
+		mt.Pushes.WithLabelValues(out.Result, out.Reason).Inc()
 	}
 	m.setMetrics()
 	m.notify()
@@ -471,16 +490,21 @@ func (m *Manager) finish(key, sum string, out Outcome, err error) error {
 }
 
 func (m *Manager) notify() {
-	if m.o.OnChange != nil {
-		m.o.OnChange(m.Status())
+	m.mu.Lock()
+	fn := m.o.OnChange
+	m.mu.Unlock()
+	if fn != nil {
+		fn(m.Status())
 	}
 }
 
 func (m *Manager) setMetrics() {
-	if m.o.Metrics == nil {
-		return
+	m.mu.Lock()
+	mt := m.o.Metrics
+	m.mu.Unlock()
+	if mt != nil {
+		mt.set(m.Status())
 	}
-	m.o.Metrics.set(m.Status())
 }
 
 func clip(s string) string {
@@ -588,4 +612,27 @@ func (s *State) Handled() map[string]string {
 		s.HandledSums = map[string]string{}
 	}
 	return s.HandledSums
+}
+
+// View is what GET /api/config shows.
+type View struct {
+	Enabled       bool     `json:"enabled"`
+	Gateway       string   `json:"gateway"`
+	Topic         string   `json:"topic,omitempty"`
+	KeyIDs        []string `json:"public_key_ids,omitempty"`
+	RollbackAfter string   `json:"rollback_after,omitempty"`
+	// Sections are the sections the pushes in effect set (they win over
+	// the local file's).
+	Sections []string `json:"pushed_sections,omitempty"`
+	Status
+}
+
+// View returns the remote config view of this gateway.
+func (m *Manager) View() View {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return View{
+		Enabled: true, Gateway: m.gw, Topic: m.o.Local.RemoteConfig.Topic, KeyIDs: m.keys.IDs(),
+		RollbackAfter: m.gate.String(), Sections: m.sectionsLocked().Names(), Status: m.statusLocked(),
+	}
 }
