@@ -14,7 +14,7 @@ import (
 
 // topicRetry is how often a missing or unreachable config topic is asked
 // for again.
-const topicRetry = 5 * time.Second
+const topicRetry = 2 * time.Second
 
 // Consumer reads the config topic for one gateway (confluent-kafka-go, the
 // product's Kafka client). It joins no consumer group and commits nothing:

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"os/user"
 	"sort"
 	"time"
 
@@ -155,7 +156,9 @@ func ensureTopic(ctx context.Context, base kafka.ConfigMap, topic string) (bool,
 		return false, fmt.Errorf("admin client: %w", err)
 	}
 	defer adm.Close()
-	md, err := adm.GetMetadata(&topic, false, min(remaining(ctx), 10000))
+	// All topics: asking for this one could make a broker auto-create it
+	// (not compacted).
+	md, err := adm.GetMetadata(nil, true, min(remaining(ctx), 10000))
 	if err != nil {
 		return false, fmt.Errorf("brokers not reachable: %w", err)
 	}
@@ -341,6 +344,9 @@ func FleetStatus(ctx context.Context, o StatusOptions) ([]uplink.GatewayStatus, 
 // WhoAmI is "user@host" for PushOptions.By.
 func WhoAmI() string {
 	u := os.Getenv("USER")
+	if cur, err := user.Current(); u == "" && err == nil {
+		u = cur.Username
+	}
 	if u == "" {
 		u = "unknown"
 	}
