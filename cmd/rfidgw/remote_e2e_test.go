@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -334,5 +335,43 @@ remote_config: {public_keys: ["%s"], rollback_after: 4s}
 	})
 	if _, body := get(t, g.http+"/api/zones", ""); !strings.Contains(body, "rack-new-1") || strings.Contains(body, "rack-old-1") {
 		t.Errorf("%s zones after the restart: %s", g.id, body)
+	}
+}
+
+// TestConfigToolsRefuse: the tools refuse what they must before touching
+// Kafka, with exit 2 and a message naming the problem.
+func TestConfigToolsRefuse(t *testing.T) {
+	bin, _ := testkit.Binaries(t)
+	dir := t.TempDir()
+	keys := filepath.Join(dir, "keys")
+	if out, err := exec.Command(bin, "config", "keygen", "--out", keys).CombinedOutput(); err != nil {
+		t.Fatalf("keygen: %v\n%s", err, out)
+	}
+	uplinkFile := filepath.Join(dir, "uplink.yaml")
+	os.WriteFile(uplinkFile, []byte("uplink: {kafka: {brokers: [evil:9092]}}\nzones: []\n"), 0o644)
+	dead := fmt.Sprintf("127.0.0.1:%d", testkit.FreePort(t))
+	cfg := gatewayConfig(t, dir, demoReads(), dead, 0)
+	body, _ := os.ReadFile(cfg)
+	badKeyCfg := filepath.Join(dir, "badkey.yaml")
+	os.WriteFile(badKeyCfg, append(body, []byte("remote_config: {public_keys: ["+filepath.Join(keys, "config.key")+"]}\n")...), 0o644)
+	for _, tc := range []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"second keygen", []string{"config", "keygen", "--out", keys}, "already exists"},
+		{"local-only section", []string{"config", "push", "--brokers", dead, "--all", "--file", uplinkFile, "--key", filepath.Join(keys, "config.key")}, "uplink: only zones, edge, readers can be changed remotely"},
+		{"no target", []string{"config", "push", "--brokers", dead, "--file", uplinkFile, "--key", filepath.Join(keys, "config.key")}, "--gateway G or --all is required"},
+		{"public key as signing key", []string{"config", "push", "--brokers", dead, "--all", "--file", uplinkFile, "--key", filepath.Join(keys, "config.pub")}, "want \"PRIVATE KEY\""},
+		{"bad gateway id", []string{"config", "push", "--brokers", dead, "--gateway", "Floor 3", "--file", demoReads(), "--key", filepath.Join(keys, "config.key")}, ""},
+		{"private key in public_keys", []string{"check", "--config", badKeyCfg, "--config-only"}, "remote_config.public_keys[0]"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			out, err := exec.Command(bin, tc.args...).CombinedOutput()
+			var ee *exec.ExitError
+			if !errors.As(err, &ee) || ee.ExitCode() != 2 || !strings.Contains(string(out), tc.want) {
+				t.Errorf("exit %v, want 2 naming %q:\n%s", err, tc.want, out)
+			}
+		})
 	}
 }

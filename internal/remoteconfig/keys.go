@@ -111,12 +111,12 @@ func readPEM(path, wantType string) ([]byte, error) {
 // LoadPrivateKey reads a private key written by KeyGen (or `openssl genpkey
 // -algorithm ed25519`). A key file readable by group or others is refused.
 func LoadPrivateKey(path string) (ed25519.PrivateKey, error) {
-	if st, err := os.Stat(path); err == nil && st.Mode().Perm()&0o077 != 0 {
-		return nil, fmt.Errorf("%w: %s is readable by others (mode %04o); chmod 600 it", ErrKey, path, st.Mode().Perm())
-	}
 	der, err := readPEM(path, "PRIVATE KEY")
 	if err != nil {
 		return nil, err
+	}
+	if st, err := os.Stat(path); err == nil && st.Mode().Perm()&0o077 != 0 {
+		return nil, fmt.Errorf("%w: %s is readable by others (mode %04o); chmod 600 it", ErrKey, path, st.Mode().Perm())
 	}
 	k, err := x509.ParsePKCS8PrivateKey(der)
 	if err != nil {
