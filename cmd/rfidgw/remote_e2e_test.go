@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -315,8 +316,26 @@ remote_config: {public_keys: ["%s"], rollback_after: 4s}
 		return true
 	})
 
-	// 3. A gateway restarted while Kafka is down runs its last good config.
-	g := gws[3]
+	// 3. A local zone edit and SIGHUP on gw-4: the pushed zones win over
+	// the local file's.
+	g := gws[4]
+	body, _ := os.ReadFile(g.cfg)
+	local := strings.Replace(string(body), "rack-old-1", "rack-local-1", 1)
+	os.WriteFile(g.cfg, []byte(local), 0o644)
+	g.proc.Cmd.Process.Signal(syscall.SIGHUP)
+	testkit.WaitFor(t, 20*time.Second, "gw-4 to reload", func() bool {
+		return strings.Contains(g.proc.Output(), "reload done") && strings.Contains(g.proc.Output(), "pushed sections win over the local file's")
+	})
+	testkit.WaitFor(t, 20*time.Second, "gw-4 zone page to show the pushed zones", func() bool {
+		_, body := get(t, g.http+"/api/zones", "")
+		return strings.Contains(body, "rack-new-1") && !strings.Contains(body, "rack-local-1")
+	})
+	if v := g.view(t); v.Version != 1 || v.Result != remoteconfig.ResultApplied {
+		t.Errorf("gw-4 after SIGHUP: %+v", v)
+	}
+
+	// 4. A gateway restarted while Kafka is down runs its last good config.
+	g = gws[3]
 	if err := g.proc.Stop(t, 20*time.Second); err != nil {
 		t.Fatalf("%s stop: %v", g.id, err)
 	}
