@@ -2,6 +2,8 @@ package remoteconfig
 
 import (
 	"fmt"
+	"sort"
+	"strings"
 
 	"go.yaml.in/yaml/v3"
 )
@@ -43,4 +45,55 @@ func Compose(local []byte, layers ...Sections) ([]byte, error) {
 		}
 	}
 	return yaml.Marshal(&doc)
+}
+
+// fileKeys are reader keys whose value names a file on the gateway
+// (secrets, certificates, a reads file). A push may only name files that
+// the local file's readers already name: otherwise a push could, say, make
+// an MQTT reader send the Kafka password file to a broker of its choice.
+var fileKeys = map[string]bool{"password_file": true, "path": true, "ca": true, "cert": true, "key": true}
+
+// CheckFiles refuses pushed reader settings that name a local file the
+// local config's readers do not name.
+func CheckFiles(local []byte, layers ...Sections) error {
+	var doc map[string]any
+	if err := yaml.Unmarshal(local, &doc); err != nil {
+		return fmt.Errorf("local config is not valid YAML: %w", err)
+	}
+	known := map[string]bool{}
+	collectFiles(doc["readers"], "", func(_, v string) { known[v] = true })
+	var problems []string
+	for _, l := range layers {
+		collectFiles(l["readers"], "readers", func(path, v string) {
+			if !known[v] {
+				problems = append(problems, fmt.Sprintf("%s: %q is not a file this gateway's local readers use; a push may only name files the local file already names", path, v))
+			}
+		})
+	}
+	if len(problems) > 0 {
+		sort.Strings(problems)
+		return fmt.Errorf("%s", strings.Join(problems, "\n"))
+	}
+	return nil
+}
+
+func collectFiles(v any, path string, fn func(path, value string)) {
+	switch m := v.(type) {
+	case []any:
+		for i, x := range m {
+			collectFiles(x, fmt.Sprintf("%s[%d]", path, i), fn)
+		}
+	case map[string]any:
+		for k, x := range m {
+			p := k
+			if path != "" {
+				p = path + "." + k
+			}
+			if s, ok := x.(string); ok && fileKeys[k] {
+				fn(p, s)
+				continue
+			}
+			collectFiles(x, p, fn)
+		}
+	}
 }

@@ -261,6 +261,9 @@ func (m *Manager) compose(local *config.Config, localYAML []byte, layers map[str
 	if len(layers) == 0 {
 		return local, nil
 	}
+	if err := CheckFiles(localYAML, m.ordered(layers)...); err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrInvalid, err)
+	}
 	doc, err := Compose(localYAML, m.ordered(layers)...)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrInvalid, err)

