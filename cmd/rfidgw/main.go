@@ -14,6 +14,7 @@ import (
 
 	"github.com/rfidgw/rfidgw/internal/config"
 	"github.com/rfidgw/rfidgw/internal/gateway"
+	"github.com/rfidgw/rfidgw/internal/keyed"
 	"github.com/rfidgw/rfidgw/internal/remoteconfig"
 )
 
@@ -98,6 +99,12 @@ func loadConfig(path string, scope config.Scope) (*config.Config, error) {
 	if err != nil {
 		return nil, usageErr(err)
 	}
+	return validateConfig(cfg, scope)
+}
+
+// validateConfig is the whole check of a loaded config: the same for the
+// file (`check --config-only`, run, SIGHUP) and for a pushed config.
+func validateConfig(cfg *config.Config, scope config.Scope) (*config.Config, error) {
 	if err := cfg.Validate(scope); err != nil {
 		return nil, usageErr(err)
 	}
@@ -107,12 +114,12 @@ func loadConfig(path string, scope config.Scope) (*config.Config, error) {
 		p := &config.Problems{File: cfg.File}
 		for i, rc := range cfg.Readers {
 			if _, err := gateway.NewSource(cfg.Gateway.ID, rc, nil); err != nil {
-				p.Items = append(p.Items, fmt.Sprintf("readers[%d]: %v", i, err))
+				p.Add(keyed.In(fmt.Sprintf("readers[%d]", i), []error{err})...)
 			}
 		}
 		if rc := cfg.RemoteConfig; rc.Enabled() {
 			if _, err := remoteconfig.LoadKeySet(rc.PublicKeys); err != nil {
-				p.Items = append(p.Items, err.Error())
+				p.Add(err)
 			}
 		}
 		if len(p.Items) > 0 {
@@ -122,30 +129,12 @@ func loadConfig(path string, scope config.Scope) (*config.Config, error) {
 	return cfg, nil
 }
 
-// loadConfigYAML is loadConfig (ScopeAll) for a config that is not a file
-// of its own: the local file composed with pushed sections. name stands for
-// the file in problems. The text goes through a private temporary file in
-// dir (the data dir: the one place the service may write).
-func loadConfigYAML(dir string) remoteconfig.Loader {
-	return func(name string, data []byte) (*config.Config, error) {
-		f, err := os.CreateTemp(dir, ".remote-config-*.yaml")
-		if err != nil {
-			return nil, err
-		}
-		defer os.Remove(f.Name())
-		_, werr := f.Write(data)
-		if cerr := f.Close(); werr != nil || cerr != nil {
-			return nil, errors.Join(werr, cerr)
-		}
-		cfg, err := loadConfig(f.Name(), config.ScopeAll)
-		var p *config.Problems
-		if errors.As(err, &p) {
-			p.File = name
-		}
-		if err != nil {
-			return nil, err
-		}
-		cfg.File = name
-		return cfg, nil
+// loadConfigYAML is loadConfig for the local file composed with pushed
+// sections (remoteconfig.Loader); name stands for the file in problems.
+func loadConfigYAML(name string, data []byte) (*config.Config, error) {
+	cfg, err := config.LoadYAML(name, data)
+	if err != nil {
+		return nil, usageErr(err)
 	}
+	return validateConfig(cfg, config.ScopeAll)
 }

@@ -83,7 +83,7 @@ file (a bad new config is rejected and the old one keeps running).`,
 					return usageErr(err)
 				}
 				remote, err = remoteconfig.Open(remoteconfig.Options{
-					Local: cfg, LocalYAML: body, Load: loadConfigYAML(cfg.Gateway.DataDir), Log: log,
+					Local: cfg, LocalYAML: body, Load: loadConfigYAML, Log: log,
 				})
 				if err != nil {
 					if errors.Is(err, config.ErrConfig) {

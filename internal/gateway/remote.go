@@ -8,7 +8,6 @@ import (
 	"github.com/rfidgw/rfidgw/internal/config"
 	"github.com/rfidgw/rfidgw/internal/metrics"
 	"github.com/rfidgw/rfidgw/internal/remoteconfig"
-	"github.com/rfidgw/rfidgw/reader"
 	"github.com/rfidgw/rfidgw/uplink"
 )
 
@@ -94,7 +93,7 @@ func (g *Gateway) forgetReaderStates(stopped []*runningSource, cfg *config.Confi
 		}
 	}
 	for _, rc := range cfg.Readers {
-		if rc.Type == reader.TypeFile {
+		if rc.IsRecorded() {
 			continue
 		}
 		for _, id := range rc.ReaderIDs() {

@@ -49,7 +49,7 @@ func (g *fakeGateway) ReadersOnline() map[string]bool {
 		return out
 	}
 	for _, r := range g.applied[len(g.applied)-1].Readers {
-		out[r.ID] = !strings.Contains(r.Address, "dead")
+		out[r.ID] = !strings.Contains(fmt.Sprintf("%+v", r.Settings), "dead")
 	}
 	return out
 }
@@ -75,27 +75,15 @@ func zoneIDs(cfg *config.Config) string {
 }
 
 // loadYAML is the Loader of the tests: the real config decoding and
-// validation, through a file as the daemon does it.
+// validation.
 func loadYAML(name string, data []byte) (*config.Config, error) {
-	f, err := os.CreateTemp("", "rc-test-*.yaml")
+	cfg, err := config.LoadYAML(name, data)
 	if err != nil {
 		return nil, err
 	}
-	defer os.Remove(f.Name())
-	f.Write(data)
-	f.Close()
-	cfg, err := config.Load(f.Name())
-	if err == nil {
-		err = cfg.Validate(config.ScopeAll)
-	}
-	var p *config.Problems
-	if errors.As(err, &p) {
-		p.File = name
-	}
-	if err != nil {
+	if err := cfg.Validate(config.ScopeAll); err != nil {
 		return nil, err
 	}
-	cfg.File = name
 	return cfg, nil
 }
 
