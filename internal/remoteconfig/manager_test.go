@@ -381,11 +381,11 @@ func TestManagerLayersAndLocalReload(t *testing.T) {
 	}
 	// SIGHUP with a changed local file: its own changes apply, the pushed
 	// sections stay.
-	local, body := r.loadLocal()
+	_, body := r.loadLocal()
 	body2 := strings.Replace(string(body), "local-rack", "renamed-rack", 1)
 	body2 = strings.Replace(body2, "127.0.0.1:9092", "127.0.0.1:9093", 1)
 	r.writeLocal(body2)
-	local, body = r.loadLocal()
+	local, body := r.loadLocal()
 	if err := r.m.LocalReload(context.Background(), local, body); err != nil {
 		t.Fatal(err)
 	}
