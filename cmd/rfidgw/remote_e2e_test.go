@@ -222,6 +222,12 @@ remote_config: {public_keys: ["%s"], rollback_after: 4s}
 		})
 	}
 
+	// The field doctor sees the topic and what is pushed for the gateway.
+	doctor, _ := exec.Command(bin, "check", "--config", gws[5].cfg, "--timeout", "5s").CombinedOutput()
+	if out := string(doctor); !strings.Contains(out, "ok    remote config topic rfid.gateway-config: 1 partition(s), 1 message(s); pushed for all: version 1, for gw-5: none") {
+		t.Errorf("rfidgw check does not show the config topic:\n%s", out)
+	}
+
 	// 2. Three bad pushes.
 	priv, err := remoteconfig.LoadPrivateKey(keyFile)
 	if err != nil {

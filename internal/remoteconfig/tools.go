@@ -353,3 +353,54 @@ func WhoAmI() string {
 	h, _ := os.Hostname()
 	return u + "@" + h
 }
+
+// CheckTopic is `rfidgw check`'s probe of the config topic with the
+// uplink's brokers and credentials: it exists and can be read, and which
+// versions are pushed for this gateway and for the fleet. A topic that does
+// not exist yet is not a failure (the first push creates it; the gateway
+// runs its local file until then).
+func CheckTopic(ctx context.Context, ucfg uplink.Config, topic, gatewayID string) (string, error) {
+	base, err := uplink.ClientConfig(ucfg)
+	if err != nil {
+		return "", err
+	}
+	cc := clone(base)
+	cc["group.id"] = "rfidgw-config-check"
+	cc["go.logs.channel.enable"] = true
+	c, err := kafka.NewConsumer(&cc)
+	if err != nil {
+		return "", err
+	}
+	go drainLogs(c.Logs())
+	md, err := c.GetMetadata(&topic, false, min(remaining(ctx), 10000))
+	c.Close()
+	if err != nil {
+		return "", fmt.Errorf("brokers not reachable: %w", err)
+	}
+	tm, ok := md.Topics[topic]
+	if !ok || tm.Error.Code() == kafka.ErrUnknownTopicOrPart || tm.Error.Code() == kafka.ErrUnknownTopic {
+		return "does not exist yet (the first rfidgw config push creates it); the local file runs until then", nil
+	}
+	if tm.Error.Code() != kafka.ErrNoError {
+		return "", fmt.Errorf("topic %s: %w", topic, tm.Error)
+	}
+	latest := map[string]uint64{}
+	n := 0
+	err = readTopic(ctx, base, topic, nil, func(m *kafka.Message) {
+		n++
+		if k := string(m.Key); k == gatewayID || k == FleetKey {
+			v, _ := PeekVersion(m.Value)
+			latest[k] = v
+		}
+	})
+	if err != nil {
+		return "", err
+	}
+	desc := func(k string) string {
+		if v, ok := latest[k]; ok {
+			return fmt.Sprintf("version %d", v)
+		}
+		return "none"
+	}
+	return fmt.Sprintf("%d partition(s), %d message(s); pushed for all: %s, for %s: %s", len(tm.Partitions), n, desc(FleetKey), gatewayID, desc(gatewayID)), nil
+}
