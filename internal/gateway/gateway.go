@@ -21,8 +21,11 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/rfidgw/rfidgw/buffer"
 	"github.com/rfidgw/rfidgw/edge"
+	"github.com/rfidgw/rfidgw/internal/backoff"
 	"github.com/rfidgw/rfidgw/internal/config"
 	"github.com/rfidgw/rfidgw/internal/metrics"
 	"github.com/rfidgw/rfidgw/internal/remoteconfig"
@@ -81,8 +84,9 @@ type Gateway struct {
 
 	extraHandlers map[string]http.Handler
 
-	remote  *remoteconfig.Manager // nil when remote_config is off
-	running chan struct{}         // closed once Run started the readers
+	remote    *remoteconfig.Manager // nil when remote_config is off
+	remoteReg *prometheus.Registry  // its metrics
+	running   chan struct{}         // closed once Run started the readers
 
 	wg sync.WaitGroup
 }
@@ -402,7 +406,7 @@ func (g *Gateway) commit(ctx context.Context, events []edge.Event) error {
 			state[i].Value = []byte(c.Rack)
 		}
 	}
-	backoff := 50 * time.Millisecond
+	bo := backoff.Backoff{Min: 50 * time.Millisecond, Max: 6400 * time.Millisecond}
 	for {
 		err := g.queue.Append(context.Background(), events, state)
 		if err == nil {
@@ -434,23 +438,25 @@ func (g *Gateway) commit(ctx context.Context, events []edge.Event) error {
 		}
 		g.commitErr.Store(&msg)
 		g.progress.Store(time.Now().UnixNano())
+		wait := bo.Next()
 		select {
-		case <-time.After(backoff):
+		case <-time.After(wait):
 		case <-ctx.Done():
 			// Shutting down with uncommitted events: keep trying a little
 			// longer, they exist nowhere else.
-			if backoff > time.Second {
+			if wait > time.Second {
 				g.log.Error("events lost at shutdown: the buffer refused them", "events", len(events), "err", err)
 				return err
 			}
 		}
-		if backoff < 5*time.Second {
-			backoff *= 2
-		}
 	}
 }
 
-// Ready reports nil when the pipeline runs: buffer writable, owner moving.
+// Ready reports nil when the pipeline runs: buffer writable and not losing
+// events to a full disk (buffer.ErrDiskFull: the filesystem is at
+// min_free_disk and on_full drops or refuses events), owner moving. A buffer
+// at max_bytes during an uplink outage stays ready: the uplink state, the lag
+// and the gap events say that one.
 func (g *Gateway) Ready() error {
 	if !g.started.Load() {
 		return errors.New("starting")
@@ -550,8 +556,9 @@ func initMetrics(cfg *config.Config) {
 	for _, r := range cfg.Readers {
 		for _, id := range r.ReaderIDs() {
 			metrics.ReadsTotal.WithLabelValues(id)
-			if !r.IsRecorded() {
-				metrics.ReaderConnected.WithLabelValues(id)
+			metrics.ReaderConnected.WithLabelValues(id)
+			for _, reason := range []string{edge.ReasonNoZone, edge.ReasonWeak, edge.ReasonNoEPC, edge.ReasonBadTime} {
+				metrics.ReadsIgnoredTotal.WithLabelValues(id, reason)
 			}
 		}
 	}

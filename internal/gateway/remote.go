@@ -5,8 +5,9 @@ import (
 	"encoding/json"
 	"net/http"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/rfidgw/rfidgw/internal/config"
-	"github.com/rfidgw/rfidgw/internal/metrics"
 	"github.com/rfidgw/rfidgw/internal/remoteconfig"
 	"github.com/rfidgw/rfidgw/uplink"
 )
@@ -17,12 +18,22 @@ import (
 // Run and Handler.
 func (g *Gateway) UseRemoteConfig(m *remoteconfig.Manager) {
 	g.remote = m
+	g.remoteReg = prometheus.NewRegistry()
 	mt := remoteconfig.NewMetrics()
 	for _, c := range mt.Collectors() {
-		metrics.Registry.MustRegister(c)
+		g.remoteReg.MustRegister(c)
 	}
 	m.SetMetrics(mt)
 	m.SetOnChange(func(remoteconfig.Status) { g.PublishStatus(uplink.StatusConfig) })
+}
+
+// remoteMetrics is the registry of the rfidgw_config_* series (empty while
+// remote config is off).
+func (g *Gateway) remoteMetrics() prometheus.Gatherer {
+	if g.remoteReg == nil {
+		return prometheus.NewRegistry()
+	}
+	return g.remoteReg
 }
 
 // PublishStatus sends the gateway status now with the given kind.
