@@ -117,6 +117,7 @@ func (g *fleetGateway) readerOnline() bool {
 func TestRemoteConfigFleet(t *testing.T) {
 	const n = 10
 	bin, _ := testkit.Binaries(t)
+	t0 := time.Now()
 	kafka := testkit.Kafka(t, 0)
 	brokers := kafka.ListenAddrs()[0]
 	dir := t.TempDir()
@@ -191,6 +192,8 @@ remote_config: {public_keys: ["%s"], rollback_after: 4s}
   - {id: rack-new-1, kind: rack, row: N, antennas: [{reader: dock, antennas: [1]}]}
   - {id: rack-new-2, kind: rack, row: N, antennas: [{reader: dock, antennas: [2]}]}
 `), 0o644)
+	t.Logf("10 gateways up with their readers: %s", time.Since(t0).Round(100*time.Millisecond))
+	t1 := time.Now()
 	out := push("--all", "--file", zonesFile)
 	if !strings.Contains(out, "pushed version 1 for every gateway") {
 		t.Fatalf("push output: %s", out)
@@ -211,6 +214,7 @@ remote_config: {public_keys: ["%s"], rollback_after: 4s}
 		}
 		marks[g.id] = events.count(g.id)
 	}
+	t.Logf("fleet push applied on all 10 (health gate 4s): %s after the push", time.Since(t1).Round(100*time.Millisecond))
 	for _, g := range gws {
 		testkit.WaitFor(t, 30*time.Second, g.id+" moves on the new zones", func() bool {
 			for _, z := range events.after(g.id, marks[g.id]) {
@@ -229,6 +233,7 @@ remote_config: {public_keys: ["%s"], rollback_after: 4s}
 	}
 
 	// 2. Three bad pushes.
+	t2 := time.Now()
 	priv, err := remoteconfig.LoadPrivateKey(keyFile)
 	if err != nil {
 		t.Fatal(err)
@@ -273,6 +278,7 @@ remote_config: {public_keys: ["%s"], rollback_after: 4s}
 			t.Errorf("%s after a bad push runs version %d hash %s, want the last good 1 %s", id, v.Version, v.Hash, hash)
 		}
 	}
+	t.Logf("bad pushes reported (rejected, rejected, rolled back): %s after the first of them", time.Since(t2).Round(100*time.Millisecond))
 	if d := gws[1].view(t).Detail; !strings.Contains(d, `unknown reader "dock-99"`) {
 		t.Errorf("gw-1 detail does not name the problem: %s", d)
 	}
