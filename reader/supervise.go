@@ -41,6 +41,8 @@ type Supervisor struct {
 	// Metrics receives rfidgw_reader_connected and
 	// rfidgw_reader_reconnects_total; nil: Discard.
 	Metrics Metrics
+	// Sleep waits between attempts (backoff.Sleep when nil; tests record).
+	Sleep func(ctx context.Context, d time.Duration) error
 }
 
 // Link is a session's line to its supervisor. It implements Sink.
@@ -153,7 +155,11 @@ func (s *Supervisor) Supervise(ctx context.Context, session Session) error {
 			}
 			return fmt.Errorf("%s reader %q: deliver status: %w", s.Kind, s.ID, err)
 		}
-		if backoff.Sleep(ctx, wait) != nil {
+		sleep := s.Sleep
+		if sleep == nil {
+			sleep = backoff.Sleep
+		}
+		if sleep(ctx, wait) != nil {
 			return nil
 		}
 	}

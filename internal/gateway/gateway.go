@@ -21,11 +21,15 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/rfidgw/rfidgw/buffer"
 	"github.com/rfidgw/rfidgw/edge"
 	"github.com/rfidgw/rfidgw/internal/backoff"
 	"github.com/rfidgw/rfidgw/internal/config"
+	"github.com/rfidgw/rfidgw/internal/epcis"
 	"github.com/rfidgw/rfidgw/internal/metrics"
+	"github.com/rfidgw/rfidgw/internal/remoteconfig"
 	"github.com/rfidgw/rfidgw/reader"
 	"github.com/rfidgw/rfidgw/uplink"
 )
@@ -54,9 +58,12 @@ type Gateway struct {
 	sources map[string]*runningSource
 
 	engine *edge.Engine
-	queue  *buffer.Queue
-	fwd    *uplink.Forwarder
-	rec    *edge.Recorder
+	filter *edge.ReadFilter // owner goroutine only
+	// filtered caches rfidgw_reads_ignored_total{reason="filter"} per reader.
+	filtered map[string]prometheus.Counter
+	queue    *buffer.Queue
+	fwd      *uplink.Forwarder
+	rec      *edge.Recorder
 
 	in      chan *batch
 	reloads chan reloadReq
@@ -84,6 +91,10 @@ type Gateway struct {
 	version     string
 	buildCommit string
 	m           *metrics.Metrics
+
+	remote    *remoteconfig.Manager // nil when remote_config is off
+	remoteReg *prometheus.Registry  // its metrics
+	running   chan struct{}         // closed once Run started the readers
 
 	wg sync.WaitGroup
 }
@@ -136,6 +147,7 @@ func New(cfg *config.Config, opts Options) (*Gateway, error) {
 		aliveAfter:  5 * time.Second,
 		page:        newPageState(),
 		pause:       make(chan chan struct{}),
+		running:     make(chan struct{}),
 	}
 	for _, r := range cfg.Readers {
 		if r.IsRecorded() {
@@ -160,6 +172,9 @@ func New(cfg *config.Config, opts Options) (*Gateway, error) {
 	}
 	eng.SetStatsSink(g.m.Edge())
 	g.engine = eng
+	if g.filter, err = edge.NewReadFilter(ecfg); err != nil {
+		return nil, fmt.Errorf("%w: %v", config.ErrConfig, err)
+	}
 	q, err := buffer.Open(cfg.Gateway.DataDir, buffer.Options{
 		Gateway:     cfg.Gateway.ID,
 		MaxBytes:    int64(cfg.Buffer.MaxBytes),
@@ -220,10 +235,18 @@ func UplinkConfig(cfg *config.Config) (uplink.Config, error) {
 	if err != nil {
 		return uplink.Config{}, fmt.Errorf("uplink.kafka.librdkafka: %w", err)
 	}
+	var enc *epcis.Encoder
+	if k.EPCISTopic != "" {
+		if enc, err = epcis.NewEncoder(cfg.EPCISConfig()); err != nil {
+			return uplink.Config{}, fmt.Errorf("uplink.epcis: %w", err)
+		}
+	}
 	return uplink.Config{
 		Brokers:          k.Brokers,
 		Topic:            k.Topic,
 		StatusTopic:      k.StatusTopic,
+		EPCISTopic:       k.EPCISTopic,
+		EPCIS:            enc,
 		Librdkafka:       props,
 		SASLPasswordFile: k.SASLPasswordFile,
 		MaxInFlight:      k.MaxInFlight,
@@ -263,6 +286,7 @@ func (g *Gateway) Run(ctx context.Context) error {
 	}
 	g.mu.Unlock()
 	g.started.Store(true)
+	close(g.running)
 	g.log.Info("gateway running", "gateway", g.cfg.Gateway.ID, "readers", len(g.cfg.Readers),
 		"zones", len(g.cfg.Zones), "data_dir", g.cfg.Gateway.DataDir, "clock", map[bool]string{true: "reads", false: "wall"}[g.virtual])
 
@@ -412,6 +436,20 @@ func (g *Gateway) process(events []edge.Event, r *reader.Read) []edge.Event {
 			g.log.Warn("recording reads failed", "err", err)
 		}
 	}
+	// Foreign tags (filter: and zones' accept/ignore) stop here; recorded
+	// above, so replay can re-judge them with other patterns.
+	if !g.filter.Allows(r) {
+		c := g.filtered[r.Reader]
+		if c == nil {
+			if g.filtered == nil {
+				g.filtered = map[string]prometheus.Counter{}
+			}
+			c = g.m.ReadsIgnoredTotal.WithLabelValues(r.Reader, edge.ReasonFilter)
+			g.filtered[r.Reader] = c
+		}
+		c.Inc()
+		return events
+	}
 	return g.engine.Process(events, r)
 }
 
@@ -555,11 +593,20 @@ func (g *Gateway) status() uplink.GatewayStatus {
 		BufferBytes:  st.Bytes,
 		LagSeconds:   st.OldestAge.Seconds(),
 		Version:      g.version,
+		Config:       g.configStatus(),
 	}
 }
 
 // Metrics is the Metrics the gateway writes to and serves on /metrics.
 func (g *Gateway) Metrics() *metrics.Metrics { return g.m }
+
+func (g *Gateway) configStatus() *uplink.ConfigStatus {
+	if g.remote == nil {
+		return nil
+	}
+	s := g.remote.Status()
+	return &s
+}
 
 // initMetrics creates every labelled series (docs/install.md lists them) at zero, so
 // /metrics lists them from the start (a dashboard can tell "no reads yet"

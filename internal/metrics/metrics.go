@@ -84,7 +84,7 @@ func New() *Metrics {
 		ReaderConnected:   gaugeVec("rfidgw_reader_connected", "1 while the reader is connected, else 0.", "reader"),
 		ReaderFrameErrors: counterVec("rfidgw_reader_frame_errors_total", "Frames or payloads from the reader that could not be decoded (bad checksum, bad JSON, unknown parameter).", "reader"),
 		ReaderReconnects:  counterVec("rfidgw_reader_reconnects_total", "Connection attempts after a reader was lost.", "reader"),
-		ReadsIgnoredTotal: counterVec("rfidgw_reads_ignored_total", "Reads the edge engine ignored, per reader and reason (no_zone, weak).", "reader", "reason"),
+		ReadsIgnoredTotal: counterVec("rfidgw_reads_ignored_total", "Reads ignored before or by the edge engine, per reader and reason (filter: a foreign tag dropped by filter: or a zone's accept/ignore; no_zone; weak; no_epc; bad_time).", "reader", "reason"),
 
 		EventsTotal: counterVec("rfidgw_events_total", "Events emitted by the edge engine (and gap events by the buffer), per type.", "type"),
 		TagsTracked: gauge("rfidgw_edge_tags_tracked", "Tags the edge engine currently tracks."),
