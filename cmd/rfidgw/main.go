@@ -11,6 +11,7 @@ import (
 	"os"
 	"runtime"
 	"runtime/debug"
+	"strings"
 
 	"github.com/spf13/cobra"
 
@@ -77,13 +78,15 @@ Then run:    rfidgw run --config /etc/rfidgw/gateway.yaml`,
 			code = 2
 		}
 		if err.Error() != "" {
+			msg := "rfidgw: " + err.Error()
 			// Under systemd this last word is an error in the journal
-			// (journalctl -p err), not an info line.
-			prefix := ""
+			// (journalctl -p err), not an info line: every line of it
+			// (one per config problem) carries the priority.
 			if journalStream(os.Stderr) {
-				prefix = journalPrefix(slog.LevelError)
+				p := journalPrefix(slog.LevelError)
+				msg = p + strings.ReplaceAll(msg, "\n", "\n"+p)
 			}
-			fmt.Fprintln(os.Stderr, prefix+"rfidgw:", err)
+			fmt.Fprintln(os.Stderr, msg)
 		}
 		os.Exit(code)
 	}

@@ -279,3 +279,37 @@ func TestReaderRulesAreTheSourcesRules(t *testing.T) {
 		t.Errorf("keepalive below the minimum not named:\n%s", got)
 	}
 }
+
+// TestReaderRuleProblemsOnePerLine: every rule of every type reports on its
+// own line, "file[:line]: readers[i].key: message", all of them in one run.
+func TestReaderRuleProblemsOnePerLine(t *testing.T) {
+	got := problems(t, `
+gateway: {id: floor3, data_dir: ./data}
+readers:
+  - {id: m, type: mqtt, topic: "a/#/b", format: xml, qos: 3, provides: [x], password_file: /nope}
+  - {id: s, type: serial, device: /dev/x, protocol: r2000, region: EU3, antennas: [0, 9]}
+  - {id: l, type: llrp, address: "10.0.0.1:99999", keepalive: 1ms}
+uplink: {kafka: {brokers: [127.0.0.1:9092]}}
+`)
+	want := []string{
+		"readers[0].broker: ", "readers[0].topic: ", "readers[0].qos: 3: want 0, 1 or 2", "readers[0].provides: ",
+		"readers[0].username: ", `readers[0].format: unknown "xml"`, "readers[1].antennas[0]: 0 is not an antenna port",
+		"readers[1].region: only protocol thingmagic", "readers[1].antennas[1]: 9 is not an antenna port 1..8",
+		"readers[2].address: ", "readers[2].keepalive: 1ms is below 100ms",
+	}
+	lines := strings.Split(got, "\n")
+	if len(lines) != len(want) {
+		t.Errorf("%d lines, want %d:\n%s", len(lines), len(want), got)
+	}
+	for _, w := range want {
+		found := false
+		for _, l := range lines {
+			if strings.HasPrefix(fileLineRe.ReplaceAllString(l, ""), w) && strings.Count(l, "readers[") == 1 {
+				found = true
+			}
+		}
+		if !found {
+			t.Errorf("no line with %q:\n%s", w, got)
+		}
+	}
+}
