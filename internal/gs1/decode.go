@@ -390,13 +390,11 @@ func withCheck(d string) string {
 
 // RawURI is the EPC raw URI of TDS section 12 for an EPC that does not
 // decode: urn:epc:raw:<bits>.x<HEX>, e.g. urn:epc:raw:96.x1234567890ABCDEF01234567.
-// hex must be valid hex digits (the gateway's EPCs are); anything else is
-// returned with its characters that are not hex digits dropped, so the
-// result is always a syntactically valid URI.
+// hex must be valid hex digits (the gateway's EPCs are, and the readers
+// bound their length); characters that are not hex digits are dropped, so
+// the result is always a syntactically valid URI. It never truncates: a
+// raw URI stands for the whole EPC.
 func RawURI(hex string) string {
-	if len(hex) > MaxHexLen {
-		hex = hex[:MaxHexLen]
-	}
 	u := strings.Map(func(r rune) rune {
 		switch {
 		case r >= '0' && r <= '9', r >= 'A' && r <= 'F':

@@ -126,6 +126,7 @@ func TestRawURI(t *testing.T) {
 		"E28011606000020D8F3A1B2C": "urn:epc:raw:96.xE28011606000020D8F3A1B2C",
 		"e2801160":                 "urn:epc:raw:32.xE2801160",
 		"12 34":                    "urn:epc:raw:16.x1234",
+		strings.Repeat("AB", 100):  "urn:epc:raw:800.x" + strings.Repeat("AB", 100), // longer than a GS1 EPC: kept whole
 	} {
 		if got := RawURI(in); got != want {
 			t.Errorf("RawURI(%q) = %s, want %s", in, got, want)
