@@ -6,7 +6,7 @@ import (
 	"strings"
 )
 
-// MaxHexLen bounds the EPC accepted by Decode and RawURI: 496 bits, the
+// MaxHexLen bounds the EPC Decode accepts: 496 bits, the
 // largest EPC bank a Gen2 tag can report (31 words), is 124 hex digits.
 const MaxHexLen = 124
 
@@ -149,22 +149,25 @@ func hexBytes(hex string) ([]byte, error) {
 	if len(hex) == 0 {
 		return nil, fmt.Errorf("%w: %w: empty", ErrMalformed, ErrNotHex)
 	}
+	for i := 0; i < len(hex); i++ {
+		if c := hex[i]; !(c >= '0' && c <= '9' || c >= 'A' && c <= 'F' || c >= 'a' && c <= 'f') {
+			return nil, fmt.Errorf("%w: %w: %q at position %d", ErrMalformed, ErrNotHex, c, i+1)
+		}
+	}
 	if len(hex) > MaxHexLen {
-		return nil, fmt.Errorf("%w: %w: %d digits", ErrMalformed, ErrNotHex, len(hex))
+		return nil, fmt.Errorf("%w: %d hex digits, longer than any EPC (%d)", ErrMalformed, len(hex), MaxHexLen)
 	}
 	b := make([]byte, (len(hex)+1)/2)
 	for i := 0; i < len(hex); i++ {
 		c := hex[i]
 		var v byte
 		switch {
-		case c >= '0' && c <= '9':
+		case c <= '9':
 			v = c - '0'
-		case c >= 'A' && c <= 'F':
+		case c <= 'F':
 			v = c - 'A' + 10
-		case c >= 'a' && c <= 'f':
-			v = c - 'a' + 10
 		default:
-			return nil, fmt.Errorf("%w: %w: %q at position %d", ErrMalformed, ErrNotHex, c, i+1)
+			v = c - 'a' + 10
 		}
 		if i%2 == 0 {
 			b[i/2] = v << 4
