@@ -142,6 +142,15 @@ func producerConfig(c Config, clientID string) (kafka.ConfigMap, error) {
 	return cm, nil
 }
 
+// ClientConfig is the librdkafka configuration every client of the
+// cluster shares (brokers, the passthrough security and tuning keys, the
+// SASL password from its file), for other clients of the product such as
+// the remote config consumer. It validates nothing beyond what baseConfig
+// checks.
+func ClientConfig(c Config) (kafka.ConfigMap, error) {
+	return baseConfig(c.withDefaults())
+}
+
 // baseConfig is what every client (producer, admin) of Config shares:
 // brokers, the passthrough keys and the SASL password from its file.
 func baseConfig(c Config) (kafka.ConfigMap, error) {

@@ -30,6 +30,8 @@ type Config struct {
 	Record  Record          `mapstructure:"record"`
 	Log     Log             `mapstructure:"log"`
 
+	RemoteConfig RemoteConfig `mapstructure:"remote_config"`
+
 	// File is the path the config was loaded from (not a key).
 	File string `mapstructure:"-"`
 
@@ -96,6 +98,17 @@ type Record struct {
 	MaxBytes ByteSize `mapstructure:"max_bytes"`
 }
 
+// RemoteConfig opts in to configuration pushed from the centre through
+// Kafka (package remoteconfig): it is on when PublicKeys lists a key.
+type RemoteConfig struct {
+	Topic         string        `mapstructure:"topic"`          // compacted topic, default rfid.gateway-config
+	PublicKeys    []string      `mapstructure:"public_keys"`    // PEM files of the accepted signing keys
+	RollbackAfter time.Duration `mapstructure:"rollback_after"` // health gate after applying a push, default 60s
+}
+
+// Enabled reports whether the gateway takes remote config.
+func (r RemoteConfig) Enabled() bool { return len(r.PublicKeys) > 0 }
+
 // Log selects the log output.
 type Log struct {
 	Level  string `mapstructure:"level"`  // debug | info | warn | error
@@ -121,6 +134,10 @@ func Default() Config {
 		HTTP:   HTTP{Listen: "127.0.0.1:9870"},
 		Record: Record{MaxBytes: 256 << 20},
 		Log:    Log{Level: "info", Format: "auto"},
+		RemoteConfig: RemoteConfig{
+			Topic:         "rfid.gateway-config",
+			RollbackAfter: 60 * time.Second,
+		},
 	}
 }
 

@@ -5,6 +5,7 @@ import (
 	"net"
 	"regexp"
 	"strings"
+	"time"
 
 	"github.com/rfidgw/rfidgw/edge"
 	"github.com/rfidgw/rfidgw/internal/epcis"
@@ -157,6 +158,7 @@ func (c *Config) validateRest(p *Problems) {
 			p.add("http.listen", "%q is not a loopback address; set http.token_file so only holders of the token see /metrics and the zone page", c.HTTP.Listen)
 		}
 	}
+	c.validateRemote(p)
 	switch c.Log.Format {
 	case "auto", "text", "json":
 	default:
@@ -176,4 +178,28 @@ func IsLoopback(host string) bool {
 	}
 	ip := net.ParseIP(host)
 	return ip != nil && ip.IsLoopback()
+}
+
+var topicRe = regexp.MustCompile(`^[a-zA-Z0-9._-]{1,249}$`)
+
+// validateRemote checks remote_config (the key files themselves are read by
+// the command that loads the config).
+func (c *Config) validateRemote(p *Problems) {
+	r := &c.RemoteConfig
+	if !r.Enabled() {
+		return
+	}
+	if !topicRe.MatchString(r.Topic) {
+		p.add("remote_config.topic", "%q is not a Kafka topic name (a-z A-Z 0-9 . _ -, at most 249)", r.Topic)
+	} else if r.Topic == c.Uplink.Kafka.Topic || r.Topic == c.Uplink.Kafka.StatusTopic {
+		p.add("remote_config.topic", "%q is already the events or status topic", r.Topic)
+	}
+	for i, f := range r.PublicKeys {
+		if strings.TrimSpace(f) == "" {
+			p.add(fmt.Sprintf("remote_config.public_keys[%d]", i), "empty (a PEM file written by rfidgw config keygen, e.g. /etc/rfidgw/keys/config.pub)")
+		}
+	}
+	if r.RollbackAfter < time.Second || r.RollbackAfter > time.Hour {
+		p.add("remote_config.rollback_after", "%s is not between 1s and 1h", r.RollbackAfter)
+	}
 }

@@ -29,6 +29,7 @@ import (
 	"github.com/rfidgw/rfidgw/internal/config"
 	"github.com/rfidgw/rfidgw/internal/epcis"
 	"github.com/rfidgw/rfidgw/internal/metrics"
+	"github.com/rfidgw/rfidgw/internal/remoteconfig"
 	"github.com/rfidgw/rfidgw/reader"
 	"github.com/rfidgw/rfidgw/uplink"
 )
@@ -92,6 +93,10 @@ type Gateway struct {
 
 	extraHandlers map[string]http.Handler
 
+	remote    *remoteconfig.Manager // nil when remote_config is off
+	remoteReg *prometheus.Registry  // its metrics
+	running   chan struct{}         // closed once Run started the readers
+
 	wg sync.WaitGroup
 }
 
@@ -120,6 +125,7 @@ func New(cfg *config.Config, log *slog.Logger) (*Gateway, error) {
 		aliveAfter: 5 * time.Second,
 		page:       newPageState(),
 		pause:      make(chan chan struct{}),
+		running:    make(chan struct{}),
 	}
 	for _, r := range cfg.Readers {
 		if r.IsRecorded() {
@@ -255,6 +261,7 @@ func (g *Gateway) Run(ctx context.Context) error {
 	}
 	g.mu.Unlock()
 	g.started.Store(true)
+	close(g.running)
 	g.log.Info("gateway running", "gateway", g.cfg.Gateway.ID, "readers", len(g.cfg.Readers),
 		"zones", len(g.cfg.Zones), "data_dir", g.cfg.Gateway.DataDir, "clock", map[bool]string{true: "reads", false: "wall"}[g.virtual])
 
@@ -586,7 +593,16 @@ func (g *Gateway) status() uplink.GatewayStatus {
 		BufferBytes:  st.Bytes,
 		LagSeconds:   st.OldestAge.Seconds(),
 		Version:      Version,
+		Config:       g.configStatus(),
 	}
+}
+
+func (g *Gateway) configStatus() *uplink.ConfigStatus {
+	if g.remote == nil {
+		return nil
+	}
+	s := g.remote.Status()
+	return &s
 }
 
 // Version is the gateway's version, set by the command at start-up.

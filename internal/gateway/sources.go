@@ -86,6 +86,7 @@ func (g *Gateway) Reload(ctx context.Context, cfg *config.Config) error {
 	for _, rs := range stopped {
 		<-rs.done
 	}
+	g.forgetReaderStates(stopped, cfg)
 	for _, rc := range cfg.Readers {
 		if _, running := g.sources[rc.ID]; running {
 			continue
