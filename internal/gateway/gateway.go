@@ -27,7 +27,9 @@ import (
 	"github.com/rfidgw/rfidgw/edge"
 	"github.com/rfidgw/rfidgw/internal/backoff"
 	"github.com/rfidgw/rfidgw/internal/config"
+	"github.com/rfidgw/rfidgw/internal/epcis"
 	"github.com/rfidgw/rfidgw/internal/metrics"
+	"github.com/rfidgw/rfidgw/internal/remoteconfig"
 	"github.com/rfidgw/rfidgw/reader"
 	"github.com/rfidgw/rfidgw/uplink"
 )
@@ -78,9 +80,17 @@ type Gateway struct {
 	sources map[string]*runningSource
 
 	engine *edge.Engine
-	queue  *buffer.Queue
-	fwd    *uplink.Forwarder
-	rec    *edge.Recorder
+	filter *edge.ReadFilter // owner goroutine only
+	// filtered counts reads dropped by the filter per reader: the
+	// rfidgw_reads_ignored_total{reason="filter"} counter and a number for
+	// the zone page. The owner goroutine uses filtered; filteredN (under
+	// filteredMu) shares the numbers with the page.
+	filtered   map[string]filterCount
+	filteredMu sync.Mutex
+	filteredN  map[string]*atomic.Uint64
+	queue      *buffer.Queue
+	fwd        *uplink.Forwarder
+	rec        *edge.Recorder
 
 	pendMu  sync.Mutex
 	pend    *batch        // the open batch sources append to
@@ -108,6 +118,14 @@ type Gateway struct {
 	extraHandlers map[string]http.Handler
 	evCounters    map[edge.EventType]prometheus.Counter // owner goroutine only
 
+	version     string
+	buildCommit string
+	m           *metrics.Metrics
+
+	remote    *remoteconfig.Manager // nil when remote_config is off
+	remoteReg *prometheus.Registry  // its metrics
+	running   chan struct{}         // closed once Run started the readers
+
 	wg sync.WaitGroup
 }
 
@@ -120,24 +138,48 @@ func (g *Gateway) Handle(path string, h http.Handler) {
 	g.extraHandlers[path] = h
 }
 
+// Options are what New needs besides the config.
+type Options struct {
+	Log     *slog.Logger // nil: slog.Default()
+	Version string       // reported in status messages and rfidgw_build_info; "" = "dev"
+	Commit  string       // rfidgw_build_info's commit label; "" = "unknown"
+	// Metrics receives every stage's metrics and is served on /metrics;
+	// nil gives the gateway a fresh one.
+	Metrics *metrics.Metrics
+}
+
 // New opens the buffer, restores edge state and prepares the stages. Nothing
 // runs until Run.
-func New(cfg *config.Config, log *slog.Logger) (*Gateway, error) {
+func New(cfg *config.Config, opts Options) (*Gateway, error) {
+	log := opts.Log
 	if log == nil {
 		log = slog.Default()
 	}
+	if opts.Version == "" {
+		opts.Version = "dev"
+	}
+	if opts.Commit == "" {
+		opts.Commit = "unknown"
+	}
+	if opts.Metrics == nil {
+		opts.Metrics = metrics.New()
+	}
 	g := &Gateway{
-		log:        log,
-		cfg:        cfg,
-		sources:    map[string]*runningSource{},
-		pend:       newBatch(nil),
-		wake:       make(chan struct{}, 1),
-		reloads:    make(chan reloadReq),
-		readersUp:  map[string]bool{},
-		aliveAfter: 5 * time.Second,
-		page:       newPageState(),
-		pause:      make(chan chan struct{}),
-		evCounters: map[edge.EventType]prometheus.Counter{},
+		version:     opts.Version,
+		buildCommit: opts.Commit,
+		m:           opts.Metrics,
+		log:         log,
+		cfg:         cfg,
+		sources:     map[string]*runningSource{},
+		pend:        newBatch(nil),
+		wake:        make(chan struct{}, 1),
+		reloads:     make(chan reloadReq),
+		readersUp:   map[string]bool{},
+		aliveAfter:  5 * time.Second,
+		page:        newPageState(),
+		pause:       make(chan chan struct{}),
+		running:     make(chan struct{}),
+		evCounters:  map[edge.EventType]prometheus.Counter{},
 	}
 	for _, r := range cfg.Readers {
 		if r.IsRecorded() {
@@ -148,7 +190,7 @@ func New(cfg *config.Config, log *slog.Logger) (*Gateway, error) {
 			g.readersUp[id] = false // until its source says it is online
 		}
 	}
-	initMetrics(cfg)
+	g.initMetrics(cfg)
 	ecfg := cfg.EdgeConfig()
 	ecfg.Logger = log
 	if !g.virtual {
@@ -160,13 +202,18 @@ func New(cfg *config.Config, log *slog.Logger) (*Gateway, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", config.ErrConfig, err)
 	}
+	eng.SetStatsSink(g.m.Edge())
 	g.engine = eng
+	if g.filter, err = edge.NewReadFilter(ecfg); err != nil {
+		return nil, fmt.Errorf("%w: %v", config.ErrConfig, err)
+	}
 	q, err := buffer.Open(cfg.Gateway.DataDir, buffer.Options{
 		Gateway:     cfg.Gateway.ID,
 		MaxBytes:    int64(cfg.Buffer.MaxBytes),
 		MinFreeDisk: int64(cfg.Buffer.MinFreeDisk),
 		OnFull:      cfg.Buffer.OnFull,
 		Log:         log,
+		Metrics:     g.m,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("buffer in %s: %w", cfg.Gateway.DataDir, err)
@@ -190,6 +237,7 @@ func New(cfg *config.Config, log *slog.Logger) (*Gateway, error) {
 		q.Close()
 		return nil, fmt.Errorf("%w: %v", config.ErrConfig, err)
 	}
+	ucfg.Metrics = g.m
 	fwd, err := uplink.NewForwarder(ucfg, cfg.Gateway.ID, q, log)
 	if err != nil {
 		q.Close()
@@ -219,10 +267,18 @@ func UplinkConfig(cfg *config.Config) (uplink.Config, error) {
 	if err != nil {
 		return uplink.Config{}, fmt.Errorf("uplink.kafka.librdkafka: %w", err)
 	}
+	var enc *epcis.Encoder
+	if k.EPCISTopic != "" {
+		if enc, err = epcis.NewEncoder(cfg.EPCISConfig()); err != nil {
+			return uplink.Config{}, fmt.Errorf("uplink.epcis: %w", err)
+		}
+	}
 	return uplink.Config{
 		Brokers:          k.Brokers,
 		Topic:            k.Topic,
 		StatusTopic:      k.StatusTopic,
+		EPCISTopic:       k.EPCISTopic,
+		EPCIS:            enc,
 		Librdkafka:       props,
 		SASLPasswordFile: k.SASLPasswordFile,
 		MaxInFlight:      k.MaxInFlight,
@@ -262,6 +318,7 @@ func (g *Gateway) Run(ctx context.Context) error {
 	}
 	g.mu.Unlock()
 	g.started.Store(true)
+	close(g.running)
 	g.log.Info("gateway running", "gateway", g.cfg.Gateway.ID, "readers", len(g.cfg.Readers),
 		"zones", len(g.cfg.Zones), "data_dir", g.cfg.Gateway.DataDir, "clock", map[bool]string{true: "reads", false: "wall"}[g.virtual])
 
@@ -417,13 +474,31 @@ func (g *Gateway) own(ctx context.Context) {
 func (g *Gateway) eventsTotal(t edge.EventType) prometheus.Counter {
 	c, ok := g.evCounters[t]
 	if !ok {
-		c = metrics.EventsTotal.WithLabelValues(string(t))
+		c = g.m.EventsTotal.WithLabelValues(string(t))
 		g.evCounters[t] = c
 	}
 	return c
 }
 
 func (g *Gateway) hasStateChanges() bool { return g.engine.PendingStateChanges() > 0 }
+
+// filterCount is what Gateway.filtered keeps per reader.
+type filterCount struct {
+	prom prometheus.Counter
+	n    *atomic.Uint64
+}
+
+// FilteredReads returns, per reader, the reads the read filter dropped
+// since start.
+func (g *Gateway) FilteredReads() map[string]uint64 {
+	g.filteredMu.Lock()
+	defer g.filteredMu.Unlock()
+	out := make(map[string]uint64, len(g.filteredN))
+	for id, n := range g.filteredN {
+		out[id] = n.Load()
+	}
+	return out
+}
 
 // process feeds one read to the engine, keeping the clock, the reader
 // states and the recording up to date.
@@ -442,6 +517,27 @@ func (g *Gateway) process(events []edge.Event, r *reader.Read) []edge.Event {
 		if err := g.rec.Write(r); err != nil {
 			g.log.Warn("recording reads failed", "err", err)
 		}
+	}
+	// Foreign tags (filter: and zones' accept/ignore) stop here; recorded
+	// above, so replay can re-judge them with other patterns.
+	if !g.filter.Allows(r) {
+		c, ok := g.filtered[r.Reader]
+		if !ok {
+			c = filterCount{g.m.ReadsIgnoredTotal.WithLabelValues(r.Reader, edge.ReasonFilter), &atomic.Uint64{}}
+			if g.filtered == nil {
+				g.filtered = map[string]filterCount{}
+			}
+			g.filtered[r.Reader] = c
+			g.filteredMu.Lock()
+			if g.filteredN == nil {
+				g.filteredN = map[string]*atomic.Uint64{}
+			}
+			g.filteredN[r.Reader] = c.n
+			g.filteredMu.Unlock()
+		}
+		c.prom.Inc()
+		c.n.Add(1)
+		return events
 	}
 	return g.engine.Process(events, r)
 }
@@ -585,30 +681,39 @@ func (g *Gateway) status() uplink.GatewayStatus {
 		BufferEvents: int64(st.Events),
 		BufferBytes:  st.Bytes,
 		LagSeconds:   st.OldestAge.Seconds(),
-		Version:      Version,
+		Version:      g.version,
+		Config:       g.configStatus(),
 	}
 }
 
-// Version is the gateway's version, set by the command at start-up.
-var Version = "dev"
+// Metrics is the Metrics the gateway writes to and serves on /metrics.
+func (g *Gateway) Metrics() *metrics.Metrics { return g.m }
 
-// initMetrics creates every labelled series of contract §7 at zero, so
+func (g *Gateway) configStatus() *uplink.ConfigStatus {
+	if g.remote == nil {
+		return nil
+	}
+	s := g.remote.Status()
+	return &s
+}
+
+// initMetrics creates every labelled series (docs/install.md lists them) at zero, so
 // /metrics lists them from the start (a dashboard can tell "no reads yet"
 // from "metric missing").
-func initMetrics(cfg *config.Config) {
+func (g *Gateway) initMetrics(cfg *config.Config) {
 	for _, r := range cfg.Readers {
 		for _, id := range r.ReaderIDs() {
-			metrics.ReadsTotal.WithLabelValues(id)
-			metrics.ReaderConnected.WithLabelValues(id)
+			g.m.ReadsTotal.WithLabelValues(id)
+			g.m.ReaderConnected.WithLabelValues(id)
 			for _, reason := range []string{edge.ReasonNoZone, edge.ReasonWeak, edge.ReasonNoEPC, edge.ReasonBadTime} {
-				metrics.ReadsIgnoredTotal.WithLabelValues(id, reason)
+				g.m.ReadsIgnoredTotal.WithLabelValues(id, reason)
 			}
 		}
 	}
 	for _, t := range []edge.EventType{edge.Inward, edge.Outward, edge.RackMove, edge.RackDepart, edge.Gap} {
-		metrics.EventsTotal.WithLabelValues(string(t))
+		g.m.EventsTotal.WithLabelValues(string(t))
 	}
 	for _, k := range []string{"delivery", "fatal", "produce"} {
-		metrics.UplinkErrors.WithLabelValues(k)
+		g.m.UplinkErrors.WithLabelValues(k)
 	}
 }

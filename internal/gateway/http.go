@@ -14,16 +14,14 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
-
-	"github.com/rfidgw/rfidgw/internal/metrics"
 )
 
 // Handler returns the gateway's HTTP handler: /healthz (process alive),
-// /readyz (buffer writable, pipeline moving), /metrics and Go's profiler
-// under /debug/pprof/. With a token, every path but /healthz needs
-// "Authorization: Bearer <token>" (or ?token=); without one the config
-// allows only a loopback listen address, so the profiler is never open to
-// the network.
+// /readyz (buffer writable, pipeline moving), /metrics, /api/config (the
+// remote config in effect) and Go's profiler under /debug/pprof/. With a
+// token, every path but /healthz needs "Authorization: Bearer <token>" (or
+// ?token=); without one the config allows only a loopback listen address,
+// so the profiler is never open to the network.
 func (g *Gateway) Handler(token string) http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("/healthz", func(w http.ResponseWriter, r *http.Request) {
@@ -36,7 +34,8 @@ func (g *Gateway) Handler(token string) http.Handler {
 		}
 		fmt.Fprintln(w, "ready")
 	})
-	mux.Handle("/metrics", promhttp.HandlerFor(prometheus.Gatherers{metrics.Registry, g.ownMetrics()}, promhttp.HandlerOpts{}))
+	mux.Handle("/metrics", promhttp.HandlerFor(prometheus.Gatherers{g.m.Registry, g.ownMetrics(), g.remoteMetrics()}, promhttp.HandlerOpts{}))
+	mux.HandleFunc("GET /api/config", g.serveConfig)
 	mux.HandleFunc("/debug/pprof/", pprof.Index)
 	mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
 	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)

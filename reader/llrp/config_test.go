@@ -22,7 +22,7 @@ func TestNewErrorsNameTheKey(t *testing.T) {
 		"report_tags":  {ID: "r", Settings: &Settings{Address: "10.0.0.1", ReportTags: 70000}},
 		"report_every": {ID: "r", Settings: &Settings{Address: "10.0.0.1", ReportEvery: time.Millisecond}},
 	} {
-		_, err := New(c, nil)
+		_, err := New(c, reader.Env{})
 		var ke *keyed.Error
 		if !errors.As(err, &ke) || ke.Key != key || strings.Contains(ke.Msg, `reader "r"`) {
 			t.Errorf("%s: %v carries %+v, want key %s", key, err, ke, key)
@@ -43,7 +43,7 @@ func TestReportSettingsMakeTheROSpec(t *testing.T) {
 		{Settings{Address: "10.0.0.1", ReportTags: 50}, ReportNTagsOrEndOfAISpec, 50},
 		{Settings{Address: "10.0.0.1", ReportEvery: 250 * time.Millisecond}, ReportNMillisOrEndOfAI, 250},
 	} {
-		s, err := New(reader.Config{ID: "r", Settings: &c.set}, nil)
+		s, err := New(reader.Config{ID: "r", Settings: &c.set}, reader.Env{})
 		if err != nil {
 			t.Fatal(err)
 		}

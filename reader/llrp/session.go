@@ -11,9 +11,6 @@ import (
 	"os"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
-
-	"github.com/rfidgw/rfidgw/internal/metrics"
 	"github.com/rfidgw/rfidgw/reader"
 )
 
@@ -31,7 +28,7 @@ type conn struct {
 	stop   func() bool
 
 	link       *reader.Link
-	readsTotal prometheus.Counter // rfidgw_reads_total of this reader
+	readsTotal reader.Counter // rfidgw_reads_total of this reader
 	tags       []TagReport
 	reads      []reader.Read
 	clock      readClock
@@ -131,7 +128,7 @@ func (c *conn) readErr(err error) error {
 		return c.ctx.Err()
 	}
 	if errors.Is(err, ErrBadHeader) {
-		metrics.ReaderFrameErrors.WithLabelValues(c.s.id).Inc()
+		c.s.m.FrameErrors(c.s.id).Inc()
 	}
 	return fmt.Errorf("reading from llrp reader %q at %s: %w", c.s.id, c.s.addr, err)
 }
@@ -179,7 +176,7 @@ func (c *conn) request(m Message, want MessageType) (Message, error) {
 		case h.Type == want && h.ID == id:
 			rsp, err := DecodeMessage(h, body)
 			if err != nil {
-				metrics.ReaderFrameErrors.WithLabelValues(c.s.id).Inc()
+				c.s.m.FrameErrors(c.s.id).Inc()
 				return nil, err
 			}
 			if st := statusOf(rsp); st != nil {
@@ -239,7 +236,7 @@ func (c *conn) handle(h Header, body []byte) error {
 	case MsgReaderEventNotification:
 		var ev ReaderEventNotification
 		if err := ev.DecodeBody(body); err != nil {
-			metrics.ReaderFrameErrors.WithLabelValues(c.s.id).Inc()
+			c.s.m.FrameErrors(c.s.id).Inc()
 			c.errLog.log(c.s, "bad READER_EVENT_NOTIFICATION", err)
 			return nil
 		}
@@ -281,7 +278,7 @@ func (c *conn) report(body []byte) error {
 		if errors.As(err, &re) {
 			n = re.Count
 		}
-		metrics.ReaderFrameErrors.WithLabelValues(c.s.id).Add(float64(n))
+		c.s.m.FrameErrors(c.s.id).Add(float64(n))
 		c.errLog.log(c.s, "bad TagReportData in RO_ACCESS_REPORT", err)
 	}
 	for i := range c.tags {
@@ -317,7 +314,7 @@ func (c *conn) flush() error {
 		return err
 	}
 	if c.readsTotal == nil {
-		c.readsTotal = metrics.ReadsTotal.WithLabelValues(c.s.id)
+		c.readsTotal = c.s.m.Reads(c.s.id)
 	}
 	c.readsTotal.Add(float64(n))
 	c.link.Healthy()
