@@ -50,6 +50,7 @@ var (
 	flagWindow  = flag.Int("mqtt-window", 64, "MQTT publishes in flight per simulated reader")
 	flagProfile = flag.String("profile", "", "write a CPU profile of rfidgw over the measured time to this file")
 	flagRuns    = flag.Int("runs", 1, "measurements (each warmup+duration) in one daemon run")
+	flagEnv     = flag.String("env", "", "extra environment of rfidgw, comma-separated (e.g. GOMEMLIMIT=48MiB)")
 )
 
 // gen plays one reader's tags: round robin over its tags, each at its home
@@ -187,6 +188,9 @@ log: {level: warn, format: text}
 	if *flagProcs > 0 {
 		env = append(env, "GOMAXPROCS="+strconv.Itoa(*flagProcs))
 	}
+	if *flagEnv != "" {
+		env = append(env, strings.Split(*flagEnv, ",")...)
+	}
 	args := []string{"run", "--config", cfgPath}
 	cmdBin := bin
 	if *flagPin {
@@ -317,6 +321,13 @@ log: {level: warn, format: text}
 					t.Error(err)
 				}
 			}
+		}
+	}
+	if *flagProfile != "" {
+		if resp, err := http.Get(base + "/debug/pprof/heap"); err == nil {
+			b, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			_ = os.WriteFile(*flagProfile+".heap", b, 0o644)
 		}
 	}
 	stopPumps()

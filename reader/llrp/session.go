@@ -48,7 +48,7 @@ func (s *Source) connect(ctx context.Context) (*conn, error) {
 	if err != nil {
 		return nil, fmt.Errorf("connecting to llrp reader %q at %s: %w", s.id, s.addr, err)
 	}
-	br := bufio.NewReaderSize(nc, 64<<10)
+	br := bufio.NewReaderSize(nc, 16<<10)
 	c := &conn{
 		s:     s,
 		ctx:   ctx,
@@ -264,7 +264,7 @@ func (c *conn) handle(h Header, body []byte) error {
 }
 
 // maxPendingReads: reads of buffered reports delivered together at most.
-const maxPendingReads = 4096
+const maxPendingReads = 1024
 
 // report turns one RO_ACCESS_REPORT into reads, added to those waiting
 // for the next flush (loop delivers them before it would wait for data).
