@@ -1,6 +1,7 @@
 package mqtt
 
 import (
+	"bufio"
 	"context"
 	"crypto/tls"
 	"crypto/x509"
@@ -9,6 +10,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"net/url"
 	"strings"
 	"syscall"
 	"time"
@@ -259,8 +261,34 @@ func (s *Source) baseOptions(clientID string) *paho.ClientOptions {
 	if s.set.tls != nil {
 		o.SetTLSConfig(s.set.tls)
 	}
+	if strings.HasPrefix(s.set.broker, "tcp://") || strings.HasPrefix(s.set.broker, "mqtt://") {
+		o.SetCustomOpenConnectionFn(openBuffered)
+	}
 	return o
 }
+
+// openBuffered dials a plain TCP broker like paho does and buffers what
+// is read: paho reads each packet's header a byte at a time straight from
+// the connection, several system calls per message without a buffer.
+func openBuffered(uri *url.URL, o paho.ClientOptions) (net.Conn, error) {
+	d := o.Dialer
+	if d == nil {
+		d = &net.Dialer{Timeout: o.ConnectTimeout}
+	}
+	nc, err := d.Dial("tcp", uri.Host)
+	if err != nil {
+		return nil, err
+	}
+	return &bufferedConn{Conn: nc, r: bufio.NewReaderSize(nc, 16<<10)}, nil
+}
+
+// bufferedConn is a net.Conn whose reads go through a buffer.
+type bufferedConn struct {
+	net.Conn
+	r *bufio.Reader
+}
+
+func (c *bufferedConn) Read(p []byte) (int, error) { return c.r.Read(p) }
 
 // connect connects client and classifies a failure.
 func (s *Source) connect(ctx context.Context, client paho.Client) error {

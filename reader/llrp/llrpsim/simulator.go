@@ -789,9 +789,11 @@ func (s *Simulator) Pump(ctx context.Context, rate float64, next func(r *reader.
 	}
 	const most = 256 // reads per write at most
 	var (
-		sent  int64
-		buf   []byte
-		start = time.Now()
+		sent    int64
+		buf     []byte
+		start   = time.Now()
+		period  time.Duration // of a time report trigger
+		flushed = start
 	)
 	for ctx.Err() == nil {
 		n := int64(most)
@@ -813,11 +815,20 @@ func (s *Simulator) Pump(ctx context.Context, rate float64, next func(r *reader.
 		for i := int64(0); i < n; i++ {
 			r := reader.Read{Time: now}
 			next(&r)
-			tags, _ := c.add(r)
+			tags, p := c.add(r)
+			period = p
 			if len(tags) > 0 {
 				c.msgID++
 				buf = llrp.AppendMessage(buf, llrp.Version101, c.msgID, &llrp.ROAccessReport{Tags: tags})
 			}
+		}
+		// A time trigger: what the period collected goes out when it ends.
+		if period > 0 && now.Sub(flushed) >= period {
+			if tags := c.takeTimed(); len(tags) > 0 {
+				c.msgID++
+				buf = llrp.AppendMessage(buf, llrp.Version101, c.msgID, &llrp.ROAccessReport{Tags: tags})
+			}
+			flushed = now
 		}
 		var err error
 		if len(buf) > 0 {
