@@ -10,6 +10,7 @@ import (
 
 	"github.com/confluentinc/confluent-kafka-go/v2/kafka"
 	"github.com/rfidgw/rfidgw/internal/epcis"
+	"github.com/rfidgw/rfidgw/internal/metrics"
 )
 
 // Defaults for Config fields left empty.
@@ -23,7 +24,7 @@ const (
 	DefaultBackoffMax   = 30 * time.Second
 )
 
-// Config is `uplink.kafka` of the gateway config (contract §4).
+// Config is `uplink.kafka` of the gateway config (docs/config.md).
 type Config struct {
 	Brokers     []string `mapstructure:"brokers"`
 	Topic       string   `mapstructure:"topic"`        // default rfid.movements
@@ -53,6 +54,9 @@ type Config struct {
 	// before events are produced again after a failure (100ms..30s).
 	RetryBackoffMin time.Duration `mapstructure:"retry_backoff_min"`
 	RetryBackoffMax time.Duration `mapstructure:"retry_backoff_max"`
+	// Metrics receives the rfidgw_uplink_* metrics (the daemon's); nil gives
+	// the forwarder a private Metrics that nobody serves.
+	Metrics *metrics.Metrics `mapstructure:"-"`
 }
 
 // withDefaults returns c with empty fields set to their defaults.

@@ -12,7 +12,7 @@ const (
 )
 
 // GatewayStatus is the value of a message on the status topic, keyed by the
-// gateway id (contract §6). The lead's status function fills it; the
+// gateway id (docs/events.md, "Gateway status topic"). The lead's status function fills it; the
 // forwarder sets Gateway, Time, Kind and UplinkConnected when left empty.
 type GatewayStatus struct {
 	Schema  int       `json:"schema"`  // 1

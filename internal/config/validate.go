@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/rfidgw/rfidgw/buffer"
 	"github.com/rfidgw/rfidgw/edge"
 	"github.com/rfidgw/rfidgw/internal/epcis"
 	"github.com/rfidgw/rfidgw/internal/keyed"
@@ -21,8 +22,6 @@ const (
 	ScopeEdge Scope = iota
 	ScopeAll
 )
-
-var gatewayIDRe = regexp.MustCompile(`^[a-z0-9._-]{1,64}$`)
 
 // Validate checks the config and returns every problem found, or nil.
 func (c *Config) Validate(scope Scope) error {
@@ -49,8 +48,8 @@ func (c *Config) validateGateway(p *Problems) {
 	switch {
 	case c.Gateway.ID == "":
 		p.add("gateway.id", "required (a short name of this gateway, e.g. floor3)")
-	case !gatewayIDRe.MatchString(c.Gateway.ID):
-		p.add("gateway.id", "%q must match [a-z0-9._-]{1,64}", c.Gateway.ID)
+	case !buffer.ValidGatewayID(c.Gateway.ID):
+		p.add("gateway.id", "%q must match %s", c.Gateway.ID, buffer.GatewayIDPattern)
 	}
 	if c.Gateway.DataDir == "" {
 		p.add("gateway.data_dir", "required (where the buffer lives, e.g. /var/lib/rfidgw)")
@@ -121,10 +120,8 @@ func (c *Config) validateEPCIS(p *Problems) {
 }
 
 func (c *Config) validateRest(p *Problems) {
-	switch c.Buffer.OnFull {
-	case "drop_oldest", "reject_new":
-	default:
-		p.add("buffer.on_full", "%q is not drop_oldest or reject_new", c.Buffer.OnFull)
+	if !buffer.ValidOnFull(c.Buffer.OnFull) {
+		p.add("buffer.on_full", "%q is not %s or %s", c.Buffer.OnFull, buffer.DropOldest, buffer.RejectNew)
 	}
 	if c.Buffer.MaxBytes <= 0 {
 		p.add("buffer.max_bytes", "must be positive, e.g. 2GiB")

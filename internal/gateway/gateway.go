@@ -59,11 +59,16 @@ type Gateway struct {
 
 	engine *edge.Engine
 	filter *edge.ReadFilter // owner goroutine only
-	// filtered caches rfidgw_reads_ignored_total{reason="filter"} per reader.
-	filtered map[string]prometheus.Counter
-	queue    *buffer.Queue
-	fwd      *uplink.Forwarder
-	rec      *edge.Recorder
+	// filtered counts reads dropped by the filter per reader: the
+	// rfidgw_reads_ignored_total{reason="filter"} counter and a number for
+	// the zone page. The owner goroutine uses filtered; filteredN (under
+	// filteredMu) shares the numbers with the page.
+	filtered   map[string]filterCount
+	filteredMu sync.Mutex
+	filteredN  map[string]*atomic.Uint64
+	queue      *buffer.Queue
+	fwd        *uplink.Forwarder
+	rec        *edge.Recorder
 
 	in      chan *batch
 	reloads chan reloadReq
@@ -88,6 +93,10 @@ type Gateway struct {
 
 	extraHandlers map[string]http.Handler
 
+	version     string
+	buildCommit string
+	m           *metrics.Metrics
+
 	remote    *remoteconfig.Manager // nil when remote_config is off
 	remoteReg *prometheus.Registry  // its metrics
 	running   chan struct{}         // closed once Run started the readers
@@ -104,23 +113,46 @@ func (g *Gateway) Handle(path string, h http.Handler) {
 	g.extraHandlers[path] = h
 }
 
+// Options are what New needs besides the config.
+type Options struct {
+	Log     *slog.Logger // nil: slog.Default()
+	Version string       // reported in status messages and rfidgw_build_info; "" = "dev"
+	Commit  string       // rfidgw_build_info's commit label; "" = "unknown"
+	// Metrics receives every stage's metrics and is served on /metrics;
+	// nil gives the gateway a fresh one.
+	Metrics *metrics.Metrics
+}
+
 // New opens the buffer, restores edge state and prepares the stages. Nothing
 // runs until Run.
-func New(cfg *config.Config, log *slog.Logger) (*Gateway, error) {
+func New(cfg *config.Config, opts Options) (*Gateway, error) {
+	log := opts.Log
 	if log == nil {
 		log = slog.Default()
 	}
+	if opts.Version == "" {
+		opts.Version = "dev"
+	}
+	if opts.Commit == "" {
+		opts.Commit = "unknown"
+	}
+	if opts.Metrics == nil {
+		opts.Metrics = metrics.New()
+	}
 	g := &Gateway{
-		log:        log,
-		cfg:        cfg,
-		sources:    map[string]*runningSource{},
-		in:         make(chan *batch, 64),
-		reloads:    make(chan reloadReq),
-		readersUp:  map[string]bool{},
-		aliveAfter: 5 * time.Second,
-		page:       newPageState(),
-		pause:      make(chan chan struct{}),
-		running:    make(chan struct{}),
+		version:     opts.Version,
+		buildCommit: opts.Commit,
+		m:           opts.Metrics,
+		log:         log,
+		cfg:         cfg,
+		sources:     map[string]*runningSource{},
+		in:          make(chan *batch, 64),
+		reloads:     make(chan reloadReq),
+		readersUp:   map[string]bool{},
+		aliveAfter:  5 * time.Second,
+		page:        newPageState(),
+		pause:       make(chan chan struct{}),
+		running:     make(chan struct{}),
 	}
 	for _, r := range cfg.Readers {
 		if r.IsRecorded() {
@@ -131,7 +163,7 @@ func New(cfg *config.Config, log *slog.Logger) (*Gateway, error) {
 			g.readersUp[id] = false // until its source says it is online
 		}
 	}
-	initMetrics(cfg)
+	g.initMetrics(cfg)
 	ecfg := cfg.EdgeConfig()
 	ecfg.Logger = log
 	if !g.virtual {
@@ -143,6 +175,7 @@ func New(cfg *config.Config, log *slog.Logger) (*Gateway, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", config.ErrConfig, err)
 	}
+	eng.SetStatsSink(g.m.Edge())
 	g.engine = eng
 	if g.filter, err = edge.NewReadFilter(ecfg); err != nil {
 		return nil, fmt.Errorf("%w: %v", config.ErrConfig, err)
@@ -153,6 +186,7 @@ func New(cfg *config.Config, log *slog.Logger) (*Gateway, error) {
 		MinFreeDisk: int64(cfg.Buffer.MinFreeDisk),
 		OnFull:      cfg.Buffer.OnFull,
 		Log:         log,
+		Metrics:     g.m,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("buffer in %s: %w", cfg.Gateway.DataDir, err)
@@ -176,6 +210,7 @@ func New(cfg *config.Config, log *slog.Logger) (*Gateway, error) {
 		q.Close()
 		return nil, fmt.Errorf("%w: %v", config.ErrConfig, err)
 	}
+	ucfg.Metrics = g.m
 	fwd, err := uplink.NewForwarder(ucfg, cfg.Gateway.ID, q, log)
 	if err != nil {
 		q.Close()
@@ -388,6 +423,24 @@ func (g *Gateway) own(ctx context.Context) {
 
 func (g *Gateway) hasStateChanges() bool { return g.engine.PendingStateChanges() > 0 }
 
+// filterCount is what Gateway.filtered keeps per reader.
+type filterCount struct {
+	prom prometheus.Counter
+	n    *atomic.Uint64
+}
+
+// FilteredReads returns, per reader, the reads the read filter dropped
+// since start.
+func (g *Gateway) FilteredReads() map[string]uint64 {
+	g.filteredMu.Lock()
+	defer g.filteredMu.Unlock()
+	out := make(map[string]uint64, len(g.filteredN))
+	for id, n := range g.filteredN {
+		out[id] = n.Load()
+	}
+	return out
+}
+
 // process feeds one read to the engine, keeping the clock, the reader
 // states and the recording up to date.
 func (g *Gateway) process(events []edge.Event, r *reader.Read) []edge.Event {
@@ -409,15 +462,22 @@ func (g *Gateway) process(events []edge.Event, r *reader.Read) []edge.Event {
 	// Foreign tags (filter: and zones' accept/ignore) stop here; recorded
 	// above, so replay can re-judge them with other patterns.
 	if !g.filter.Allows(r) {
-		c := g.filtered[r.Reader]
-		if c == nil {
+		c, ok := g.filtered[r.Reader]
+		if !ok {
+			c = filterCount{g.m.ReadsIgnoredTotal.WithLabelValues(r.Reader, edge.ReasonFilter), &atomic.Uint64{}}
 			if g.filtered == nil {
-				g.filtered = map[string]prometheus.Counter{}
+				g.filtered = map[string]filterCount{}
 			}
-			c = metrics.ReadsIgnoredTotal.WithLabelValues(r.Reader, edge.ReasonFilter)
 			g.filtered[r.Reader] = c
+			g.filteredMu.Lock()
+			if g.filteredN == nil {
+				g.filteredN = map[string]*atomic.Uint64{}
+			}
+			g.filteredN[r.Reader] = c.n
+			g.filteredMu.Unlock()
 		}
-		c.Inc()
+		c.prom.Inc()
+		c.n.Add(1)
 		return events
 	}
 	return g.engine.Process(events, r)
@@ -444,7 +504,7 @@ func (g *Gateway) commit(ctx context.Context, events []edge.Event) error {
 				g.commitErr.Store(nil)
 			}
 			for i := range events {
-				metrics.EventsTotal.WithLabelValues(string(events[i].Type)).Inc()
+				g.m.EventsTotal.WithLabelValues(string(events[i].Type)).Inc()
 			}
 			g.page.recordEvents(events)
 			return nil
@@ -562,10 +622,13 @@ func (g *Gateway) status() uplink.GatewayStatus {
 		BufferEvents: int64(st.Events),
 		BufferBytes:  st.Bytes,
 		LagSeconds:   st.OldestAge.Seconds(),
-		Version:      Version,
+		Version:      g.version,
 		Config:       g.configStatus(),
 	}
 }
+
+// Metrics is the Metrics the gateway writes to and serves on /metrics.
+func (g *Gateway) Metrics() *metrics.Metrics { return g.m }
 
 func (g *Gateway) configStatus() *uplink.ConfigStatus {
 	if g.remote == nil {
@@ -575,26 +638,23 @@ func (g *Gateway) configStatus() *uplink.ConfigStatus {
 	return &s
 }
 
-// Version is the gateway's version, set by the command at start-up.
-var Version = "dev"
-
-// initMetrics creates every labelled series of contract §7 at zero, so
+// initMetrics creates every labelled series (docs/install.md lists them) at zero, so
 // /metrics lists them from the start (a dashboard can tell "no reads yet"
 // from "metric missing").
-func initMetrics(cfg *config.Config) {
+func (g *Gateway) initMetrics(cfg *config.Config) {
 	for _, r := range cfg.Readers {
 		for _, id := range r.ReaderIDs() {
-			metrics.ReadsTotal.WithLabelValues(id)
-			metrics.ReaderConnected.WithLabelValues(id)
+			g.m.ReadsTotal.WithLabelValues(id)
+			g.m.ReaderConnected.WithLabelValues(id)
 			for _, reason := range []string{edge.ReasonNoZone, edge.ReasonWeak, edge.ReasonNoEPC, edge.ReasonBadTime} {
-				metrics.ReadsIgnoredTotal.WithLabelValues(id, reason)
+				g.m.ReadsIgnoredTotal.WithLabelValues(id, reason)
 			}
 		}
 	}
 	for _, t := range []edge.EventType{edge.Inward, edge.Outward, edge.RackMove, edge.RackDepart, edge.Gap} {
-		metrics.EventsTotal.WithLabelValues(string(t))
+		g.m.EventsTotal.WithLabelValues(string(t))
 	}
 	for _, k := range []string{"delivery", "fatal", "produce"} {
-		metrics.UplinkErrors.WithLabelValues(k)
+		g.m.UplinkErrors.WithLabelValues(k)
 	}
 }

@@ -13,8 +13,6 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
-
-	"github.com/rfidgw/rfidgw/internal/metrics"
 )
 
 // Handler returns the gateway's HTTP handler: /healthz (process alive),
@@ -33,7 +31,7 @@ func (g *Gateway) Handler(token string) http.Handler {
 		}
 		fmt.Fprintln(w, "ready")
 	})
-	mux.Handle("/metrics", promhttp.HandlerFor(prometheus.Gatherers{metrics.Registry, g.ownMetrics(), g.remoteMetrics()}, promhttp.HandlerOpts{}))
+	mux.Handle("/metrics", promhttp.HandlerFor(prometheus.Gatherers{g.m.Registry, g.ownMetrics(), g.remoteMetrics()}, promhttp.HandlerOpts{}))
 	mux.HandleFunc("GET /api/config", g.serveConfig)
 	for path, h := range g.extraHandlers {
 		mux.Handle(path, h)

@@ -15,6 +15,8 @@ import (
 	"time"
 
 	"go.yaml.in/yaml/v3"
+
+	"github.com/rfidgw/rfidgw/internal/config"
 )
 
 // FleetKey is the message key of fleet-wide defaults: every gateway applies
@@ -22,7 +24,7 @@ import (
 const FleetKey = "*"
 
 // DefaultTopic is the default of remote_config.topic.
-const DefaultTopic = "rfid.gateway-config"
+const DefaultTopic = config.DefaultRemoteConfigTopic
 
 // Bounds of what a gateway reads from the topic.
 const (

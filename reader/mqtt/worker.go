@@ -7,9 +7,7 @@ import (
 	"time"
 
 	paho "github.com/eclipse/paho.mqtt.golang"
-	"github.com/prometheus/client_golang/prometheus"
 
-	"github.com/rfidgw/rfidgw/internal/metrics"
 	"github.com/rfidgw/rfidgw/reader"
 )
 
@@ -36,7 +34,7 @@ type worker struct {
 	parsed  []reader.Read
 	pending []paho.Message // to ack once batch was delivered
 
-	readsTotal map[string]prometheus.Counter
+	readsTotal map[string]reader.Counter
 	badLog     map[string]*rateLog
 }
 
@@ -45,7 +43,7 @@ func newWorker(s *Source, sink reader.Sink, queue <-chan item) *worker {
 		s: s, sink: sink, queue: queue, now: time.Now,
 		state:      map[string]reader.Status{},
 		selfDown:   map[string]bool{},
-		readsTotal: map[string]prometheus.Counter{},
+		readsTotal: map[string]reader.Counter{},
 		badLog:     map[string]*rateLog{},
 	}
 	if s.set.readerFromTopic == 0 {
@@ -61,7 +59,7 @@ func (w *worker) run(ctx context.Context) error {
 	// (the edge is not told; it is stopping or replacing this source).
 	defer func() {
 		for _, id := range w.known {
-			metrics.ReaderConnected.WithLabelValues(id).Set(0)
+			w.s.m.Connected(id).Set(0)
 		}
 	}()
 	for {
@@ -115,10 +113,10 @@ func (w *worker) flush(ctx context.Context) error {
 	return nil
 }
 
-func (w *worker) counter(id string) prometheus.Counter {
+func (w *worker) counter(id string) reader.Counter {
 	c, ok := w.readsTotal[id]
 	if !ok {
-		c = metrics.ReadsTotal.WithLabelValues(id)
+		c = w.s.m.Reads(id)
 		w.readsTotal[id] = c
 	}
 	return c
@@ -165,7 +163,7 @@ func (w *worker) set(id string, st reader.Status) {
 	if st == reader.StatusOnline {
 		v = 1
 	}
-	metrics.ReaderConnected.WithLabelValues(id).Set(v)
+	w.s.m.Connected(id).Set(v)
 }
 
 // learn adds a reader id seen in a topic or payload to those served.
@@ -232,7 +230,7 @@ func (w *worker) bad(id, topic string, payload []byte, err error) {
 	if errors.As(err, &pe) {
 		n = pe.Bad
 	}
-	metrics.ReaderFrameErrors.WithLabelValues(id).Add(float64(n))
+	w.s.m.FrameErrors(id).Add(float64(n))
 	rl := w.badLog[id]
 	if rl == nil {
 		rl = &rateLog{every: badLogEvery}
