@@ -55,6 +55,14 @@ type Forwarder struct {
 	q        Queue
 	log      *slog.Logger
 	prodConf kafka.ConfigMap
+	// timeout is the deadline for delivery reports (message.timeout.ms),
+	// 0 for none; see deliveryTimeout.
+	timeout time.Duration
+	// start is the monotonic base of lastReport.
+	start time.Time
+	// lastReport is when (since start) the last delivery report came, or
+	// the in-flight window last became non-empty.
+	lastReport atomic.Int64
 
 	// prod is the current producer, nil while it is being recreated. Only
 	// Run's goroutine replaces it; PublishStatus reads it under prodMu.
@@ -105,12 +113,18 @@ func NewForwarder(cfg Config, gateway string, q Queue, log *slog.Logger) (*Forwa
 	if err != nil {
 		return nil, err
 	}
+	timeout, err := deliveryTimeout(cfg)
+	if err != nil {
+		return nil, err
+	}
 	f := &Forwarder{
 		cfg:      cfg,
 		gateway:  gateway,
 		q:        q,
 		log:      log,
 		prodConf: pc,
+		timeout:  timeout,
+		start:    time.Now(),
 		wake:     make(chan struct{}, 1),
 		lastLog:  map[string]time.Time{},
 	}
@@ -148,6 +162,13 @@ func (f *Forwarder) Run(ctx context.Context) error {
 		defer hb.Done()
 		f.heartbeats(ctx)
 	}()
+	if f.timeout > 0 {
+		hb.Add(1)
+		go func() {
+			defer hb.Done()
+			f.watchReports(ctx)
+		}()
+	}
 
 	attempt := 0
 	deliveredBefore := f.delivered.Load()
@@ -188,7 +209,10 @@ func (f *Forwarder) Run(ctx context.Context) error {
 		if fatal == nil {
 			fatal = f.prod.GetFatalError()
 		}
-		if fatal != nil {
+		if errors.Is(fatal, errReportTimeout) {
+			f.logEvery("timeout", slog.LevelWarn, "uplink: no delivery report within message.timeout.ms; recreating the producer and producing again from the oldest unacknowledged event", "err", fatal)
+			f.closeProducer()
+		} else if fatal != nil {
 			metrics.UplinkErrors.WithLabelValues("fatal").Inc()
 			f.log.Error("uplink: Kafka producer failed fatally (e.g. the broker lost its log); recreating it and producing again from the oldest unacknowledged event", "err", fatal)
 			f.closeProducer()
@@ -279,6 +303,9 @@ func (f *Forwarder) pump(ctx context.Context) {
 
 func (f *Forwarder) addInflight(n int) {
 	f.mu.Lock()
+	if f.inflight == 0 && n > 0 {
+		f.lastReport.Store(int64(time.Since(f.start)))
+	}
 	f.inflight += n
 	metrics.UplinkInFlight.Set(float64(f.inflight))
 	f.mu.Unlock()
@@ -361,6 +388,35 @@ func (f *Forwarder) waitInflight(ctx context.Context, d time.Duration) bool {
 			return false
 		case <-ctx.Done():
 			return false
+		}
+	}
+}
+
+// errReportTimeout is the failure watchReports records.
+var errReportTimeout = errors.New("no delivery report")
+
+// watchReports fails the producer as fatally broken when events are in
+// flight and no delivery report came for f.timeout: Run then closes it and
+// produces every unacknowledged event again with a new one. librdkafka's
+// own message timeout stays infinite because it would carry on with later
+// messages of the partition after the expired ones (order per EPC).
+func (f *Forwarder) watchReports(ctx context.Context) {
+	t := time.NewTicker(min(f.timeout/4, time.Second))
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		f.mu.Lock()
+		n := f.inflight
+		f.mu.Unlock()
+		since := time.Since(f.start) - time.Duration(f.lastReport.Load())
+		if n > 0 && since > f.timeout && !f.stop.Load() {
+			metrics.UplinkErrors.WithLabelValues("delivery").Inc()
+			f.setConnected(false)
+			f.fail(fmt.Errorf("%w for %v with %d events in flight (message.timeout.ms %d)", errReportTimeout, since.Round(time.Millisecond), n, f.timeout.Milliseconds()), true)
 		}
 	}
 }
@@ -464,6 +520,7 @@ func (f *Forwarder) serve(p *kafka.Producer, done chan struct{}) {
 			acks = acks[:0]
 		}
 		if reports > 0 {
+			f.lastReport.Store(int64(time.Since(f.start)))
 			// After the acks, so a rewind never re-leases a record
 			// whose ack is still on its way.
 			f.addInflight(-reports)

@@ -6,6 +6,8 @@ import (
 	"os"
 
 	"github.com/spf13/cobra"
+
+	"github.com/rfidgw/rfidgw/internal/redact"
 )
 
 func isTerminal(f *os.File) bool {
@@ -35,7 +37,9 @@ func newLogger(cmd *cobra.Command, cfgFormat, cfgLevel string) *slog.Logger {
 	default:
 		lv = slog.LevelInfo
 	}
-	var w io.Writer = os.Stderr
+	// Credentials that reach a log line (a broker URL with a password, a
+	// librdkafka error quoting its config) are masked on the way out.
+	var w io.Writer = redact.Writer(os.Stderr)
 	opts := &slog.HandlerOptions{Level: lv}
 	if format == "json" || (format == "auto" && !isTerminal(os.Stderr)) {
 		return slog.New(slog.NewJSONHandler(w, opts))

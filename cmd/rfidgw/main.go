@@ -14,6 +14,7 @@ import (
 
 	"github.com/rfidgw/rfidgw/internal/config"
 	"github.com/rfidgw/rfidgw/internal/gateway"
+	"github.com/rfidgw/rfidgw/internal/redact"
 )
 
 // Set with -ldflags "-X main.version=... -X main.commit=... -X main.date=...".
@@ -71,7 +72,7 @@ Then run:    rfidgw run --config /etc/rfidgw/gateway.yaml`,
 			code = 2
 		}
 		if err.Error() != "" {
-			fmt.Fprintln(os.Stderr, "rfidgw:", err)
+			fmt.Fprintln(os.Stderr, "rfidgw:", redact.String(err.Error()))
 		}
 		os.Exit(code)
 	}
