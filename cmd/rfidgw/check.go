@@ -16,8 +16,6 @@ import (
 	"github.com/rfidgw/rfidgw/internal/gateway"
 	"github.com/rfidgw/rfidgw/internal/redact"
 	"github.com/rfidgw/rfidgw/reader"
-	"github.com/rfidgw/rfidgw/reader/llrp"
-	"github.com/rfidgw/rfidgw/reader/serial"
 	"github.com/rfidgw/rfidgw/uplink"
 )
 
@@ -89,30 +87,19 @@ It exits 0 only if everything is ok, 1 if a dependency failed.`,
 }
 
 func checkReader(ctx context.Context, gatewayID string, rc reader.Config) (string, error) {
-	src, err := gateway.NewSource(gatewayID, rc, nil)
-	if err != nil {
-		return "", err
-	}
-	ch, ok := src.(reader.Checker)
+	t, ok := reader.Lookup(rc.Type)
 	if !ok {
-		return "configured (this reader type cannot be probed)", nil
+		return "", fmt.Errorf("reader %q: type %q is not supported by this build", rc.ID, rc.Type)
 	}
-	return ch.Check(ctx)
+	return t.Probe(ctx, rc, reader.Env{GatewayID: gatewayID})
 }
 
 func readerFix(rc reader.Config, err error) string {
-	if errors.Is(err, serial.ErrBusy) || errors.Is(err, llrp.ErrConnectionRefused) {
+	if errors.Is(err, reader.ErrHeld) {
 		return "the reader is held by another client, usually the running daemon: stop it first (systemctl stop rfidgw) or check while it is stopped"
 	}
-	switch rc.Type {
-	case reader.TypeLLRP:
-		return "check the reader's address and port (5084, TLS 5085), that it is powered and no other client holds its LLRP connection"
-	case reader.TypeSerial:
-		return "check the cable, the device path (prefer /dev/serial/by-id/...), the baud rate and that rfidgw is in the dialout group"
-	case reader.TypeMQTT:
-		return "check the broker URL, credentials (password_file), TLS files and the topic"
-	case reader.TypeFile:
-		return "check the path and that the file holds reads as JSON lines"
+	if t, ok := reader.Lookup(rc.Type); ok {
+		return t.Fix
 	}
 	return ""
 }

@@ -215,6 +215,8 @@ func TestCheckRejectsBadConfigWithKeyPaths(t *testing.T) {
 		{"unknown key", "  dwell: 5s\n", "  dwell: 5s\n  dwel: 6s\n", "edge.dwel: unknown key"},
 		{"missing reader", "outside: [{reader: dock-1,", "outside: [{reader: dock-2,", `zones[0].outside[0].reader: unknown reader "dock-2"`},
 		{"bad duration", "  dwell: 5s\n", "  dwell: five\n", `edge.dwell: invalid duration "five"`},
+		{"key of another type", "    loop: false\n", "    loop: false\n    baud: 9600\n", "readers[0].baud: unknown key for type file"},
+		{"missing reads file", "path: " + demoReads(), "path: " + filepath.Join(dir, "nope.jsonl"), "readers[0].path: open " + filepath.Join(dir, "nope.jsonl")},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

@@ -14,6 +14,7 @@ import (
 
 	"github.com/rfidgw/rfidgw/internal/config"
 	"github.com/rfidgw/rfidgw/internal/gateway"
+	"github.com/rfidgw/rfidgw/internal/keyed"
 	"github.com/rfidgw/rfidgw/internal/redact"
 )
 
@@ -107,7 +108,7 @@ func loadConfig(path string, scope config.Scope) (*config.Config, error) {
 		p := &config.Problems{File: cfg.File}
 		for i, rc := range cfg.Readers {
 			if _, err := gateway.NewSource(cfg.Gateway.ID, rc, nil); err != nil {
-				p.Items = append(p.Items, fmt.Sprintf("readers[%d]: %v", i, err))
+				p.Add(keyed.In(fmt.Sprintf("readers[%d]", i), []error{err})...)
 			}
 		}
 		if len(p.Items) > 0 {

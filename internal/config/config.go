@@ -3,7 +3,9 @@
 // is an error), RFIDGW_ environment overrides, and validation that lists
 // every problem by its key path. It composes the config types that the
 // stages own (reader.Config, edge.Zone, edge.Settings) and is used only by
-// the wiring in cmd/rfidgw.
+// the wiring in cmd/rfidgw and internal/gateway. Reader entries are decoded
+// and checked by their type as registered in package reader (see
+// reader/all); this package knows no reader type.
 package config
 
 import (
@@ -11,12 +13,13 @@ import (
 
 	"github.com/rfidgw/rfidgw/edge"
 	"github.com/rfidgw/rfidgw/reader"
+	_ "github.com/rfidgw/rfidgw/reader/all" // every reader type of the build
 )
 
 // Config is the whole gateway configuration.
 type Config struct {
 	Gateway Gateway         `mapstructure:"gateway"`
-	Readers []reader.Config `mapstructure:"readers"`
+	Readers []reader.Config `mapstructure:"-"` // decoded per type by reader.DecodeEntry
 	Zones   []edge.Zone     `mapstructure:"zones"`
 	Edge    edge.Settings   `mapstructure:"edge"`
 	Buffer  Buffer          `mapstructure:"buffer"`
@@ -95,24 +98,5 @@ func Default() Config {
 		HTTP:   HTTP{Listen: "127.0.0.1:9870"},
 		Record: Record{MaxBytes: 256 << 20},
 		Log:    Log{Level: "info", Format: "auto"},
-	}
-}
-
-// readerDefaults fills per-type defaults of a reader entry.
-func readerDefaults(r *reader.Config) {
-	switch r.Type {
-	case reader.TypeLLRP:
-		if r.Keepalive == 0 {
-			r.Keepalive = 10 * time.Second
-		}
-	case reader.TypeSerial:
-		if r.Baud == 0 {
-			r.Baud = 115200
-		}
-	case reader.TypeMQTT:
-		if r.QoS == nil {
-			q := 1
-			r.QoS = &q
-		}
 	}
 }

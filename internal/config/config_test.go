@@ -7,6 +7,10 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/rfidgw/rfidgw/reader/file"
+	"github.com/rfidgw/rfidgw/reader/llrp"
+	"github.com/rfidgw/rfidgw/reader/serial"
 )
 
 func write(t *testing.T, body string) string {
@@ -50,11 +54,11 @@ func TestLoadGoodFillsDefaults(t *testing.T) {
 	if c.Buffer.MaxBytes != 1<<30 || c.Buffer.MinFreeDisk != 256<<20 || c.Buffer.OnFull != "drop_oldest" {
 		t.Errorf("buffer = %+v", c.Buffer)
 	}
-	if c.Readers[0].Keepalive != 10*time.Second || c.Readers[1].Baud != 115200 {
+	if c.Readers[0].Settings.(*llrp.Settings).Keepalive != 10*time.Second || c.Readers[1].Settings.(*serial.Settings).Baud != 115200 {
 		t.Errorf("reader defaults not filled: %+v %+v", c.Readers[0], c.Readers[1])
 	}
-	if c.Readers[2].Speed != 0 {
-		t.Errorf("explicit speed 0 became %v", c.Readers[2].Speed)
+	if c.Readers[2].Settings.(*file.Settings).Speed != 0 {
+		t.Errorf("explicit speed 0 became %v", c.Readers[2].Settings.(*file.Settings).Speed)
 	}
 	if c.Uplink.Kafka.Topic != "rfid.movements" {
 		t.Errorf("topic default = %q", c.Uplink.Kafka.Topic)
@@ -156,5 +160,51 @@ func TestByteSize(t *testing.T) {
 	}
 	if _, err := ParseByteSize("2 parsecs"); err == nil {
 		t.Error("nonsense size accepted")
+	}
+}
+
+// TestReaderKeysBelongToTheirType: each reader type decodes its own keys
+// strictly, so a key of another type is an error with its key path.
+func TestReaderKeysBelongToTheirType(t *testing.T) {
+	got := problems(t, `
+gateway: {id: floor3, data_dir: ./data}
+readers:
+  - {id: a, type: llrp, address: 127.0.0.1:5084, speed: 2, qos: 1}
+  - {id: b, type: file, path: r.jsonl, keepalive: 5s}
+  - {id: c, type: llrp, address: 127.0.0.1:5084, baud: 9600, provides: [x]}
+  - {id: d, type: mqtt, broker: tcp://127.0.0.1:1883, topic: t, format: zebra, keepalive: 5s, tls: {ca: x, cax: y}}
+  - {id: e, type: telepathy, mind: on}
+uplink: {kafka: {brokers: [127.0.0.1:9092]}}
+`)
+	for _, want := range []string{
+		"readers[0].speed: unknown key for type llrp",
+		"readers[0].qos: unknown key for type llrp",
+		"readers[1].keepalive: unknown key for type file",
+		"readers[2].baud: unknown key for type llrp",
+		"readers[2].provides: unknown key for type llrp",
+		"readers[3].keepalive: unknown key for type mqtt",
+		"readers[3].tls.cax: unknown key for type mqtt",
+		`readers[4].type: "telepathy" is not one of file, llrp, mqtt, serial`,
+	} {
+		if !strings.Contains(got, want) {
+			t.Errorf("missing %q in:\n%s", want, got)
+		}
+	}
+	// One key path per line, each line "file: key.path: message".
+	for _, line := range strings.Split(got, "\n") {
+		_, rest, _ := strings.Cut(line, ".yaml: ")
+		if key, _, _ := strings.Cut(rest, ": "); key == "" || strings.Contains(rest, "readers[") && strings.Count(rest, "readers[") > 1 {
+			t.Errorf("line %q is not file: key.path: message", line)
+		}
+	}
+}
+
+func TestFileReaderSpeedDefaultsToRecordedPace(t *testing.T) {
+	c, err := Load(write(t, strings.Replace(good, "provides: [dock-2], speed: 0", "provides: [dock-2]", 1)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s := c.Readers[2].Settings.(*file.Settings).Speed; s != 1 {
+		t.Errorf("speed = %v, want 1 (recorded pace)", s)
 	}
 }

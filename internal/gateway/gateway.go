@@ -110,7 +110,7 @@ func New(cfg *config.Config, log *slog.Logger) (*Gateway, error) {
 		pause:      make(chan chan struct{}),
 	}
 	for _, r := range cfg.Readers {
-		if r.Type == reader.TypeFile {
+		if r.IsRecorded() {
 			g.virtual = true
 			continue
 		}
@@ -535,7 +535,7 @@ func initMetrics(cfg *config.Config) {
 	for _, r := range cfg.Readers {
 		for _, id := range r.ReaderIDs() {
 			metrics.ReadsTotal.WithLabelValues(id)
-			if r.Type != reader.TypeFile {
+			if !r.IsRecorded() {
 				metrics.ReaderConnected.WithLabelValues(id)
 			}
 		}

@@ -11,7 +11,6 @@ import (
 	"github.com/rfidgw/rfidgw/edge"
 	"github.com/rfidgw/rfidgw/internal/metrics"
 	"github.com/rfidgw/rfidgw/internal/zonepage"
-	"github.com/rfidgw/rfidgw/reader"
 )
 
 const (
@@ -78,7 +77,7 @@ func (m pageModel) Readers() []zonepage.ReaderView {
 	g.mu.Unlock()
 	online := g.ReadersOnline()
 	for _, rc := range cfg.Readers {
-		if rc.Type == reader.TypeFile {
+		if rc.IsRecorded() {
 			for _, id := range rc.ReaderIDs() {
 				online[id] = true // a file plays while the gateway runs
 			}

@@ -8,25 +8,12 @@ import (
 
 	"github.com/rfidgw/rfidgw/internal/config"
 	"github.com/rfidgw/rfidgw/reader"
-	"github.com/rfidgw/rfidgw/reader/file"
-	"github.com/rfidgw/rfidgw/reader/llrp"
-	"github.com/rfidgw/rfidgw/reader/mqtt"
-	"github.com/rfidgw/rfidgw/reader/serial"
 )
 
-// NewSource builds the Source for one reader entry of gateway gatewayID.
+// NewSource builds the Source for one reader entry of gateway gatewayID,
+// through the entry's registered type.
 func NewSource(gatewayID string, rc reader.Config, log *slog.Logger) (reader.Source, error) {
-	switch rc.Type {
-	case reader.TypeFile:
-		return file.New(rc, log)
-	case reader.TypeLLRP:
-		return llrp.New(rc, log)
-	case reader.TypeSerial:
-		return serial.New(rc, log)
-	case reader.TypeMQTT:
-		return mqtt.New(rc, log, mqtt.WithGatewayID(gatewayID))
-	}
-	return nil, fmt.Errorf("reader %q: type %q is not supported by this build", rc.ID, rc.Type)
+	return reader.NewSource(rc, reader.Env{GatewayID: gatewayID, Log: log})
 }
 
 type runningSource struct {

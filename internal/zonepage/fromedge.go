@@ -66,7 +66,7 @@ func ReaderViews(readers []reader.Config, zones []edge.Zone, connected map[strin
 		out = append(out, v)
 	}
 	for _, r := range readers {
-		if r.Type == reader.TypeFile && len(r.Provides) > 0 {
+		if r.IsRecorded() && len(r.Provides) > 0 {
 			for _, id := range r.Provides {
 				view(id, r.Type, nil)
 			}

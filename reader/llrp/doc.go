@@ -1,9 +1,9 @@
 // Package llrp owns the connection to fixed RFID readers that speak LLRP
 // (EPCglobal Low Level Reader Protocol 1.0.1, TCP 5084 or TLS 5085): the
-// binary codec, the client session that turns RO_ACCESS_REPORTs into
-// reader.Read, and a simulated reader for `rfidgw sim` and tests. It is
-// written from the protocol tables in protocols.md §1, not on an LLRP
-// library.
+// binary codec and the client session that turns RO_ACCESS_REPORTs into
+// reader.Read (the simulated reader for `rfidgw sim` and tests is in
+// llrp/llrpsim). It is written from the protocol tables in protocols.md §1,
+// not on an LLRP library.
 //
 // Wiring (cmd/rfidgw):
 //
@@ -11,7 +11,7 @@
 //	// rfidgw run:   go src.Run(ctx, sink)  // reader.Source; returns nil when ctx ends
 //	// rfidgw check: line, err := src.Check(ctx) // "Impinj model 2001002 firmware 5.14.0.240 antennas 4"
 //
-//	sim := llrp.NewSimulator(llrp.SimOptions{Antennas: 4})
+//	sim := llrpsim.New(llrpsim.Options{Antennas: 4}) // llrp/llrpsim
 //	addr, err := sim.Listen("127.0.0.1:5084")
 //	sim.Feed(reader.Read{Antenna: 1, EPC: "E280...", RSSI: -55}) // reader.Emulator
 //	defer sim.Close()

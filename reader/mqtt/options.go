@@ -8,25 +8,27 @@ import (
 	"net"
 	"net/url"
 	"os"
+	"regexp"
 	"strings"
 
+	"github.com/rfidgw/rfidgw/internal/keyed"
 	"github.com/rfidgw/rfidgw/reader"
 )
 
 // Option changes how New sets up a Source.
-type Option func(*settings)
+type Option func(*resolved)
 
 // WithGatewayID makes the default MQTT client id "rfidgw-<gateway>-<reader
 // id>", so two gateways with a reader of the same id do not take each
 // other's session on a shared broker. The client id must stay the same
 // across restarts: it names the persistent session the broker keeps.
 func WithGatewayID(gatewayID string) Option {
-	return func(s *settings) { s.gatewayID = gatewayID }
+	return func(s *resolved) { s.gatewayID = gatewayID }
 }
 
-// settings is a reader.Config checked and turned into what a connection
+// resolved is a reader.Config checked and turned into what a connection
 // needs.
-type settings struct {
+type resolved struct {
 	id              string
 	gatewayID       string
 	broker          string // URL with a port
@@ -44,8 +46,39 @@ type settings struct {
 	cfg             reader.Config
 }
 
-func newSettings(cfg reader.Config, opts ...Option) (*settings, error) {
-	s := &settings{id: cfg.ID, cfg: cfg}
+func resolve(cfg reader.Config, opts ...Option) (*resolved, error) {
+	s, err := resolveSettings(cfg, opts...)
+	if err != nil {
+		return nil, tagKey(err)
+	}
+	return s, nil
+}
+
+// tagKey attaches the entry key an error names ("mqtt reader config:
+// readers[r].broker: ...") as a *keyed.Error, so `rfidgw check` prints it
+// as readers[i].broker.
+func tagKey(err error) error {
+	msg := err.Error()
+	if i := strings.Index(msg, "]: "); strings.HasPrefix(msg, "readers[") && i > 0 {
+		msg = msg[i+3:]
+	}
+	msg = strings.TrimPrefix(msg, ErrConfig.Error()+": ")
+	if strings.HasPrefix(msg, "readers[") {
+		if i := strings.Index(msg, "]."); i > 0 {
+			msg = msg[i+2:]
+		}
+	}
+	m := keyRe.FindStringSubmatch(msg)
+	if m == nil {
+		return err
+	}
+	return keyed.Tag(err, m[1], "%s", m[2])
+}
+
+var keyRe = regexp.MustCompile(`^([a-z_]+(?:\.[a-z_]+)*): (.*)$`)
+
+func resolveSettings(cfg reader.Config, opts ...Option) (*resolved, error) {
+	s := &resolved{id: cfg.ID, cfg: cfg}
 	for _, o := range opts {
 		o(s)
 	}
@@ -56,47 +89,50 @@ func newSettings(cfg reader.Config, opts ...Option) (*settings, error) {
 	if cfg.Type != "" && cfg.Type != reader.TypeMQTT {
 		return nil, fmt.Errorf("%w: %s: %q is not mqtt", ErrConfig, where("type"), cfg.Type)
 	}
+	set, err := settingsOf(cfg)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %s: %w", ErrConfig, where("type"), err)
+	}
 
-	var err error
-	if s.broker, s.tls, err = parseBroker(where("broker"), cfg.Broker, cfg.TLS); err != nil {
+	if s.broker, s.tls, err = parseBroker(where("broker"), set.Broker, set.TLS); err != nil {
 		return nil, err
 	}
-	s.brokerShown = cfg.Broker
+	s.brokerShown = set.Broker
 
-	if err := validFilter(where("topic"), cfg.Topic); err != nil {
+	if err := validFilter(where("topic"), set.Topic); err != nil {
 		return nil, err
 	}
-	s.topic = cfg.Topic
-	if cfg.StatusTopic != "" {
-		if err := validFilter(where("status_topic"), cfg.StatusTopic); err != nil {
+	s.topic = set.Topic
+	if set.StatusTopic != "" {
+		if err := validFilter(where("status_topic"), set.StatusTopic); err != nil {
 			return nil, err
 		}
-		if cfg.StatusTopic == cfg.Topic {
+		if set.StatusTopic == set.Topic {
 			return nil, fmt.Errorf("%w: %s: same as topic; the reader's status messages need their own topic", ErrConfig, where("status_topic"))
 		}
-		s.statusTopic = cfg.StatusTopic
+		s.statusTopic = set.StatusTopic
 	}
 
 	s.qos = 1
-	if cfg.QoS != nil {
-		if *cfg.QoS < 0 || *cfg.QoS > 2 {
-			return nil, fmt.Errorf("%w: %s: %d: want 0, 1 or 2", ErrConfig, where("qos"), *cfg.QoS)
+	if set.QoS != nil {
+		if *set.QoS < 0 || *set.QoS > 2 {
+			return nil, fmt.Errorf("%w: %s: %d: want 0, 1 or 2", ErrConfig, where("qos"), *set.QoS)
 		}
-		s.qos = byte(*cfg.QoS)
+		s.qos = byte(*set.QoS)
 	}
 
-	if n := cfg.ReaderFromTopic; n != 0 {
-		levels := strings.Split(cfg.Topic, "/")
+	if n := set.ReaderFromTopic; n != 0 {
+		levels := strings.Split(set.Topic, "/")
 		switch {
 		case n < 0:
 			return nil, fmt.Errorf("%w: %s: %d: want a 1-based topic level", ErrConfig, where("reader_from_topic"), n)
 		case n > len(levels) && levels[len(levels)-1] != "#":
-			return nil, fmt.Errorf("%w: %s: %d: topic %q has only %d levels", ErrConfig, where("reader_from_topic"), n, cfg.Topic, len(levels))
+			return nil, fmt.Errorf("%w: %s: %d: topic %q has only %d levels", ErrConfig, where("reader_from_topic"), n, set.Topic, len(levels))
 		case n <= len(levels) && levels[n-1] == "#":
 			// fine: '#' covers that level
 		case n <= len(levels) && levels[n-1] != "+":
 			return nil, fmt.Errorf("%w: %s: level %d of topic %q is the fixed %q; point it at a '+' level, e.g. rfid/+/events with 2",
-				ErrConfig, where("reader_from_topic"), n, cfg.Topic, levels[n-1])
+				ErrConfig, where("reader_from_topic"), n, set.Topic, levels[n-1])
 		}
 		s.readerFromTopic = n
 		s.provides = cfg.Provides
@@ -104,16 +140,16 @@ func newSettings(cfg reader.Config, opts ...Option) (*settings, error) {
 		return nil, fmt.Errorf("%w: %s: only used with reader_from_topic", ErrConfig, where("provides"))
 	}
 
-	s.clientID = cfg.ClientID
+	s.clientID = set.ClientID
 	if s.clientID == "" {
 		s.clientID = "rfidgw-" + cfg.ID
 		if s.gatewayID != "" {
 			s.clientID = "rfidgw-" + s.gatewayID + "-" + cfg.ID
 		}
 	}
-	s.username = cfg.Username
-	if cfg.PasswordFile != "" {
-		b, err := os.ReadFile(cfg.PasswordFile)
+	s.username = set.Username
+	if set.PasswordFile != "" {
+		b, err := os.ReadFile(set.PasswordFile)
 		if err != nil {
 			return nil, fmt.Errorf("%w: %s: %w", ErrConfig, where("password_file"), err)
 		}
@@ -123,7 +159,7 @@ func newSettings(cfg reader.Config, opts ...Option) (*settings, error) {
 		}
 	}
 
-	if s.parser, err = NewParser(cfg.Format, cfg.Mapping); err != nil {
+	if s.parser, err = NewParser(set.Format, set.Mapping); err != nil {
 		return nil, fmt.Errorf("readers[%s]: %w", cfg.ID, err)
 	}
 	return s, nil

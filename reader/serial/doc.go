@@ -10,7 +10,7 @@
 //	err = src.Run(ctx, sink)         // reader.Source: reads until ctx ends, reconnects on its own
 //	desc, err := src.Check(ctx)      // reader.Checker: one line for `rfidgw check`
 //
-//	sim, err := serial.NewSimulator("thingmagic", log) // or "r2000", "ascii"; a pty pair
+//	sim, err := serialsim.New("thingmagic", log) // serial/serialsim; or "r2000", "ascii"; a pty pair
 //	sim.Path()                  // the tty to put in the reader's `device:`
 //	sim.Link("/run/rfidgw-sim/rack-row-a") // optional stable symlink, like /dev/serial/by-id
 //	sim.WaitReading(ctx)        // returns once the gateway has started reading (Reading() reports it)
