@@ -35,6 +35,17 @@ var ErrStopped = errors.New("gateway stopped")
 // tickEvery is how often the owner asks the engine for timeouts.
 const tickEvery = 200 * time.Millisecond
 
+// Stop bounds (docs/install.md "Stopping"). StopTimeout bounds Run's whole
+// stop after its context ended, below systemd's TimeoutStopSec=30s;
+// CommitGrace is how long a refused commit is still retried once the stop
+// began. Events not committed by then were never acknowledged to a reader
+// (their Deliver returns the error), so a reader that can redeliver (MQTT
+// QoS 1) sends their reads again after the restart.
+const (
+	StopTimeout = 20 * time.Second
+	CommitGrace = 3 * time.Second
+)
+
 // statePrefix prefixes edge state keys in the buffer's state bucket.
 const statePrefix = "rack/"
 
@@ -60,6 +71,9 @@ type Gateway struct {
 	in      chan *batch
 	reloads chan reloadReq
 	srcCtx  context.Context // parent of every source, also those a reload starts
+	// commitCtx ends CommitGrace after the stop began: commits give up then.
+	commitCtx    context.Context
+	cancelCommit context.CancelFunc
 
 	page *pageState
 
@@ -109,6 +123,7 @@ func New(cfg *config.Config, log *slog.Logger) (*Gateway, error) {
 		page:       newPageState(),
 		pause:      make(chan chan struct{}),
 	}
+	g.commitCtx, g.cancelCommit = context.WithCancel(context.Background())
 	for _, r := range cfg.Readers {
 		if r.IsRecorded() {
 			g.virtual = true
@@ -236,14 +251,40 @@ func (g *Gateway) Run(ctx context.Context) error {
 		"zones", len(g.cfg.Zones), "data_dir", g.cfg.Gateway.DataDir, "clock", map[bool]string{true: "reads", false: "wall"}[g.virtual])
 
 	<-ctx.Done()
-	g.log.Info("gateway stopping")
+	g.log.Info("gateway stopping", "bound", StopTimeout)
 	g.started.Store(false)
+	// The stop is bounded at every step: a commit the buffer refuses is
+	// retried for CommitGrace more (so a source waiting in Deliver gets its
+	// answer), and a step that still does not finish by StopTimeout is left
+	// behind, logged, so systemd never has to SIGKILL the daemon. Nothing
+	// acknowledged is lost either way: acknowledged reads have committed
+	// events, and committed events are on disk.
+	stopBy := time.Now().Add(StopTimeout)
+	grace := time.AfterFunc(CommitGrace, g.cancelCommit)
+	defer grace.Stop()
 	stopSources()
-	g.wg.Wait() // sources returned: no Deliver is pending any more
+	sourcesDone := make(chan struct{})
+	go func() {
+		g.wg.Wait() // sources returned: no Deliver is pending any more
+		close(sourcesDone)
+	}()
+	clean := g.waitStop("readers", sourcesDone, stopBy)
 	stopOwner()
-	<-ownerDone
+	clean = g.waitStop("edge engine", ownerDone, stopBy) && clean
 	stopFwd()
-	err := <-fwdDone
+	var err error
+	fwdStopped := make(chan struct{})
+	go func() {
+		err = <-fwdDone
+		close(fwdStopped)
+	}()
+	clean = g.waitStop("uplink", fwdStopped, stopBy) && clean
+	if !clean {
+		// A stage still runs and may use the buffer: leave the file to
+		// bbolt's crash safety rather than close it under that stage.
+		g.log.Error("gateway stopped without closing the buffer (a stage did not stop in time); committed events are safe on disk")
+		return errors.New("gateway: stop not clean within " + StopTimeout.String())
+	}
 	if cerr := g.queue.Close(); cerr != nil && err == nil {
 		err = cerr
 	}
@@ -255,6 +296,20 @@ func (g *Gateway) Run(ctx context.Context) error {
 		return err
 	}
 	return nil
+}
+
+// waitStop waits for done until stopBy; it logs and returns false if the
+// stage named what is still running then.
+func (g *Gateway) waitStop(what string, done <-chan struct{}, stopBy time.Time) bool {
+	t := time.NewTimer(time.Until(stopBy))
+	defer t.Stop()
+	select {
+	case <-done:
+		return true
+	case <-t.C:
+		g.log.Error("stop: "+what+" did not stop in time; going on without it", "bound", StopTimeout)
+		return false
+	}
 }
 
 // Deliver implements reader.Sink: it returns once the events the reads caused
@@ -398,7 +453,7 @@ func (g *Gateway) commit(ctx context.Context, events []edge.Event) error {
 	}
 	backoff := 50 * time.Millisecond
 	for {
-		err := g.queue.Append(context.Background(), events, state)
+		err := g.queue.Append(g.commitCtx, events, state)
 		if err == nil {
 			if g.commitErr.Load() != nil {
 				g.log.Info("buffer accepts events again")
@@ -430,13 +485,13 @@ func (g *Gateway) commit(ctx context.Context, events []edge.Event) error {
 		g.progress.Store(time.Now().UnixNano())
 		select {
 		case <-time.After(backoff):
-		case <-ctx.Done():
-			// Shutting down with uncommitted events: keep trying a little
-			// longer, they exist nowhere else.
-			if backoff > time.Second {
-				g.log.Error("events lost at shutdown: the buffer refused them", "events", len(events), "err", err)
-				return err
-			}
+		case <-g.commitCtx.Done():
+			// Stopping, and the buffer refused these events for CommitGrace:
+			// they exist nowhere else, but their reads were not acknowledged
+			// (the sources get this error), so a reader that redelivers
+			// sends them again after the restart.
+			g.log.Error("events lost at shutdown: the buffer refused them; their reads were not acknowledged", "events", len(events), "err", err)
+			return err
 		}
 		if backoff < 5*time.Second {
 			backoff *= 2
