@@ -243,33 +243,40 @@ func (l *layout) claim(add func(string, string, ...any), known map[string]bool, 
 	}
 }
 
-// checkSettings reports out-of-range knobs. With o set, only the knobs o
-// overrides are checked (the others were checked under edge:).
+// checkSettings reports out-of-range knobs, each with the fix. With o
+// set, only the knobs o overrides are checked (the others were checked
+// under edge:). Zero is refused where it makes no sense: a zero window,
+// dwell, lost_after or gate_window would decide on a single instant.
 func checkSettings(add func(string, string, ...any), prefix string, s Settings, o *Overrides) {
 	all := o == nil
 	if all {
 		o = &Overrides{}
 	}
+	d := DefaultSettings()
 	check := func(overridden bool) bool { return all || overridden }
 	if check(o.MinRSSI != nil) && !(s.MinRSSI >= -150 && s.MinRSSI <= 0) {
-		add(prefix+"min_rssi", "%v dBm is outside -150..0", s.MinRSSI)
+		add(prefix+"min_rssi", "%v dBm is outside -150..0 (RSSI is negative dBm, e.g. %v)", s.MinRSSI, d.MinRSSI)
 	}
 	if check(o.MinReads != nil) && (s.MinReads < 1 || s.MinReads > MaxMinReads) {
-		add(prefix+"min_reads", "%d is outside 1..%d", s.MinReads, MaxMinReads)
+		add(prefix+"min_reads", "%d is outside 1..%d (default %d)", s.MinReads, MaxMinReads, d.MinReads)
 	}
 	if check(o.PresenceWindow != nil) && (s.PresenceWindow <= 0 || s.PresenceWindow > MaxPresenceWindow) {
-		add(prefix+"presence_window", "%v is outside (0s, %v]", s.PresenceWindow, MaxPresenceWindow)
+		add(prefix+"presence_window", "%v is outside (0s, %v]: set e.g. %v (the default)", s.PresenceWindow, MaxPresenceWindow, d.PresenceWindow)
 	}
-	if check(o.Dwell != nil) && s.Dwell < 0 {
-		add(prefix+"dwell", "%v is negative", s.Dwell)
+	switch {
+	case !check(o.Dwell != nil):
+	case s.Dwell < 0:
+		add(prefix+"dwell", "%v is negative: set e.g. %v (the default)", s.Dwell, d.Dwell)
+	case s.Dwell == 0:
+		add(prefix+"dwell", "0s would move a tag on its first stronger read: set e.g. %v (the default); for quick moves 1s", d.Dwell)
 	}
 	if check(o.HysteresisDB != nil) && !(s.HysteresisDB >= 0 && s.HysteresisDB <= 100) {
-		add(prefix+"hysteresis_db", "%v is outside 0..100 dB", s.HysteresisDB)
+		add(prefix+"hysteresis_db", "%v is outside 0..100 dB (default %v)", s.HysteresisDB, d.HysteresisDB)
 	}
 	if check(o.LostAfter != nil) && s.LostAfter <= 0 {
-		add(prefix+"lost_after", "%v must be positive", s.LostAfter)
+		add(prefix+"lost_after", "%v must be positive (at 0s a tag departs the moment a read is missing): set e.g. %v (the default)", s.LostAfter, d.LostAfter)
 	}
 	if check(o.GateWindow != nil) && s.GateWindow <= 0 {
-		add(prefix+"gate_window", "%v must be positive", s.GateWindow)
+		add(prefix+"gate_window", "%v must be positive (it is the time between a gate's two sides): set e.g. %v (the default)", s.GateWindow, d.GateWindow)
 	}
 }

@@ -64,6 +64,13 @@ func (c *Config) ReaderIDs() []string {
 	return []string{c.ID}
 }
 
+// MaxAntenna is the highest antenna port a reader may have (LLRP's
+// AntennaID is 16 bits; 0 means "all").
+const MaxAntenna = 65535
+
+// AntennaOK reports whether a is an antenna port: 1..MaxAntenna.
+func AntennaOK(a int) bool { return a >= 1 && a <= MaxAntenna }
+
 // WantsAntenna reports whether reads from antenna a are kept by the config's
 // antenna filter.
 func (c *Config) WantsAntenna(a int) bool {

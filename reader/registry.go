@@ -2,6 +2,7 @@ package reader
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"maps"
@@ -167,14 +168,22 @@ func (c *Config) Validate() []error {
 		return append(errs, keyed.Errorf("type", "%q is not one of %s", c.Type, strings.Join(Types(), ", ")))
 	}
 	for j, a := range c.Antennas {
-		if a < 1 || a > 65535 {
-			errs = append(errs, keyed.Errorf(fmt.Sprintf("antennas[%d]", j), "%d is not an antenna port (1..65535)", a))
+		if !AntennaOK(a) {
+			errs = append(errs, keyed.Errorf(fmt.Sprintf("antennas[%d]", j), "%d is not an antenna port (1..%d)", a, MaxAntenna))
 		}
 	}
 	if c.Settings == nil {
 		c.Settings = t.Settings()
 	}
-	return append(errs, c.Settings.Validate(c)...)
+	// The type may check antennas more strictly; one line per key.
+	for _, err := range c.Settings.Validate(c) {
+		var ke *keyed.Error
+		if errors.As(err, &ke) && slices.ContainsFunc(errs, func(e error) bool { return e.(*keyed.Error).Key == ke.Key }) {
+			continue
+		}
+		errs = append(errs, err)
+	}
+	return errs
 }
 
 // Exclusive is implemented by settings holding a value that two entries

@@ -211,12 +211,20 @@ func TestCheckRejectsBadConfigWithKeyPaths(t *testing.T) {
 	dir := t.TempDir()
 	good := gatewayConfig(t, dir, demoReads(), "127.0.0.1:9", 0)
 	base, _ := os.ReadFile(good)
-	cases := []struct{ name, from, to, want string }{
-		{"unknown key", "  dwell: 5s\n", "  dwell: 5s\n  dwel: 6s\n", "edge.dwel: unknown key"},
-		{"missing reader", "outside: [{reader: dock-1,", "outside: [{reader: dock-2,", `zones[0].outside[0].reader: unknown reader "dock-2"`},
-		{"bad duration", "  dwell: 5s\n", "  dwell: five\n", `edge.dwell: invalid duration "five"`},
-		{"key of another type", "    loop: false\n", "    loop: false\n    baud: 9600\n", "readers[0].baud: unknown key for type file"},
-		{"missing reads file", "path: " + demoReads(), "path: " + filepath.Join(dir, "nope.jsonl"), "readers[0].path: open " + filepath.Join(dir, "nope.jsonl")},
+	cases := []struct {
+		name, from, to, want string
+		env                  []string
+	}{
+		{"unknown key", "  dwell: 5s\n", "  dwell: 5s\n  dwel: 6s\n", "edge.dwel: unknown key; did you mean dwell?", nil},
+		// issue 22: what a new user met
+		{"duration without unit", "  lost_after: 60s\n", "  lost_after: 60\n", ":61: edge.lost_after: 60 has no unit: write 60s for 60 seconds", nil},
+		{"zero dwell", "  dwell: 5s\n", "  dwell: 0\n", ":59: edge.dwell: 0s would move a tag on its first stronger read: set e.g. 5s", nil},
+		{"misspelt section", "uplink:\n  kafka:", "uplink:\n  kafak:", ":68: uplink.kafak: unknown key; did you mean kafka? (every key is in ", nil},
+		{"misspelt variable", "", "", "RFIDGW_EDGE_DWEL: unknown environment variable: no config key reads it; did you mean RFIDGW_EDGE_DWELL?", []string{"RFIDGW_EDGE_DWEL=5s"}},
+		{"missing reader", "outside: [{reader: dock-1,", "outside: [{reader: dock-2,", `zones[0].outside[0].reader: unknown reader "dock-2"`, nil},
+		{"bad duration", "  dwell: 5s\n", "  dwell: five\n", `edge.dwell: invalid duration "five"`, nil},
+		{"key of another type", "    loop: false\n", "    loop: false\n    baud: 9600\n", "readers[0].baud: unknown key for type file", nil},
+		{"missing reads file", "path: " + demoReads(), "path: " + filepath.Join(dir, "nope.jsonl"), "readers[0].path: open " + filepath.Join(dir, "nope.jsonl"), nil},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -225,7 +233,9 @@ func TestCheckRejectsBadConfigWithKeyPaths(t *testing.T) {
 			}
 			p := filepath.Join(t.TempDir(), "bad.yaml")
 			os.WriteFile(p, []byte(strings.Replace(string(base), tc.from, tc.to, 1)), 0o644)
-			out, err := exec.Command(bin, "check", "--config", p).CombinedOutput()
+			cmd := exec.Command(bin, "check", "--config", p)
+			cmd.Env = append(os.Environ(), tc.env...)
+			out, err := cmd.CombinedOutput()
 			var ee *exec.ExitError
 			if !errors.As(err, &ee) || ee.ExitCode() != 2 {
 				t.Fatalf("exit = %v, want 2; output:\n%s", err, out)

@@ -7,7 +7,9 @@ package main
 import (
 	"errors"
 	"fmt"
+	"log/slog"
 	"os"
+	"runtime"
 	"runtime/debug"
 
 	"github.com/spf13/cobra"
@@ -51,6 +53,9 @@ Then run:    rfidgw run --config /etc/rfidgw/gateway.yaml`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
+	// --version prints the same line as `rfidgw version`.
+	root.Version = version
+	root.SetVersionTemplate(versionLine() + "\n")
 	root.PersistentFlags().String("log-format", "auto", "log format: auto (text on a terminal, JSON otherwise), text or json")
 	root.PersistentFlags().String("log-level", "", "log level: debug, info, warn, error (default: the config's log.level, else info)")
 	root.AddCommand(runCmd(), checkCmd(), replayCmd(), simCmd(), tailCmd(), bufferCmd(), versionCmd())
@@ -73,7 +78,13 @@ Then run:    rfidgw run --config /etc/rfidgw/gateway.yaml`,
 			code = 2
 		}
 		if err.Error() != "" {
-			fmt.Fprintln(os.Stderr, "rfidgw:", redact.String(err.Error()))
+			// Under systemd this last word is an error in the journal
+			// (journalctl -p err), not an info line.
+			prefix := ""
+			if journalStream(os.Stderr) {
+				prefix = journalPrefix(slog.LevelError)
+			}
+			fmt.Fprintln(os.Stderr, prefix+"rfidgw:", redact.String(err.Error()))
 		}
 		os.Exit(code)
 	}
@@ -85,15 +96,37 @@ func versionCmd() *cobra.Command {
 		Short: "print version, commit and build date",
 		Args:  cobra.NoArgs,
 		Run: func(cmd *cobra.Command, args []string) {
-			fmt.Fprintf(cmd.OutOrStdout(), "rfidgw %s (commit %s, built %s)\n", version, commit, date)
+			fmt.Fprintln(cmd.OutOrStdout(), versionLine())
 		},
 	}
+}
+
+// versionLine is what `rfidgw version` and `rfidgw --version` print; the
+// version is the .deb's (scripts/version.sh) and rfidgw_build_info's.
+func versionLine() string {
+	return fmt.Sprintf("rfidgw %s (commit %s, built %s, %s)", version, commit, date, runtime.Version())
+}
+
+// defaultConfig is where the package installs the site config; --config
+// defaults to it.
+const defaultConfig = "/etc/rfidgw/gateway.yaml"
+
+// configFlag adds --config (default defaultConfig) to cmd.
+func configFlag(cmd *cobra.Command, p *string, what string) {
+	cmd.Flags().StringVarP(p, "config", "c", defaultConfig, what)
 }
 
 // loadConfig loads and validates; problems are exit 2.
 func loadConfig(path string, scope config.Scope) (*config.Config, error) {
 	if path == "" {
-		return nil, usageErr(errors.New("--config is required (e.g. --config /etc/rfidgw/gateway.yaml)"))
+		return nil, usageErr(errors.New("--config is empty: give the gateway config file (the package installs " + defaultConfig + ")"))
+	}
+	if _, err := os.Stat(path); errors.Is(err, os.ErrNotExist) {
+		hint := "; pass --config FILE"
+		if path == defaultConfig {
+			hint = " (the default --config); the .deb installs it there, or pass --config FILE"
+		}
+		return nil, usageErr(fmt.Errorf("config %s: no such file%s", path, hint))
 	}
 	cfg, err := config.Load(path)
 	if err != nil {

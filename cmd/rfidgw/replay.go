@@ -13,7 +13,7 @@ import (
 )
 
 func replayCmd() *cobra.Command {
-	var cfgPath, readsPath string
+	var cfgPath, readsPath, comparePath string
 	var flush bool
 	cmd := &cobra.Command{
 		Use:   "replay --config FILE --reads READS.jsonl",
@@ -22,7 +22,14 @@ func replayCmd() *cobra.Command {
 the edge engine with the zones and edge settings of --config and prints the
 events as JSON lines on stdout, numbered from seq 1. The engine's clock follows
 the reads, so the output is deterministic: change a setting, replay the same
-day, and compare what it would have emitted.`,
+day, and compare what it would have emitted.
+
+With --compare OTHER.yaml the same reads also go through a second engine with
+OTHER.yaml's zones and settings, and replay prints only what differs: one
+line per event that only one of the two emits ("-" only with --config, "+"
+only with OTHER.yaml) or that both emit a second or more apart ("~"), in time
+order, then a summary line per event type. Events are the same when type,
+EPC, zone and the racks moved between match.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if readsPath == "" {
@@ -35,6 +42,19 @@ day, and compare what it would have emitted.`,
 			eng, err := edge.New(cfg.EdgeConfig())
 			if err != nil {
 				return usageErr(err)
+			}
+			// --compare: a second engine with the other settings over the
+			// same reads; the events are kept and compared at the end.
+			var other *edge.Engine
+			var evA, evB, evOther []edge.Event
+			if comparePath != "" {
+				cfgB, err := loadConfig(comparePath, config.ScopeEdge)
+				if err != nil {
+					return err
+				}
+				if other, err = edge.New(cfgB.EdgeConfig()); err != nil {
+					return usageErr(fmt.Errorf("%s: %w", comparePath, err))
+				}
 			}
 			in := os.Stdin
 			if readsPath != "-" {
@@ -54,6 +74,12 @@ day, and compare what it would have emitted.`,
 				last   reader.Read
 			)
 			emit := func() error {
+				if other != nil {
+					evA = append(evA, events...)
+					evB = append(evB, evOther...)
+					events, evOther = events[:0], evOther[:0]
+					return nil
+				}
 				for i := range events {
 					seq++
 					events[i].Seq, events[i].Gateway = seq, cfg.Gateway.ID
@@ -75,6 +101,11 @@ day, and compare what it would have emitted.`,
 					return nil
 				}
 				// As in the daemon: timeouts up to this read's time first.
+				if other != nil {
+					r2 := r
+					evOther = other.Tick(evOther, r2.Time)
+					evOther = other.Process(evOther, &r2)
+				}
 				events = eng.Tick(events, r.Time)
 				events = eng.Process(events, &r)
 				last = r
@@ -85,9 +116,16 @@ day, and compare what it would have emitted.`,
 			}
 			if flush && !last.Time.IsZero() {
 				events = eng.Flush(events, last.Time)
+				if other != nil {
+					evOther = other.Flush(evOther, last.Time)
+				}
 				if err := emit(); err != nil {
 					return err
 				}
+			}
+			if other != nil {
+				na, nb := compareNames(cfgPath, comparePath)
+				compareEvents(out, na, nb, evA, evB)
 			}
 			if bad > 0 {
 				fmt.Fprintf(cmd.ErrOrStderr(), "rfidgw: %d of %d lines were not reads\n", bad, lines)
@@ -95,8 +133,9 @@ day, and compare what it would have emitted.`,
 			return nil
 		},
 	}
-	cmd.Flags().StringVar(&cfgPath, "config", "", "gateway config with zones and edge settings")
+	configFlag(cmd, &cfgPath, "gateway config with zones and edge settings")
 	cmd.Flags().StringVar(&readsPath, "reads", "", "reads JSON-lines file (- for stdin)")
+	cmd.Flags().StringVar(&comparePath, "compare", "", "a second config: print the events that differ between it and --config over the same reads")
 	cmd.Flags().BoolVar(&flush, "flush", false, "at the end of input, emit what pending timeouts would emit (departures, dwell)")
 	return cmd
 }

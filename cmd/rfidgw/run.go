@@ -11,6 +11,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/rfidgw/rfidgw/buffer"
 	"github.com/rfidgw/rfidgw/internal/config"
 	"github.com/rfidgw/rfidgw/internal/gateway"
 	"github.com/rfidgw/rfidgw/internal/sdnotify"
@@ -24,7 +25,10 @@ func notifySystemd(ctx context.Context, gw *gateway.Gateway, log *slog.Logger) {
 	if os.Getenv("NOTIFY_SOCKET") == "" {
 		return
 	}
-	for gw.Ready() != nil {
+	// A disk at min_free_disk makes the gateway not ready but it runs (the
+	// buffer drops by policy): start-up is finished, and waiting for space
+	// would only make systemd kill and restart it.
+	for err := gw.Ready(); err != nil && !errors.Is(err, buffer.ErrDiskFull); err = gw.Ready() {
 		select {
 		case <-ctx.Done():
 			return
@@ -54,7 +58,7 @@ func notifySystemd(ctx context.Context, gw *gateway.Gateway, log *slog.Logger) {
 func runCmd() *cobra.Command {
 	var cfgPath string
 	cmd := &cobra.Command{
-		Use:   "run --config FILE",
+		Use:   "run [--config FILE]",
 		Short: "run the gateway daemon",
 		Long: `Run the gateway: connect the readers, turn reads into events, commit them to the
 buffer in gateway.data_dir and forward them to Kafka. SIGTERM/SIGINT stop it
@@ -71,7 +75,7 @@ file (a bad new config is rejected and the old one keeps running).`,
 			if err != nil {
 				return usageErr(err)
 			}
-			gateway.Version = version
+			gateway.Version, gateway.Commit = version, commit
 			gw, err := gateway.New(cfg, log)
 			if err != nil {
 				if errors.Is(err, config.ErrConfig) {
@@ -112,6 +116,6 @@ file (a bad new config is rejected and the old one keeps running).`,
 			return err
 		},
 	}
-	cmd.Flags().StringVar(&cfgPath, "config", "", "gateway config file (YAML, contract §4)")
+	configFlag(cmd, &cfgPath, "gateway config file (YAML)")
 	return cmd
 }

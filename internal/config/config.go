@@ -30,6 +30,9 @@ type Config struct {
 
 	// File is the path the config was loaded from (not a key).
 	File string `mapstructure:"-"`
+
+	lines       yamlIndex      // key path -> line in File, for problems
+	readerTypes map[int]string // readers[i].type as written, for "did you mean"
 }
 
 // Gateway identifies this gateway.

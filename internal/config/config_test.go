@@ -4,6 +4,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -165,6 +166,8 @@ func TestByteSize(t *testing.T) {
 
 // TestReaderKeysBelongToTheirType: each reader type decodes its own keys
 // strictly, so a key of another type is an error with its key path.
+var fileLineRe = regexp.MustCompile(`^.*\.yaml(:\d+)?: `)
+
 func TestReaderKeysBelongToTheirType(t *testing.T) {
 	got := problems(t, `
 gateway: {id: floor3, data_dir: ./data}
@@ -190,9 +193,9 @@ uplink: {kafka: {brokers: [127.0.0.1:9092]}}
 			t.Errorf("missing %q in:\n%s", want, got)
 		}
 	}
-	// One key path per line, each line "file: key.path: message".
+	// One key path per line, each line "file[:line]: key.path: message".
 	for _, line := range strings.Split(got, "\n") {
-		_, rest, _ := strings.Cut(line, ".yaml: ")
+		rest := fileLineRe.ReplaceAllString(line, "")
 		if key, _, _ := strings.Cut(rest, ": "); key == "" || strings.Contains(rest, "readers[") && strings.Count(rest, "readers[") > 1 {
 			t.Errorf("line %q is not file: key.path: message", line)
 		}
@@ -206,5 +209,23 @@ func TestFileReaderSpeedDefaultsToRecordedPace(t *testing.T) {
 	}
 	if s := c.Readers[2].Settings.(*file.Settings).Speed; s != 1 {
 		t.Errorf("speed = %v, want 1 (recorded pace)", s)
+	}
+}
+
+// TestReaderRulesAreTheSourcesRules: config validation applies the rules
+// the reader's constructor applies (one set per type), so an llrp address
+// without a port is fine (LLRP's port is used) and a keepalive New would
+// refuse is refused here, with its key path.
+func TestReaderRulesAreTheSourcesRules(t *testing.T) {
+	c, err := Load(write(t, strings.Replace(good, "address: 127.0.0.1:5084", "address: 127.0.0.1", 1)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Validate(ScopeAll); err != nil {
+		t.Fatalf("an llrp address without a port was rejected: %v", err)
+	}
+	got := problems(t, strings.Replace(good, "address: 127.0.0.1:5084", "address: 127.0.0.1:5084, keepalive: 50ms", 1))
+	if !strings.Contains(got, "readers[0].keepalive: 50ms is below 100ms") {
+		t.Errorf("keepalive below the minimum not named:\n%s", got)
 	}
 }

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"os"
 	"reflect"
+	"regexp"
+	"strconv"
 	"strings"
 
 	"github.com/go-viper/mapstructure/v2"
@@ -33,6 +35,9 @@ func (p *Problems) Error() string {
 		}
 		if p.File != "" {
 			b.WriteString(p.File)
+			if it.Line > 0 {
+				b.WriteString(":" + strconv.Itoa(it.Line))
+			}
 			b.WriteString(": ")
 		}
 		b.WriteString(it.Error())
@@ -86,7 +91,9 @@ func Load(path string) (*Config, error) {
 		return nil, &Problems{File: path, Items: []*keyed.Error{{Msg: fmt.Sprintf("not valid YAML: %v", err)}}}
 	}
 	cfg := Default()
-	bindEnv(v, reflect.TypeOf(cfg), "")
+	envNames := bindEnv(v, reflect.TypeOf(cfg), "")
+	data, _ := os.ReadFile(path) // viper just read it
+	lines := indexYAML(data)
 
 	// Reader entries are decoded by their type (reader.DecodeEntry); the
 	// rest of the file straight into Config.
@@ -96,7 +103,7 @@ func Load(path string) (*Config, error) {
 	}
 	raw.Config = cfg
 	p := &Problems{File: path}
-	dec := keyed.Decoder{Unknown: "unknown key (check the spelling; see configs/example.yaml)", Hooks: []mapstructure.DecodeHookFunc{byteSizeHook()}}
+	dec := keyed.Decoder{Unknown: unknownKey, Hooks: []mapstructure.DecodeHookFunc{byteSizeHook()}}
 	err := v.UnmarshalExact(&raw, func(dc *mapstructure.DecoderConfig) {
 		dc.DecodeHook = mapstructure.ComposeDecodeHookFunc(byteSizeHook(), keyed.DurationHook(), mapstructure.StringToSliceHookFunc(","))
 		dc.ErrorUnused = true
@@ -110,7 +117,24 @@ func Load(path string) (*Config, error) {
 		p.Add(keyed.In(fmt.Sprintf("readers[%d]", i), errs)...)
 		cfg.Readers = append(cfg.Readers, rc)
 	}
+	// A misspelt RFIDGW_ variable would be ignored: say so.
+	env := unknownEnv(os.Environ(), envNames, envSections(reflect.TypeOf(Config{})))
+	for _, name := range sortedKeys(env) {
+		msg := "unknown environment variable: no config key reads it"
+		if mean := env[name]; mean != "" {
+			msg += "; did you mean " + mean + "?"
+		}
+		p.Items = append(p.Items, &keyed.Error{Key: name, Msg: msg})
+	}
 	cfg.File = path
+	cfg.lines = lines
+	readerTypes := map[int]string{}
+	for i, entry := range raw.Readers {
+		if t, ok := entry["type"].(string); ok {
+			readerTypes[i] = t
+		}
+	}
+	cfg.readerTypes = readerTypes
 	if len(p.Items) > 0 {
 		// Validate what did decode too, so one run lists every problem; skip
 		// keys whose value already failed to decode.
@@ -121,14 +145,74 @@ func Load(path string) (*Config, error) {
 				}
 			}
 		}
+		cfg.annotate(p)
 		return nil, p
 	}
 	return &cfg, nil
 }
 
+// unknownKey is the decoders' message for a key no struct has; annotate
+// completes it with a "did you mean" and where the example is.
+const unknownKey = "unknown key"
+
+// annotate adds what helps fix each problem: the line of its key in the
+// file, and for an unknown key the closest valid key and where the
+// annotated example config is.
+func (c *Config) annotate(p *Problems) {
+	for _, it := range p.Items {
+		if it.Line == 0 && it.Key != "" && !strings.HasPrefix(it.Key, EnvPrefix+"_") {
+			it.Line = c.lines.line(it.Key)
+		}
+		if !strings.HasPrefix(it.Msg, unknownKey) || strings.Contains(it.Msg, "(every key is in") {
+			continue
+		}
+		last := it.Key
+		if i := strings.LastIndexAny(last, ".]"); i >= 0 {
+			last = last[i+1:]
+		}
+		var cands []string
+		if i, ok := readerIndex(it.Key); ok && strings.Count(it.Key, ".") == 1 {
+			cands = readerKeys(c.readerTypes[i])
+		} else {
+			cands = keysAt(reflect.TypeOf(Config{}), it.Key)
+		}
+		if mean := suggest(last, cands); mean != "" {
+			it.Msg += "; did you mean " + mean + "?"
+		}
+		it.Msg += " (every key is in " + exampleConfig() + ")"
+	}
+}
+
+var readerKeyRe = regexp.MustCompile(`^readers\[(\d+)\]\.`)
+
+// readerIndex returns i of a "readers[i].key" path.
+func readerIndex(key string) (int, bool) {
+	m := readerKeyRe.FindStringSubmatch(key)
+	if m == nil {
+		return 0, false
+	}
+	i, err := strconv.Atoi(m[1])
+	return i, err == nil
+}
+
+// readerKeys lists the keys a reader entry of type t takes: the shared
+// ones and its type's settings.
+func readerKeys(t string) []string {
+	keys := []string{"id", "type", "antennas"}
+	rt, ok := reader.Lookup(t)
+	if !ok {
+		return keys
+	}
+	if rt.Provides {
+		keys = append(keys, "provides")
+	}
+	return append(keys, tagsOf(deref(reflect.TypeOf(rt.Settings())))...)
+}
+
 // bindEnv binds every scalar key outside lists to RFIDGW_<PATH>, so env
-// overrides work for keys the file does not mention.
-func bindEnv(v *viper.Viper, t reflect.Type, prefix string) {
+// overrides work for keys the file does not mention, and returns the
+// variables' names.
+func bindEnv(v *viper.Viper, t reflect.Type, prefix string) (names []string) {
 	for i := 0; i < t.NumField(); i++ {
 		f := t.Field(i)
 		tag := strings.Split(f.Tag.Get("mapstructure"), ",")[0]
@@ -141,7 +225,7 @@ func bindEnv(v *viper.Viper, t reflect.Type, prefix string) {
 		}
 		ft := f.Type
 		if ft.Kind() == reflect.Struct && ft.String() != "time.Duration" {
-			bindEnv(v, ft, key)
+			names = append(names, bindEnv(v, ft, key)...)
 			continue
 		}
 		if ft.Kind() == reflect.Slice && ft.Elem().Kind() == reflect.Struct {
@@ -149,5 +233,7 @@ func bindEnv(v *viper.Viper, t reflect.Type, prefix string) {
 		}
 		env := EnvPrefix + "_" + strings.ToUpper(strings.ReplaceAll(key, ".", "_"))
 		_ = v.BindEnv(key, env)
+		names = append(names, env)
 	}
+	return names
 }

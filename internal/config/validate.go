@@ -37,6 +37,7 @@ func (c *Config) Validate(scope Scope) error {
 	if len(p.Items) == 0 {
 		return nil
 	}
+	c.annotate(p)
 	return p
 }
 
@@ -114,6 +115,9 @@ func (c *Config) validateRest(p *Problems) {
 	}
 	if k.MaxInFlight < 1 {
 		p.add("uplink.kafka.max_in_flight", "must be at least 1")
+	}
+	if k.Heartbeat <= 0 {
+		p.add("uplink.kafka.heartbeat", "%v must be positive (the gateway status period): set e.g. 30s (the default)", k.Heartbeat)
 	}
 	if c.HTTP.Listen != "" {
 		host, _, err := net.SplitHostPort(c.HTTP.Listen)

@@ -23,6 +23,7 @@ import (
 
 	"github.com/rfidgw/rfidgw/buffer"
 	"github.com/rfidgw/rfidgw/edge"
+	"github.com/rfidgw/rfidgw/internal/backoff"
 	"github.com/rfidgw/rfidgw/internal/config"
 	"github.com/rfidgw/rfidgw/internal/metrics"
 	"github.com/rfidgw/rfidgw/reader"
@@ -451,7 +452,7 @@ func (g *Gateway) commit(ctx context.Context, events []edge.Event) error {
 			state[i].Value = []byte(c.Rack)
 		}
 	}
-	backoff := 50 * time.Millisecond
+	bo := backoff.Backoff{Min: 50 * time.Millisecond, Max: 6400 * time.Millisecond}
 	for {
 		err := g.queue.Append(g.commitCtx, events, state)
 		if err == nil {
@@ -483,8 +484,9 @@ func (g *Gateway) commit(ctx context.Context, events []edge.Event) error {
 		}
 		g.commitErr.Store(&msg)
 		g.progress.Store(time.Now().UnixNano())
+		wait := bo.Next()
 		select {
-		case <-time.After(backoff):
+		case <-time.After(wait):
 		case <-g.commitCtx.Done():
 			// Stopping, and the buffer refused these events for CommitGrace:
 			// they exist nowhere else, but their reads were not acknowledged
@@ -493,13 +495,14 @@ func (g *Gateway) commit(ctx context.Context, events []edge.Event) error {
 			g.log.Error("events lost at shutdown: the buffer refused them; their reads were not acknowledged", "events", len(events), "err", err)
 			return err
 		}
-		if backoff < 5*time.Second {
-			backoff *= 2
-		}
 	}
 }
 
-// Ready reports nil when the pipeline runs: buffer writable, owner moving.
+// Ready reports nil when the pipeline runs: buffer writable and not losing
+// events to a full disk (buffer.ErrDiskFull: the filesystem is at
+// min_free_disk and on_full drops or refuses events), owner moving. A buffer
+// at max_bytes during an uplink outage stays ready: the uplink state, the lag
+// and the gap events say that one.
 func (g *Gateway) Ready() error {
 	if !g.started.Load() {
 		return errors.New("starting")
@@ -590,8 +593,9 @@ func initMetrics(cfg *config.Config) {
 	for _, r := range cfg.Readers {
 		for _, id := range r.ReaderIDs() {
 			metrics.ReadsTotal.WithLabelValues(id)
-			if !r.IsRecorded() {
-				metrics.ReaderConnected.WithLabelValues(id)
+			metrics.ReaderConnected.WithLabelValues(id)
+			for _, reason := range []string{edge.ReasonNoZone, edge.ReasonWeak, edge.ReasonNoEPC, edge.ReasonBadTime} {
+				metrics.ReadsIgnoredTotal.WithLabelValues(id, reason)
 			}
 		}
 	}

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/rfidgw/rfidgw/internal/metrics"
@@ -32,7 +33,7 @@ func (g *Gateway) Handler(token string) http.Handler {
 		}
 		fmt.Fprintln(w, "ready")
 	})
-	mux.Handle("/metrics", promhttp.HandlerFor(metrics.Registry, promhttp.HandlerOpts{}))
+	mux.Handle("/metrics", promhttp.HandlerFor(prometheus.Gatherers{metrics.Registry, g.ownMetrics()}, promhttp.HandlerOpts{}))
 	for path, h := range g.extraHandlers {
 		mux.Handle(path, h)
 	}

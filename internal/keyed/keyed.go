@@ -11,6 +11,7 @@ import (
 	"reflect"
 	"regexp"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -23,6 +24,9 @@ import (
 type Error struct {
 	Key string
 	Msg string
+	// Line is the line of the file the key is on, when the caller knows
+	// it (0 otherwise); List and the config's Problems print it.
+	Line int
 }
 
 func (e *Error) Error() string {
@@ -128,21 +132,42 @@ func (d Decoder) Decode(in any, out any) []error {
 }
 
 // DurationHook parses "500ms", "5s", "2m" with a message that says how.
+// A number without a unit is refused (YAML's `60` would otherwise be 60
+// nanoseconds): the message names the value with a unit to write instead.
+// A bare 0 is 0.
 func DurationHook() mapstructure.DecodeHookFuncType {
 	target := reflect.TypeOf(time.Duration(0))
 	return func(from, to reflect.Type, data any) (any, error) {
 		if to != target {
 			return data, nil
 		}
-		if s, ok := data.(string); ok {
-			d, err := time.ParseDuration(s)
-			if err != nil {
-				return nil, fmt.Errorf("invalid duration %q (use e.g. 500ms, 5s, 2m)", s)
+		switch v := data.(type) {
+		case string:
+			d, err := time.ParseDuration(v)
+			if err == nil {
+				return d, nil
 			}
-			return d, nil
+			if n, nerr := strconv.ParseFloat(strings.TrimSpace(v), 64); nerr == nil {
+				if n == 0 {
+					return time.Duration(0), nil
+				}
+				return nil, noUnit(strconv.FormatFloat(n, 'f', -1, 64))
+			}
+			return nil, fmt.Errorf("invalid duration %q (use e.g. 500ms, 5s, 2m)", v)
+		case int, int8, int16, int32, int64, uint, uint8, uint16, uint32, uint64, float32, float64:
+			n := reflect.ValueOf(v).Convert(reflect.TypeOf(float64(0))).Float()
+			if n == 0 {
+				return time.Duration(0), nil
+			}
+			return nil, noUnit(strconv.FormatFloat(n, 'f', -1, 64))
 		}
 		return data, nil
 	}
+}
+
+// noUnit is the problem of a duration given as a bare number.
+func noUnit(n string) error {
+	return fmt.Errorf("%s has no unit: write %ss for %s seconds (units: ms, s, m, h)", n, n, n)
 }
 
 var (
@@ -207,6 +232,10 @@ func (l *List) Error() string {
 		}
 		if l.File != "" {
 			b.WriteString(l.File)
+			var ke *Error
+			if errors.As(it, &ke) && ke.Line > 0 {
+				b.WriteString(":" + strconv.Itoa(ke.Line))
+			}
 			b.WriteString(": ")
 		}
 		b.WriteString(it.Error())

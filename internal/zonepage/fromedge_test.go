@@ -10,6 +10,7 @@ import (
 
 	"github.com/rfidgw/rfidgw/edge"
 	"github.com/rfidgw/rfidgw/reader"
+	_ "github.com/rfidgw/rfidgw/reader/file" // registers the file type (IsRecorded)
 )
 
 func testZones() []edge.Zone {

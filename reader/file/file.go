@@ -100,6 +100,12 @@ func (s *Source) Run(ctx context.Context, sink reader.Sink) error {
 			close(s.Done)
 		}
 	}()
+	// A reads file is "connected" while it plays, for every reader id it
+	// provides, like a live reader's rfidgw_reader_connected.
+	for _, id := range s.cfg.ReaderIDs() {
+		metrics.ReaderConnected.WithLabelValues(id).Set(1)
+		defer metrics.ReaderConnected.WithLabelValues(id).Set(0)
+	}
 	var shift time.Duration
 	for {
 		first, last, err := s.play(ctx, sink, shift)

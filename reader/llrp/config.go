@@ -2,7 +2,9 @@ package llrp
 
 import (
 	"errors"
+	"fmt"
 	"net"
+	"strconv"
 	"time"
 
 	"github.com/rfidgw/rfidgw/internal/keyed"
@@ -27,18 +29,58 @@ func init() {
 	})
 }
 
-// Validate checks the settings of entry c (keys relative to the entry).
+// Validate checks the settings of entry c (keys relative to the entry)
+// with the rules New applies: one set of rules for both.
 func (s *Settings) Validate(c *reader.Config) []error {
+	where := fmt.Sprintf("reader %q", c.ID)
 	var errs []error
-	if s.Address == "" {
-		errs = append(errs, keyed.Errorf("address", "required for an llrp reader (host:port, port 5084 or 5085 for TLS)"))
-	} else if _, _, err := net.SplitHostPort(s.Address); err != nil {
-		errs = append(errs, keyed.Errorf("address", "%q is not host:port", s.Address))
-	}
-	if s.Keepalive < 0 {
-		errs = append(errs, keyed.Errorf("keepalive", "must not be negative"))
+	for _, err := range []error{s.checkAddress(where), s.checkKeepalive(where)} {
+		if err != nil {
+			errs = append(errs, err)
+		}
 	}
 	return errs
+}
+
+// checkAddress: host:port, or a host alone (the port is then LLRP's, 5085
+// with TLS). The error names the reader (where) and carries its key.
+func (s *Settings) checkAddress(where string) error {
+	if s.Address == "" {
+		return keyed.Tag(fmt.Errorf("%w: %s: address is required (host:port of the reader, e.g. 10.0.3.21:5084)", ErrConfig, where),
+			"address", "required (host:port of the reader, e.g. 10.0.3.21:5084)")
+	}
+	host, port := s.hostPort()
+	if p, err := strconv.Atoi(port); err != nil || p < 1 || p > 65535 || host == "" {
+		return keyed.Tag(fmt.Errorf("%w: %s: address %q: want host:port with a port in 1..65535", ErrConfig, where, s.Address),
+			"address", "%q: want host:port with a port in 1..65535", s.Address)
+	}
+	return nil
+}
+
+// hostPort splits the address; without a port it is LLRP's (5085 with TLS).
+func (s *Settings) hostPort() (host, port string) {
+	host, port, err := net.SplitHostPort(s.Address)
+	if err != nil {
+		host, port = s.Address, DefaultPort
+		if s.TLS != nil {
+			port = DefaultTLSPort
+		}
+	}
+	return host, port
+}
+
+// checkKeepalive: 0 (the default) or 100ms .. 1h.
+func (s *Settings) checkKeepalive(where string) error {
+	switch {
+	case s.Keepalive == 0:
+	case s.Keepalive < minKeepalive:
+		return keyed.Tag(fmt.Errorf("%w: %s: keepalive %v is below %v", ErrConfig, where, s.Keepalive, minKeepalive),
+			"keepalive", "%v is below %v", s.Keepalive, minKeepalive)
+	case s.Keepalive > time.Hour:
+		return keyed.Tag(fmt.Errorf("%w: %s: keepalive %v is above 1h", ErrConfig, where, s.Keepalive),
+			"keepalive", "%v is above 1h", s.Keepalive)
+	}
+	return nil
 }
 
 // settingsOf returns the llrp settings of c (defaults when it has none).

@@ -284,9 +284,9 @@ func TestSessionKeepaliveLoss(t *testing.T) {
 		t.Errorf("offline %v after the keepalives stopped; too early for 3 missed %v keepalives", el, ka)
 	}
 	sim.SetKeepaliveSilent(false)
-	rs := sink.nStatus(t, reader.StatusOnline, 2)
+	sink.nStatus(t, reader.StatusOnline, 2)
 	sim.Feed(reader.Read{Antenna: 2, EPC: "300000000000000000000003", RSSI: -50})
-	rs = tags(sink.nTags(t, 1))
+	rs := tags(sink.nTags(t, 1))
 	if rs[0].EPC != "300000000000000000000003" {
 		t.Fatalf("read after recovery: %+v", rs)
 	}

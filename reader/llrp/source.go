@@ -9,7 +9,6 @@ import (
 	"log/slog"
 	"net"
 	"os"
-	"strconv"
 	"time"
 
 	"github.com/rfidgw/rfidgw/internal/backoff"
@@ -87,34 +86,22 @@ func New(cfg reader.Config, log *slog.Logger) (*Source, error) {
 		dialTimeout:    10 * time.Second,
 		now:            time.Now,
 	}
-	if set.Address == "" {
-		return nil, keyed.Tag(fmt.Errorf("%w: %s: address is required (host:port of the reader, e.g. 10.0.3.21:5084)", ErrConfig, where), "address", "required (host:port of the reader, e.g. 10.0.3.21:5084)")
+	if err := set.checkAddress(where); err != nil {
+		return nil, err
 	}
-	host, port, err := net.SplitHostPort(set.Address)
-	if err != nil {
-		// No port: use LLRP's, 5085 when TLS is on.
-		host, port = set.Address, DefaultPort
-		if set.TLS != nil {
-			port = DefaultTLSPort
-		}
-	}
-	if p, err := strconv.Atoi(port); err != nil || p < 1 || p > 65535 || host == "" {
-		return nil, keyed.Tag(fmt.Errorf("%w: %s: address %q: want host:port with a port in 1..65535", ErrConfig, where, set.Address), "address", "%q: want host:port with a port in 1..65535", set.Address)
-	}
+	host, port := set.hostPort()
 	s.addr = net.JoinHostPort(host, port)
 	for i, a := range cfg.Antennas {
-		if a < 1 || a > 65535 {
+		if !reader.AntennaOK(a) {
 			return nil, keyed.Tag(fmt.Errorf("%w: %s: antennas[%d] = %d: antenna ids are 1..65535", ErrConfig, where, i, a), fmt.Sprintf("antennas[%d]", i), "%d: antenna ids are 1..65535", a)
 		}
 		s.antennas = append(s.antennas, uint16(a))
 	}
-	switch {
-	case s.keepalive == 0:
+	if err := set.checkKeepalive(where); err != nil {
+		return nil, err
+	}
+	if s.keepalive == 0 {
 		s.keepalive = DefaultKeepalive
-	case s.keepalive < minKeepalive:
-		return nil, keyed.Tag(fmt.Errorf("%w: %s: keepalive %v is below %v", ErrConfig, where, set.Keepalive, minKeepalive), "keepalive", "%v is below %v", set.Keepalive, minKeepalive)
-	case s.keepalive > time.Hour:
-		return nil, keyed.Tag(fmt.Errorf("%w: %s: keepalive %v is above 1h", ErrConfig, where, set.Keepalive), "keepalive", "%v is above 1h", set.Keepalive)
 	}
 	if set.TLS != nil {
 		tc, err := clientTLS(set.TLS, host)

@@ -2,7 +2,7 @@ package serial
 
 import (
 	"errors"
-	"regexp"
+	"fmt"
 
 	"github.com/rfidgw/rfidgw/internal/keyed"
 	"github.com/rfidgw/rfidgw/reader"
@@ -28,25 +28,60 @@ func init() {
 	})
 }
 
-// Validate checks the settings of entry c (keys relative to the entry).
-func (s *Settings) Validate(c *reader.Config) []error {
+// Validate checks the settings of entry c (keys relative to the entry)
+// with the rules New applies: one set of rules for both.
+func (s *Settings) Validate(c *reader.Config) []error { return s.problems(c) }
+
+// problems lists every problem of entry c; each error names the reader for
+// New and carries its key for config validation.
+func (s *Settings) problems(c *reader.Config) []error {
 	var errs []error
+	add := func(key, format string, args ...any) { errs = append(errs, bad(c.ID, key, format, args...)) }
 	if s.Device == "" {
-		errs = append(errs, keyed.Errorf("device", "required for a serial reader (e.g. /dev/serial/by-id/...)"))
+		add("device", "missing (e.g. /dev/ttyUSB0 or /dev/serial/by-id/usb-…)")
 	}
+	if s.Baud < 0 {
+		add("baud", "%d is not a baud rate", s.Baud)
+	}
+	maxAnt := 0
 	switch s.Protocol {
-	case ProtocolThingMagic, ProtocolR2000, ProtocolASCII:
+	case ProtocolThingMagic:
+		maxAnt = 16 // the metadata antenna nibble: 1..15, and 0 for 16
+		if s.Region != "" {
+			if _, err := ThingMagicRegion(s.Region); err != nil {
+				add("region", "%v", err)
+			}
+		}
+	case ProtocolR2000:
+		maxAnt = 8
+	case ProtocolASCII:
+		if _, err := NewASCIIDecoder(s.Pattern); err != nil {
+			errs = append(errs, fmt.Errorf("reader %q: %w", c.ID, err)) // tagged with its key
+		}
 	case "":
-		errs = append(errs, keyed.Errorf("protocol", "required (thingmagic, r2000 or ascii)"))
+		add("protocol", "missing (thingmagic | r2000 | ascii)")
 	default:
-		errs = append(errs, keyed.Errorf("protocol", "%q is not one of thingmagic, r2000, ascii", s.Protocol))
+		add("protocol", "%q is not thingmagic, r2000 or ascii", s.Protocol)
 	}
-	if s.Pattern != "" {
-		if _, err := regexp.Compile(s.Pattern); err != nil {
-			errs = append(errs, keyed.Errorf("pattern", "%v", err))
+	if s.Region != "" && s.Protocol != ProtocolThingMagic {
+		add("region", "only protocol thingmagic sets a region")
+	}
+	if s.Pattern != "" && s.Protocol != ProtocolASCII {
+		add("pattern", "only protocol ascii uses a pattern")
+	}
+	for i, a := range c.Antennas {
+		if a < 1 || (maxAnt > 0 && a > maxAnt) {
+			add(fmt.Sprintf("antennas[%d]", i), "%d is not an antenna port 1..%d for protocol %s", a, maxAnt, s.Protocol)
 		}
 	}
 	return errs
+}
+
+// bad is a config error of reader id at key: it wraps ErrConfig, names the
+// reader and carries the key (keyed.Tag).
+func bad(id, key, format string, args ...any) error {
+	msg := fmt.Sprintf(format, args...)
+	return keyed.Tag(fmt.Errorf("%w: reader %q: %s: %s", ErrConfig, id, key, msg), key, "%s", msg)
 }
 
 // settingsOf returns the serial settings of c (defaults when it has none).

@@ -15,7 +15,6 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/rfidgw/rfidgw/internal/backoff"
-	"github.com/rfidgw/rfidgw/internal/keyed"
 	"github.com/rfidgw/rfidgw/internal/metrics"
 	"github.com/rfidgw/rfidgw/reader"
 )
@@ -89,64 +88,27 @@ func New(cfg reader.Config, log *slog.Logger) (*Source, error) {
 	if log == nil {
 		log = slog.Default()
 	}
-	bad := func(key, format string, args ...any) error {
-		msg := fmt.Sprintf(format, args...)
-		return keyed.Tag(fmt.Errorf("%w: reader %q: %s: %s", ErrConfig, cfg.ID, key, msg), key, "%s", msg)
-	}
 	if cfg.ID == "" {
 		return nil, fmt.Errorf("%w: id: missing", ErrConfig)
 	}
 	if cfg.Type != "" && cfg.Type != reader.TypeSerial {
-		return nil, bad("type", "%q is not %q", cfg.Type, reader.TypeSerial)
+		return nil, bad(cfg.ID, "type", "%q is not %q", cfg.Type, reader.TypeSerial)
 	}
 	set, err := settingsOf(cfg)
 	if err != nil {
-		return nil, bad("type", "%v", err)
+		return nil, bad(cfg.ID, "type", "%v", err)
 	}
-	if set.Device == "" {
-		return nil, bad("device", "missing (e.g. /dev/ttyUSB0 or /dev/serial/by-id/usb-…)")
+	if errs := set.problems(&cfg); len(errs) > 0 {
+		return nil, errs[0]
 	}
 	s := &Source{cfg: cfg, set: set, log: log.With("reader", cfg.ID, "device", set.Device), baud: set.Baud, t: defaultTiming()}
 	if s.baud == 0 {
 		s.baud = DefaultBaud
 	}
-	if s.baud < 0 {
-		return nil, bad("baud", "%d is not a baud rate", set.Baud)
+	if set.Region != "" {
+		s.region, _ = ThingMagicRegion(set.Region) // checked
 	}
-	maxAnt := 0
-	switch set.Protocol {
-	case ProtocolThingMagic:
-		maxAnt = 16 // the metadata antenna nibble: 1..15, and 0 for 16
-		if set.Region != "" {
-			code, err := ThingMagicRegion(set.Region)
-			if err != nil {
-				return nil, bad("region", "%v", err)
-			}
-			s.region = code
-		}
-	case ProtocolR2000:
-		maxAnt = 8
-	case ProtocolASCII:
-		if _, err := NewASCIIDecoder(set.Pattern); err != nil {
-			return nil, fmt.Errorf("reader %q: %w", cfg.ID, err) // tagged with its key
-		}
-		s.pattern = set.Pattern
-	case "":
-		return nil, bad("protocol", "missing (thingmagic | r2000 | ascii)")
-	default:
-		return nil, bad("protocol", "%q is not thingmagic, r2000 or ascii", set.Protocol)
-	}
-	if set.Region != "" && set.Protocol != ProtocolThingMagic {
-		return nil, bad("region", "only protocol thingmagic sets a region")
-	}
-	if set.Pattern != "" && set.Protocol != ProtocolASCII {
-		return nil, bad("pattern", "only protocol ascii uses a pattern")
-	}
-	for i, a := range cfg.Antennas {
-		if a < 1 || (maxAnt > 0 && a > maxAnt) {
-			return nil, bad(fmt.Sprintf("antennas[%d]", i), "%d is not an antenna port 1..%d for protocol %s", a, maxAnt, set.Protocol)
-		}
-	}
+	s.pattern = set.Pattern
 	return s, nil
 }
 

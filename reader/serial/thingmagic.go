@@ -463,10 +463,6 @@ func ThingMagicRegion(name string) (byte, error) {
 	if n, err := strconv.ParseUint(strings.TrimSpace(name), 0, 8); err == nil && n > 0 {
 		return byte(n), nil
 	}
-	names := make([]string, 0, len(tmRegions))
-	for k := range tmRegions {
-		names = append(names, k)
-	}
 	return 0, fmt.Errorf("unknown ThingMagic region %q (want one of NA NA2 NA3 EU EU2 EU3 EU4 KR KR2 IN JP JP2 JP3 PRC PRC2 AU NZ … OPEN, or a code like 0x0D)", name)
 }
 
