@@ -84,8 +84,15 @@ type Gateway struct {
 	maxReadAhead time.Duration
 	lastRead     time.Time
 	lastWall     time.Time
-	readersMu    sync.Mutex
-	readersUp    map[string]bool // copy for status/http
+	// Live clock (liveNow): the engine runs on the monotonic clock since
+	// clockBase, so a step or slew of the wall clock changes no decision.
+	// clockOff is the wall clock minus that (owner only, see checkClock);
+	// reads are moved into the engine's frame by it and events out of it.
+	clockBase time.Time
+	clockOff  time.Duration
+	wall      func() time.Time // the wall clock without monotonic reading; tests step it
+	readersMu sync.Mutex
+	readersUp map[string]bool // copy for status/http
 
 	started    atomic.Bool
 	progress   atomic.Int64 // unix nanos of the owner's last loop
@@ -125,6 +132,8 @@ func New(cfg *config.Config, log *slog.Logger) (*Gateway, error) {
 		pause:      make(chan chan struct{}),
 	}
 	g.commitCtx, g.cancelCommit = context.WithCancel(context.Background())
+	g.clockBase = time.Now()
+	g.wall = func() time.Time { return time.Now().Round(0) }
 	for _, r := range cfg.Readers {
 		if r.IsRecorded() {
 			g.virtual = true
@@ -344,11 +353,61 @@ func (g *Gateway) now() time.Time {
 }
 
 func (g *Gateway) nowLocked() time.Time {
+	if !g.virtual {
+		return g.liveNow()
+	}
 	wall := time.Now()
-	if !g.virtual || g.lastRead.IsZero() {
+	if g.lastRead.IsZero() {
 		return wall
 	}
-	return g.lastRead.Add(wall.Sub(g.lastWall))
+	return g.lastRead.Add(wall.Sub(g.lastWall)) // monotonic: Sub of two time.Now()
+}
+
+// liveNow is the engine's clock with live readers: the wall clock when the
+// gateway started plus the monotonic time since.
+func (g *Gateway) liveNow() time.Time {
+	return g.clockBase.Round(0).Add(time.Since(g.clockBase))
+}
+
+// clockStepLog is the wall-clock step that is logged and counted.
+const clockStepLog = time.Second
+
+// checkClock updates clockOff, the wall clock minus the engine's clock,
+// and logs and counts a step of clockStepLog or more. Owner only.
+func (g *Gateway) checkClock() {
+	if g.virtual {
+		return
+	}
+	off := g.wall().Sub(g.liveNow()).Truncate(time.Millisecond) // slew noise below 1 ms is ignored
+	if d := off - g.clockOff; d >= clockStepLog || d <= -clockStepLog {
+		metrics.ClockSteps.Inc()
+		g.log.Warn("wall clock stepped; movement decisions keep the monotonic clock, event times follow the new wall clock",
+			"step", d.Round(time.Millisecond), "wall_minus_engine", off.Round(time.Millisecond))
+	}
+	g.clockOff = off
+}
+
+// toEngine moves a read's time from the wall clock into the engine's frame.
+func (g *Gateway) toEngine(r *reader.Read) {
+	if g.clockOff != 0 && !r.Time.IsZero() {
+		r.Time = r.Time.Add(-g.clockOff)
+	}
+}
+
+// toWall moves event times from the engine's frame back to the wall clock.
+func (g *Gateway) toWall(events []edge.Event) {
+	if g.clockOff == 0 {
+		return
+	}
+	for i := range events {
+		e := &events[i]
+		e.Time = e.Time.Add(g.clockOff)
+		if e.Evidence != nil {
+			ev := *e.Evidence // the engine may share it
+			ev.FirstSeen, ev.LastSeen = ev.FirstSeen.Add(g.clockOff), ev.LastSeen.Add(g.clockOff)
+			e.Evidence = &ev
+		}
+	}
 }
 
 // own is the single goroutine that drives the engine.
@@ -400,6 +459,7 @@ func (g *Gateway) own(ctx context.Context) {
 				}
 			}
 			events = events[:0]
+			g.checkClock()
 			for _, b := range pending {
 				g.page.stats.Observe(b.reads)
 				for i := range b.reads {
@@ -409,6 +469,7 @@ func (g *Gateway) own(ctx context.Context) {
 			events = g.engine.Tick(events, g.now())
 			reply(g.commit(ctx, events))
 		case <-tick.C:
+			g.checkClock()
 			events = g.engine.Tick(events[:0], g.now())
 			if len(events) > 0 || g.hasStateChanges() {
 				g.commit(ctx, events)
@@ -422,6 +483,9 @@ func (g *Gateway) hasStateChanges() bool { return g.engine.PendingStateChanges()
 // process feeds one read to the engine, keeping the clock, the reader
 // states and the recording up to date.
 func (g *Gateway) process(events []edge.Event, r *reader.Read) []edge.Event {
+	if !g.virtual {
+		g.toEngine(r)
+	}
 	if g.virtual && r.Time.After(g.lastRead) {
 		g.clockMu.Lock()
 		g.lastRead, g.lastWall = r.Time, time.Now()
@@ -444,6 +508,7 @@ func (g *Gateway) process(events []edge.Event, r *reader.Read) []edge.Event {
 // until it succeeds: the engine already moved on, so these events exist only
 // here until the buffer has them. Readers wait meanwhile (back-pressure).
 func (g *Gateway) commit(ctx context.Context, events []edge.Event) error {
+	g.toWall(events)
 	changes := g.engine.TakeStateChanges(nil)
 	state := make([]buffer.StateChange, len(changes))
 	for i, c := range changes {

@@ -48,6 +48,7 @@ var (
 var (
 	EventsTotal = counterVec("rfidgw_events_total", "Events emitted by the edge engine (and gap events by the buffer), per type.", "type")
 	TagsTracked = gauge("rfidgw_edge_tags_tracked", "Tags the edge engine currently tracks.")
+	ClockSteps  = counter("rfidgw_clock_steps_total", "Steps of the wall clock of 1 s or more seen by the gateway (the engine keeps the monotonic clock).")
 )
 
 // Buffer metrics.
