@@ -75,6 +75,10 @@ type Forwarder struct {
 
 	running   atomic.Bool
 	connected atomic.Bool
+	// refused is set while the brokers refuse our events for a reason a
+	// person must fix (ACLs, credentials, topic): a topic check that
+	// passes does not make the uplink connected then, only a delivery.
+	refused   atomic.Bool
 	delivered atomic.Uint64 // records acknowledged, for the backoff reset
 	// stop tells the produce loop to stop at once: a delivery failed or
 	// the producer failed fatally.
@@ -209,20 +213,36 @@ func (f *Forwarder) Run(ctx context.Context) error {
 		if fatal == nil {
 			fatal = f.prod.GetFatalError()
 		}
-		if errors.Is(fatal, errReportTimeout) {
+		gapless := false
+		if fatal != nil {
+			var cause error
+			if cause, gapless = gaplessCause(fatal); gapless {
+				// librdkafka refused to go on past a failed batch
+				// (enable.gapless.guarantee): the batch's own error is
+				// what to report; the producer is unusable either way.
+				failure = cause
+			}
+		}
+		switch {
+		case errors.Is(fatal, errReportTimeout):
 			f.logEvery("timeout", slog.LevelWarn, "uplink: no delivery report within message.timeout.ms; recreating the producer and producing again from the oldest unacknowledged event", "err", fatal)
 			f.closeProducer()
-		} else if fatal != nil {
+		case fatal != nil && !gapless:
 			metrics.UplinkErrors.WithLabelValues("fatal").Inc()
 			f.log.Error("uplink: Kafka producer failed fatally (e.g. the broker lost its log); recreating it and producing again from the oldest unacknowledged event", "err", fatal)
 			f.closeProducer()
-		} else {
+		default:
 			level := slog.LevelWarn
 			if needsTopicCheck(failure) {
 				level = slog.LevelError // needs a person: credentials, ACLs, topic
+				f.refused.Store(true)
 			}
 			f.logEvery("fail:"+errorKind(failure), level, "uplink: delivery failed; events stay in the buffer and are produced again from the oldest unacknowledged one", "err", failure)
-			if !f.drain(ctx) && ctx.Err() == nil {
+			if gapless {
+				metrics.UplinkErrors.WithLabelValues(errorKind(failure)).Inc()
+				f.setConnected(false)
+				f.closeProducer()
+			} else if !f.drain(ctx) && ctx.Err() == nil {
 				f.log.Warn("uplink: outstanding deliveries not reported in time; recreating the producer", "wait", drainTimeout)
 				f.closeProducer()
 			}
@@ -544,6 +564,7 @@ func (f *Forwarder) handle(ev kafka.Event, acks *[]uint64) int {
 			return 0
 		}
 		if err == nil {
+			f.refused.Store(false)
 			f.setConnected(true)
 			*acks = append(*acks, seq)
 			return 1
@@ -587,7 +608,7 @@ func (f *Forwarder) forwardLogs(logs chan kafka.LogEvent) {
 	for l := range logs {
 		// Warn at most: the uplink logs what a failure means at Error.
 		level := slog.LevelDebug
-		if l.Level <= 4 { // syslog warning and worse
+		if l.Level <= 4 && !(l.Tag == "CONFWARN" && strings.Contains(l.Message, "enable.gapless.guarantee")) { // syslog warning and worse; not our own experimental setting
 			level = slog.LevelWarn
 		}
 		f.log.Log(context.Background(), level, "librdkafka: "+l.Message, "tag", l.Tag, "client", l.Name)
@@ -618,10 +639,28 @@ func (f *Forwarder) checkTopic() error {
 		f.logEvery("check", slog.LevelWarn, "uplink: Kafka not reachable yet; producing as soon as it is", "err", err)
 		return nil
 	}
-	if err == nil {
+	if err == nil && !f.refused.Load() {
 		f.setConnected(true)
 	}
 	return err
+}
+
+// gaplessCause reports whether err is librdkafka refusing to go on past a
+// failed batch (enable.gapless.guarantee), and returns the batch's own
+// error then, classified, as far as the message names it.
+func gaplessCause(err error) (error, bool) {
+	var kerr kafka.Error
+	s := err.Error()
+	if !(errors.As(err, &kerr) && kerr.Code() == kafka.ErrGaplessGuarantee) && !strings.Contains(s, "gap-less") {
+		return err, false
+	}
+	for _, c := range []kafka.ErrorCode{kafka.ErrTopicAuthorizationFailed, kafka.ErrClusterAuthorizationFailed,
+		kafka.ErrUnknownTopicOrPart, kafka.ErrUnknownTopic, kafka.ErrSaslAuthenticationFailed, kafka.ErrMsgSizeTooLarge} {
+		if strings.Contains(s, c.String()) {
+			return classify(kafka.NewError(c, s, false)), true
+		}
+	}
+	return err, true
 }
 
 // metadataClient is what the producer and the admin client share.
