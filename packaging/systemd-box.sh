@@ -219,6 +219,10 @@ restarts=$(prop NRestarts)
 sleep 7 # longer than RestartSec
 [ "$(prop ActiveState)" = failed ] && [ "$(prop ExecMainStatus)" = 2 ] && [ "$(prop NRestarts)" = "$restarts" ] &&
 	ok "bad config: exit 2, failed, not restarted" || fail "bad config: state $(prop ActiveState), status $(prop ExecMainStatus), restarts $(prop NRestarts)"
+# Each config problem reaches the journal as an error, with its file and line.
+in_journal '/etc/rfidgw/gateway.yaml:[0-9]+: zones\[[0-9]+\]\.kind' -p err &&
+	ok "bad config: the problem is in the journal at priority err, with file and line" ||
+	fail "bad config: no 'rfidgw: /etc/rfidgw/gateway.yaml:LINE: zones[i].kind' at -p err: $(journal -p err | tail -n3)"
 
 # --- upgrade, remove, purge --------------------------------------------------------------
 box sh -c 'cp /root/box/good.yaml /etc/rfidgw/gateway.yaml; systemctl start rfidgw'

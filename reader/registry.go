@@ -176,9 +176,13 @@ func (c *Config) Validate() []error {
 		c.Settings = t.Settings()
 	}
 	// The type may check antennas more strictly; one line per key.
+	common := map[string]bool{}
+	for _, err := range errs {
+		common[err.(*keyed.Error).Key] = true
+	}
 	for _, err := range c.Settings.Validate(c) {
 		var ke *keyed.Error
-		if errors.As(err, &ke) && slices.ContainsFunc(errs, func(e error) bool { return e.(*keyed.Error).Key == ke.Key }) {
+		if errors.As(err, &ke) && common[ke.Key] {
 			continue
 		}
 		errs = append(errs, err)

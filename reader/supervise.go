@@ -39,6 +39,8 @@ type Supervisor struct {
 	OwnStatus bool
 	// Now is the clock (time.Now when nil).
 	Now func() time.Time
+	// Sleep waits between attempts (backoff.Sleep when nil; tests record).
+	Sleep func(ctx context.Context, d time.Duration) error
 }
 
 // Link is a session's line to its supervisor. It implements Sink.
@@ -148,7 +150,11 @@ func (s *Supervisor) Supervise(ctx context.Context, session Session) error {
 			}
 			return fmt.Errorf("%s reader %q: deliver status: %w", s.Kind, s.ID, err)
 		}
-		if backoff.Sleep(ctx, wait) != nil {
+		sleep := s.Sleep
+		if sleep == nil {
+			sleep = backoff.Sleep
+		}
+		if sleep(ctx, wait) != nil {
 			return nil
 		}
 	}

@@ -128,15 +128,11 @@ func TestSuperviseStatusesAndLogging(t *testing.T) {
 // that stayed online GoodAfter, or that said it was healthy.
 func TestSuperviseResetRule(t *testing.T) {
 	now := time.Unix(1000, 0)
-	clock := func() time.Time { return now }
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	var waits []time.Duration
-	last := time.Now()
 	attempt := 0
 	session := func(ctx context.Context, link *Link) error {
-		waits = append(waits, time.Since(last))
-		last = time.Now()
 		attempt++
 		switch attempt {
 		case 1, 2, 3: // fail: 20, 40, 80 ms waits follow
@@ -155,14 +151,19 @@ func TestSuperviseResetRule(t *testing.T) {
 		return errors.New("gone")
 	}
 	sup := &Supervisor{ID: "sup-" + t.Name(), Kind: "test", Sink: SinkFunc(func(context.Context, []Read) error { return nil }),
-		Log: slog.New(&logCount{}), Backoff: backoff.Backoff{Min: 20 * time.Millisecond, Max: time.Second}, GoodAfter: 10 * time.Second, Now: clock}
-	sup.Supervise(ctx, session)
-	// waits[i] is the pause after attempt i.
-	if len(waits) < 9 || waits[4] < 160*time.Millisecond {
-		t.Fatalf("waits %v: a brief connection reset the backoff", waits)
+		Log: slog.New(&logCount{}), Backoff: backoff.Backoff{Min: 20 * time.Millisecond, Max: time.Second}, GoodAfter: 10 * time.Second,
+		Now:   func() time.Time { return now },
+		Sleep: func(_ context.Context, d time.Duration) error { waits = append(waits, d); return nil },
 	}
-	if waits[5] >= 150*time.Millisecond || waits[8] >= 150*time.Millisecond {
-		t.Fatalf("waits %v: the backoff did not start over after a healthy or long connection", waits)
+	sup.Supervise(ctx, session)
+	want := []time.Duration{20, 40, 80, 160, 20, 40, 80, 20}
+	if len(waits) != len(want) {
+		t.Fatalf("waits %v, want %v ms", waits, want)
+	}
+	for i := range want {
+		if waits[i] != want[i]*time.Millisecond {
+			t.Fatalf("waits %v, want %v ms (a reset after attempts 5 and 8 only)", waits, want)
+		}
 	}
 }
 

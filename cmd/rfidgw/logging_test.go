@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
@@ -115,12 +116,21 @@ func TestBinaryErrorPriority(t *testing.T) {
 	if err := syscall.Fstat(int(f.Fd()), &st); err != nil {
 		t.Fatal(err)
 	}
-	cmd := exec.Command(bin, "run", "--config", "/nonexistent/gateway.yaml")
+	// Two config problems: two lines, each an error.
+	cfg := filepath.Join(t.TempDir(), "gw.yaml")
+	os.WriteFile(cfg, []byte("gateway: {id: x, data_dir: /tmp/x}\nedge: {dwel: 5s, lost_after: 60}\n"), 0o644)
+	cmd := exec.Command(bin, "run", "--config", cfg)
 	cmd.Stderr = f
 	cmd.Env = append(os.Environ(), fmt.Sprintf("JOURNAL_STREAM=%d:%d", st.Dev, st.Ino))
 	_ = cmd.Run()
 	out, _ := os.ReadFile(f.Name())
-	if !strings.HasPrefix(string(out), "<3>rfidgw: ") {
-		t.Errorf("stderr under the journal = %q, want it to start with <3>rfidgw: ", out)
+	lines := strings.Split(strings.TrimSuffix(string(out), "\n"), "\n")
+	if len(lines) < 2 || !strings.HasPrefix(lines[0], "<3>rfidgw: ") {
+		t.Fatalf("stderr under the journal = %q, want several lines, the first starting with <3>rfidgw: ", out)
+	}
+	for _, l := range lines[1:] {
+		if !strings.HasPrefix(l, "<3>"+cfg+":") {
+			t.Errorf("line %q of the error is not at priority 3", l)
+		}
 	}
 }

@@ -11,6 +11,7 @@ import (
 	"os"
 	"runtime"
 	"runtime/debug"
+	"strings"
 
 	"github.com/spf13/cobra"
 
@@ -58,7 +59,7 @@ Then run:    rfidgw run --config /etc/rfidgw/gateway.yaml`,
 	root.SetVersionTemplate(versionLine() + "\n")
 	root.PersistentFlags().String("log-format", "auto", "log format: auto (text on a terminal, JSON otherwise), text or json")
 	root.PersistentFlags().String("log-level", "", "log level: debug, info, warn, error (default: the config's log.level, else info)")
-	root.AddCommand(runCmd(), checkCmd(), replayCmd(), simCmd(), tailCmd(), bufferCmd(), versionCmd())
+	root.AddCommand(runCmd(), checkCmd(), replayCmd(), simCmd(), tailCmd(), bufferCmd(), epcCmd(), versionCmd())
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error { return usageErr(err) })
 
 	// Exit 2 means bad usage or config; a panic on the main goroutine is a
@@ -78,13 +79,15 @@ Then run:    rfidgw run --config /etc/rfidgw/gateway.yaml`,
 			code = 2
 		}
 		if err.Error() != "" {
+			msg := "rfidgw: " + redact.String(err.Error()) // no credentials from a bad broker URL
 			// Under systemd this last word is an error in the journal
-			// (journalctl -p err), not an info line.
-			prefix := ""
+			// (journalctl -p err), not an info line: every line of it
+			// (one per config problem) carries the priority.
 			if journalStream(os.Stderr) {
-				prefix = journalPrefix(slog.LevelError)
+				p := journalPrefix(slog.LevelError)
+				msg = p + strings.ReplaceAll(msg, "\n", "\n"+p)
 			}
-			fmt.Fprintln(os.Stderr, prefix+"rfidgw:", redact.String(err.Error()))
+			fmt.Fprintln(os.Stderr, msg)
 		}
 		os.Exit(code)
 	}

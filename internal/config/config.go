@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/rfidgw/rfidgw/edge"
+	"github.com/rfidgw/rfidgw/internal/epcis"
 	"github.com/rfidgw/rfidgw/reader"
 	_ "github.com/rfidgw/rfidgw/reader/all" // every reader type of the build
 )
@@ -21,6 +22,7 @@ type Config struct {
 	Gateway Gateway         `mapstructure:"gateway"`
 	Readers []reader.Config `mapstructure:"-"` // decoded per type by reader.DecodeEntry
 	Zones   []edge.Zone     `mapstructure:"zones"`
+	Filter  Filter          `mapstructure:"filter"`
 	Edge    edge.Settings   `mapstructure:"edge"`
 	Buffer  Buffer          `mapstructure:"buffer"`
 	Uplink  Uplink          `mapstructure:"uplink"`
@@ -48,9 +50,26 @@ type Buffer struct {
 	OnFull      string   `mapstructure:"on_full"`
 }
 
+// Filter is the gateway-wide read filter: EPC patterns (internal/gs1) a
+// read must match one of (accept, when not empty) and must match none of
+// (ignore), before the engine sees it. Zones have their own lists too.
+type Filter struct {
+	Accept []string `mapstructure:"accept"`
+	Ignore []string `mapstructure:"ignore"`
+}
+
 // Uplink holds the Kafka settings.
 type Uplink struct {
 	Kafka Kafka `mapstructure:"kafka"`
+	EPCIS EPCIS `mapstructure:"epcis"`
+}
+
+// EPCIS is the mapping of movements to EPCIS 2.0 events (used by the EPCIS
+// topic and `rfidgw replay --format epcis`; see internal/epcis).
+type EPCIS struct {
+	TimeZone     string            `mapstructure:"time_zone"`    // IANA name or +hh:mm; default +00:00
+	BizSteps     map[string]string `mapstructure:"biz_steps"`    // movement type -> CBV bizStep or URI
+	Dispositions map[string]string `mapstructure:"dispositions"` // movement type -> CBV disposition or URI
 }
 
 // Kafka is the uplink to central Kafka.
@@ -58,7 +77,8 @@ type Kafka struct {
 	Brokers          []string       `mapstructure:"brokers"`
 	Topic            string         `mapstructure:"topic"`
 	StatusTopic      string         `mapstructure:"status_topic"`
-	Librdkafka       map[string]any `mapstructure:"librdkafka"` // viper splits dotted keys: see uplink.FlattenProperties
+	EPCISTopic       string         `mapstructure:"epcis_topic"` // empty: no EPCIS output
+	Librdkafka       map[string]any `mapstructure:"librdkafka"`  // viper splits dotted keys: see uplink.FlattenProperties
 	SASLPasswordFile string         `mapstructure:"sasl_password_file"`
 	MaxInFlight      int            `mapstructure:"max_in_flight"`
 	Heartbeat        time.Duration  `mapstructure:"heartbeat"`
@@ -102,4 +122,14 @@ func Default() Config {
 		Record: Record{MaxBytes: 256 << 20},
 		Log:    Log{Level: "info", Format: "auto"},
 	}
+}
+
+// EPCISConfig is the EPCIS mapping of the config: uplink.epcis and each
+// zone's epcis URIs.
+func (c *Config) EPCISConfig() epcis.Config {
+	ec := epcis.Config{TimeZone: c.Uplink.EPCIS.TimeZone, BizSteps: c.Uplink.EPCIS.BizSteps, Dispositions: c.Uplink.EPCIS.Dispositions, Zones: map[string]epcis.Zone{}}
+	for _, z := range c.Zones {
+		ec.Zones[z.ID] = epcis.Zone{ReadPoint: z.EPCIS.ReadPoint, BizLocation: z.EPCIS.BizLocation}
+	}
+	return ec
 }

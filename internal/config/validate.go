@@ -4,8 +4,10 @@ import (
 	"fmt"
 	"net"
 	"regexp"
+	"strings"
 
 	"github.com/rfidgw/rfidgw/edge"
+	"github.com/rfidgw/rfidgw/internal/epcis"
 	"github.com/rfidgw/rfidgw/internal/keyed"
 	"github.com/rfidgw/rfidgw/reader"
 )
@@ -31,6 +33,7 @@ func (c *Config) Validate(scope Scope) error {
 	if err := c.EdgeConfig().Validate(); err != nil {
 		p.Add(err)
 	}
+	c.validateEPCIS(p)
 	if scope == ScopeAll {
 		c.validateRest(p)
 	}
@@ -89,7 +92,31 @@ func (c *Config) EdgeConfig() edge.Config {
 	for _, r := range c.Readers {
 		known = append(known, r.ReaderIDs()...)
 	}
-	return edge.Config{Zones: c.Zones, Settings: c.Edge, KnownReaders: known}
+	return edge.Config{Zones: c.Zones, Settings: c.Edge, KnownReaders: known, Accept: c.Filter.Accept, Ignore: c.Filter.Ignore}
+}
+
+// validateEPCIS checks uplink.epcis and the zones' epcis URIs (also when
+// no EPCIS topic is set: replay --format epcis uses them).
+func (c *Config) validateEPCIS(p *Problems) {
+	for i, z := range c.Zones {
+		for _, kv := range [][2]string{{"read_point", z.EPCIS.ReadPoint}, {"biz_location", z.EPCIS.BizLocation}} {
+			key, v := kv[0], kv[1]
+			if v == "" {
+				continue
+			}
+			if err := epcis.CheckLocationURI(v); err != nil {
+				p.add(fmt.Sprintf("zones[%d].epcis.%s", i, key), "%v", err)
+			}
+		}
+	}
+	ec := c.EPCISConfig()
+	ec.Zones = nil // reported above, with their index
+	if _, err := epcis.NewEncoder(ec); err != nil {
+		for _, item := range strings.Split(strings.TrimPrefix(err.Error(), epcis.ErrConfig.Error()+": "), "; ") {
+			key, msg, _ := strings.Cut(item, ": ")
+			p.add("uplink.epcis."+key, "%s", msg)
+		}
+	}
 }
 
 func (c *Config) validateRest(p *Problems) {
@@ -112,6 +139,9 @@ func (c *Config) validateRest(p *Problems) {
 	}
 	if k.Topic == "" {
 		p.add("uplink.kafka.topic", "required")
+	}
+	if k.EPCISTopic != "" && (k.EPCISTopic == k.Topic || k.EPCISTopic == k.StatusTopic) {
+		p.add("uplink.kafka.epcis_topic", "%q is already the events or status topic; EPCIS needs its own", k.EPCISTopic)
 	}
 	if k.MaxInFlight < 1 {
 		p.add("uplink.kafka.max_in_flight", "must be at least 1")

@@ -21,10 +21,13 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/rfidgw/rfidgw/buffer"
 	"github.com/rfidgw/rfidgw/edge"
 	"github.com/rfidgw/rfidgw/internal/backoff"
 	"github.com/rfidgw/rfidgw/internal/config"
+	"github.com/rfidgw/rfidgw/internal/epcis"
 	"github.com/rfidgw/rfidgw/internal/metrics"
 	"github.com/rfidgw/rfidgw/reader"
 	"github.com/rfidgw/rfidgw/uplink"
@@ -65,9 +68,12 @@ type Gateway struct {
 	sources map[string]*runningSource
 
 	engine *edge.Engine
-	queue  *buffer.Queue
-	fwd    *uplink.Forwarder
-	rec    *edge.Recorder
+	filter *edge.ReadFilter // owner goroutine only
+	// filtered caches rfidgw_reads_ignored_total{reason="filter"} per reader.
+	filtered map[string]prometheus.Counter
+	queue    *buffer.Queue
+	fwd      *uplink.Forwarder
+	rec      *edge.Recorder
 
 	in      chan *batch
 	reloads chan reloadReq
@@ -156,6 +162,9 @@ func New(cfg *config.Config, log *slog.Logger) (*Gateway, error) {
 		return nil, fmt.Errorf("%w: %v", config.ErrConfig, err)
 	}
 	g.engine = eng
+	if g.filter, err = edge.NewReadFilter(ecfg); err != nil {
+		return nil, fmt.Errorf("%w: %v", config.ErrConfig, err)
+	}
 	q, err := buffer.Open(cfg.Gateway.DataDir, buffer.Options{
 		Gateway:     cfg.Gateway.ID,
 		MaxBytes:    int64(cfg.Buffer.MaxBytes),
@@ -214,10 +223,18 @@ func UplinkConfig(cfg *config.Config) (uplink.Config, error) {
 	if err != nil {
 		return uplink.Config{}, fmt.Errorf("uplink.kafka.librdkafka: %w", err)
 	}
+	var enc *epcis.Encoder
+	if k.EPCISTopic != "" {
+		if enc, err = epcis.NewEncoder(cfg.EPCISConfig()); err != nil {
+			return uplink.Config{}, fmt.Errorf("uplink.epcis: %w", err)
+		}
+	}
 	return uplink.Config{
 		Brokers:          k.Brokers,
 		Topic:            k.Topic,
 		StatusTopic:      k.StatusTopic,
+		EPCISTopic:       k.EPCISTopic,
+		EPCIS:            enc,
 		Librdkafka:       props,
 		SASLPasswordFile: k.SASLPasswordFile,
 		MaxInFlight:      k.MaxInFlight,
@@ -500,6 +517,20 @@ func (g *Gateway) process(events []edge.Event, r *reader.Read) []edge.Event {
 		if err := g.rec.Write(r); err != nil {
 			g.log.Warn("recording reads failed", "err", err)
 		}
+	}
+	// Foreign tags (filter: and zones' accept/ignore) stop here; recorded
+	// above, so replay can re-judge them with other patterns.
+	if !g.filter.Allows(r) {
+		c := g.filtered[r.Reader]
+		if c == nil {
+			if g.filtered == nil {
+				g.filtered = map[string]prometheus.Counter{}
+			}
+			c = metrics.ReadsIgnoredTotal.WithLabelValues(r.Reader, edge.ReasonFilter)
+			g.filtered[r.Reader] = c
+		}
+		c.Inc()
+		return events
 	}
 	return g.engine.Process(events, r)
 }

@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"reflect"
 
+	"github.com/rfidgw/rfidgw/edge"
 	"github.com/rfidgw/rfidgw/internal/config"
 	"github.com/rfidgw/rfidgw/reader"
 )
@@ -105,9 +106,14 @@ func (g *Gateway) Reload(ctx context.Context, cfg *config.Config) error {
 func (g *Gateway) applyReload(cfg *config.Config) error {
 	ecfg := cfg.EdgeConfig()
 	ecfg.Logger, ecfg.MaxReadAhead = g.log, g.maxReadAhead
+	filter, err := edge.NewReadFilter(ecfg)
+	if err != nil {
+		return fmt.Errorf("%w: %v", config.ErrConfig, err)
+	}
 	if err := g.engine.Reconfigure(ecfg); err != nil {
 		return fmt.Errorf("%w: %v", config.ErrConfig, err)
 	}
+	g.filter = filter
 	g.log.Info("reload: zones and edge settings applied", "zones", len(cfg.Zones))
 	return nil
 }

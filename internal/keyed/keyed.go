@@ -79,14 +79,18 @@ func Parse(line string) *Error {
 	return &Error{Key: key, Msg: msg}
 }
 
-// Lines splits err (a joined error or a multi-line message) into one
-// *Error per line.
+// Lines splits err into one *Error per problem: an *Error (or an error
+// carrying one, see Tag) is one problem; a joined error is split into its
+// parts; any other text one problem per line, "key.path: message" parsed.
 func Lines(err error) []error {
 	if err == nil {
 		return nil
 	}
-	var out []error
-	if j, ok := err.(interface{ Unwrap() []error }); ok {
+	if e, ok := err.(*Error); ok {
+		return []error{e}
+	}
+	if j, ok := err.(interface{ Unwrap() []error }); ok && strings.Contains(err.Error(), "\n") {
+		var out []error
 		for _, e := range j.Unwrap() {
 			out = append(out, Lines(e)...)
 		}
@@ -96,6 +100,7 @@ func Lines(err error) []error {
 	if errors.As(err, &ke) {
 		return []error{ke}
 	}
+	var out []error
 	for _, line := range strings.Split(err.Error(), "\n") {
 		if line = strings.TrimSpace(line); line != "" {
 			out = append(out, Parse(line))

@@ -42,9 +42,9 @@ const (
 	RoleNotPresent = "not_present" // fewer than min_reads in presence_window
 )
 
-// explain fills the decision fields of d (built from v) with the zones'
+// explain fills the decision fields of d (from TagDetailOf) with the zones'
 // settings.
-func explain(d *TagDetail, v edge.TagView, settings map[string]*ZoneSettings) {
+func explain(d *TagDetail, settings map[string]*ZoneSettings) {
 	var settled *TagZone
 	for i := range d.Zones {
 		z := &d.Zones[i]

@@ -51,7 +51,7 @@ func explainModel(at time.Time) recordedModel {
 	view := func(epc, rack, cand string, candSince time.Time, zs ...edge.ZoneView) TagDetail {
 		v := edge.TagView{EPC: epc, Rack: rack, Candidate: cand, CandidateSince: candSince, LastSeen: at.Add(-time.Second), Zones: zs}
 		d := TagDetailOf(v)
-		explain(&d, v, settings)
+		explain(&d, settings)
 		d.At = at
 		return d
 	}

@@ -66,7 +66,7 @@ func ReaderViews(readers []reader.Config, zones []edge.Zone, connected map[strin
 		out = append(out, v)
 	}
 	for _, r := range readers {
-		if r.Type == reader.TypeFile && len(r.Provides) > 0 {
+		if r.IsRecorded() && len(r.Provides) > 0 {
 			for _, id := range r.Provides {
 				view(id, r.Type, nil)
 			}
@@ -105,8 +105,9 @@ type ZoneCollector struct {
 // ZoneSnapshot is one collection: read-only, safe to share between
 // goroutines.
 type ZoneSnapshot struct {
-	zones []ZoneView
-	tags  map[string]TagDetail
+	zones    []ZoneView
+	tags     map[string]TagDetail
+	settings map[string]*ZoneSettings // read-only, shared with the collector
 }
 
 // NewZoneCollector prepares a collector for the configured zones, with
@@ -132,9 +133,9 @@ func (c *ZoneCollector) WithSettings(s edge.Settings) *ZoneCollector {
 }
 
 func (c *ZoneCollector) reset() {
-	s := &ZoneSnapshot{zones: make([]ZoneView, len(c.config)), tags: map[string]TagDetail{}}
+	s := &ZoneSnapshot{zones: make([]ZoneView, len(c.config)), tags: map[string]TagDetail{}, settings: c.settings}
 	for i, z := range c.config {
-		s.zones[i] = ZoneView{ID: z.ID, Kind: z.Kind, Floor: z.Floor, Room: z.Room, Row: z.Row, Rack: z.Rack, Tags: []ZoneTag{}, Settings: c.settings[z.ID]}
+		s.zones[i] = ZoneView{ID: z.ID, Kind: z.Kind, Floor: z.Floor, Room: z.Room, Row: z.Row, Rack: z.Rack, Accept: z.Accept, Ignore: z.Ignore, Tags: []ZoneTag{}, Settings: c.settings[z.ID]}
 	}
 	c.cur = s
 }
@@ -143,9 +144,7 @@ func (c *ZoneCollector) reset() {
 // keeps, as the engine reuses v.Zones.
 func (c *ZoneCollector) Add(v edge.TagView) {
 	zones := c.cur.zones
-	d := TagDetailOf(v)
-	explain(&d, v, c.settings)
-	c.cur.tags[v.EPC] = d
+	c.cur.tags[v.EPC] = TagDetailOf(v) // explained on lookup (Tag)
 	settledSeen := false
 	for _, zv := range v.Zones {
 		i, ok := c.index[zv.Zone]
@@ -187,7 +186,15 @@ func (s *ZoneSnapshot) Zones() []ZoneView { return s.zones }
 // Tag returns the engine's part of one tag's detail (see TagDetailOf).
 func (s *ZoneSnapshot) Tag(epc string) (TagDetail, bool) {
 	d, ok := s.tags[epc]
-	return d, ok
+	if !ok {
+		return d, false
+	}
+	// The decision is worked out for the tags someone opens only (lookups
+	// are rate-limited), not for every tag of every snapshot; on a copy,
+	// as the snapshot is shared.
+	d.Zones = append([]TagZone(nil), d.Zones...)
+	explain(&d, s.settings)
+	return d, true
 }
 
 // TagDetailOf converts the engine's view of one tag into the page's tag

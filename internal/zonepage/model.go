@@ -47,13 +47,17 @@ type AntennaView struct {
 
 // ZoneView is one zone with the tags the engine currently sees in it.
 type ZoneView struct {
-	ID    string    `json:"id"`
-	Kind  string    `json:"kind"` // gate | rack
-	Floor string    `json:"floor,omitempty"`
-	Room  string    `json:"room,omitempty"`
-	Row   string    `json:"row,omitempty"`
-	Rack  string    `json:"rack,omitempty"`
-	Tags  []ZoneTag `json:"tags"`
+	ID    string `json:"id"`
+	Kind  string `json:"kind"` // gate | rack
+	Floor string `json:"floor,omitempty"`
+	Room  string `json:"room,omitempty"`
+	Row   string `json:"row,omitempty"`
+	Rack  string `json:"rack,omitempty"`
+	// Accept and Ignore are the zone's read filter (zones[].accept/ignore):
+	// reads of other tags on its antennas never reach the engine.
+	Accept []string  `json:"accept,omitempty"`
+	Ignore []string  `json:"ignore,omitempty"`
+	Tags   []ZoneTag `json:"tags"`
 	// Settings are the zone's effective edge settings (min_rssi for the
 	// plot's line and weak reads, hysteresis_db, dwell); nil if unknown.
 	Settings *ZoneSettings `json:"settings,omitempty"`

@@ -23,10 +23,10 @@
 // continuous inventory over the configured antennas, one report per tag),
 // ENABLE_ROSPEC, START_ROSPEC; then KEEPALIVE_ACKs and one Sink.Deliver per
 // RO_ACCESS_REPORT. Three keepalive intervals without any message mean a
-// dead reader. Run reconnects with backoff 1 s .. 30 s (±20 % jitter),
-// reset after a connection that was up 10 s or delivered reads, and delivers
-// reader.StatusRead online/offline on every change (and offline after the
-// first failed attempt). Metrics: rfidgw_reader_connected,
+// dead reader. Run reconnects under reader.Supervise with backoff 1 s ..
+// 30 s (±20 % jitter), reset after a connection that was up 10 s or
+// delivered reads, and delivers reader.StatusRead online/offline on every
+// change (and offline after the first failed attempt). Metrics: rfidgw_reader_connected,
 // rfidgw_reads_total, rfidgw_reader_frame_errors_total,
 // rfidgw_reader_reconnects_total.
 //

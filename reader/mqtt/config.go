@@ -2,9 +2,7 @@ package mqtt
 
 import (
 	"errors"
-	"strings"
 
-	"github.com/rfidgw/rfidgw/internal/keyed"
 	"github.com/rfidgw/rfidgw/reader"
 )
 
@@ -39,47 +37,14 @@ func init() {
 	})
 }
 
-// Validate checks the settings of entry c (keys relative to the entry).
-func (s *Settings) Validate(c *reader.Config) []error {
-	var errs []error
-	if s.Broker == "" {
-		errs = append(errs, keyed.Errorf("broker", "required for an mqtt reader (tcp://host:1883, ssl://host:8883 or ws://)"))
-	} else if !hasAnyPrefix(s.Broker, "tcp://", "ssl://", "tls://", "ws://", "wss://") {
-		errs = append(errs, keyed.Errorf("broker", "%q must start with tcp://, ssl://, ws:// or wss://", s.Broker))
-	}
-	if s.Topic == "" {
-		errs = append(errs, keyed.Errorf("topic", "required for an mqtt reader"))
-	}
-	switch s.Format {
-	case FormatImpinj, FormatZebra:
-	case FormatJSON:
-		if s.Mapping == nil || s.Mapping.EPC == "" {
-			errs = append(errs, keyed.Errorf("mapping.epc", "required with format json (the field path of the EPC)"))
-		}
-	case "":
-		errs = append(errs, keyed.Errorf("format", "required (impinj, zebra or json)"))
-	default:
-		errs = append(errs, keyed.Errorf("format", "%q is not one of impinj, zebra, json", s.Format))
-	}
-	if s.QoS != nil && (*s.QoS < 0 || *s.QoS > 2) {
-		errs = append(errs, keyed.Errorf("qos", "%d is not 0, 1 or 2", *s.QoS))
-	}
-	return errs
-}
+// Validate checks the settings of entry c (keys relative to the entry)
+// with the rules New applies: one set of rules for both.
+func (s *Settings) Validate(c *reader.Config) []error { return s.problems(c) }
 
 // Exclusive: two entries must not share a client id, which names one
 // broker session (reader.Exclusive).
 func (s *Settings) Exclusive(*reader.Config) (key, value, why string) {
 	return "client_id", s.ClientID, "each MQTT reader needs its own broker session"
-}
-
-func hasAnyPrefix(s string, prefixes ...string) bool {
-	for _, p := range prefixes {
-		if strings.HasPrefix(s, p) {
-			return true
-		}
-	}
-	return false
 }
 
 // settingsOf returns the mqtt settings of c (defaults when it has none).

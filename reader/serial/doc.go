@@ -48,7 +48,8 @@
 //
 // A read error, a hangup, the device node vanishing or the by-id link
 // pointing elsewhere is a disconnect: a status Read "offline" is delivered,
-// rfidgw_reader_connected{reader} drops to 0, and the port is reopened with
-// backoff (250 ms doubling to 10 s, reset after a good connection); on
-// reconnect "online" is delivered and the gauge returns to 1.
+// rfidgw_reader_connected{reader} drops to 0, and the port is reopened by
+// reader.Supervise with backoff (250 ms doubling to 10 s, ±20 % jitter,
+// reset after a connection that came online); on reconnect "online" is
+// delivered and the gauge returns to 1.
 package serial

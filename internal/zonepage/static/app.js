@@ -206,6 +206,12 @@
     if (msg.tags_sent < msg.tags_total) summary += " (showing " + msg.tags_sent + ", strongest first)";
     $("zones-summary").textContent = summary;
   }
+  function zoneFilter(z) {
+    const parts = [];
+    if (z.accept && z.accept.length) parts.push("accept " + z.accept.join(", "));
+    if (z.ignore && z.ignore.length) parts.push("ignore " + z.ignore.join(", "));
+    return parts.length ? el("div", { class: "filter muted", title: "read filter: other tags on this zone's antennas never reach the engine" }, parts.join(" · ")) : null;
+  }
   function settingsText(kind, st) {
     const parts = ["min_rssi " + st.min_rssi + " dBm", "min_reads " + st.min_reads];
     if (kind === "gate") parts.push("gate_window " + st.gate_window_s + " s");
@@ -228,6 +234,7 @@
       head,
       el("div", { class: "where" }, zoneWhere(z)),
       z.settings ? el("div", { class: "settings", title: "this zone's edge settings (edge: with its overrides)" }, settingsText(z.kind, z.settings)) : null,
+      zoneFilter(z),
       rows.length ? el("table", {},
         el("thead", {}, el("tr", {}, el("th", {}, "EPC"), el("th", { class: "num" }, "RSSI"), el("th", { class: "num" }, "reads"), el("th", {}, gate ? "side" : "state"))),
         el("tbody", {}, ...rows)) : el("div", { class: "muted" }, "no tags"),
