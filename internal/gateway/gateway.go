@@ -50,6 +50,10 @@ const (
 	CommitGrace = 3 * time.Second
 )
 
+// ReasonEPCTooLong is the rfidgw_reads_ignored_total reason of reads whose
+// EPC is longer than reader.MaxEPCHex.
+const ReasonEPCTooLong = "epc_too_long"
+
 // statePrefix prefixes edge state keys in the buffer's state bucket.
 const statePrefix = "rack/"
 
@@ -97,6 +101,8 @@ type Gateway struct {
 	clockBase time.Time
 	clockOff  time.Duration
 	wall      func() time.Time // the wall clock without monotonic reading; tests step it
+
+	lastLongEPCLog time.Time // owner only
 	readersMu sync.Mutex
 	readersUp map[string]bool // copy for status/http
 
@@ -105,6 +111,10 @@ type Gateway struct {
 	aliveAfter time.Duration
 	pause      chan chan struct{} // tests: stall the owner until the channel is closed
 	commitErr  atomic.Pointer[string]
+	// commitSince is when (unix ns) the commit being retried first failed,
+	// 0 when commits succeed; Alive fails once it is commitStuckAfter old.
+	commitSince      atomic.Int64
+	commitStuckAfter time.Duration
 
 	extraHandlers map[string]http.Handler
 
@@ -134,6 +144,9 @@ func New(cfg *config.Config, log *slog.Logger) (*Gateway, error) {
 		reloads:    make(chan reloadReq),
 		readersUp:  map[string]bool{},
 		aliveAfter: 5 * time.Second,
+		// A commit the buffer refuses this long counts as a stall: the
+		// watchdog stops pinging and systemd restarts the daemon.
+		commitStuckAfter: 60 * time.Second,
 		page:       newPageState(),
 		pause:      make(chan chan struct{}),
 	}
@@ -500,6 +513,16 @@ func (g *Gateway) hasStateChanges() bool { return g.engine.PendingStateChanges()
 // process feeds one read to the engine, keeping the clock, the reader
 // states and the recording up to date.
 func (g *Gateway) process(events []edge.Event, r *reader.Read) []edge.Event {
+	if len(r.EPC) > reader.MaxEPCHex {
+		// One bound for every source, checked where reads come in: an EPC
+		// the buffer could not store as state must never reach the engine.
+		metrics.ReadsIgnoredTotal.WithLabelValues(r.Reader, ReasonEPCTooLong).Inc()
+		if now := time.Now(); now.Sub(g.lastLongEPCLog) >= time.Minute {
+			g.lastLongEPCLog = now
+			g.log.Warn("read ignored: EPC too long", "reader", r.Reader, "epc_digits", len(r.EPC), "max", reader.MaxEPCHex, "epc_start", r.EPC[:32])
+		}
+		return events
+	}
 	if !g.virtual {
 		g.toEngine(r)
 	}
@@ -551,7 +574,24 @@ func (g *Gateway) commit(ctx context.Context, events []edge.Event) error {
 	bo := backoff.Backoff{Min: 50 * time.Millisecond, Max: 6400 * time.Millisecond}
 	for {
 		err := g.queue.Append(g.commitCtx, events, state)
+		if errors.Is(err, buffer.ErrInvalid) && len(state) > 0 {
+			// The buffer can never store one of these (nothing from a
+			// reader can cause it: EPCs are bounded at the door). Keep the
+			// events; the tags' rack state is rebuilt from the next reads.
+			g.log.Error("edge state dropped: the buffer cannot store it", "tags", len(state), "err", err)
+			state = nil
+			continue
+		}
+		if errors.Is(err, buffer.ErrInvalid) {
+			// Retrying cannot help and would stall every reader: drop them,
+			// loudly. Their reads are acknowledged, so they are not sent
+			// again only to be refused again.
+			g.log.Error("events dropped: the buffer cannot store them", "events", len(events), "err", err)
+			g.commitSince.Store(0)
+			return nil
+		}
 		if err == nil {
+			g.commitSince.Store(0)
 			if g.commitErr.Load() != nil {
 				g.log.Info("buffer accepts events again")
 				g.commitErr.Store(nil)
@@ -579,6 +619,7 @@ func (g *Gateway) commit(ctx context.Context, events []edge.Event) error {
 			g.log.Error("cannot commit events to the buffer; holding them and retrying", "events", len(events), "err", err)
 		}
 		g.commitErr.Store(&msg)
+		g.commitSince.CompareAndSwap(0, time.Now().UnixNano())
 		g.progress.Store(time.Now().UnixNano())
 		wait := bo.Next()
 		select {
@@ -613,9 +654,18 @@ func (g *Gateway) Ready() error {
 }
 
 // Alive reports nil while the edge loop goes round (it ticks every 200 ms
-// even when idle, and keeps going while it retries a refused commit); an
-// error when it is stuck. The systemd watchdog pings only while Alive is nil.
+// even when idle) and commits succeed; an error when the loop is stuck, or
+// when the buffer has refused a commit for commitStuckAfter (60 s). The systemd watchdog pings only while Alive is nil.
 func (g *Gateway) Alive() error {
+	if since := g.commitSince.Load(); since != 0 {
+		if age := time.Since(time.Unix(0, since)); age > g.commitStuckAfter {
+			msg := "unknown error"
+			if p := g.commitErr.Load(); p != nil {
+				msg = *p
+			}
+			return fmt.Errorf("the buffer has refused commits for %s: %s", age.Round(100*time.Millisecond), msg)
+		}
+	}
 	if age := time.Since(time.Unix(0, g.progress.Load())); age > g.aliveAfter {
 		return fmt.Errorf("edge loop stuck for %s", age.Round(100*time.Millisecond))
 	}
@@ -690,7 +740,7 @@ func initMetrics(cfg *config.Config) {
 		for _, id := range r.ReaderIDs() {
 			metrics.ReadsTotal.WithLabelValues(id)
 			metrics.ReaderConnected.WithLabelValues(id)
-			for _, reason := range []string{edge.ReasonNoZone, edge.ReasonWeak, edge.ReasonNoEPC, edge.ReasonBadTime} {
+			for _, reason := range []string{edge.ReasonNoZone, edge.ReasonWeak, edge.ReasonNoEPC, edge.ReasonBadTime, ReasonEPCTooLong} {
 				metrics.ReadsIgnoredTotal.WithLabelValues(id, reason)
 			}
 		}
