@@ -23,6 +23,19 @@ const (
 	DefaultBackoffMax   = 30 * time.Second
 )
 
+// Bounds of the numeric settings (Validate): what works, not what parses.
+// MaxInFlight sizes librdkafka's queue and the delivery report channel
+// (two slots per event), so a billion would exhaust memory; a heartbeat
+// below a second floods the status topic.
+const (
+	MaxMaxInFlight  = 1_000_000
+	MinHeartbeat    = time.Second
+	MaxHeartbeat    = time.Hour
+	MaxFlushTimeout = 10 * time.Second // within the daemon's stop bound
+	MinRetryBackoff = 10 * time.Millisecond
+	MaxRetryBackoff = 10 * time.Minute
+)
+
 // Config is `uplink.kafka` of the gateway config (contract §4).
 type Config struct {
 	Brokers     []string `mapstructure:"brokers"`
@@ -295,6 +308,20 @@ func (c Config) Validate() error {
 	}
 	if _, err := deliveryTimeout(c); err != nil {
 		return err
+	}
+	if c.MaxInFlight > MaxMaxInFlight {
+		problems = append(problems, fmt.Sprintf("%smax_in_flight: %d is outside 1..%d", keyPrefix, c.MaxInFlight, MaxMaxInFlight))
+	}
+	if c.Heartbeat < MinHeartbeat || c.Heartbeat > MaxHeartbeat {
+		problems = append(problems, fmt.Sprintf("%sheartbeat: %v is outside %v..%v", keyPrefix, c.Heartbeat, MinHeartbeat, MaxHeartbeat))
+	}
+	if c.FlushTimeout > MaxFlushTimeout {
+		problems = append(problems, fmt.Sprintf("%sflush_timeout: %v is above %v", keyPrefix, c.FlushTimeout, MaxFlushTimeout))
+	}
+	for key, d := range map[string]time.Duration{"retry_backoff_min": c.RetryBackoffMin, "retry_backoff_max": c.RetryBackoffMax} {
+		if d < MinRetryBackoff || d > MaxRetryBackoff {
+			problems = append(problems, fmt.Sprintf("%s%s: %v is outside %v..%v", keyPrefix, key, d, MinRetryBackoff, MaxRetryBackoff))
+		}
 	}
 	for key, t := range map[string]string{"topic": c.Topic, "status_topic": c.StatusTopic} {
 		if err := validTopic(t); err != nil {
