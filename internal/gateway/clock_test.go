@@ -23,6 +23,7 @@ import (
 // reads stamped with the stepped wall clock are moved into its frame. It
 // used to give 20 rack_depart and 20 rack_move.
 func TestWallClockStepMakesNoEvent(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	p := filepath.Join(dir, "gw.yaml")
 	os.WriteFile(p, []byte(`gateway: {id: unit, data_dir: `+filepath.Join(dir, "data")+`}

@@ -42,6 +42,7 @@ func rackReads(epc string, t0 time.Time) []reader.Read {
 // reads enter the gateway: it used to reach the buffer as a state key
 // bbolt cannot store and stall every commit.
 func TestLongEPCRefusedAtTheDoor(t *testing.T) {
+	t.Parallel()
 	gw, ctx := startGateway(t)
 	t0 := time.Date(2026, 11, 20, 8, 0, 0, 0, time.UTC)
 	before := counterValue(metrics.ReadsIgnoredTotal.WithLabelValues("r1", ReasonEPCTooLong))
@@ -65,6 +66,7 @@ func TestLongEPCRefusedAtTheDoor(t *testing.T) {
 // A commit the buffer keeps refusing is a stall for the watchdog: Alive
 // fails after commitStuckAfter, although the loop still goes round.
 func TestAliveSeesAStuckCommit(t *testing.T) {
+	t.Parallel()
 	gw, ctx := startGateway(t)
 	gw.commitStuckAfter = 500 * time.Millisecond
 	gw.Queue().Close() // every Append now fails
