@@ -157,6 +157,8 @@ func TestForwarderOrderWithFiniteMessageTimeout(t *testing.T) {
 	}
 	runForwarder(t, f)
 	const n = 50000
+	all := testRecords(testGateway, 1, n, 97)
+	q.add(all...)
 	// The recipe, with pauses a little longer than the timeout so
 	// that some messages expire while later ones of their partition are
 	// still alive. Without the fix (librdkafka expiring messages itself) this
@@ -182,6 +184,6 @@ func TestForwarderOrderWithFiniteMessageTimeout(t *testing.T) {
 	if v := firstDeliveryViolations(t, got); v > 0 {
 		t.Errorf("%d per-EPC order violations on first delivery (rewinds %d); log:\n%s", v, q.rewinds, logs)
 	}
-	t.Logf("rewinds %d; log:\n%s", q.rewinds, logs)
+	t.Logf("rewinds %d", q.rewinds)
 	checkDelivery(t, got, all, q.releases())
 }
