@@ -18,7 +18,7 @@ const TimeLayout = "2006-01-02T15:04:05.000000Z07:00"
 // ErrBadRead is wrapped by every ParseRead error.
 var ErrBadRead = errors.New("bad read")
 
-// AppendJSON appends r as one JSON object (contract §5), without a newline.
+// AppendJSON appends r as one JSON object (docs/zones.md, "The reads format"), without a newline.
 func (r *Read) AppendJSON(dst []byte) []byte {
 	dst = append(dst, `{"time":"`...)
 	dst = r.Time.UTC().AppendFormat(dst, TimeLayout)
@@ -47,7 +47,7 @@ type readJSON struct {
 	Status  string   `json:"status"`
 }
 
-// ParseRead decodes one JSON line of contract §5. The EPC is normalised to
+// ParseRead decodes one JSON line of the reads format (docs/zones.md). The EPC is normalised to
 // upper-case hex; a line without epc must carry a status.
 func ParseRead(line []byte) (Read, error) {
 	var j readJSON
@@ -133,7 +133,7 @@ func HexEPC(b []byte) string {
 // is reported to fn as a bad read (with its line number) and skipped.
 const MaxReadLine = 1 << 20
 
-// ScanReads parses the reads JSON-lines in r (contract §5) and calls fn for
+// ScanReads parses the reads JSON-lines in r (docs/zones.md) and calls fn for
 // each non-empty line with its 1-based number and the read, or the reason it
 // is not one (a line over MaxReadLine is such a reason: the rest of the file
 // is still read). It returns fn's first error, or a read error naming the

@@ -10,6 +10,7 @@ import (
 
 	"github.com/confluentinc/confluent-kafka-go/v2/kafka"
 	"github.com/rfidgw/rfidgw/internal/epcis"
+	"github.com/rfidgw/rfidgw/internal/metrics"
 )
 
 // Defaults for Config fields left empty.
@@ -36,7 +37,7 @@ const (
 	MaxRetryBackoff = 10 * time.Minute
 )
 
-// Config is `uplink.kafka` of the gateway config (contract §4).
+// Config is `uplink.kafka` of the gateway config (docs/config.md).
 type Config struct {
 	Brokers     []string `mapstructure:"brokers"`
 	Topic       string   `mapstructure:"topic"`        // default rfid.movements
@@ -66,6 +67,9 @@ type Config struct {
 	// before events are produced again after a failure (100ms..30s).
 	RetryBackoffMin time.Duration `mapstructure:"retry_backoff_min"`
 	RetryBackoffMax time.Duration `mapstructure:"retry_backoff_max"`
+	// Metrics receives the rfidgw_uplink_* metrics (the daemon's); nil gives
+	// the forwarder a private Metrics that nobody serves.
+	Metrics *metrics.Metrics `mapstructure:"-"`
 }
 
 // withDefaults returns c with empty fields set to their defaults.
@@ -208,6 +212,15 @@ func deliveryTimeout(c Config) (time.Duration, error) {
 		return 0, fmt.Errorf("%w: %w", ErrConfig, err)
 	}
 	return d, nil
+}
+
+// ClientConfig is the librdkafka configuration every client of the
+// cluster shares (brokers, the passthrough security and tuning keys, the
+// SASL password from its file), for other clients of the product such as
+// the remote config consumer. It validates nothing beyond what baseConfig
+// checks.
+func ClientConfig(c Config) (kafka.ConfigMap, error) {
+	return baseConfig(c.withDefaults())
 }
 
 // baseConfig is what every client (producer, admin) of Config shares:

@@ -13,9 +13,9 @@
 // record, after a backoff with jitter. Fatal producer errors (an idempotent
 // producer whose sequence no longer matches the broker's log) close and
 // recreate the producer. Messages carry CloudEvents binary-mode headers and
-// the id "<gateway>-<seq>" the hub dedupes by (contract §6, §8).
+// the id "<gateway>-<seq>" the hub dedupes by (docs/events.md).
 //
-// Wiring for cmd/rfidgw:
+// Wiring (internal/gateway):
 //
 //	fw, err := uplink.NewForwarder(cfg, gatewayID, queue, logger)
 //	fw.SetStatusFunc(func() uplink.GatewayStatus { ... })   // heartbeat every cfg.Heartbeat

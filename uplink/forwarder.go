@@ -74,6 +74,8 @@ type Forwarder struct {
 	statusMu sync.Mutex
 	statusFn func() GatewayStatus
 
+	m *metrics.Metrics // Config.Metrics, or a private one nobody serves
+
 	running   atomic.Bool
 	connected atomic.Bool
 	// refused is set while the brokers refuse our events for a reason a
@@ -139,6 +141,10 @@ func NewForwarder(cfg Config, gateway string, q Queue, log *slog.Logger) (*Forwa
 		wake:     make(chan struct{}, 1),
 		lastLog:  map[string]time.Time{},
 		pend:     map[uint64]uint8{},
+		m:        cfg.Metrics,
+	}
+	if f.m == nil {
+		f.m = metrics.New()
 	}
 	if cfg.EPCISTopic != "" {
 		f.epcis = cfg.EPCIS
@@ -154,6 +160,10 @@ func NewForwarder(cfg Config, gateway string, q Queue, log *slog.Logger) (*Forwa
 	return f, nil
 }
 
+// Delivered is the number of events Kafka acknowledged since the forwarder
+// was created (what rfidgw_uplink_delivered_total counts).
+func (f *Forwarder) Delivered() uint64 { return f.delivered.Load() }
+
 // Connected reports whether the last delivery to Kafka (or the last topic
 // check) succeeded and no broker loss was reported since.
 func (f *Forwarder) Connected() bool { return f.connected.Load() }
@@ -161,9 +171,9 @@ func (f *Forwarder) Connected() bool { return f.connected.Load() }
 func (f *Forwarder) setConnected(v bool) {
 	f.connected.Store(v)
 	if v {
-		metrics.UplinkConnected.Set(1)
+		f.m.UplinkConnected.Set(1)
 	} else {
-		metrics.UplinkConnected.Set(0)
+		f.m.UplinkConnected.Set(0)
 	}
 }
 
@@ -212,7 +222,7 @@ func (f *Forwarder) Run(ctx context.Context) error {
 		if needCheck {
 			if err := f.checkTopic(); err != nil {
 				f.setConnected(false)
-				metrics.UplinkErrors.WithLabelValues(errorKind(err)).Inc()
+				f.m.UplinkErrors.WithLabelValues(errorKind(err)).Inc()
 				f.logEvery("check:"+errorKind(err), slog.LevelError, "uplink: cannot produce; events stay in the buffer and are retried", "topic", f.cfg.Topic, "err", err)
 				pause()
 				continue
@@ -244,7 +254,7 @@ func (f *Forwarder) Run(ctx context.Context) error {
 			f.logEvery("timeout", slog.LevelWarn, "uplink: no delivery report within message.timeout.ms; recreating the producer and producing again from the oldest unacknowledged event", "err", fatal)
 			f.closeProducer()
 		case fatal != nil && !gapless:
-			metrics.UplinkErrors.WithLabelValues("fatal").Inc()
+			f.m.UplinkErrors.WithLabelValues("fatal").Inc()
 			f.log.Error("uplink: Kafka producer failed fatally (e.g. the broker lost its log); recreating it and producing again from the oldest unacknowledged event", "err", fatal)
 			f.closeProducer()
 		default:
@@ -255,7 +265,7 @@ func (f *Forwarder) Run(ctx context.Context) error {
 			}
 			f.logEvery("fail:"+errorKind(failure), level, "uplink: delivery failed; events stay in the buffer and are produced again from the oldest unacknowledged one", "err", failure)
 			if gapless {
-				metrics.UplinkErrors.WithLabelValues(errorKind(failure)).Inc()
+				f.m.UplinkErrors.WithLabelValues(errorKind(failure)).Inc()
 				f.setConnected(false)
 				f.closeProducer()
 			} else if !f.drain(ctx) && ctx.Err() == nil {
@@ -317,7 +327,7 @@ func (f *Forwarder) pump(ctx context.Context) {
 			return // leased records are forgotten by the Rewind that follows
 		}
 		if err != nil {
-			metrics.UplinkErrors.WithLabelValues("queue").Inc()
+			f.m.UplinkErrors.WithLabelValues("queue").Inc()
 			f.logEvery("lease", slog.LevelError, "uplink: reading the buffer failed; retrying", "err", err)
 			sleep(ctx, time.Second)
 			continue
@@ -352,7 +362,7 @@ func (f *Forwarder) pump(ctx context.Context) {
 			}
 			if err := f.prod.Produce(msg, nil); err != nil {
 				f.addInflight(-budget)
-				metrics.UplinkErrors.WithLabelValues("produce").Inc()
+				f.m.UplinkErrors.WithLabelValues("produce").Inc()
 				f.fail(fmt.Errorf("producing event seq %d: %w", recs[i].Seq, err), false)
 				return
 			}
@@ -360,7 +370,7 @@ func (f *Forwarder) pump(ctx context.Context) {
 			if em != nil {
 				if err := f.prod.Produce(em, nil); err != nil {
 					f.addInflight(-budget)
-					metrics.UplinkErrors.WithLabelValues("produce").Inc()
+					f.m.UplinkErrors.WithLabelValues("produce").Inc()
 					f.fail(fmt.Errorf("producing the EPCIS event of seq %d: %w", recs[i].Seq, err), false)
 					return
 				}
@@ -376,7 +386,7 @@ func (f *Forwarder) addInflight(n int) {
 		f.lastReport.Store(int64(time.Since(f.start)))
 	}
 	f.inflight += n
-	metrics.UplinkInFlight.Set(float64(f.inflight))
+	f.m.UplinkInFlight.Set(float64(f.inflight))
 	f.mu.Unlock()
 	if n < 0 {
 		f.signal()
@@ -483,7 +493,7 @@ func (f *Forwarder) watchReports(ctx context.Context) {
 		f.mu.Unlock()
 		since := time.Since(f.start) - time.Duration(f.lastReport.Load())
 		if n > 0 && since > f.timeout && !f.stop.Load() {
-			metrics.UplinkErrors.WithLabelValues("delivery").Inc()
+			f.m.UplinkErrors.WithLabelValues("delivery").Inc()
 			f.setConnected(false)
 			f.fail(fmt.Errorf("%w for %v with %d events in flight (message.timeout.ms %d)", errReportTimeout, since.Round(time.Millisecond), n, f.timeout.Milliseconds()), true)
 		}
@@ -525,7 +535,7 @@ func (f *Forwarder) closeProducer() {
 	<-done
 	f.mu.Lock()
 	f.inflight = 0
-	metrics.UplinkInFlight.Set(0)
+	f.m.UplinkInFlight.Set(0)
 	f.mu.Unlock()
 }
 
@@ -580,10 +590,10 @@ func (f *Forwarder) serve(p *kafka.Producer, done chan struct{}) {
 		if len(acks) > 0 {
 			if err := f.q.Ack(acks...); err != nil {
 				// They stay leased; the next rewind sends them again.
-				metrics.UplinkErrors.WithLabelValues("queue").Inc()
+				f.m.UplinkErrors.WithLabelValues("queue").Inc()
 				f.logEvery("ack", slog.LevelError, "uplink: acknowledging delivered events to the buffer failed; they will be sent again", "events", len(acks), "err", err)
 			} else {
-				metrics.UplinkDelivered.Add(float64(len(acks)))
+				f.m.UplinkDelivered.Add(float64(len(acks)))
 				f.delivered.Add(uint64(len(acks)))
 			}
 			acks = acks[:0]
@@ -628,7 +638,7 @@ func (f *Forwarder) handle(ev kafka.Event, acks *[]uint64) int {
 		if errors.As(err, &kerr) && (kerr.Code() == kafka.ErrPurgeQueue || kerr.Code() == kafka.ErrPurgeInflight) {
 			return 1 // our own purge after a failure: already handled
 		}
-		metrics.UplinkErrors.WithLabelValues("delivery").Inc()
+		f.m.UplinkErrors.WithLabelValues("delivery").Inc()
 		f.setConnected(false)
 		fatal := errors.As(err, &kerr) && kerr.IsFatal()
 		f.fail(fmt.Errorf("delivery of event seq %d to %s: %w", seq, *e.TopicPartition.Topic, classify(err)), fatal)
@@ -647,11 +657,11 @@ func (f *Forwarder) clientError(e kafka.Error) {
 		f.fail(fmt.Errorf("fatal producer error: %w", e), true)
 	case e.Code() == kafka.ErrAllBrokersDown:
 		f.setConnected(false)
-		metrics.UplinkErrors.WithLabelValues("connection").Inc()
+		f.m.UplinkErrors.WithLabelValues("connection").Inc()
 		f.logEvery("down", slog.LevelWarn, "uplink: all Kafka brokers are down; events stay in the buffer", "err", e)
 	case errors.Is(classify(e), ErrAuthentication):
 		f.setConnected(false)
-		metrics.UplinkErrors.WithLabelValues("auth").Inc()
+		f.m.UplinkErrors.WithLabelValues("auth").Inc()
 		f.logEvery("auth", slog.LevelError, "uplink: Kafka authentication failed (check sasl.username, the password file, TLS certificates); events stay in the buffer", "err", e)
 	default:
 		f.logEvery("client:"+e.Code().String(), slog.LevelWarn, "uplink: Kafka client error", "err", e)

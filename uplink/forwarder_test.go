@@ -16,23 +16,27 @@ func TestForwarderHappyPath(t *testing.T) {
 	want := testRecords(testGateway, 1, 2000, 37)
 	q.add(want...)
 	log, _ := testLogger(t)
-	f, err := NewForwarder(Config{Brokers: c.ListenAddrs(), MaxInFlight: 500}, testGateway, q, log)
+	m := metrics.New()
+	f, err := NewForwarder(Config{Brokers: c.ListenAddrs(), MaxInFlight: 500, Metrics: m}, testGateway, q, log)
 	if err != nil {
 		t.Fatal(err)
 	}
 	f.SetStatusFunc(func() GatewayStatus {
 		return GatewayStatus{Readers: map[string]string{"dock-door-1": ReaderOnline}, BufferEvents: 7}
 	})
-	delivered0 := metricValue(metrics.UplinkDelivered)
+	delivered0 := metricValue(m.UplinkDelivered)
 	stop := runForwarder(t, f)
 	if err := q.waitAcked(len(want), 20*time.Second); err != nil {
 		t.Fatal(err)
 	}
-	if !f.Connected() || metricValue(metrics.UplinkConnected) != 1 {
+	if !f.Connected() || metricValue(m.UplinkConnected) != 1 {
 		t.Error("not connected after deliveries")
 	}
-	if d := metricValue(metrics.UplinkDelivered) - delivered0; d != float64(len(want)) {
+	if d := metricValue(m.UplinkDelivered) - delivered0; d != float64(len(want)) {
 		t.Errorf("rfidgw_uplink_delivered_total grew by %v, want %d", d, len(want))
+	}
+	if d := f.Delivered(); d != uint64(len(want)) {
+		t.Errorf("Delivered() = %d, want %d", d, len(want))
 	}
 	got := consumeAll(t, c.ListenAddrs(), testTopic, len(want), 10*time.Second)
 	checkDelivery(t, got, want, 0)

@@ -5,8 +5,6 @@ import (
 	"log/slog"
 	"slices"
 	"time"
-
-	"github.com/rfidgw/rfidgw/internal/metrics"
 )
 
 // MaxStatusReaders bounds the readers listed in one status message, so that
@@ -22,7 +20,7 @@ const (
 )
 
 // GatewayStatus is the value of a message on the status topic, keyed by the
-// gateway id (contract §6). The lead's status function fills it; the
+// gateway id (docs/events.md, "Gateway status topic"). The lead's status function fills it; the
 // forwarder sets Gateway, Time, Kind and UplinkConnected when left empty.
 type GatewayStatus struct {
 	Schema  int       `json:"schema"`  // 1
@@ -43,6 +41,33 @@ type GatewayStatus struct {
 	LagSeconds      float64 `json:"lag_seconds"`
 	EventsDropped   uint64  `json:"events_dropped"`
 	UplinkConnected bool    `json:"uplink_connected"`
+	// Config is the remotely pushed config this gateway runs and the result
+	// of the last push (absent when remote_config is off).
+	Config *ConfigStatus `json:"config,omitempty"`
+}
+
+// ConfigStatus is what a gateway reports about remote config: the version
+// and hash of what it runs and the result of the last push it handled.
+type ConfigStatus struct {
+	// Version is the highest version of the pushes in effect (0: the local
+	// file only); FleetVersion and GatewayVersion are the versions of the
+	// fleet-wide and the gateway's own push in effect.
+	Version        uint64 `json:"version"`
+	FleetVersion   uint64 `json:"fleet_version,omitempty"`
+	GatewayVersion uint64 `json:"gateway_version,omitempty"`
+	// Hash fingerprints the pushed sections in effect ("-" for none).
+	Hash string `json:"hash"`
+	// Result of the last push: applied, rejected, rolled_back or checking
+	// (health gate open); "" before the first push.
+	Result string `json:"result,omitempty"`
+	// Reason is a one-word code (unsigned, unknown_key, bad_signature,
+	// older_version, other_gateway, invalid, not_ready, reader_offline,
+	// interrupted); Detail says what exactly.
+	Reason        string    `json:"reason,omitempty"`
+	Detail        string    `json:"detail,omitempty"`
+	ResultVersion uint64    `json:"result_version,omitempty"` // the version the result is about
+	ResultTarget  string    `json:"result_target,omitempty"`  // its key: this gateway's id or "*"
+	Since         time.Time `json:"since,omitzero"`           // when the result happened
 }
 
 // Status kinds.
@@ -51,6 +76,7 @@ const (
 	StatusStartup   = "startup"
 	StatusShutdown  = "shutdown"
 	StatusReader    = "reader"
+	StatusConfig    = "config" // a push was applied, refused or rolled back
 )
 
 // SetStatusFunc sets the function Run calls for the heartbeat status (every
@@ -89,7 +115,7 @@ func (f *Forwarder) PublishStatus(s GatewayStatus) {
 			kept[id] = s.Readers[id]
 		}
 		s.Readers, s.ReadersOmitted = kept, n-MaxStatusReaders
-		metrics.UplinkErrors.WithLabelValues("status_truncated").Inc()
+		f.m.UplinkErrors.WithLabelValues("status_truncated").Inc()
 		f.logEvery("status-readers", slog.LevelWarn, "uplink: gateway status lists only the first readers; the rest are counted in readers_omitted", "readers", n, "limit", MaxStatusReaders)
 	}
 	value, err := json.Marshal(s)

@@ -16,6 +16,7 @@ import (
 	"github.com/rfidgw/rfidgw/internal/config"
 	"github.com/rfidgw/rfidgw/internal/gateway"
 	"github.com/rfidgw/rfidgw/internal/redact"
+	"github.com/rfidgw/rfidgw/internal/remoteconfig"
 	"github.com/rfidgw/rfidgw/reader"
 	"github.com/rfidgw/rfidgw/uplink"
 )
@@ -76,6 +77,16 @@ It exits 0 only if everything is ok, 1 if a dependency failed.`,
 			brokers := strings.Join(cfg.Uplink.Kafka.Brokers, ",")
 			report("kafka "+brokers, detail, err, kafkaFix(err, cfg.Uplink.Kafka.Topic, cfg.Uplink.Kafka.StatusTopic),
 				"kafka "+brokers+": ", "kafka ok: ")
+			if rc := cfg.RemoteConfig; rc.Enabled() {
+				ctx, cancel := context.WithTimeout(cmd.Context(), timeout)
+				detail, err := "", error(nil)
+				if ucfg, err = gateway.UplinkConfig(cfg); err == nil {
+					detail, err = remoteconfig.CheckTopic(ctx, ucfg, rc.Topic, cfg.Gateway.ID)
+				}
+				cancel()
+				report("remote config topic "+rc.Topic, detail, err,
+					"the gateway's Kafka user needs Read and Describe on "+rc.Topic+" (docs/install.md §13)")
+			}
 			detail, err = checkDataDir(cfg.Gateway.DataDir, int64(cfg.Buffer.MinFreeDisk))
 			report("data_dir "+cfg.Gateway.DataDir, detail, err, "create it writable for the rfidgw user, or free space")
 			detail, err = checkClock()

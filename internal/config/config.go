@@ -1,9 +1,10 @@
-// Package config owns the gateway configuration file (contract §4): the
+// Package config owns the gateway configuration file (docs/config.md): the
 // struct that holds every default, strict loading with viper (an unknown key
 // is an error), RFIDGW_ environment overrides, and validation that lists
 // every problem by its key path. It composes the config types that the
-// stages own (reader.Config, edge.Zone, edge.Settings) and is used only by
-// the wiring in cmd/rfidgw and internal/gateway. Reader entries are decoded
+// stages own (reader.Config, edge.Zone, edge.Settings) and takes their
+// defaults from them; it is used by the commands in cmd/rfidgw and by the
+// daemon's wiring in internal/gateway. Reader entries are decoded
 // and checked by their type as registered in package reader (see
 // reader/all); this package knows no reader type.
 package config
@@ -11,10 +12,12 @@ package config
 import (
 	"time"
 
+	"github.com/rfidgw/rfidgw/buffer"
 	"github.com/rfidgw/rfidgw/edge"
 	"github.com/rfidgw/rfidgw/internal/epcis"
 	"github.com/rfidgw/rfidgw/reader"
 	_ "github.com/rfidgw/rfidgw/reader/all" // every reader type of the build
+	"github.com/rfidgw/rfidgw/uplink"
 )
 
 // Config is the whole gateway configuration.
@@ -29,6 +32,8 @@ type Config struct {
 	HTTP    HTTP            `mapstructure:"http"`
 	Record  Record          `mapstructure:"record"`
 	Log     Log             `mapstructure:"log"`
+
+	RemoteConfig RemoteConfig `mapstructure:"remote_config"`
 
 	// File is the path the config was loaded from (not a key).
 	File string `mapstructure:"-"`
@@ -96,31 +101,56 @@ type Record struct {
 	MaxBytes ByteSize `mapstructure:"max_bytes"`
 }
 
+// RemoteConfig opts in to configuration pushed from the centre through
+// Kafka (package remoteconfig): it is on when PublicKeys lists a key.
+type RemoteConfig struct {
+	Topic         string        `mapstructure:"topic"`          // compacted topic, default rfid.gateway-config
+	PublicKeys    []string      `mapstructure:"public_keys"`    // PEM files of the accepted signing keys
+	RollbackAfter time.Duration `mapstructure:"rollback_after"` // health gate after applying a push, default 60s
+}
+
+// Enabled reports whether the gateway takes remote config.
+func (r RemoteConfig) Enabled() bool { return len(r.PublicKeys) > 0 }
+
 // Log selects the log output.
 type Log struct {
 	Level  string `mapstructure:"level"`  // debug | info | warn | error
 	Format string `mapstructure:"format"` // auto | text | json
 }
 
-// Default returns a config holding every default of contract §4.
+// Defaults that belong to the config file itself (the stages' own defaults
+// come from their packages: buffer, uplink, edge, reader/...).
+const (
+	DefaultDataDir    = "/var/lib/rfidgw"
+	DefaultHTTPListen = "127.0.0.1:9870"
+	// remote_config (package remoteconfig, which imports this one, uses them).
+	DefaultRemoteConfigTopic = "rfid.gateway-config"
+	DefaultRollbackAfter     = 60 * time.Second
+)
+
+// Default returns a config holding every default (docs/config.md lists them).
 func Default() Config {
 	return Config{
-		Gateway: Gateway{DataDir: "/var/lib/rfidgw"},
+		Gateway: Gateway{DataDir: DefaultDataDir},
 		Edge:    edge.DefaultSettings(),
 		Buffer: Buffer{
-			MaxBytes:    2 << 30,
-			MinFreeDisk: 256 << 20,
-			OnFull:      "drop_oldest",
+			MaxBytes:    buffer.DefaultMaxBytes,
+			MinFreeDisk: buffer.DefaultMinFreeDisk,
+			OnFull:      buffer.DropOldest,
 		},
 		Uplink: Uplink{Kafka: Kafka{
-			Topic:       "rfid.movements",
-			StatusTopic: "rfid.gateway-status",
-			MaxInFlight: 10000,
-			Heartbeat:   30 * time.Second,
+			Topic:       uplink.DefaultTopic,
+			StatusTopic: uplink.DefaultStatusTopic,
+			MaxInFlight: uplink.DefaultMaxInFlight,
+			Heartbeat:   uplink.DefaultHeartbeat,
 		}},
-		HTTP:   HTTP{Listen: "127.0.0.1:9870"},
-		Record: Record{MaxBytes: 256 << 20},
+		HTTP:   HTTP{Listen: DefaultHTTPListen},
+		Record: Record{MaxBytes: edge.DefaultRecordMaxBytes},
 		Log:    Log{Level: "info", Format: "auto"},
+		RemoteConfig: RemoteConfig{
+			Topic:         DefaultRemoteConfigTopic,
+			RollbackAfter: DefaultRollbackAfter,
+		},
 	}
 }
 

@@ -5,7 +5,9 @@ import (
 	"net"
 	"regexp"
 	"strings"
+	"time"
 
+	"github.com/rfidgw/rfidgw/buffer"
 	"github.com/rfidgw/rfidgw/edge"
 	"github.com/rfidgw/rfidgw/internal/epcis"
 	"github.com/rfidgw/rfidgw/internal/keyed"
@@ -21,8 +23,6 @@ const (
 	ScopeEdge Scope = iota
 	ScopeAll
 )
-
-var gatewayIDRe = regexp.MustCompile(`^[a-z0-9._-]{1,64}$`)
 
 // Validate checks the config and returns every problem found, or nil.
 func (c *Config) Validate(scope Scope) error {
@@ -49,8 +49,8 @@ func (c *Config) validateGateway(p *Problems) {
 	switch {
 	case c.Gateway.ID == "":
 		p.add("gateway.id", "required (a short name of this gateway, e.g. floor3)")
-	case !gatewayIDRe.MatchString(c.Gateway.ID):
-		p.add("gateway.id", "%q must match [a-z0-9._-]{1,64}", c.Gateway.ID)
+	case !buffer.ValidGatewayID(c.Gateway.ID):
+		p.add("gateway.id", "%q must match %s", c.Gateway.ID, buffer.GatewayIDPattern)
 	}
 	if c.Gateway.DataDir == "" {
 		p.add("gateway.data_dir", "required (where the buffer lives, e.g. /var/lib/rfidgw)")
@@ -121,10 +121,8 @@ func (c *Config) validateEPCIS(p *Problems) {
 }
 
 func (c *Config) validateRest(p *Problems) {
-	switch c.Buffer.OnFull {
-	case "drop_oldest", "reject_new":
-	default:
-		p.add("buffer.on_full", "%q is not drop_oldest or reject_new", c.Buffer.OnFull)
+	if !buffer.ValidOnFull(c.Buffer.OnFull) {
+		p.add("buffer.on_full", "%q is not %s or %s", c.Buffer.OnFull, buffer.DropOldest, buffer.RejectNew)
 	}
 	// Bounds: a buffer or recording larger than 1 TiB is a typo (a unit
 	// too many); min_free_disk below 0 turns the disk check off.
@@ -167,6 +165,7 @@ func (c *Config) validateRest(p *Problems) {
 			p.add("http.listen", "%q is not a loopback address; set http.token_file so only holders of the token see /metrics and the zone page", c.HTTP.Listen)
 		}
 	}
+	c.validateRemote(p)
 	switch c.Log.Format {
 	case "auto", "text", "json":
 	default:
@@ -186,4 +185,28 @@ func IsLoopback(host string) bool {
 	}
 	ip := net.ParseIP(host)
 	return ip != nil && ip.IsLoopback()
+}
+
+var topicRe = regexp.MustCompile(`^[a-zA-Z0-9._-]{1,249}$`)
+
+// validateRemote checks remote_config (the key files themselves are read by
+// the command that loads the config).
+func (c *Config) validateRemote(p *Problems) {
+	r := &c.RemoteConfig
+	if !r.Enabled() {
+		return
+	}
+	if !topicRe.MatchString(r.Topic) {
+		p.add("remote_config.topic", "%q is not a Kafka topic name (a-z A-Z 0-9 . _ -, at most 249)", r.Topic)
+	} else if r.Topic == c.Uplink.Kafka.Topic || r.Topic == c.Uplink.Kafka.StatusTopic {
+		p.add("remote_config.topic", "%q is already the events or status topic", r.Topic)
+	}
+	for i, f := range r.PublicKeys {
+		if strings.TrimSpace(f) == "" {
+			p.add(fmt.Sprintf("remote_config.public_keys[%d]", i), "empty (a PEM file written by rfidgw config keygen, e.g. /etc/rfidgw/keys/config.pub)")
+		}
+	}
+	if r.RollbackAfter < time.Second || r.RollbackAfter > time.Hour {
+		p.add("remote_config.rollback_after", "%s is not between 1s and 1h", r.RollbackAfter)
+	}
 }

@@ -13,7 +13,6 @@ import (
 	"time"
 
 	"github.com/rfidgw/rfidgw/internal/config"
-	"github.com/rfidgw/rfidgw/internal/metrics"
 	"github.com/rfidgw/rfidgw/internal/testkit"
 	"github.com/rfidgw/rfidgw/reader"
 )
@@ -39,7 +38,7 @@ uplink: {kafka: {brokers: ["127.0.0.1:9"]}}
 	if err := cfg.Validate(config.ScopeAll); err != nil {
 		t.Fatal(err)
 	}
-	gw, err := New(cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	gw, err := New(cfg, Options{Log: slog.New(slog.NewTextHandler(io.Discard, nil))})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -74,7 +73,7 @@ uplink: {kafka: {brokers: ["127.0.0.1:9"]}}
 	if n := events(); n != 20 {
 		t.Fatalf("%d events before the step, want 20", n)
 	}
-	stepsBefore := counterValue(metricsClockSteps())
+	stepsBefore := counterValue(gw.m.ClockSteps)
 	for _, s := range []time.Duration{2 * time.Hour, time.Hour} {
 		step.Store(int64(s))
 		// Keep reading for longer than lost_after: no departure, no move.
@@ -85,11 +84,19 @@ uplink: {kafka: {brokers: ["127.0.0.1:9"]}}
 			t.Fatalf("wall clock stepped to %v: %d events, want still 20 (false departures or moves)", s, n)
 		}
 	}
-	if d := counterValue(metricsClockSteps()) - stepsBefore; d != 2 {
+	if d := counterValue(gw.m.ClockSteps) - stepsBefore; d != 2 {
 		t.Errorf("rfidgw_clock_steps_total grew by %v, want 2", d)
 	}
 	// The tags leave: the departures still come, after lost_after.
 	testkit.WaitFor(t, 20*time.Second, "20 rack_depart events", func() bool { return events() >= 40 })
 }
 
-func metricsClockSteps() interface{ Write(*dto.Metric) error } { return metrics.ClockSteps }
+
+// counterValue reads a counter.
+func counterValue(c interface{ Write(*dto.Metric) error }) float64 {
+	var m dto.Metric
+	if err := c.Write(&m); err != nil || m.Counter == nil {
+		return 0
+	}
+	return m.Counter.GetValue()
+}

@@ -29,6 +29,7 @@ import (
 	"github.com/rfidgw/rfidgw/internal/config"
 	"github.com/rfidgw/rfidgw/internal/epcis"
 	"github.com/rfidgw/rfidgw/internal/metrics"
+	"github.com/rfidgw/rfidgw/internal/remoteconfig"
 	"github.com/rfidgw/rfidgw/reader"
 	"github.com/rfidgw/rfidgw/uplink"
 )
@@ -103,8 +104,8 @@ type Gateway struct {
 	wall      func() time.Time // the wall clock without monotonic reading; tests step it
 
 	lastLongEPCLog time.Time // owner only
-	readersMu sync.Mutex
-	readersUp map[string]bool // copy for status/http
+	readersMu      sync.Mutex
+	readersUp      map[string]bool // copy for status/http
 
 	started    atomic.Bool
 	progress   atomic.Int64 // unix nanos of the owner's last loop
@@ -118,6 +119,14 @@ type Gateway struct {
 
 	extraHandlers map[string]http.Handler
 
+	version     string
+	buildCommit string
+	m           *metrics.Metrics
+
+	remote    *remoteconfig.Manager // nil when remote_config is off
+	remoteReg *prometheus.Registry  // its metrics
+	running   chan struct{}         // closed once Run started the readers
+
 	wg sync.WaitGroup
 }
 
@@ -130,25 +139,49 @@ func (g *Gateway) Handle(path string, h http.Handler) {
 	g.extraHandlers[path] = h
 }
 
+// Options are what New needs besides the config.
+type Options struct {
+	Log     *slog.Logger // nil: slog.Default()
+	Version string       // reported in status messages and rfidgw_build_info; "" = "dev"
+	Commit  string       // rfidgw_build_info's commit label; "" = "unknown"
+	// Metrics receives every stage's metrics and is served on /metrics;
+	// nil gives the gateway a fresh one.
+	Metrics *metrics.Metrics
+}
+
 // New opens the buffer, restores edge state and prepares the stages. Nothing
 // runs until Run.
-func New(cfg *config.Config, log *slog.Logger) (*Gateway, error) {
+func New(cfg *config.Config, opts Options) (*Gateway, error) {
+	log := opts.Log
 	if log == nil {
 		log = slog.Default()
 	}
+	if opts.Version == "" {
+		opts.Version = "dev"
+	}
+	if opts.Commit == "" {
+		opts.Commit = "unknown"
+	}
+	if opts.Metrics == nil {
+		opts.Metrics = metrics.New()
+	}
 	g := &Gateway{
-		log:        log,
-		cfg:        cfg,
-		sources:    map[string]*runningSource{},
-		in:         make(chan *batch, 64),
-		reloads:    make(chan reloadReq),
-		readersUp:  map[string]bool{},
-		aliveAfter: 5 * time.Second,
+		version:     opts.Version,
+		buildCommit: opts.Commit,
+		m:           opts.Metrics,
+		log:         log,
+		cfg:         cfg,
+		sources:     map[string]*runningSource{},
+		in:          make(chan *batch, 64),
+		reloads:     make(chan reloadReq),
+		readersUp:   map[string]bool{},
+		aliveAfter:  5 * time.Second,
 		// A commit the buffer refuses this long counts as a stall: the
 		// watchdog stops pinging and systemd restarts the daemon.
 		commitStuckAfter: 60 * time.Second,
-		page:       newPageState(),
-		pause:      make(chan chan struct{}),
+		page:             newPageState(),
+		pause:            make(chan chan struct{}),
+		running:          make(chan struct{}),
 	}
 	g.commitCtx, g.cancelCommit = context.WithCancel(context.Background())
 	g.clockBase = time.Now()
@@ -162,7 +195,7 @@ func New(cfg *config.Config, log *slog.Logger) (*Gateway, error) {
 			g.readersUp[id] = false // until its source says it is online
 		}
 	}
-	initMetrics(cfg)
+	g.initMetrics(cfg)
 	ecfg := cfg.EdgeConfig()
 	ecfg.Logger = log
 	if !g.virtual {
@@ -174,6 +207,7 @@ func New(cfg *config.Config, log *slog.Logger) (*Gateway, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", config.ErrConfig, err)
 	}
+	eng.SetStatsSink(g.m.Edge())
 	g.engine = eng
 	if g.filter, err = edge.NewReadFilter(ecfg); err != nil {
 		return nil, fmt.Errorf("%w: %v", config.ErrConfig, err)
@@ -184,6 +218,7 @@ func New(cfg *config.Config, log *slog.Logger) (*Gateway, error) {
 		MinFreeDisk: int64(cfg.Buffer.MinFreeDisk),
 		OnFull:      cfg.Buffer.OnFull,
 		Log:         log,
+		Metrics:     g.m,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("buffer in %s: %w", cfg.Gateway.DataDir, err)
@@ -207,6 +242,7 @@ func New(cfg *config.Config, log *slog.Logger) (*Gateway, error) {
 		q.Close()
 		return nil, fmt.Errorf("%w: %v", config.ErrConfig, err)
 	}
+	ucfg.Metrics = g.m
 	fwd, err := uplink.NewForwarder(ucfg, cfg.Gateway.ID, q, log)
 	if err != nil {
 		q.Close()
@@ -287,6 +323,7 @@ func (g *Gateway) Run(ctx context.Context) error {
 	}
 	g.mu.Unlock()
 	g.started.Store(true)
+	close(g.running)
 	g.log.Info("gateway running", "gateway", g.cfg.Gateway.ID, "readers", len(g.cfg.Readers),
 		"zones", len(g.cfg.Zones), "data_dir", g.cfg.Gateway.DataDir, "clock", map[bool]string{true: "reads", false: "wall"}[g.virtual])
 
@@ -410,7 +447,7 @@ func (g *Gateway) checkClock() {
 	}
 	off := g.wall().Sub(g.liveNow()).Truncate(time.Millisecond) // slew noise below 1 ms is ignored
 	if d := off - g.clockOff; d >= clockStepLog || d <= -clockStepLog {
-		metrics.ClockSteps.Inc()
+		g.m.ClockSteps.Inc()
 		g.log.Warn("wall clock stepped; movement decisions keep the monotonic clock, event times follow the new wall clock",
 			"step", d.Round(time.Millisecond), "wall_minus_engine", off.Round(time.Millisecond))
 	}
@@ -516,7 +553,7 @@ func (g *Gateway) process(events []edge.Event, r *reader.Read) []edge.Event {
 	if len(r.EPC) > reader.MaxEPCHex {
 		// One bound for every source, checked where reads come in: an EPC
 		// the buffer could not store as state must never reach the engine.
-		metrics.ReadsIgnoredTotal.WithLabelValues(r.Reader, ReasonEPCTooLong).Inc()
+		g.m.ReadsIgnoredTotal.WithLabelValues(r.Reader, ReasonEPCTooLong).Inc()
 		if now := time.Now(); now.Sub(g.lastLongEPCLog) >= time.Minute {
 			g.lastLongEPCLog = now
 			g.log.Warn("read ignored: EPC too long", "reader", r.Reader, "epc_digits", len(r.EPC), "max", reader.MaxEPCHex, "epc_start", r.EPC[:32])
@@ -549,7 +586,7 @@ func (g *Gateway) process(events []edge.Event, r *reader.Read) []edge.Event {
 			if g.filtered == nil {
 				g.filtered = map[string]prometheus.Counter{}
 			}
-			c = metrics.ReadsIgnoredTotal.WithLabelValues(r.Reader, edge.ReasonFilter)
+			c = g.m.ReadsIgnoredTotal.WithLabelValues(r.Reader, edge.ReasonFilter)
 			g.filtered[r.Reader] = c
 		}
 		c.Inc()
@@ -597,7 +634,7 @@ func (g *Gateway) commit(ctx context.Context, events []edge.Event) error {
 				g.commitErr.Store(nil)
 			}
 			for i := range events {
-				metrics.EventsTotal.WithLabelValues(string(events[i].Type)).Inc()
+				g.m.EventsTotal.WithLabelValues(string(events[i].Type)).Inc()
 			}
 			g.page.recordEvents(events)
 			return nil
@@ -725,30 +762,39 @@ func (g *Gateway) status() uplink.GatewayStatus {
 		BufferEvents: int64(st.Events),
 		BufferBytes:  st.Bytes,
 		LagSeconds:   st.OldestAge.Seconds(),
-		Version:      Version,
+		Version:      g.version,
+		Config:       g.configStatus(),
 	}
 }
 
-// Version is the gateway's version, set by the command at start-up.
-var Version = "dev"
+// Metrics is the Metrics the gateway writes to and serves on /metrics.
+func (g *Gateway) Metrics() *metrics.Metrics { return g.m }
 
-// initMetrics creates every labelled series of contract §7 at zero, so
+func (g *Gateway) configStatus() *uplink.ConfigStatus {
+	if g.remote == nil {
+		return nil
+	}
+	s := g.remote.Status()
+	return &s
+}
+
+// initMetrics creates every labelled series (docs/install.md lists them) at zero, so
 // /metrics lists them from the start (a dashboard can tell "no reads yet"
 // from "metric missing").
-func initMetrics(cfg *config.Config) {
+func (g *Gateway) initMetrics(cfg *config.Config) {
 	for _, r := range cfg.Readers {
 		for _, id := range r.ReaderIDs() {
-			metrics.ReadsTotal.WithLabelValues(id)
-			metrics.ReaderConnected.WithLabelValues(id)
+			g.m.ReadsTotal.WithLabelValues(id)
+			g.m.ReaderConnected.WithLabelValues(id)
 			for _, reason := range []string{edge.ReasonNoZone, edge.ReasonWeak, edge.ReasonNoEPC, edge.ReasonBadTime, ReasonEPCTooLong} {
-				metrics.ReadsIgnoredTotal.WithLabelValues(id, reason)
+				g.m.ReadsIgnoredTotal.WithLabelValues(id, reason)
 			}
 		}
 	}
 	for _, t := range []edge.EventType{edge.Inward, edge.Outward, edge.RackMove, edge.RackDepart, edge.Gap} {
-		metrics.EventsTotal.WithLabelValues(string(t))
+		g.m.EventsTotal.WithLabelValues(string(t))
 	}
 	for _, k := range []string{"delivery", "fatal", "produce"} {
-		metrics.UplinkErrors.WithLabelValues(k)
+		g.m.UplinkErrors.WithLabelValues(k)
 	}
 }

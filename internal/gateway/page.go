@@ -6,10 +6,7 @@ import (
 	"sync/atomic"
 	"time"
 
-	dto "github.com/prometheus/client_model/go"
-
 	"github.com/rfidgw/rfidgw/edge"
-	"github.com/rfidgw/rfidgw/internal/metrics"
 	"github.com/rfidgw/rfidgw/internal/zonepage"
 )
 
@@ -141,18 +138,10 @@ func (m pageModel) Uplink() zonepage.UplinkView {
 		Bytes:          st.Bytes,
 		LagSeconds:     st.OldestAge.Seconds(),
 		KafkaConnected: g.fwd.Connected(),
-		Delivered:      uint64(counterValue(metrics.UplinkDelivered)),
-		Dropped:        uint64(counterValue(metrics.EventsDropped)),
+		Delivered:      g.fwd.Delivered(),
+		Dropped:        st.Dropped,
 		LastError:      lastErr,
 	}
-}
-
-func counterValue(c interface{ Write(*dto.Metric) error }) float64 {
-	var m dto.Metric
-	if err := c.Write(&m); err != nil || m.Counter == nil {
-		return 0
-	}
-	return m.Counter.GetValue()
 }
 
 // recordEvents keeps committed events for the page.

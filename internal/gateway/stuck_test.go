@@ -9,14 +9,13 @@ import (
 	"testing"
 	"time"
 
-	"github.com/rfidgw/rfidgw/internal/metrics"
 	"github.com/rfidgw/rfidgw/internal/testkit"
 	"github.com/rfidgw/rfidgw/reader"
 )
 
 func startGateway(t *testing.T) (*Gateway, context.Context) {
 	t.Helper()
-	gw, err := New(testConfig(t), slog.New(slog.NewTextHandler(io.Discard, nil)))
+	gw, err := New(testConfig(t), Options{Log: slog.New(slog.NewTextHandler(io.Discard, nil))})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -45,7 +44,7 @@ func TestLongEPCRefusedAtTheDoor(t *testing.T) {
 	t.Parallel()
 	gw, ctx := startGateway(t)
 	t0 := time.Date(2026, 11, 20, 8, 0, 0, 0, time.UTC)
-	before := counterValue(metrics.ReadsIgnoredTotal.WithLabelValues("r1", ReasonEPCTooLong))
+	before := counterValue(gw.m.ReadsIgnoredTotal.WithLabelValues("r1", ReasonEPCTooLong))
 	reads := append(rackReads(strings.Repeat("AB", 20000), t0), rackReads("3034DF296FDCCF04CFA7C017", t0)...)
 	dctx, cancel := context.WithTimeout(ctx, 20*time.Second)
 	defer cancel()
@@ -55,7 +54,7 @@ func TestLongEPCRefusedAtTheDoor(t *testing.T) {
 	if err := gw.Ready(); err != nil {
 		t.Errorf("not ready after a long EPC: %v", err)
 	}
-	if d := counterValue(metrics.ReadsIgnoredTotal.WithLabelValues("r1", ReasonEPCTooLong)) - before; d != 40 {
+	if d := counterValue(gw.m.ReadsIgnoredTotal.WithLabelValues("r1", ReasonEPCTooLong)) - before; d != 40 {
 		t.Errorf("%v reads counted as epc_too_long, want 40", d)
 	}
 	if n := gw.Queue().Stats().LastSeq; n != 1 {

@@ -21,7 +21,7 @@ type Model interface {
 	// settled zone and recent events; false if the tag is unknown.
 	Tag(epc string) (TagDetail, bool)
 	// Events returns up to limit recent events, newest first, each the
-	// event JSON of contract §6.
+	// event JSON of docs/events.md.
 	Events(limit int) []json.RawMessage
 	// Uplink returns the buffer and Kafka state.
 	Uplink() UplinkView

@@ -7,7 +7,6 @@ import (
 
 	paho "github.com/eclipse/paho.mqtt.golang"
 
-	"github.com/rfidgw/rfidgw/internal/metrics"
 	"github.com/rfidgw/rfidgw/reader"
 	"github.com/rfidgw/rfidgw/reader/mqtt"
 )
@@ -22,7 +21,7 @@ func TestLearnedReadersBounded(t *testing.T) {
 		ReaderFromTopic: 2, Format: mqtt.FormatImpinj}}
 	sink := newCollector()
 	runSource(t, newSource(t, cfg), sink)
-	dropped := metrics.ReadsIgnoredTotal.WithLabelValues("lim", mqtt.ReasonTooManyReaders)
+	dropped := testMetrics.ReadsIgnoredTotal.WithLabelValues("lim", mqtt.ReasonTooManyReaders)
 	before := counterValue(t, dropped)
 
 	c := paho.NewClient(paho.NewClientOptions().AddBroker(b.URL).SetClientID("lim-pub"))

@@ -45,7 +45,7 @@ type Parser struct {
 }
 
 // NewParser returns a parser for format impinj, zebra or json. mapping is
-// used by json only; nil means the contract's read fields (epc, antenna,
+// used by json only; nil means the fields of a read (docs/zones.md: epc, antenna,
 // rssi, time, reader; hex, dBm, RFC 3339).
 func NewParser(format string, mapping *reader.JSONMapping) (*Parser, error) {
 	p := &Parser{format: format}

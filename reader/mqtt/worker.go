@@ -7,9 +7,7 @@ import (
 	"time"
 
 	paho "github.com/eclipse/paho.mqtt.golang"
-	"github.com/prometheus/client_golang/prometheus"
 
-	"github.com/rfidgw/rfidgw/internal/metrics"
 	"github.com/rfidgw/rfidgw/reader"
 )
 
@@ -48,7 +46,7 @@ type worker struct {
 	parsed  []reader.Read
 	pending []paho.Message // to ack once batch was delivered
 
-	readsTotal map[string]prometheus.Counter
+	readsTotal map[string]reader.Counter
 	badLog     map[string]*rateLog
 	overLimit  rateLog // log of reads refused by MaxLearnedReaders
 }
@@ -58,7 +56,7 @@ func newWorker(s *Source, sink reader.Sink, queue <-chan item) *worker {
 		s: s, sink: sink, queue: queue, now: time.Now,
 		state:      map[string]reader.Status{},
 		selfDown:   map[string]bool{},
-		readsTotal: map[string]prometheus.Counter{},
+		readsTotal: map[string]reader.Counter{},
 		badLog:     map[string]*rateLog{},
 		overLimit:  rateLog{every: time.Minute},
 	}
@@ -75,7 +73,7 @@ func (w *worker) run(ctx context.Context) error {
 	// (the edge is not told; it is stopping or replacing this source).
 	defer func() {
 		for _, id := range w.known {
-			metrics.ReaderConnected.WithLabelValues(id).Set(0)
+			w.s.m.Connected(id).Set(0)
 		}
 	}()
 	for {
@@ -129,10 +127,10 @@ func (w *worker) flush(ctx context.Context) error {
 	return nil
 }
 
-func (w *worker) counter(id string) prometheus.Counter {
+func (w *worker) counter(id string) reader.Counter {
 	c, ok := w.readsTotal[id]
 	if !ok {
-		c = metrics.ReadsTotal.WithLabelValues(id)
+		c = w.s.m.Reads(id)
 		w.readsTotal[id] = c
 	}
 	return c
@@ -179,7 +177,7 @@ func (w *worker) set(id string, st reader.Status) {
 	if st == reader.StatusOnline {
 		v = 1
 	}
-	metrics.ReaderConnected.WithLabelValues(id).Set(v)
+	w.s.m.Connected(id).Set(v)
 }
 
 // admit reports whether reads of reader id may pass: a known id, or a new
@@ -189,7 +187,7 @@ func (w *worker) admit(id string, n int) bool {
 	if _, ok := w.state[id]; ok || len(w.known) < MaxLearnedReaders {
 		return true
 	}
-	metrics.ReadsIgnoredTotal.WithLabelValues(w.s.set.id, ReasonTooManyReaders).Add(float64(n))
+	w.s.m.Ignored(w.s.set.id, ReasonTooManyReaders).Add(float64(n))
 	if ok, since := w.overLimit.allow(w.now(), n); ok {
 		w.s.log.Warn("mqtt: reads of a new reader id dropped: this source already serves the most reader ids it learns from topics (check reader_from_topic and who publishes there)",
 			"reader_id", clip([]byte(id)), "limit", MaxLearnedReaders, "dropped_since_last_line", since)
@@ -272,7 +270,7 @@ func (w *worker) bad(id, topic string, payload []byte, err error) {
 	if _, ok := w.state[id]; !ok {
 		id = w.s.set.id // an id not served: no series or log state of its own
 	}
-	metrics.ReaderFrameErrors.WithLabelValues(id).Add(float64(n))
+	w.s.m.FrameErrors(id).Add(float64(n))
 	rl := w.badLog[id]
 	if rl == nil {
 		rl = &rateLog{every: badLogEvery}
