@@ -45,6 +45,19 @@ func TestFilterBeforeTheEngine(t *testing.T) {
 	if st := gw.engine.Stats(); st.Reads != 1 || st.Tags != 1 {
 		t.Errorf("engine saw %d reads of %d tags, want 1 of 1", st.Reads, st.Tags)
 	}
+	// The zone page's reader card says so too, with the gateway filter.
+	found := false
+	for _, v := range (pageModel{gw}).Readers() {
+		if v.ID == "r1" {
+			found = true
+			if v.Filtered != 1 || v.Filter != "ignore raw" {
+				t.Errorf("reader view %+v, want 1 filtered read and the filter", v)
+			}
+		}
+	}
+	if !found {
+		t.Error("no reader view for r1")
+	}
 	// Reload: now the zone also ignores GIAIs of 0614141.
 	dir := t.TempDir()
 	p := filepath.Join(dir, "gw.yaml")

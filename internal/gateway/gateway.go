@@ -74,11 +74,16 @@ type Gateway struct {
 
 	engine *edge.Engine
 	filter *edge.ReadFilter // owner goroutine only
-	// filtered caches rfidgw_reads_ignored_total{reason="filter"} per reader.
-	filtered map[string]prometheus.Counter
-	queue    *buffer.Queue
-	fwd      *uplink.Forwarder
-	rec      *edge.Recorder
+	// filtered counts reads dropped by the filter per reader: the
+	// rfidgw_reads_ignored_total{reason="filter"} counter and a number for
+	// the zone page. The owner goroutine uses filtered; filteredN (under
+	// filteredMu) shares the numbers with the page.
+	filtered   map[string]filterCount
+	filteredMu sync.Mutex
+	filteredN  map[string]*atomic.Uint64
+	queue      *buffer.Queue
+	fwd        *uplink.Forwarder
+	rec        *edge.Recorder
 
 	in      chan *batch
 	reloads chan reloadReq
@@ -547,6 +552,24 @@ func (g *Gateway) own(ctx context.Context) {
 
 func (g *Gateway) hasStateChanges() bool { return g.engine.PendingStateChanges() > 0 }
 
+// filterCount is what Gateway.filtered keeps per reader.
+type filterCount struct {
+	prom prometheus.Counter
+	n    *atomic.Uint64
+}
+
+// FilteredReads returns, per reader, the reads the read filter dropped
+// since start.
+func (g *Gateway) FilteredReads() map[string]uint64 {
+	g.filteredMu.Lock()
+	defer g.filteredMu.Unlock()
+	out := make(map[string]uint64, len(g.filteredN))
+	for id, n := range g.filteredN {
+		out[id] = n.Load()
+	}
+	return out
+}
+
 // process feeds one read to the engine, keeping the clock, the reader
 // states and the recording up to date.
 func (g *Gateway) process(events []edge.Event, r *reader.Read) []edge.Event {
@@ -581,15 +604,22 @@ func (g *Gateway) process(events []edge.Event, r *reader.Read) []edge.Event {
 	// Foreign tags (filter: and zones' accept/ignore) stop here; recorded
 	// above, so replay can re-judge them with other patterns.
 	if !g.filter.Allows(r) {
-		c := g.filtered[r.Reader]
-		if c == nil {
+		c, ok := g.filtered[r.Reader]
+		if !ok {
+			c = filterCount{g.m.ReadsIgnoredTotal.WithLabelValues(r.Reader, edge.ReasonFilter), &atomic.Uint64{}}
 			if g.filtered == nil {
-				g.filtered = map[string]prometheus.Counter{}
+				g.filtered = map[string]filterCount{}
 			}
-			c = g.m.ReadsIgnoredTotal.WithLabelValues(r.Reader, edge.ReasonFilter)
 			g.filtered[r.Reader] = c
+			g.filteredMu.Lock()
+			if g.filteredN == nil {
+				g.filteredN = map[string]*atomic.Uint64{}
+			}
+			g.filteredN[r.Reader] = c.n
+			g.filteredMu.Unlock()
 		}
-		c.Inc()
+		c.prom.Inc()
+		c.n.Add(1)
 		return events
 	}
 	return g.engine.Process(events, r)

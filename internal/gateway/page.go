@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"encoding/json"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -82,6 +83,11 @@ func (m pageModel) Readers() []zonepage.ReaderView {
 	}
 	views := zonepage.ReaderViews(cfg.Readers, cfg.Zones, online)
 	g.page.stats.FillRates(now, views)
+	filtered := g.FilteredReads()
+	desc := filterText(cfg.Filter.Accept, cfg.Filter.Ignore)
+	for i := range views {
+		views[i].Filtered, views[i].Filter = filtered[views[i].ID], desc
+	}
 	return views
 }
 
@@ -168,4 +174,16 @@ func (g *Gateway) zones() []edge.Zone {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	return g.cfg.Zones
+}
+
+// filterText describes the gateway-wide filter for the page.
+func filterText(accept, ignore []string) string {
+	var parts []string
+	if len(accept) > 0 {
+		parts = append(parts, "accept "+strings.Join(accept, ", "))
+	}
+	if len(ignore) > 0 {
+		parts = append(parts, "ignore "+strings.Join(ignore, ", "))
+	}
+	return strings.Join(parts, " · ")
 }

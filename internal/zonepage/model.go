@@ -36,6 +36,11 @@ type ReaderView struct {
 	ReadsPerSec float64       `json:"reads_per_sec"`
 	Zones       []string      `json:"zones,omitempty"` // zones fed by all of its antennas
 	Antennas    []AntennaView `json:"antennas"`
+	// Filtered counts its reads of foreign tags dropped by the read filter
+	// (filter: and the zones' accept/ignore) since the gateway started;
+	// Filter describes the gateway-wide filter: (empty when none).
+	Filtered uint64 `json:"filtered,omitempty"`
+	Filter   string `json:"filter,omitempty"`
 }
 
 // AntennaView is one antenna port of a reader.
