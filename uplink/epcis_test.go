@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"github.com/rfidgw/rfidgw/internal/metrics"
 	"strings"
 	"testing"
 	"time"
