@@ -583,8 +583,10 @@ func (g *Gateway) process(events []edge.Event, r *reader.Read) []edge.Event {
 		}
 		return events
 	}
-	if !g.virtual {
-		g.toEngine(r)
+	if !g.virtual && g.clockOff != 0 {
+		rr := *r // the source's slice is not ours to change
+		g.toEngine(&rr)
+		r = &rr
 	}
 	if g.virtual && r.Time.After(g.lastRead) {
 		g.clockMu.Lock()
