@@ -91,7 +91,6 @@ uplink: {kafka: {brokers: ["127.0.0.1:9"]}}
 	testkit.WaitFor(t, 20*time.Second, "20 rack_depart events", func() bool { return events() >= 40 })
 }
 
-
 // counterValue reads a counter.
 func counterValue(c interface{ Write(*dto.Metric) error }) float64 {
 	var m dto.Metric
