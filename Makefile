@@ -30,6 +30,7 @@ FORCE:
 # own test dependencies) and the Debian packages the tests use.
 deps:
 	$(GO) mod download
+	./scripts/epcis-schema.sh
 	@missing=""; for cp in $(APT_CMDS); do c=$${cp%%:*}; p=$${cp#*:}; command -v $$c >/dev/null 2>&1 || missing="$$missing $$p"; done; \
 	if [ -n "$$missing" ]; then \
 	  if [ "$$(id -u)" = 0 ]; then \

@@ -711,7 +711,7 @@ func (t *txn) dropOldest(need int64) error {
 // GapInterval after its first loss, or at once when the disk headroom came
 // back (checkDiskFull) even if no event arrives to notice it.
 func (q *Queue) gapDue(g gapState, now time.Time) bool {
-	return g.open() && (q.gapNow || now.Sub(time.Unix(0, g.since)) >= q.opts.GapInterval)
+	return g.open() && (q.gapNow || g.age(now) >= q.opts.GapInterval)
 }
 
 // closeGap writes the gap event of the open run of losses.

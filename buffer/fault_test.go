@@ -291,8 +291,27 @@ func TestDiskFullRefusesAndRecovers(t *testing.T) {
 	if !errors.Is(err, ErrWrite) || !strings.Contains(err.Error(), "no space left") {
 		t.Fatalf("Append on a full disk: %v, want ErrWrite naming the full disk", err)
 	}
-	if q.Ready() == nil {
-		t.Fatal("Ready() is nil with the disk full")
+	// The failed commit may have left a little room (a file growth step that
+	// did not fit): take it, so that the probe cannot find the disk usable
+	// again before the test frees space itself.
+	rest := filepath.Join(dir, "filler-rest")
+	if f, ferr := os.Create(rest); ferr == nil {
+		chunk := make([]byte, 4<<10)
+		for {
+			if _, werr := f.Write(chunk); werr != nil {
+				break
+			}
+		}
+		f.Close()
+	}
+	// A probe that ran before the rest was taken may have fitted; with the
+	// disk now full the next probe fails and readiness must stay off.
+	waitFor(t, "not Ready with the disk full", func() bool { return q.Ready() != nil })
+	for i := 0; i < 10; i++ {
+		time.Sleep(2 * opts.TickInterval)
+		if q.Ready() == nil {
+			t.Fatal("Ready() is nil with the disk full")
+		}
 	}
 	if got := counterValue(t, testMetrics.BufferWriteErrors) - errs0; got < 1 {
 		t.Errorf("write errors counter grew by %v", got)
@@ -304,6 +323,7 @@ func TestDiskFullRefusesAndRecovers(t *testing.T) {
 	if err := os.Remove(filler); err != nil {
 		t.Fatal(err)
 	}
+	_ = os.Remove(rest)
 	waitFor(t, "Ready after space returned", func() bool { return q.Ready() == nil })
 	evs := appendN(t, q, 100000, 5)
 	if evs[0].Seq != uint64(len(committed))+1 {

@@ -255,7 +255,7 @@ func (q *Queue) openDB(ceiling uint64) error {
 		return fmt.Errorf("buffer: start a new file: %w", err)
 	}
 	if q.st.gap.open() {
-		q.st.gap.since = 0 // write the gap event at the first chance
+		q.st.gap.since, q.st.gap.opened = 0, time.Time{} // write the gap event at the first chance
 	}
 	q.db = db
 	return nil

@@ -9,6 +9,9 @@ type Metrics interface {
 	FrameErrors(reader string) Counter // rfidgw_reader_frame_errors_total
 	Reconnects(reader string) Counter  // rfidgw_reader_reconnects_total
 	Connected(reader string) Gauge     // rfidgw_reader_connected
+	// Ignored counts reads a source drops by a bound (e.g. the MQTT
+	// source's too_many_readers): rfidgw_reads_ignored_total.
+	Ignored(reader, reason string) Counter
 }
 
 // Counter is a monotonic count (a prometheus.Counter is one).
@@ -25,10 +28,11 @@ var Discard Metrics = discard{}
 
 type discard struct{}
 
-func (discard) Reads(string) Counter       { return nop{} }
-func (discard) FrameErrors(string) Counter { return nop{} }
-func (discard) Reconnects(string) Counter  { return nop{} }
-func (discard) Connected(string) Gauge     { return nop{} }
+func (discard) Reads(string) Counter        { return nop{} }
+func (discard) FrameErrors(string) Counter  { return nop{} }
+func (discard) Reconnects(string) Counter   { return nop{} }
+func (discard) Connected(string) Gauge      { return nop{} }
+func (discard) Ignored(_, _ string) Counter { return nop{} }
 
 type nop struct{}
 

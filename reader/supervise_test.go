@@ -60,6 +60,9 @@ func (f *fakeMetrics) Reads(id string) Counter       { return fakeValue{f, "read
 func (f *fakeMetrics) FrameErrors(id string) Counter { return fakeValue{f, "frame_errors/" + id} }
 func (f *fakeMetrics) Reconnects(id string) Counter  { return fakeValue{f, "reconnects/" + id} }
 func (f *fakeMetrics) Connected(id string) Gauge     { return fakeValue{f, "connected/" + id} }
+func (f *fakeMetrics) Ignored(id, reason string) Counter {
+	return fakeValue{f, "ignored/" + id + "/" + reason}
+}
 
 func (f *fakeMetrics) get(key string) float64 {
 	f.mu.Lock()

@@ -11,6 +11,7 @@ import (
 	"github.com/confluentinc/confluent-kafka-go/v2/kafka"
 	"github.com/rfidgw/rfidgw/buffer"
 	"github.com/rfidgw/rfidgw/internal/epcis"
+	"github.com/rfidgw/rfidgw/internal/metrics"
 	"github.com/rfidgw/rfidgw/internal/schema"
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kfake"
@@ -153,7 +154,7 @@ func mustKgo(t *testing.T, addrs []string) *kgo.Client {
 // out again, whole, after the rewind, which forgets partial counts).
 func TestAckNeedsEveryPart(t *testing.T) {
 	log, _ := testLogger(t)
-	f := &Forwarder{pend: map[uint64]uint8{}, wake: make(chan struct{}, 1), lastLog: map[string]time.Time{}, log: log}
+	f := &Forwarder{pend: map[uint64]uint8{}, wake: make(chan struct{}, 1), lastLog: map[string]time.Time{}, log: log, m: metrics.New()}
 	events, ep := testTopic, testEPCISTopic
 	report := func(topic *string, seq uint64, parts uint8, err error) []uint64 {
 		var acks []uint64

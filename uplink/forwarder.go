@@ -56,6 +56,14 @@ type Forwarder struct {
 	q        Queue
 	log      *slog.Logger
 	prodConf kafka.ConfigMap
+	// timeout is the deadline for delivery reports (message.timeout.ms),
+	// 0 for none; see deliveryTimeout.
+	timeout time.Duration
+	// start is the monotonic base of lastReport.
+	start time.Time
+	// lastReport is when (since start) the last delivery report came, or
+	// the in-flight window last became non-empty.
+	lastReport atomic.Int64
 
 	// prod is the current producer, nil while it is being recreated. Only
 	// Run's goroutine replaces it; PublishStatus reads it under prodMu.
@@ -70,6 +78,10 @@ type Forwarder struct {
 
 	running   atomic.Bool
 	connected atomic.Bool
+	// refused is set while the brokers refuse our events for a reason a
+	// person must fix (ACLs, credentials, topic): a topic check that
+	// passes does not make the uplink connected then, only a delivery.
+	refused   atomic.Bool
 	delivered atomic.Uint64 // records acknowledged, for the backoff reset
 	// stop tells the produce loop to stop at once: a delivery failed or
 	// the producer failed fatally.
@@ -114,12 +126,18 @@ func NewForwarder(cfg Config, gateway string, q Queue, log *slog.Logger) (*Forwa
 	if err != nil {
 		return nil, err
 	}
+	timeout, err := deliveryTimeout(cfg)
+	if err != nil {
+		return nil, err
+	}
 	f := &Forwarder{
 		cfg:      cfg,
 		gateway:  gateway,
 		q:        q,
 		log:      log,
 		prodConf: pc,
+		timeout:  timeout,
+		start:    time.Now(),
 		wake:     make(chan struct{}, 1),
 		lastLog:  map[string]time.Time{},
 		pend:     map[uint64]uint8{},
@@ -174,6 +192,13 @@ func (f *Forwarder) Run(ctx context.Context) error {
 		defer hb.Done()
 		f.heartbeats(ctx)
 	}()
+	if f.timeout > 0 {
+		hb.Add(1)
+		go func() {
+			defer hb.Done()
+			f.watchReports(ctx)
+		}()
+	}
 
 	attempt := 0
 	deliveredBefore := f.delivered.Load()
@@ -214,17 +239,36 @@ func (f *Forwarder) Run(ctx context.Context) error {
 		if fatal == nil {
 			fatal = f.prod.GetFatalError()
 		}
+		gapless := false
 		if fatal != nil {
+			var cause error
+			if cause, gapless = gaplessCause(fatal); gapless {
+				// librdkafka refused to go on past a failed batch
+				// (enable.gapless.guarantee): the batch's own error is
+				// what to report; the producer is unusable either way.
+				failure = cause
+			}
+		}
+		switch {
+		case errors.Is(fatal, errReportTimeout):
+			f.logEvery("timeout", slog.LevelWarn, "uplink: no delivery report within message.timeout.ms; recreating the producer and producing again from the oldest unacknowledged event", "err", fatal)
+			f.closeProducer()
+		case fatal != nil && !gapless:
 			f.m.UplinkErrors.WithLabelValues("fatal").Inc()
 			f.log.Error("uplink: Kafka producer failed fatally (e.g. the broker lost its log); recreating it and producing again from the oldest unacknowledged event", "err", fatal)
 			f.closeProducer()
-		} else {
+		default:
 			level := slog.LevelWarn
 			if needsTopicCheck(failure) {
 				level = slog.LevelError // needs a person: credentials, ACLs, topic
+				f.refused.Store(true)
 			}
 			f.logEvery("fail:"+errorKind(failure), level, "uplink: delivery failed; events stay in the buffer and are produced again from the oldest unacknowledged one", "err", failure)
-			if !f.drain(ctx) && ctx.Err() == nil {
+			if gapless {
+				f.m.UplinkErrors.WithLabelValues(errorKind(failure)).Inc()
+				f.setConnected(false)
+				f.closeProducer()
+			} else if !f.drain(ctx) && ctx.Err() == nil {
 				f.log.Warn("uplink: outstanding deliveries not reported in time; recreating the producer", "wait", drainTimeout)
 				f.closeProducer()
 			}
@@ -338,6 +382,9 @@ func (f *Forwarder) pump(ctx context.Context) {
 
 func (f *Forwarder) addInflight(n int) {
 	f.mu.Lock()
+	if f.inflight == 0 && n > 0 {
+		f.lastReport.Store(int64(time.Since(f.start)))
+	}
 	f.inflight += n
 	f.m.UplinkInFlight.Set(float64(f.inflight))
 	f.mu.Unlock()
@@ -420,6 +467,35 @@ func (f *Forwarder) waitInflight(ctx context.Context, d time.Duration) bool {
 			return false
 		case <-ctx.Done():
 			return false
+		}
+	}
+}
+
+// errReportTimeout is the failure watchReports records.
+var errReportTimeout = errors.New("no delivery report")
+
+// watchReports fails the producer as fatally broken when events are in
+// flight and no delivery report came for f.timeout: Run then closes it and
+// produces every unacknowledged event again with a new one. librdkafka's
+// own message timeout stays infinite because it would carry on with later
+// messages of the partition after the expired ones (order per EPC).
+func (f *Forwarder) watchReports(ctx context.Context) {
+	t := time.NewTicker(min(f.timeout/4, time.Second))
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		f.mu.Lock()
+		n := f.inflight
+		f.mu.Unlock()
+		since := time.Since(f.start) - time.Duration(f.lastReport.Load())
+		if n > 0 && since > f.timeout && !f.stop.Load() {
+			f.m.UplinkErrors.WithLabelValues("delivery").Inc()
+			f.setConnected(false)
+			f.fail(fmt.Errorf("%w for %v with %d events in flight (message.timeout.ms %d)", errReportTimeout, since.Round(time.Millisecond), n, f.timeout.Milliseconds()), true)
 		}
 	}
 }
@@ -523,6 +599,7 @@ func (f *Forwarder) serve(p *kafka.Producer, done chan struct{}) {
 			acks = acks[:0]
 		}
 		if reports > 0 {
+			f.lastReport.Store(int64(time.Since(f.start)))
 			// After the acks, so a rewind never re-leases a record
 			// whose ack is still on its way.
 			f.addInflight(-reports)
@@ -550,6 +627,7 @@ func (f *Forwarder) handle(ev kafka.Event, acks *[]uint64) int {
 			return 0
 		}
 		if err == nil {
+			f.refused.Store(false)
 			f.setConnected(true)
 			if !isPart || f.partDone(part) {
 				*acks = append(*acks, seq)
@@ -595,7 +673,7 @@ func (f *Forwarder) forwardLogs(logs chan kafka.LogEvent) {
 	for l := range logs {
 		// Warn at most: the uplink logs what a failure means at Error.
 		level := slog.LevelDebug
-		if l.Level <= 4 { // syslog warning and worse
+		if l.Level <= 4 && !(l.Tag == "CONFWARN" && strings.Contains(l.Message, "enable.gapless.guarantee")) { // syslog warning and worse; not our own experimental setting
 			level = slog.LevelWarn
 		}
 		f.log.Log(context.Background(), level, "librdkafka: "+l.Message, "tag", l.Tag, "client", l.Name)
@@ -629,10 +707,28 @@ func (f *Forwarder) checkTopic() error {
 		f.logEvery("check", slog.LevelWarn, "uplink: Kafka not reachable yet; producing as soon as it is", "err", err)
 		return nil
 	}
-	if err == nil {
+	if err == nil && !f.refused.Load() {
 		f.setConnected(true)
 	}
 	return err
+}
+
+// gaplessCause reports whether err is librdkafka refusing to go on past a
+// failed batch (enable.gapless.guarantee), and returns the batch's own
+// error then, classified, as far as the message names it.
+func gaplessCause(err error) (error, bool) {
+	var kerr kafka.Error
+	s := err.Error()
+	if !(errors.As(err, &kerr) && kerr.Code() == kafka.ErrGaplessGuarantee) && !strings.Contains(s, "gap-less") {
+		return err, false
+	}
+	for _, c := range []kafka.ErrorCode{kafka.ErrTopicAuthorizationFailed, kafka.ErrClusterAuthorizationFailed,
+		kafka.ErrUnknownTopicOrPart, kafka.ErrUnknownTopic, kafka.ErrSaslAuthenticationFailed, kafka.ErrMsgSizeTooLarge} {
+		if strings.Contains(s, c.String()) {
+			return classify(kafka.NewError(c, s, false)), true
+		}
+	}
+	return err, true
 }
 
 // metadataClient is what the producer and the admin client share.

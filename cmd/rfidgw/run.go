@@ -68,8 +68,8 @@ buffer in gateway.data_dir and forward them to Kafka. SIGTERM/SIGINT stop it
 cleanly; SIGHUP reloads zones, edge settings and changed readers from the same
 file (a bad new config is rejected and the old one keeps running).
 
-With remote_config.public_keys set, it also reads signed pushes of zones, edge
-and reader settings from Kafka (rfidgw config push), applies them behind a
+With remote_config.public_keys set, it also reads signed pushes of zones, tag
+filters, edge and reader settings from Kafka (rfidgw config push), applies them behind a
 health gate (remote_config.rollback_after) and rolls back by itself when the
 gateway is not ready or a reader that was online does not come back. Pushed
 sections win over the same sections of the local file, also on SIGHUP; the

@@ -34,6 +34,7 @@ type Metrics struct {
 	// Edge and event metrics.
 	EventsTotal *prometheus.CounterVec
 	TagsTracked prometheus.Gauge
+	ClockSteps  prometheus.Counter
 
 	// Buffer metrics.
 	BufferEvents        prometheus.Gauge
@@ -84,10 +85,11 @@ func New() *Metrics {
 		ReaderConnected:   gaugeVec("rfidgw_reader_connected", "1 while the reader is connected, else 0.", "reader"),
 		ReaderFrameErrors: counterVec("rfidgw_reader_frame_errors_total", "Frames or payloads from the reader that could not be decoded (bad checksum, bad JSON, unknown parameter).", "reader"),
 		ReaderReconnects:  counterVec("rfidgw_reader_reconnects_total", "Connection attempts after a reader was lost.", "reader"),
-		ReadsIgnoredTotal: counterVec("rfidgw_reads_ignored_total", "Reads ignored before or by the edge engine, per reader and reason (filter: a foreign tag dropped by filter: or a zone's accept/ignore; no_zone; weak; no_epc; bad_time).", "reader", "reason"),
+		ReadsIgnoredTotal: counterVec("rfidgw_reads_ignored_total", "Reads ignored before or by the edge engine, per reader and reason (filter: a foreign tag dropped by filter: or a zone's accept/ignore; no_zone; weak; no_epc; bad_time; epc_too_long: over 256 hex digits; too_many_readers: reader ids beyond what one MQTT entry learns).", "reader", "reason"),
 
 		EventsTotal: counterVec("rfidgw_events_total", "Events emitted by the edge engine (and gap events by the buffer), per type.", "type"),
 		TagsTracked: gauge("rfidgw_edge_tags_tracked", "Tags the edge engine currently tracks."),
+		ClockSteps:  counter("rfidgw_clock_steps_total", "Steps of the wall clock of 1 s or more seen by the gateway (the engine keeps the monotonic clock)."),
 
 		BufferEvents:    gauge("rfidgw_buffer_events", "Events committed to the buffer and not yet acknowledged by Kafka."),
 		BufferBytes:     gauge("rfidgw_buffer_bytes", "Payload bytes of the events in the buffer."),

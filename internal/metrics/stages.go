@@ -22,6 +22,9 @@ func (r readerMetrics) Reconnects(id string) reader.Counter {
 func (r readerMetrics) Connected(id string) reader.Gauge {
 	return r.m.ReaderConnected.WithLabelValues(id)
 }
+func (r readerMetrics) Ignored(id, reason string) reader.Counter {
+	return r.m.ReadsIgnoredTotal.WithLabelValues(id, reason)
+}
 
 // Edge is the edge engine's StatsSink: rfidgw_reads_ignored_total and
 // rfidgw_edge_tags_tracked.

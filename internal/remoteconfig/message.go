@@ -38,7 +38,7 @@ const signContext = "rfidgw-config-v1"
 
 // RemoteSections are the top-level keys of the gateway's YAML that a push
 // may carry. Everything else stays with the local file.
-var RemoteSections = []string{"zones", "edge", "readers"}
+var RemoteSections = []string{"zones", "filter", "edge", "readers"}
 
 // Envelope is the Kafka value: the payload exactly as signed, the id of the
 // signing key and the signature. The payload is a JSON text inside a JSON

@@ -18,8 +18,8 @@ const (
 	FormatJSON   = "json"   // any JSON object, fields picked by a reader.JSONMapping
 )
 
-// maxEPCHex bounds an EPC (496 bits is the longest EPC; leave room for XPC).
-const maxEPCHex = 256
+// maxEPCHex bounds an EPC: the same bound as every source's.
+const maxEPCHex = reader.MaxEPCHex
 
 // PayloadError reports the events of one payload that could not be
 // decoded. Reads of the good events in the same payload are still returned.

@@ -15,6 +15,18 @@ import (
 // between goes into the next line (and always into the metric).
 const badLogEvery = 10 * time.Second
 
+// MaxLearnedReaders bounds the reader ids one source learns from topics or
+// payloads (reader_from_topic): each one costs state in the gateway, metric
+// series and room in the status heartbeat, and the ids come from the
+// network. Reads of further ids are dropped (acked), counted in
+// rfidgw_reads_ignored_total{reader=<this entry>,reason="too_many_readers"}
+// and logged once a minute.
+const MaxLearnedReaders = 1000
+
+// ReasonTooManyReaders is the rfidgw_reads_ignored_total reason of reads
+// of reader ids beyond MaxLearnedReaders.
+const ReasonTooManyReaders = "too_many_readers"
+
 // worker turns queued messages into reads, hands them to the sink in
 // batches and acks each message after its batch was taken. It owns all
 // reader status state, so it needs no locks.
@@ -36,6 +48,7 @@ type worker struct {
 
 	readsTotal map[string]reader.Counter
 	badLog     map[string]*rateLog
+	overLimit  rateLog // log of reads refused by MaxLearnedReaders
 }
 
 func newWorker(s *Source, sink reader.Sink, queue <-chan item) *worker {
@@ -45,6 +58,7 @@ func newWorker(s *Source, sink reader.Sink, queue <-chan item) *worker {
 		selfDown:   map[string]bool{},
 		readsTotal: map[string]reader.Counter{},
 		badLog:     map[string]*rateLog{},
+		overLimit:  rateLog{every: time.Minute},
 	}
 	if s.set.readerFromTopic == 0 {
 		w.known = []string{s.set.id}
@@ -166,6 +180,21 @@ func (w *worker) set(id string, st reader.Status) {
 	w.s.m.Connected(id).Set(v)
 }
 
+// admit reports whether reads of reader id may pass: a known id, or a new
+// one while fewer than MaxLearnedReaders are known. It counts and logs (at
+// a limited rate) what it refuses; n is the number of reads refused.
+func (w *worker) admit(id string, n int) bool {
+	if _, ok := w.state[id]; ok || len(w.known) < MaxLearnedReaders {
+		return true
+	}
+	w.s.m.Ignored(w.s.set.id, ReasonTooManyReaders).Add(float64(n))
+	if ok, since := w.overLimit.allow(w.now(), n); ok {
+		w.s.log.Warn("mqtt: reads of a new reader id dropped: this source already serves the most reader ids it learns from topics (check reader_from_topic and who publishes there)",
+			"reader_id", clip([]byte(id)), "limit", MaxLearnedReaders, "dropped_since_last_line", since)
+	}
+	return false
+}
+
 // learn adds a reader id seen in a topic or payload to those served.
 func (w *worker) learn(id string) {
 	if _, ok := w.state[id]; ok {
@@ -190,7 +219,9 @@ func (w *worker) message(it item) {
 		}
 	}
 	if w.s.set.statusTopic != "" && topicMatch(w.s.set.statusTopic, topic) {
-		w.statusMessage(id, topic, m.Payload())
+		if w.s.set.readerFromTopic == 0 || w.admit(id, 0) {
+			w.statusMessage(id, topic, m.Payload())
+		}
 		return
 	}
 	if m.Retained() {
@@ -200,17 +231,23 @@ func (w *worker) message(it item) {
 		w.s.log.Debug("retained message on the data topic ignored", "topic", topic)
 		return
 	}
-	if w.s.set.readerFromTopic > 0 {
-		w.learn(id)
-	}
 	var err error
 	w.parsed, err = w.s.set.parser.Parse(m.Payload(), it.recv, w.parsed[:0])
+	if w.s.set.readerFromTopic > 0 {
+		if !w.admit(id, max(1, len(w.parsed))) {
+			clear(w.parsed)
+			return
+		}
+		w.learn(id)
+	}
 	for i := range w.parsed {
 		r := w.parsed[i]
 		if r.Reader == "" {
 			r.Reader = id
-		} else {
+		} else if w.admit(r.Reader, 1) {
 			w.learn(r.Reader)
+		} else {
+			continue
 		}
 		if !w.s.set.cfg.WantsAntenna(r.Antenna) {
 			continue
@@ -229,6 +266,9 @@ func (w *worker) bad(id, topic string, payload []byte, err error) {
 	var pe *PayloadError
 	if errors.As(err, &pe) {
 		n = pe.Bad
+	}
+	if _, ok := w.state[id]; !ok {
+		id = w.s.set.id // an id not served: no series or log state of its own
 	}
 	w.s.m.FrameErrors(id).Add(float64(n))
 	rl := w.badLog[id]

@@ -198,7 +198,7 @@ func (s *Source) probeBaud(ctx context.Context) (int, bool) {
 		if b == s.baud || ctx.Err() != nil {
 			continue
 		}
-		p := &Source{cfg: s.cfg, set: s.set, log: s.log, baud: b, region: s.region, pattern: s.pattern, t: s.t}
+		p := &Source{m: s.m, cfg: s.cfg, set: s.set, log: s.log, baud: b, region: s.region, pattern: s.pattern, t: s.t}
 		p.t.attempts = 1
 		p.t.answer = min(p.t.answer, 300*time.Millisecond)
 		c, err := p.open()
