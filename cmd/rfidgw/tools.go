@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os/signal"
 	"strings"
@@ -31,7 +32,11 @@ seen twice (a redelivery): the same check the hub runs.`,
 			opts.Brokers = strings.Split(brokers, ",")
 			ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 			defer stop()
-			return uplink.Tail(ctx, opts, cmd.OutOrStdout(), cmd.ErrOrStderr())
+			err := uplink.Tail(ctx, opts, cmd.OutOrStdout(), cmd.ErrOrStderr())
+			if errors.Is(err, uplink.ErrHoles) {
+				return &exitError{code: 1, err: err}
+			}
+			return err
 		},
 	}
 	cmd.Flags().StringVar(&brokers, "brokers", "", "Kafka bootstrap brokers, comma-separated")
@@ -39,6 +44,9 @@ seen twice (a redelivery): the same check the hub runs.`,
 	cmd.Flags().BoolVar(&opts.FromBeginning, "from-beginning", false, "start at the oldest message instead of new ones")
 	cmd.Flags().StringVar(&opts.Gateway, "gateway", "", "only events of this gateway id")
 	cmd.Flags().IntVar(&opts.Count, "count", 0, "stop after this many events (0: run until Ctrl-C)")
+	cmd.Flags().BoolVar(&opts.FailOnHoles, "fail-on-holes", false, "exit 1 at the end if a seq went missing that no gap event explains")
+	cmd.Flags().DurationVar(&opts.HoleGrace, "hole-grace", 5*time.Second, "how long a missing seq may stay missing (once every partition is past it) before it is reported")
+	cmd.Flags().BoolVar(&opts.Meta, "meta", false, `print each event as {"partition":P,"offset":O,"key":"K","event":{...}}`)
 	return cmd
 }
 

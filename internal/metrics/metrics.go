@@ -63,6 +63,9 @@ var (
 	BufferWriteErrors  = counter("rfidgw_buffer_write_errors_total", "Buffer commits that failed (disk full, fsync error).")
 	BufferCorruptFiles = counter("rfidgw_buffer_corrupt_files_total", "Buffer files that could not be opened and were moved aside.")
 	BufferCompactions  = counter("rfidgw_buffer_compactions_total", "Times the buffer file was compacted to give space back.")
+	// BufferEpochsStarted counts new stream epochs (new data dir, replaced
+	// or restored buffer.db).
+	BufferEpochsStarted = counter("rfidgw_buffer_epochs_started_total", "New stream epochs started (new data dir, or a replaced or restored buffer.db).")
 )
 
 // Uplink metrics.
