@@ -5,11 +5,19 @@ import (
 	"io"
 	"log/slog"
 	"math/rand/v2"
+	"os"
 	"testing"
 	"time"
 )
 
-var quiet = slog.New(slog.NewTextHandler(io.Discard, nil))
+var quiet = testLogger()
+
+func testLogger() *slog.Logger {
+	if os.Getenv("HUB_TEST_LOG") != "" {
+		return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	}
+	return slog.New(slog.NewTextHandler(io.Discard, nil))
+}
 
 func ev(gw, epoch string, seq uint64, epc, typ string) (Event, []byte) {
 	v := fmt.Sprintf(`{"schema":1,"id":"%s-%s-%d","epoch":"%s","seq":%d,"gateway":"%s","type":"%s","epc":"%s","time":"2026-11-25T10:00:00.000Z","zone":"rack-a","from":null,"to":{"zone":"rack-a","floor":"3","room":"r","row":"a","rack":"1"},"evidence":null}`,
