@@ -10,7 +10,7 @@ FUZZTIME ?= 8s
 # missing (root only; otherwise the tests that need them skip and say why).
 APT_CMDS := mosquitto:mosquitto chromium:chromium dpkg-deb:dpkg
 
-.PHONY: all build deps test vet unit fuzz-short fuzz bench demo clean deb deb-test chaos
+.PHONY: all build deps test vet unit fuzz-short fuzz bench demo clean deb deb-test chaos fleet demo-fleet
 
 all: build
 
@@ -64,6 +64,14 @@ deb-test:
 # the full fault-injection suite (about 30-40 minutes); a short form runs in `make test`
 chaos: build
 	$(GO) test -count=1 -run . -v -timeout 60m ./chaos/ -args -chaos.full
+
+# the long fleet test (the short form runs in `make test`): docs/reliability.md
+fleet: build
+	$(GO) test -count=1 -run TestFleet -v -timeout 60m ./cmd/rfidgw/ -args -fleet.full
+
+# three gateways and the hub on the dev broker: scripts/demo-fleet.sh
+demo-fleet: build
+	./scripts/demo-fleet.sh
 
 test: deps vet build unit deb-test fuzz-short
 	@echo "make test: all green"

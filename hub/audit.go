@@ -182,7 +182,7 @@ func (a *Audit) Event(e *Event, value []byte) Verdict {
 		s.conflicts++
 		a.totals.Conflicts++
 		a.log.Error("ROLLBACK: an event id came back with other content: the gateway's stream was rolled back (a restored snapshot of its data dir?); keeping the new event",
-			"gateway", e.Gateway, "epoch", e.Epoch, "seq", e.Seq, "id", e.ID)
+			"gateway", e.Gateway, "epoch", e.Epoch, "seq", e.Seq)
 	}
 	return v
 }

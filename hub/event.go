@@ -67,27 +67,32 @@ const (
 
 // parseEvent decodes and checks an event value; the error says why the
 // message is unusable (it goes to the DLQ with that reason).
-func parseEvent(v []byte) (Event, error) {
+func parseEvent(v []byte) (Event, error) { return parseEventCached(v, nil) }
+
+// parseEventCached is parseEvent with a string cache (one per goroutine).
+func parseEventCached(v []byte, c *strCache) (Event, error) {
 	var e Event
 	if len(v) > maxValueLen {
 		return e, fmt.Errorf("%w: value of %d bytes (max %d)", ErrBadMessage, len(v), maxValueLen)
 	}
-	if err := json.Unmarshal(v, &e); err != nil {
+	if fe, ok := parseEventFast(v, c); ok {
+		e = fe
+	} else if err := json.Unmarshal(v, &e); err != nil {
 		return e, fmt.Errorf("%w: not JSON: %v", ErrBadMessage, err)
 	}
 	if e.Schema != 1 {
 		return e, fmt.Errorf("%w: unknown schema version %d (want 1)", ErrBadMessage, e.Schema)
 	}
-	if !gatewayRe.MatchString(e.Gateway) {
+	if !validGateway(e.Gateway) {
 		return e, fmt.Errorf("%w: gateway %q does not match [a-z0-9._-]{1,64}", ErrBadMessage, e.Gateway)
 	}
-	if e.Epoch != "" && !epochRe.MatchString(e.Epoch) {
+	if e.Epoch != "" && !validEpoch(e.Epoch) {
 		return e, fmt.Errorf("%w: epoch %q is not 16 hex digits", ErrBadMessage, e.Epoch)
 	}
 	if e.Seq == 0 {
 		return e, fmt.Errorf("%w: seq missing or 0", ErrBadMessage)
 	}
-	t, err := time.Parse(time.RFC3339Nano, e.Time)
+	t, err := parseTime(e.Time)
 	if err != nil {
 		return e, fmt.Errorf("%w: time %q: %v", ErrBadMessage, e.Time, err)
 	}
@@ -151,4 +156,29 @@ func parseStatus(v []byte) (Status, error) {
 		return s, fmt.Errorf("%w: status epoch %q is not 16 hex digits", ErrBadMessage, s.Epoch)
 	}
 	return s, nil
+}
+
+func validGateway(g string) bool {
+	if len(g) == 0 || len(g) > 64 {
+		return false
+	}
+	for i := 0; i < len(g); i++ {
+		c := g[i]
+		if (c < 'a' || c > 'z') && (c < '0' || c > '9') && c != '.' && c != '_' && c != '-' {
+			return false
+		}
+	}
+	return true
+}
+
+func validEpoch(e string) bool {
+	if len(e) != 16 {
+		return false
+	}
+	for i := 0; i < len(e); i++ {
+		if c := e[i]; (c < '0' || c > '9') && (c < 'a' || c > 'f') {
+			return false
+		}
+	}
+	return true
 }

@@ -36,6 +36,8 @@ type Hub struct {
 	bad     map[string]uint64 // DLQ'd messages by reason class
 
 	addr atomic.Value // the HTTP listener's address
+
+	viewCache strCache // the view consumer goroutine's string cache
 }
 
 // New checks cfg and returns a hub; Run starts it.

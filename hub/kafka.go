@@ -199,6 +199,7 @@ func (h *Hub) runAudit(ctx context.Context) error {
 	h.audit.ends = func() map[int32]int64 { return highWatermarks(c, h.cfg.Topic, evParts) }
 	h.audit.mu.Unlock()
 	lastSettle := time.Now()
+	cache := &strCache{}
 	for ctx.Err() == nil {
 		ev := c.Poll(100)
 		switch m := ev.(type) {
@@ -216,7 +217,7 @@ func (h *Hub) runAudit(ctx context.Context) error {
 				continue
 			}
 			pos.set(m.TopicPartition.Partition, int64(m.TopicPartition.Offset)+1)
-			e, err := parseEvent(m.Value)
+			e, err := parseEventCached(m.Value, cache)
 			if err != nil {
 				continue // counted and dead-lettered by the view consumer
 			}
@@ -388,7 +389,7 @@ func (h *Hub) runView(ctx context.Context, caught *positions) error {
 }
 
 func (h *Hub) handleViewMessage(m *kafka.Message) {
-	e, err := parseEvent(m.Value)
+	e, err := parseEventCached(m.Value, &h.viewCache)
 	if err != nil {
 		h.deadLetter(m, err)
 		return

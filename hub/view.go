@@ -71,6 +71,7 @@ type move struct {
 // asset is the view's state of one EPC: about 100 bytes plus 56 per
 // remembered move.
 type asset struct {
+	dirty bool   // in View.dirtyList
 	loc   *place // nil: departed, or unknown
 	since int64  // Unix ms
 	rev   uint64 // moves applied, ever (orders locations messages)
@@ -82,31 +83,45 @@ type View struct {
 	mu      sync.RWMutex
 	assets  map[string]*asset
 	places  map[place]*place
+	byZone  map[gwZone]*place // fast path: the place last seen for a gateway's zone
 	streams map[streamRef]*streamRef
 	history int
-	window  int64 // cross-floor window, ms
-	dirty   map[string]struct{}
+	window  int64    // cross-floor window, ms
+	dirty   []string // EPCs changed since TakeDirty
 
 	duplicates, regressions, crossFloor, applied uint64
 }
 
 // NewView returns an empty view.
 func NewView(history int, crossFloorWindow time.Duration) *View {
-	return &View{assets: map[string]*asset{}, places: map[place]*place{}, streams: map[streamRef]*streamRef{},
-		history: history, window: crossFloorWindow.Milliseconds(), dirty: map[string]struct{}{}}
+	return &View{assets: map[string]*asset{}, places: map[place]*place{}, byZone: map[gwZone]*place{},
+		streams: map[streamRef]*streamRef{}, history: history, window: crossFloorWindow.Milliseconds()}
 }
+
+type gwZone struct{ gw, zone string }
 
 func (v *View) place(gw string, l *Location) *place {
 	if l == nil {
 		return nil
 	}
-	k := place{gw, *l}
-	if p := v.places[k]; p != nil {
+	if p := v.byZone[gwZone{gw, l.Zone}]; p != nil && p.loc == *l {
 		return p
 	}
-	p := &k
-	v.places[k] = p
+	k := place{gw, *l}
+	p := v.places[k]
+	if p == nil {
+		p = &k
+		v.places[k] = p
+	}
+	v.byZone[gwZone{gw, l.Zone}] = p
 	return p
+}
+
+func (v *View) markDirty(epc string, a *asset) {
+	if !a.dirty {
+		a.dirty = true
+		v.dirty = append(v.dirty, epc)
+	}
 }
 
 func (v *View) stream(gw, epoch string) *streamRef {
@@ -170,7 +185,7 @@ func (v *View) Apply(e *Event) {
 	}
 	v.applied++
 	a.rev++
-	v.dirty[epc] = struct{}{}
+	v.markDirty(epc, a)
 	if v.mergeCrossFloor(a, &m) {
 		v.crossFloor++
 	} else {
@@ -320,16 +335,18 @@ func (v *View) Rack(zone string) []string {
 func (v *View) TakeDirty() (keys []string, values [][]byte) {
 	v.mu.Lock()
 	defer v.mu.Unlock()
-	for epc := range v.dirty {
+	for _, epc := range v.dirty {
 		a := v.assets[epc]
 		if a == nil {
 			continue
 		}
+		a.dirty = false
 		b, _ := json.Marshal(v.assetJSON(epc, a))
 		keys = append(keys, epc)
 		values = append(values, b)
 	}
 	clear(v.dirty)
+	v.dirty = v.dirty[:0]
 	return keys, values
 }
 
@@ -420,7 +437,9 @@ func (v *View) Stats() ViewStats {
 func (v *View) markAllDirty(epcs []string) {
 	v.mu.Lock()
 	for _, e := range epcs {
-		v.dirty[e] = struct{}{}
+		if a := v.assets[e]; a != nil {
+			v.markDirty(e, a)
+		}
 	}
 	v.mu.Unlock()
 }

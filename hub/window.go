@@ -1,6 +1,7 @@
 package hub
 
 import (
+	"hash/maphash"
 	"math/bits"
 	"slices"
 	"sort"
@@ -229,12 +230,11 @@ func (w *window) firstUnseenRun() (lo, hi uint64, ok bool) {
 // bytes is the memory the window holds.
 func (w *window) bytes() int { return cap(w.words)*8 + cap(w.fps) + 48 }
 
-// fingerprint is one byte of FNV-1a of the value.
+var fpSeed = maphash.MakeSeed()
+
+// fingerprint is one byte of a hash of the value (compared only within
+// this process).
 func fingerprint(v []byte) uint8 {
-	h := uint32(2166136261)
-	for _, c := range v {
-		h ^= uint32(c)
-		h *= 16777619
-	}
-	return uint8(h ^ h>>8 ^ h>>16 ^ h>>24)
+	h := maphash.Bytes(fpSeed, v)
+	return uint8(h ^ h>>8 ^ h>>16 ^ h>>24 ^ h>>32 ^ h>>40 ^ h>>48 ^ h>>56)
 }
