@@ -31,6 +31,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/rfidgw/rfidgw/hub"
+	"github.com/rfidgw/rfidgw/internal/schema"
 	"github.com/rfidgw/rfidgw/internal/testkit"
 )
 
@@ -246,7 +247,7 @@ func TestFleet(t *testing.T) {
 	if testing.Short() {
 		t.Skip("fleet test skipped in -short")
 	}
-	sz := fleetSize{floors: 12, assets: 4, phases: 3, killsPerPhase: 4}
+	sz := fleetSize{floors: 12, assets: 5, phases: 4, killsPerPhase: 4}
 	if *fleetFull {
 		sz = fleetSize{floors: 16, assets: 12, phases: 6, killsPerPhase: 8}
 	}
@@ -468,6 +469,7 @@ func TestFleet(t *testing.T) {
 		}
 		time.Sleep(time.Second)
 	}
+	checkStatuses(t, brokers, floorID(plan.wiped))
 	mode := "short"
 	if *fleetFull {
 		mode = "full"
@@ -479,6 +481,47 @@ func TestFleet(t *testing.T) {
 	}
 	if final.holes > 0 || final.missing > 0 || final.wrong > 0 || final.gateways != sz.floors {
 		t.Errorf("fleet: %+v", final)
+	}
+}
+
+// checkStatuses validates every gateway status against
+// docs/status.schema.json and checks that reader state changes were sent
+// and that the wiped gateway announced its new epoch.
+func checkStatuses(t *testing.T, brokers []string, wiped string) {
+	t.Helper()
+	cl, err := kgo.NewClient(kgo.SeedBrokers(brokers...), kgo.ConsumeTopics("rfid.gateway-status"),
+		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()), kgo.FetchMaxWait(200*time.Millisecond))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+	defer cancel()
+	kinds := map[string]int{}
+	newEpochs := map[string]int{}
+	for ctx.Err() == nil {
+		for _, r := range cl.PollFetches(ctx).Records() {
+			if err := schema.ValidateStatus(r.Value); err != nil {
+				t.Errorf("status %s: %v", r.Value, err)
+				continue
+			}
+			var st struct {
+				Gateway  string `json:"gateway"`
+				Kind     string `json:"kind"`
+				NewEpoch bool   `json:"new_epoch"`
+			}
+			json.Unmarshal(r.Value, &st)
+			kinds[st.Kind]++
+			if st.NewEpoch {
+				newEpochs[st.Gateway]++
+			}
+		}
+	}
+	if kinds["reader"] == 0 || kinds["startup"] == 0 || kinds["heartbeat"] == 0 {
+		t.Errorf("status kinds %v: want reader state changes, startups and heartbeats", kinds)
+	}
+	if newEpochs[wiped] < 2 { // the first start and the start after the wipe
+		t.Errorf("new_epoch statuses %v: want 2 of %s", newEpochs, wiped)
 	}
 }
 
