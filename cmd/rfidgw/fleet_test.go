@@ -65,9 +65,9 @@ type read struct {
 }
 
 // fleetPlan generates every phase's reads per floor and the expected
-// timelines. Per phase (120 s of reads time): stay tags are read on their
+// timelines. Per phase (420 s of reads time): stay tags are read on their
 // rack throughout; per floor one asset moves to another rack, one moves to
-// another floor (depart, then placement there 40 s later) and the visitor
+// another floor (depart 300 s after its last read, placement there 20 s later) and the visitor
 // crosses the gate (inward, later outward).
 type fleetPlan struct {
 	size   fleetSize
@@ -88,7 +88,9 @@ func newFleetPlan(sz fleetSize, seed uint64) *fleetPlan {
 		}
 		p.assets = append(p.assets, &fleetAsset{epc: fmt.Sprintf("E2801170%02X%014X", f, 0), floor: f, gate: true})
 	}
-	const phaseLen = 120
+	// lost_after is 300 s of reads time: after a file ends the gateway's
+	// clock goes on with the wall clock, and the test must not wait that long.
+	const phaseLen = 420
 	for ph := 0; ph < sz.phases; ph++ {
 		base := fleetT0.Add(time.Duration(ph*(phaseLen+30)) * time.Second)
 		at := func(s int) time.Time { return base.Add(time.Duration(s) * time.Second) }
@@ -139,7 +141,7 @@ func newFleetPlan(sz fleetSize, seed uint64) *fleetPlan {
 				f2 := (f + 1 + rng.IntN(sz.floors-1)) % sz.floors
 				r2 := 1 + rng.IntN(4)
 				rackReads(f, a.epc, r, 0, 20)
-				rackReads(f2, a.epc, r2, 60, phaseLen)
+				rackReads(f2, a.epc, r2, 340, phaseLen)
 				if replace {
 					a.want = append(a.want, expMove{"rack_move", "", rackZone(f, r), floorID(f)})
 				}
@@ -184,6 +186,11 @@ func writeReads(t *testing.T, path string, rs []read) map[string]int {
 	defer f.Close()
 	w := bufio.NewWriter(f)
 	n := map[string]int{"dock": 0, "rack-row": 0}
+	if len(rs) > 0 { // the readers come online (a reader state change for the status topic)
+		for _, r := range []string{"dock", "rack-row"} {
+			fmt.Fprintf(w, `{"time":"%s","reader":"%s","status":"online"}`+"\n", rs[0].t.Add(-time.Second).Format(time.RFC3339Nano), r)
+		}
+	}
 	for _, r := range rs {
 		fmt.Fprintf(w, `{"time":"%s","reader":"%s","antenna":%d,"epc":"%s","rssi":-50.0}`+"\n", r.t.Format(time.RFC3339Nano), r.reader, r.antenna, r.epc)
 		n[r.reader]++
@@ -202,7 +209,7 @@ func fleetConfig(t *testing.T, dir string, f int, reads string, brokers []string
 	for r := 1; r <= 4; r++ {
 		fmt.Fprintf(&b, "  - id: %s\n    kind: rack\n    floor: \"%d\"\n    room: \"%d.1\"\n    row: A\n    rack: \"%d\"\n    antennas: [{reader: rack-row, antennas: [%d]}]\n", rackZone(f, r), f, f, r, r)
 	}
-	b.WriteString("edge:\n  min_rssi: -75\n  min_reads: 2\n  presence_window: 3s\n  dwell: 5s\n  hysteresis_db: 6\n  lost_after: 20s\n  gate_window: 10s\n")
+	b.WriteString("edge:\n  min_rssi: -75\n  min_reads: 2\n  presence_window: 3s\n  dwell: 5s\n  hysteresis_db: 6\n  lost_after: 300s\n  gate_window: 10s\n")
 	b.WriteString("buffer:\n  max_bytes: 64MiB\n  min_free_disk: 1MiB\n")
 	fmt.Fprintf(&b, "uplink:\n  kafka:\n    brokers: [%s]\n    heartbeat: 1s\n", strings.Join(brokers, ", "))
 	fmt.Fprintf(&b, "http:\n  listen: 127.0.0.1:%d\n", port)
