@@ -1,14 +1,16 @@
 # rfidgw: the two commands that matter are `make demo` and `make test`.
 SHELL := /bin/bash
 GO ?= go
-VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+# One version string for the binary, the .deb and build_info: git describe
+# made Debian-valid by scripts/version.sh (v1.2.0-3-gabc1234 -> 1.2.0+3.gabc1234).
+override VERSION := $(shell VERSION='$(VERSION)' ./scripts/version.sh)
 COMMIT  ?= $(shell git rev-parse --short HEAD 2>/dev/null || echo unknown)
 DATE    ?= $(shell date -u +%Y-%m-%dT%H:%M:%SZ)
 LDFLAGS := -X main.version=$(VERSION) -X main.commit=$(COMMIT) -X main.date=$(DATE)
 FUZZTIME ?= 8s
 # Debian packages the tests need: command -> package, installed with apt when
 # missing (root only; otherwise the tests that need them skip and say why).
-APT_CMDS := mosquitto:mosquitto chromium:chromium dpkg-deb:dpkg
+APT_CMDS := mosquitto:mosquitto chromium:chromium dpkg-deb:dpkg promtool:prometheus
 
 .PHONY: all build deps test vet unit fuzz-short fuzz bench demo clean deb deb-test chaos fleet demo-fleet
 

@@ -1,5 +1,43 @@
 package buffer
 
+// The committer, and the lock story of the whole Queue.
+//
+// Ownership. One goroutine, the committer (run), is the only writer of
+// buffer.db and buffer.seq: Append hands it requests over q.reqs, Ack and
+// Lease wake it with q.kick, its ticker drives the probe, due gap events,
+// the disk check and compaction. The fields marked "committer only" in
+// Queue are its own and need no lock.
+//
+// Two locks, taken in this order (dbMu before mu), neither ever held while
+// waiting on a channel:
+//
+//   - q.mu guards the in-memory view shared with the callers: the mirror of
+//     the committed bookkeeping (st, ends, file sizes), readiness (readyErr,
+//     diskFull), the leases (readPos, leaseEpoch), the ack set, the corrupt
+//     records and the notify channels. It is held only to copy values in or
+//     out, never across a bbolt write call or an fsync.
+//   - q.dbMu guards the q.db handle itself. Every transaction (Lease's
+//     reads, LoadState, the committer's own commits) holds it for reading;
+//     the committer takes it for writing only to swap the file (compaction,
+//     reopen).
+//
+// Closing. q.closing, closed once by Close, is the only "closed" flag; q.done
+// is closed when the committer has answered every request it took. Append
+// hands a request over and then waits for its answer or for q.done: a
+// request still untaken then is abandoned (ErrClosed), one the committer
+// took always has its answer first.
+//
+// Leases need no lock of their own: Lease reads from readPos and claims what
+// it read only if readPos did not move meanwhile (else it reads again), so
+// two callers never get the same record.
+//
+// One commit (commit): take the work from the shared view (takeWork),
+// reserve seqs in buffer.seq and measure the disk (prepare), run one bbolt
+// transaction whose steps are the methods of txn (apply), then publish its
+// result to the view and answer the callers (publish), or on an error answer
+// them with ErrWrite, put the acks back and mark the buffer not ready
+// (failed).
+
 import (
 	"errors"
 	"fmt"
@@ -103,6 +141,20 @@ func (r *appendReq) restore() {
 	}
 }
 
+// work is what one commit takes from the shared view.
+type work struct {
+	batch     []*appendReq
+	acks      []uint64 // acked seqs to delete (sorted; at most 16 batches' worth)
+	moreAcks  bool     // acks left for the next commit
+	corr      []uint64 // corrupt records found by Lease, to quarantine
+	readyErr  error    // writes are refused (only a probe commit runs)
+	diskFull  bool     // the disk is at min_free_disk (Ready says ErrDiskFull)
+	st        metaState
+	dataBytes int64 // bbolt's high-water mark
+}
+
+func (w *work) idle() bool { return len(w.batch) == 0 && len(w.acks) == 0 && len(w.corr) == 0 }
+
 // txResult is what one transaction did, applied to memory after it
 // committed.
 type txResult struct {
@@ -115,98 +167,148 @@ type txResult struct {
 	dropLast  uint64
 	gaps      []edge.Event // gap events written
 	rejected  map[*appendReq]error
-	added     bool // records were added
+	added     bool  // records were added
+	diskBound bool  // events did not fit because of min_free_disk
+	diskRoom  int64 // the disk headroom when they did not
 }
 
 // commit runs one transaction for batch plus the waiting acks and corrupt
 // records. probe is set by the tick while writes fail.
 func (q *Queue) commit(batch []*appendReq, probe bool) {
+	w := q.takeWork(batch)
+	if w.readyErr != nil && !probe {
+		q.answerFailed(w, fmt.Errorf("buffer: not accepting events: %w", w.readyErr))
+		return
+	}
+	if w.idle() && !probe && !q.gapDue(w.st.gap, time.Now()) {
+		return
+	}
+	free, err := q.prepare(w)
+	var res *txResult
+	if err == nil {
+		res, err = q.runTx(w, free)
+	}
+	if err != nil {
+		q.failed(w, err)
+		return
+	}
+	q.publish(w, res)
+}
+
+// takeWork copies what the commit needs out of the shared view; the acks and
+// corrupt records taken are owned by this commit until it publishes or puts
+// them back.
+func (q *Queue) takeWork(batch []*appendReq) *work {
 	q.mu.Lock()
+	defer q.mu.Unlock()
 	// Deletes per transaction are capped: a huge delete transaction holds
 	// many bbolt nodes in memory and delays the appends behind it.
-	acks, corr, readyErr := q.acks.take(16*q.opts.MaxBatchEvents), q.corruptQ, q.readyErr
-	moreAcks := len(q.acks.queued) > 0
+	w := &work{
+		batch:     batch,
+		acks:      q.acks.take(16 * q.opts.MaxBatchEvents),
+		corr:      q.corruptQ,
+		readyErr:  q.readyErr,
+		diskFull:  q.diskFull != nil,
+		st:        q.st,
+		dataBytes: q.dataBytes,
+	}
+	w.moreAcks = len(q.acks.queued) > 0
 	q.corruptQ = nil
-	st := q.st
-	preallocated := max(0, q.fileBytes-q.dataBytes)
+	return w
+}
+
+// answerFailed tells every caller of the batch that nothing of it is stored
+// (their events get their seqs back) and returns the acks and corrupt
+// records to the shared view for the next commit.
+func (q *Queue) answerFailed(w *work, err error) {
+	for _, r := range w.batch {
+		r.restore() // collect encoded them with seqs
+		r.done <- err
+	}
+	q.mu.Lock()
+	q.acks.failed()
+	q.corruptQ = append(w.corr, q.corruptQ...)
 	q.mu.Unlock()
+}
 
-	putBack := func() {
-		q.mu.Lock()
-		q.acks.failed()
-		q.corruptQ = append(corr, q.corruptQ...)
-		q.mu.Unlock()
-	}
-	if readyErr != nil && !probe {
-		err := fmt.Errorf("buffer: not accepting events: %w", readyErr)
-		for _, r := range batch {
-			r.restore() // collect encoded them with seqs
-			r.done <- err
-		}
-		putBack()
-		return
-	}
-	dueGap := st.gap.open() && time.Since(time.Unix(0, st.gap.since)) >= q.opts.GapInterval
-	if len(batch) == 0 && len(acks) == 0 && len(corr) == 0 && !probe && !dueGap {
-		return
-	}
-
-	nev := uint64(len(corr)) + 1 // gap events
-	for _, r := range batch {
+// prepare does what must precede the transaction: raise the seq ceiling in
+// buffer.seq above every seq it may assign (one gap event per corrupt
+// record, one for a run of losses, and the batch), publish that bound for
+// Ack, measure the disk and reopen a file a failed compaction left closed.
+// free is -1 when there is no disk bound to apply.
+func (q *Queue) prepare(w *work) (free int64, err error) {
+	nev := uint64(len(w.corr)) + 1 // gap events
+	for _, r := range w.batch {
 		nev += uint64(len(r.events))
 	}
-	var err error
-	if st.lastSeq+nev+1 >= q.ceiling {
-		c := st.lastSeq + nev + 1 + q.opts.SeqBlock
-		if err = writeSeqCeiling(q.dir, c, q.opts.NoSync); err == nil {
-			q.ceiling = c
-		}
-	}
-	free := int64(-1) // no disk bound
-	if err == nil && len(batch) > 0 && q.opts.MinFreeDisk > 0 {
+	err = q.reserveSeqs(w.st.lastSeq + nev)
+	free = -1
+	if err == nil && len(w.batch) > 0 && q.opts.MinFreeDisk > 0 {
 		if free, err = freeDisk(q.dir); err == nil {
-			free += preallocated
+			free += q.preallocated(w.dataBytes)
 		}
 	}
 	q.mu.Lock()
-	q.maxSeq = st.lastSeq + nev
+	q.maxSeq = w.st.lastSeq + nev
 	q.mu.Unlock()
 	if err == nil && q.db == nil { // a reopen after compaction failed
 		err = q.reopen()
 	}
-	var res *txResult
+	return free, err
+}
+
+// reserveSeqs makes sure buffer.seq's ceiling is above last.
+func (q *Queue) reserveSeqs(last uint64) error {
+	if last+1 < q.ceiling {
+		return nil
+	}
+	c := last + 1 + q.opts.SeqBlock
+	if err := writeSeqCeiling(q.dir, c, q.opts.NoSync); err != nil {
+		return err
+	}
+	q.ceiling = c
+	return nil
+}
+
+// runTx runs the write transaction of w.
+func (q *Queue) runTx(w *work, free int64) (*txResult, error) {
 	start := time.Now()
-	if err == nil {
-		q.dbMu.RLock()
-		err = q.db.Update(func(tx *bolt.Tx) error {
-			var err error
-			res, err = q.apply(tx, st, batch, acks, corr, free, start)
+	var res *txResult
+	q.dbMu.RLock()
+	err := q.db.Update(func(tx *bolt.Tx) error {
+		t := q.newTxn(tx, w, free, start)
+		if err := t.apply(w); err != nil {
 			return err
-		})
-		q.dbMu.RUnlock()
-	}
+		}
+		res = &t.res
+		return nil
+	})
+	q.dbMu.RUnlock()
 	metrics.BufferCommitSeconds.Observe(time.Since(start).Seconds())
+	return res, err
+}
 
-	if err != nil {
-		metrics.BufferWriteErrors.Inc()
-		werr := fmt.Errorf("%w: %w", ErrWrite, err)
-		for _, r := range batch {
-			r.restore()
-			r.done <- werr
-		}
-		putBack()
-		q.mu.Lock()
-		q.maxSeq = 0
-		wasReady := q.readyErr == nil
-		q.readyErr = werr
-		q.mu.Unlock()
-		if wasReady {
-			q.log.Error("buffer commit failed: refusing writes until a probe commit succeeds", "err", err)
-		}
-		q.resync()
-		return
+// failed handles a commit that did not happen (or may not have): the callers
+// get ErrWrite, the buffer refuses writes until a probe commit succeeds, and
+// the bookkeeping is read again from the file.
+func (q *Queue) failed(w *work, err error) {
+	metrics.BufferWriteErrors.Inc()
+	werr := fmt.Errorf("%w: %w", ErrWrite, err)
+	q.answerFailed(w, werr)
+	q.mu.Lock()
+	q.maxSeq = 0
+	wasReady := q.readyErr == nil
+	q.readyErr = werr
+	q.mu.Unlock()
+	if wasReady {
+		q.log.Error("buffer commit failed: refusing writes until a probe commit succeeds", "err", err)
 	}
+	q.resync()
+}
 
+// publish applies a committed transaction to the shared view, wakes Lease
+// and the waiters for deletes, and answers the callers.
+func (q *Queue) publish(w *work, res *txResult) {
 	// The ends are read after the commit: a write transaction's cursor can
 	// loop on leaves its own deletes emptied (bbolt rebalances on commit).
 	if res.st.count > 0 {
@@ -224,7 +326,7 @@ func (q *Queue) commit(batch []*appendReq, probe bool) {
 		q.kickPrealloc()
 	}
 	q.maxSeq = 0
-	if len(acks) > 0 {
+	if len(w.acks) > 0 {
 		close(q.acksGone)
 		q.acksGone = make(chan struct{})
 	}
@@ -241,11 +343,17 @@ func (q *Queue) commit(batch []*appendReq, probe bool) {
 	if recovered {
 		q.log.Info("buffer writes succeed again")
 	}
-	if moreAcks {
+	if res.diskBound {
+		q.setDiskFull(res.diskRoom)
+	}
+	if !res.st.gap.open() {
+		q.gapNow = false
+	}
+	if w.moreAcks {
 		q.kickCommitter()
 	}
 	q.report(res, now) // before the callers learn the outcome, so the metrics already say it
-	for _, r := range batch {
+	for _, r := range w.batch {
 		r.done <- res.rejected[r] // nil unless rejected
 	}
 }
@@ -300,160 +408,239 @@ func (q *Queue) resync() {
 	q.mu.Unlock()
 }
 
-// apply is the body of one write transaction. It must not return an error
-// for a full buffer: losses are bookkeeping, committed like everything else.
-func (q *Queue) apply(tx *bolt.Tx, st metaState, batch []*appendReq, acks, corr []uint64, free int64, now time.Time) (*txResult, error) {
-	evb := tx.Bucket(bucketEvents)
-	evb.FillPercent = 1.0 // append-only keys: full pages halve the file
-	res := &txResult{}
+// txn is one write transaction in progress: apply runs its steps in order.
+// It must not fail for a full buffer: losses are bookkeeping, committed like
+// everything else.
+type txn struct {
+	q   *Queue
+	tx  *bolt.Tx
+	evb *bolt.Bucket
+	now time.Time
+	st  metaState // the bookkeeping, changed by each step, written last
+	// diskRoom is what the disk still takes above min_free_disk, counting
+	// records 5/4 (pages cost more than payload: headers, branches); 1<<62
+	// without a disk bound.
+	diskRoom int64
+	diskFull bool         // the disk was already at min_free_disk (Ready)
+	dropping bool         // drop_oldest had to make room in this transaction
+	dropCur  *bolt.Cursor // drop_oldest's cursor, kept across requests
+	res      txResult
+}
 
-	// Deletes of delivered records.
-	if len(acks) > 0 { // sorted by ackSet.take
-		c := evb.Cursor()
-		for _, s := range acks {
-			k := seqKey(s)
-			if ck, v := c.Seek(k); ck != nil && string(ck) == string(k) {
-				st.bytes -= int64(len(v))
-				st.count--
-				if err := c.Delete(); err != nil {
-					return nil, err
-				}
-			}
-		}
-	}
-
-	// Corrupt records found by Lease: keep them aside, and record each as a
-	// lost event (a gap event of its own, written now).
-	if len(corr) > 0 {
-		cb := tx.Bucket(bucketCorrupt)
-		for _, s := range corr {
-			k := seqKey(s)
-			v := evb.Get(k)
-			if v == nil {
-				continue
-			}
-			if err := cb.Put(k, slices.Clone(v)); err != nil {
-				return nil, err
-			}
-			st.bytes -= int64(len(v))
-			st.count--
-			if err := evb.Delete(k); err != nil {
-				return nil, err
-			}
-			res.dropped++
-			res.dropFirst, res.dropLast = s, s
-			var g gapState
-			g.add(s, s, 1, now)
-			if err := q.writeGap(evb, &st, g, now, res); err != nil {
-				return nil, err
-			}
-		}
-		res.quarant = corr
-	}
-
-	if st.gap.open() && now.Sub(time.Unix(0, st.gap.since)) >= q.opts.GapInterval {
-		if err := q.closeGap(evb, &st, now, res); err != nil {
-			return nil, err
-		}
-	}
-
+func (q *Queue) newTxn(tx *bolt.Tx, w *work, free int64, now time.Time) *txn {
+	t := &txn{q: q, tx: tx, evb: tx.Bucket(bucketEvents), now: now, st: w.st, diskFull: w.diskFull}
+	t.evb.FillPercent = 1.0 // append-only keys: full pages halve the file
 	// Headroom on the filesystem: free space minus min_free_disk, plus the
-	// preallocated room and the free pages inside the file, which bbolt
-	// uses before growing it.
-	// Pages cost more than payload (headers, branches): count 5/4.
-	diskRoom := int64(1) << 62
+	// preallocated room (in free) and the free pages inside the file, which
+	// bbolt uses before growing it.
+	t.diskRoom = int64(1) << 62
 	if free >= 0 {
-		diskRoom = free - q.opts.MinFreeDisk + int64(tx.DB().Stats().FreePageN)*int64(tx.DB().Info().PageSize)
+		t.diskRoom = free - q.opts.MinFreeDisk + int64(tx.DB().Stats().FreePageN)*int64(tx.DB().Info().PageSize)
 	}
-	fits := func(need int64) bool {
-		return st.bytes+need <= q.opts.MaxBytes && need*5/4 <= diskRoom
-	}
-	droppedHere := false
-	var dropCur *bolt.Cursor
+	return t
+}
 
-	for _, r := range batch {
-		q.encode(r, st.lastSeq+1)
-		need := int64(len(r.buf))
-		if !fits(need) && q.opts.OnFull == DropOldest && len(r.events) > 0 {
-			if dropCur == nil {
-				dropCur = evb.Cursor()
-			}
-			if err := q.dropOldest(dropCur, &st, &diskRoom, need, fits, now, res); err != nil {
-				return nil, err
-			}
-			droppedHere = true
+// apply is the body of the transaction.
+func (t *txn) apply(w *work) error {
+	if err := t.deleteAcked(w.acks); err != nil {
+		return err
+	}
+	if err := t.quarantine(w.corr); err != nil {
+		return err
+	}
+	if t.q.gapDue(t.st.gap, t.now) {
+		if err := t.closeGap(); err != nil {
+			return err
 		}
-		if !fits(need) && len(r.events) > 0 {
-			// reject_new, or drop_oldest with nothing left to drop: the
-			// events of this call are lost; their seqs are used up.
-			first, last := st.lastSeq+1, st.lastSeq+uint64(len(r.events))
-			st.lastSeq = last
-			st.gap.add(first, last, uint64(len(r.events)), now)
-			res.dropped += uint64(len(r.events))
-			if res.dropFirst == 0 {
-				res.dropFirst = first
+	}
+	for _, r := range w.batch {
+		if err := t.add(r); err != nil {
+			return err
+		}
+	}
+	if len(t.res.gaps) > 0 {
+		t.res.added = true
+	}
+	if err := writeMeta(t.tx.Bucket(bucketMeta), &t.st); err != nil {
+		return err
+	}
+	t.res.st = t.st
+	t.res.dataBytes = t.tx.Size()
+	return nil
+}
+
+// deleteAcked deletes the records Kafka acknowledged (acks sorted).
+func (t *txn) deleteAcked(acks []uint64) error {
+	if len(acks) == 0 {
+		return nil
+	}
+	c := t.evb.Cursor()
+	for _, s := range acks {
+		k := seqKey(s)
+		if ck, v := c.Seek(k); ck != nil && string(ck) == string(k) {
+			t.st.bytes -= int64(len(v))
+			t.st.count--
+			if err := c.Delete(); err != nil {
+				return err
 			}
-			res.dropLast = last
-			if res.rejected == nil {
-				res.rejected = make(map[*appendReq]error)
-			}
-			res.rejected[r] = fmt.Errorf("%w: %d events (seq %d..%d) dropped: %d of max_bytes %d used, %d bytes of disk headroom above min_free_disk",
-				ErrFull, len(r.events), first, last, st.bytes, q.opts.MaxBytes, diskRoom)
+		}
+	}
+	return nil
+}
+
+// quarantine moves the corrupt records Lease found to the corrupt bucket
+// (kept for forensics) and records each as a lost event with a gap event of
+// its own, written now.
+func (t *txn) quarantine(corr []uint64) error {
+	if len(corr) == 0 {
+		return nil
+	}
+	cb := t.tx.Bucket(bucketCorrupt)
+	for _, s := range corr {
+		k := seqKey(s)
+		v := t.evb.Get(k)
+		if v == nil {
 			continue
 		}
-		// Room returned: a run of losses ends with its gap event, written
-		// before these events. After drop_oldest had to drop, wait until
-		// there is room for another sixteenth of max_bytes (in the file and
-		// on the disk) so that a full buffer writes one gap event per
-		// GapInterval, not one per commit.
-		if st.gap.open() && !droppedHere && (q.opts.OnFull == RejectNew || fits(need+q.opts.MaxBytes/16)) {
-			if err := q.closeGap(evb, &st, now, res); err != nil {
-				return nil, err
-			}
-			q.encode(r, st.lastSeq+1)
-			need = int64(len(r.buf))
+		if err := cb.Put(k, slices.Clone(v)); err != nil {
+			return err
 		}
-		for i := range r.events {
-			s := r.firstSeq + uint64(i)
-			startOff := 0
-			if i > 0 {
-				startOff = r.ends[i-1]
-			}
-			if err := evb.Put(q.key(s), r.buf[startOff:r.ends[i]]); err != nil {
-				return nil, err
-			}
+		t.st.bytes -= int64(len(v))
+		t.st.count--
+		if err := t.evb.Delete(k); err != nil {
+			return err
 		}
-		if len(r.events) > 0 {
-			st.lastSeq = r.firstSeq + uint64(len(r.events)) - 1
-			st.count += uint64(len(r.events))
-			st.bytes += need
-			diskRoom -= need * 5 / 4
-			res.added = true
-		}
-		if len(r.state) > 0 {
-			sb := tx.Bucket(bucketState)
-			for _, c := range r.state {
-				var err error
-				if c.Value == nil {
-					err = sb.Delete(c.Key)
-				} else {
-					err = sb.Put(c.Key, c.Value)
-				}
-				if err != nil {
-					return nil, fmt.Errorf("state key %q: %w", c.Key, err)
-				}
-			}
+		t.res.dropped++
+		t.res.dropFirst, t.res.dropLast = s, s
+		var g gapState
+		g.add(s, s, 1, t.now)
+		if err := t.writeGap(g); err != nil {
+			return err
 		}
 	}
-	if len(res.gaps) > 0 {
-		res.added = true
+	t.res.quarant = corr
+	return nil
+}
+
+// fits says whether need more payload bytes fit under max_bytes and on the
+// disk.
+func (t *txn) fits(need int64) bool {
+	return t.st.bytes+need <= t.q.opts.MaxBytes && need*5/4 <= t.diskRoom
+}
+
+// add stores one Append request (events and state changes), making room
+// under drop_oldest, or records its events as lost when they do not fit.
+func (t *txn) add(r *appendReq) error {
+	q := t.q
+	q.encode(r, t.st.lastSeq+1)
+	need := int64(len(r.buf))
+	if len(r.events) > 0 {
+		if need*5/4 > t.diskRoom && !t.res.diskBound {
+			t.res.diskBound, t.res.diskRoom = true, t.diskRoom
+		}
+		if !t.fits(need) && q.opts.OnFull == DropOldest {
+			if err := t.dropOldest(need); err != nil {
+				return err
+			}
+		}
+		if !t.fits(need) {
+			t.lose(r)
+			return nil
+		}
 	}
-	if err := writeMeta(tx.Bucket(bucketMeta), &st); err != nil {
-		return nil, err
+	if t.roomReturned(need) {
+		// A run of losses ends with its gap event, written before these
+		// events (which then get the seqs after it).
+		if err := t.closeGap(); err != nil {
+			return err
+		}
+		q.encode(r, t.st.lastSeq+1)
+		need = int64(len(r.buf))
 	}
-	res.st = st
-	res.dataBytes = tx.Size()
-	return res, nil
+	if err := t.putEvents(r, need); err != nil {
+		return err
+	}
+	return t.putState(r)
+}
+
+// roomReturned says whether the open run of losses ends before a request of
+// need bytes. Under reject_new as soon as it fits; after drop_oldest had to
+// drop, only once there is room for another sixteenth of max_bytes in the
+// file and the disk is no longer at min_free_disk (Ready), so that a full
+// buffer writes one gap event per GapInterval, not one per commit.
+func (t *txn) roomReturned(need int64) bool {
+	if !t.st.gap.open() || t.dropping {
+		return false
+	}
+	if t.q.opts.OnFull == RejectNew {
+		return true
+	}
+	return t.st.bytes+need+t.q.opts.MaxBytes/16 <= t.q.opts.MaxBytes && !t.diskFull && t.fits(need)
+}
+
+// lose records the events of r as lost (reject_new, or drop_oldest with
+// nothing left to drop): their seqs are used up and go into the open gap.
+func (t *txn) lose(r *appendReq) {
+	first, last := t.st.lastSeq+1, t.st.lastSeq+uint64(len(r.events))
+	t.st.lastSeq = last
+	t.st.gap.add(first, last, uint64(len(r.events)), t.now)
+	t.noteDropped(first, last, uint64(len(r.events)))
+	if t.res.rejected == nil {
+		t.res.rejected = make(map[*appendReq]error)
+	}
+	t.res.rejected[r] = fmt.Errorf("%w: %d events (seq %d..%d) dropped: %d of max_bytes %d used, %d bytes of disk headroom above min_free_disk",
+		ErrFull, len(r.events), first, last, t.st.bytes, t.q.opts.MaxBytes, t.diskRoom)
+}
+
+func (t *txn) noteDropped(first, last, n uint64) {
+	t.res.dropped += n
+	if t.res.dropFirst == 0 {
+		t.res.dropFirst = first
+	}
+	t.res.dropLast = last
+}
+
+// putEvents stores r's encoded records (need bytes).
+func (t *txn) putEvents(r *appendReq, need int64) error {
+	if len(r.events) == 0 {
+		return nil
+	}
+	for i := range r.events {
+		s := r.firstSeq + uint64(i)
+		startOff := 0
+		if i > 0 {
+			startOff = r.ends[i-1]
+		}
+		if err := t.evb.Put(t.q.key(s), r.buf[startOff:r.ends[i]]); err != nil {
+			return err
+		}
+	}
+	t.st.lastSeq = r.firstSeq + uint64(len(r.events)) - 1
+	t.st.count += uint64(len(r.events))
+	t.st.bytes += need
+	t.diskRoom -= need * 5 / 4
+	t.res.added = true
+	return nil
+}
+
+// putState applies r's edge-state changes.
+func (t *txn) putState(r *appendReq) error {
+	if len(r.state) == 0 {
+		return nil
+	}
+	sb := t.tx.Bucket(bucketState)
+	for _, c := range r.state {
+		var err error
+		if c.Value == nil {
+			err = sb.Delete(c.Key)
+		} else {
+			err = sb.Put(c.Key, c.Value)
+		}
+		if err != nil {
+			return fmt.Errorf("state key %q: %w", c.Key, err)
+		}
+	}
+	return nil
 }
 
 // key returns an 8-byte key that stays valid until the transaction commits
@@ -474,20 +661,21 @@ func (q *Queue) key(seq uint64) []byte {
 // Records the uplink has leased are in the producer's hands and will reach
 // Kafka (or be handed out again after a Rewind): dropping them would make the
 // gap event claim losses the hub then receives. So only records not leased
-// are dropped, oldest first. When that is not enough (a buffer smaller than
-// the in-flight window), the caller drops the new events instead: either way
-// the gap event names exactly the events that are lost.
-func (q *Queue) dropOldest(c *bolt.Cursor, st *metaState, diskRoom *int64, need int64, fits func(int64) bool, now time.Time, res *txResult) error {
+// (from readPos on) are dropped, oldest first. When that is not enough (a
+// buffer smaller than the in-flight window), the caller drops the new events
+// instead: either way the gap event names exactly the events that are lost.
+func (t *txn) dropOldest(need int64) error {
+	q := t.q
+	t.dropping = true
+	if t.dropCur == nil {
+		t.dropCur = t.evb.Cursor()
+	}
+	c := t.dropCur
 	q.mu.Lock()
 	leasedBelow := q.readPos
 	q.mu.Unlock()
-	return q.dropFrom(c, seqKey(leasedBelow), st, diskRoom, need, fits, now, res)
-}
-
-// dropFrom deletes records from key start on until need fits.
-func (q *Queue) dropFrom(c *bolt.Cursor, start []byte, st *metaState, diskRoom *int64, need int64, fits func(int64) bool, now time.Time, res *txResult) error {
 	var first, last, n uint64
-	for k, v := c.Seek(start); k != nil && !fits(need); {
+	for k, v := c.Seek(seqKey(leasedBelow)); k != nil && !t.fits(need); {
 		seq, _ := keySeq(k)
 		q.mu.Lock()
 		acked := q.acks.has(seq)
@@ -496,11 +684,11 @@ func (q *Queue) dropFrom(c *bolt.Cursor, start []byte, st *metaState, diskRoom *
 			k, v = c.Next()
 			continue
 		}
-		st.bytes -= int64(len(v))
-		st.count--
+		t.st.bytes -= int64(len(v))
+		t.st.count--
 		// Its pages are reused from the next commit on; min_free_disk is
 		// the margin for this one.
-		*diskRoom += int64(len(v)) * 5 / 4
+		t.diskRoom += int64(len(v)) * 5 / 4
 		if err := c.Delete(); err != nil {
 			return err
 		}
@@ -513,27 +701,31 @@ func (q *Queue) dropFrom(c *bolt.Cursor, start []byte, st *metaState, diskRoom *
 		k, v = c.Seek(seqKey(seq + 1))
 	}
 	if n > 0 {
-		st.gap.add(first, last, n, now)
-		res.dropped += n
-		if res.dropFirst == 0 {
-			res.dropFirst = first
-		}
-		res.dropLast = last
+		t.st.gap.add(first, last, n, t.now)
+		t.noteDropped(first, last, n)
 	}
 	return nil
 }
 
-// closeGap writes the gap event of the open run of losses.
-func (q *Queue) closeGap(evb *bolt.Bucket, st *metaState, now time.Time, res *txResult) error {
-	g := st.gap
-	st.gap = gapState{}
-	return q.writeGap(evb, st, g, now, res)
+// gapDue says whether the open run of losses g must get its gap event now:
+// GapInterval after its first loss, or at once when the disk headroom came
+// back (checkDiskFull) even if no event arrives to notice it.
+func (q *Queue) gapDue(g gapState, now time.Time) bool {
+	return g.open() && (q.gapNow || now.Sub(time.Unix(0, g.since)) >= q.opts.GapInterval)
 }
 
-func (q *Queue) writeGap(evb *bolt.Bucket, st *metaState, g gapState, now time.Time, res *txResult) error {
+// closeGap writes the gap event of the open run of losses.
+func (t *txn) closeGap() error {
+	g := t.st.gap
+	t.st.gap = gapState{}
+	return t.writeGap(g)
+}
+
+// writeGap stores the gap event of g with the next seq.
+func (t *txn) writeGap(g gapState) error {
 	ev := edge.Event{
-		Seq:      st.lastSeq + 1,
-		Gateway:  q.opts.Gateway,
+		Seq:      t.st.lastSeq + 1,
+		Gateway:  t.q.opts.Gateway,
 		Type:     edge.Gap,
 		Time:     time.Unix(0, g.since).UTC(),
 		Dropped:  g.dropped,
@@ -541,22 +733,23 @@ func (q *Queue) writeGap(evb *bolt.Bucket, st *metaState, g gapState, now time.T
 		LastSeq:  g.last,
 	}
 	if g.since == 0 {
-		ev.Time = now.UTC()
+		ev.Time = t.now.UTC()
 	}
-	rec := appendRecord(nil, &ev, now)
-	if err := evb.Put(seqKey(ev.Seq), rec); err != nil {
+	rec := appendRecord(nil, &ev, t.now)
+	if err := t.evb.Put(seqKey(ev.Seq), rec); err != nil {
 		return err
 	}
-	st.lastSeq = ev.Seq
-	st.count++
-	st.bytes += int64(len(rec))
-	res.gaps = append(res.gaps, ev)
+	t.st.lastSeq = ev.Seq
+	t.st.count++
+	t.st.bytes += int64(len(rec))
+	t.res.gaps = append(t.res.gaps, ev)
 	return nil
 }
 
 // tick publishes the lag, writes a due gap event, probes while writes fail
 // and compacts a large, nearly empty file.
 func (q *Queue) tick(now time.Time) {
+	q.checkDiskFull()
 	q.mu.Lock()
 	q.updateMetricsLocked(now)
 	notReady := q.readyErr != nil
@@ -576,7 +769,7 @@ func (q *Queue) tick(now time.Time) {
 			}
 		}
 		q.commit(nil, true)
-	case st.gap.open() && now.Sub(time.Unix(0, st.gap.since)) >= q.opts.GapInterval:
+	case q.gapDue(st.gap, now):
 		q.commit(nil, false)
 	default:
 		q.maybeCompact(now)

@@ -17,6 +17,12 @@ var (
 	// ErrWrite: a commit failed (disk full, fsync error); the buffer refuses
 	// writes until a probe commit succeeds again (see Queue.Ready).
 	ErrWrite = errors.New("buffer: write failed")
+	// ErrDiskFull: Queue.Ready's reason while the filesystem is at
+	// min_free_disk. Appends still work: on_full decides (drop_oldest drops
+	// the oldest events, reject_new refuses the new ones), every loss is
+	// covered by a gap event, but the gateway is not doing its job and says
+	// so until the headroom is back.
+	ErrDiskFull = errors.New("buffer: filesystem at min_free_disk, events are being lost by policy")
 	// ErrLocked: another process (normally the running daemon) holds the
 	// buffer file's lock.
 	ErrLocked = errors.New("buffer: file is locked by another process (is rfidgw running?)")

@@ -334,8 +334,8 @@ func TestMinFreeDiskBound(t *testing.T) {
 	if !errors.Is(err, ErrFull) {
 		t.Fatalf("Append near min_free_disk: %v, want ErrFull (not a write error)", err)
 	}
-	if q.Ready() != nil {
-		t.Errorf("not ready at min_free_disk: %v", q.Ready())
+	if err := q.Ready(); !errors.Is(err, ErrDiskFull) || errors.Is(err, ErrWrite) {
+		t.Errorf("Ready at min_free_disk under reject_new: %v, want ErrDiskFull (events are refused by policy, writes work)", err)
 	}
 	free, _ := freeDisk(dir)
 	if free < 4<<20 {
@@ -382,5 +382,53 @@ func TestMinFreeDiskDropOldest(t *testing.T) {
 	}
 	if free, _ := freeDisk(dir); free < 4<<20 {
 		t.Errorf("free space fell to %d bytes, min_free_disk is %d", free, opts.MinFreeDisk)
+	}
+}
+
+// Issue 23: while the filesystem is at min_free_disk the buffer loses events
+// by policy; Ready says so (ErrDiskFull, Appends still succeed), the gap
+// event is written as soon as the headroom is back, and Ready turns nil.
+func TestDiskFullNotReadyWhileDropping(t *testing.T) {
+	dir := mountTmpfs(t, "8m")
+	filler := filepath.Join(dir, "filler")
+	writeFile(t, filler, make([]byte, 5<<20))
+	opts := testOptions()
+	opts.MinFreeDisk = 1 << 20
+	q := openQueue(t, dir, opts)
+	if err := q.Ready(); err != nil {
+		t.Fatalf("Ready with room on the disk: %v", err)
+	}
+	var dropped bool
+	for n := 0; n < 400 && !dropped; n++ {
+		if err := q.Append(context.Background(), testEvents(n*100, 100), nil); err != nil {
+			t.Fatalf("drop_oldest Append %d at min_free_disk: %v (must keep working)", n, err)
+		}
+		dropped = q.Stats().PendingGap > 0
+	}
+	if !dropped {
+		t.Fatal("the disk bound never made the buffer drop")
+	}
+	err := q.Ready()
+	if !errors.Is(err, ErrDiskFull) || !strings.Contains(err.Error(), "drop_oldest") {
+		t.Fatalf("Ready while dropping at min_free_disk: %v, want ErrDiskFull naming the policy", err)
+	}
+	if st := q.Stats(); st.DiskFull == "" || st.ReadyErr != "" {
+		t.Errorf("Stats while dropping at min_free_disk: DiskFull %q, ReadyErr %q", st.DiskFull, st.ReadyErr)
+	}
+	// Still not ready a few ticks later (no flapping back while full).
+	time.Sleep(10 * opts.TickInterval)
+	if err := q.Ready(); !errors.Is(err, ErrDiskFull) {
+		t.Fatalf("Ready flipped back while the disk is still full: %v", err)
+	}
+	// Space returns: without any new Append, Ready turns nil and the gap
+	// event is written.
+	if err := os.Remove(filler); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "Ready after space returned", func() bool { return q.Ready() == nil })
+	waitFor(t, "gap event after space returned", func() bool { return q.Stats().PendingGap == 0 })
+	recs := leaseAll(t, q)
+	if len(recs) == 0 || recs[len(recs)-1].Type != "gap" {
+		t.Fatalf("last record after space returned: %v, want the gap event", recs[len(recs)-1:])
 	}
 }

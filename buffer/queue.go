@@ -35,6 +35,7 @@ type Stats struct {
 	FileBytes       int64         // size of buffer.db on disk
 	PendingGap      uint64        // events lost whose gap event is not written yet
 	ReadyErr        string        // why writes are refused ("" when they work)
+	DiskFull        string        // why events are being lost by on_full because the filesystem is at min_free_disk ("" when not)
 }
 
 // Queue is the durable event queue. Open starts its committer goroutine;
@@ -65,19 +66,19 @@ type Queue struct {
 	opts      Options
 	log       *slog.Logger
 
-	// dbMu guards the db handle against compaction swapping it; the
-	// committer takes it for writing only to swap.
+	// The lock story is at the top of committer.go.
+
+	// dbMu guards the db handle against the committer swapping it
+	// (compaction, reopen); it takes it for writing only to swap.
 	dbMu sync.RWMutex
 	db   *bolt.DB
 
-	reqs     chan *appendReq
-	kick     chan struct{} // acks or corrupt records are waiting
-	closing  chan struct{}
-	done     chan struct{}
-	sendMu   sync.RWMutex // Close waits for Appends that are handing over a request
-	closeMu  sync.Mutex
-	closed   bool
-	closeErr error
+	reqs      chan *appendReq
+	kick      chan struct{} // acks or corrupt records are waiting
+	closing   chan struct{} // closed by Close: the one "closed" flag
+	closeOnce sync.Once
+	done      chan struct{} // closed when the committer has stopped
+	closeErr  error         // set by the committer before done is closed
 
 	preallocKick chan struct{}
 	preallocDone chan struct{}
@@ -86,9 +87,8 @@ type Queue struct {
 	ceiling     uint64 // every assigned seq is below it (buffer.seq)
 	lastCompact time.Time
 	lastDropLog time.Time
+	gapNow      bool // write the open gap event at the next commit (disk room is back)
 	keyScratch  []byte
-
-	leaseMu sync.Mutex // one Lease at a time, so two callers never get the same record
 
 	mu         sync.Mutex // guards everything below
 	st         metaState  // mirror of the last committed meta
@@ -96,7 +96,7 @@ type Queue struct {
 	fileBytes  int64 // size of buffer.db on disk (with preallocated room)
 	dataBytes  int64 // bbolt's high-water mark in it
 	readyErr   error
-	isClosed   bool
+	diskFull   error         // ErrDiskFull while the filesystem is at min_free_disk (see checkDiskFull)
 	notify     chan struct{} // closed and replaced when records were added
 	readPos    uint64        // next seq Lease reads from; everything below it is leased
 	leaseEpoch uint64        // bumped by Rewind
@@ -371,23 +371,20 @@ func (q *Queue) Append(ctx context.Context, events []edge.Event, state []StateCh
 		return nil
 	}
 	r := &appendReq{ctx: ctx, events: events, state: state, done: make(chan error, 1)}
-	q.sendMu.RLock()
-	q.mu.Lock()
-	closed, rerr := q.isClosed, q.readyErr
-	q.mu.Unlock()
-	if closed {
-		q.sendMu.RUnlock()
+	if q.isClosing() {
 		return ErrClosed
 	}
+	q.mu.Lock()
+	rerr := q.readyErr
+	q.mu.Unlock()
 	if rerr != nil {
-		q.sendMu.RUnlock()
 		return fmt.Errorf("buffer: not accepting events: %w", rerr)
 	}
 	select {
 	case q.reqs <- r:
-		q.sendMu.RUnlock()
+	case <-q.closing:
+		return ErrClosed
 	case <-ctx.Done():
-		q.sendMu.RUnlock()
 		return fmt.Errorf("buffer: append: %w", ctx.Err())
 	}
 	select {
@@ -399,6 +396,23 @@ func (q *Queue) Append(ctx context.Context, events []edge.Event, state []StateCh
 		}
 		// The committer has it: its outcome is decided within one commit.
 		return <-r.done
+	case <-q.done:
+		// The committer stopped: a request it never took is not stored;
+		// one it took was answered before it stopped.
+		if r.phase.CompareAndSwap(reqWaiting, reqAbandoned) {
+			return ErrClosed
+		}
+		return <-r.done
+	}
+}
+
+// isClosing says whether Close was called.
+func (q *Queue) isClosing() bool {
+	select {
+	case <-q.closing:
+		return true
+	default:
+		return false
 	}
 }
 
@@ -431,14 +445,12 @@ func (q *Queue) Lease(ctx context.Context, max int) ([]Record, error) {
 	if max <= 0 {
 		return nil, fmt.Errorf("%w: lease of %d records", ErrInvalid, max)
 	}
-	q.leaseMu.Lock()
-	defer q.leaseMu.Unlock()
 	for {
 		q.mu.Lock()
-		closed, pos, epoch, notify := q.isClosed, q.readPos, q.leaseEpoch, q.notify
+		pos, epoch, notify := q.readPos, q.leaseEpoch, q.notify
 		backlog, acksGone := q.acks.len(), q.acksGone
 		q.mu.Unlock()
-		if closed {
+		if q.isClosing() {
 			return nil, ErrClosed
 		}
 		if backlog >= maxPendingAcks {
@@ -458,11 +470,18 @@ func (q *Queue) Lease(ctx context.Context, max int) ([]Record, error) {
 			return nil, err
 		}
 		if next > pos {
+			// Claim what was read, unless another Lease claimed from pos
+			// meanwhile: then read again from where it ended. (After a
+			// Rewind the records are handed out anyway; they will be again.)
 			q.mu.Lock()
-			if q.leaseEpoch == epoch && next > q.readPos {
+			taken := q.leaseEpoch == epoch && q.readPos != pos
+			if q.leaseEpoch == epoch && !taken {
 				q.readPos = next
 			}
 			q.mu.Unlock()
+			if taken {
+				continue
+			}
 		}
 		if len(recs) > 0 {
 			return recs, nil
@@ -560,11 +579,10 @@ func (q *Queue) read(pos uint64, limit int) (recs []Record, next uint64, err err
 // once). Acking a seq that is not stored (already acked or dropped) is a
 // no-op; one that was never assigned is an error.
 func (q *Queue) Ack(seqs ...uint64) error {
-	q.mu.Lock()
-	if q.isClosed {
-		q.mu.Unlock()
+	if q.isClosing() {
 		return ErrClosed
 	}
+	q.mu.Lock()
 	var bad []uint64
 	last := max(q.st.lastSeq, q.maxSeq)
 	for _, s := range seqs {
@@ -606,6 +624,9 @@ func (q *Queue) Stats() Stats {
 	if q.readyErr != nil {
 		s.ReadyErr = q.readyErr.Error()
 	}
+	if q.diskFull != nil {
+		s.DiskFull = q.diskFull.Error()
+	}
 	return s
 }
 
@@ -628,32 +649,34 @@ func makeStats(m metaState, e ends, fileBytes int64, now time.Time) Stats {
 	return s
 }
 
-// Ready is nil while writes succeed, else the reason (disk full, fsync
-// failed, closed). It turns nil by itself once a probe commit succeeds.
+// Ready is nil while the buffer stores every event it is given, else the
+// reason:
+//   - ErrWrite: a commit failed (disk full, fsync failed); Append refuses
+//     events until a probe commit succeeds, then Ready turns nil by itself.
+//   - ErrDiskFull: the filesystem is at min_free_disk, so on_full is
+//     losing events (drop_oldest) or refusing them (reject_new), each loss
+//     covered by a gap event. Append still works. It turns nil once the
+//     headroom above min_free_disk is back to diskReadyMargin.
+//   - ErrClosed.
+//
+// A buffer at max_bytes is ready: that is the designed end of a long
+// uplink outage, reported by the lag, the gap events and the uplink state.
 func (q *Queue) Ready() error {
-	q.mu.Lock()
-	defer q.mu.Unlock()
-	if q.isClosed {
+	if q.isClosing() {
 		return ErrClosed
 	}
-	return q.readyErr
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if q.readyErr != nil {
+		return q.readyErr
+	}
+	return q.diskFull
 }
 
 // Close commits what is waiting, writes the freelist (so the next open is
 // fast) and closes the file.
 func (q *Queue) Close() error {
-	q.closeMu.Lock()
-	defer q.closeMu.Unlock()
-	if q.closed {
-		return q.closeErr
-	}
-	q.closed = true
-	q.sendMu.Lock()
-	q.mu.Lock()
-	q.isClosed = true
-	q.mu.Unlock()
-	close(q.closing)
-	q.sendMu.Unlock()
+	q.closeOnce.Do(func() { close(q.closing) })
 	<-q.done
 	<-q.preallocDone
 	q.closeEpoch()

@@ -135,6 +135,8 @@ func TestValidateNamesEveryProblem(t *testing.T) {
 			[]string{`edge.presence_window: 2m0s is outside (0s, 1m0s]`, `edge.lost_after: 0s must be positive`}},
 		{"override", func(c *Config) { d := -time.Second; c.Zones[1].Dwell = &d; x := 5.0; c.Zones[2].MinRSSI = &x },
 			[]string{`zones[1].dwell: -1s is negative`, `zones[2].min_rssi: 5 dBm is outside -150..0`}},
+		{"zero dwell", func(c *Config) { c.Settings.Dwell = 0; z := time.Duration(0); c.Zones[1].Dwell = &z },
+			[]string{`edge.dwell: 0s would move a tag on its first stronger read: set e.g. 5s (the default)`, `zones[1].dwell: 0s would move`}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

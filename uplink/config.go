@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/confluentinc/confluent-kafka-go/v2/kafka"
+	"github.com/rfidgw/rfidgw/internal/epcis"
 )
 
 // Defaults for Config fields left empty.
@@ -27,6 +28,12 @@ type Config struct {
 	Brokers     []string `mapstructure:"brokers"`
 	Topic       string   `mapstructure:"topic"`        // default rfid.movements
 	StatusTopic string   `mapstructure:"status_topic"` // default rfid.gateway-status
+	// EPCISTopic, when set, turns on the EPCIS 2.0 output: every movement
+	// also goes to this topic as an EPCIS ObjectEvent (see epcis.go).
+	EPCISTopic string `mapstructure:"epcis_topic"`
+	// EPCIS maps events to EPCIS (zones' readPoint and bizLocation, bizStep
+	// mapping, time zone); nil means the defaults. Set by the wiring.
+	EPCIS *epcis.Encoder `mapstructure:"-"`
 	// Librdkafka is passed through to librdkafka (security.protocol, sasl.*,
 	// ssl.*, linger.ms, compression.type, ...). A few keys the delivery
 	// guarantee depends on cannot be changed (see producerConfig).
@@ -34,8 +41,8 @@ type Config struct {
 	// SASLPasswordFile holds the SASL password, so it need not sit in the
 	// YAML; librdkafka key "sasl.password_file" is accepted as well.
 	SASLPasswordFile string `mapstructure:"sasl_password_file"`
-	// MaxInFlight bounds the events handed to the producer and not yet
-	// reported (default 10000).
+	// MaxInFlight bounds the messages handed to the producer and not yet
+	// reported (default 10000): one per event, two with the EPCIS topic on.
 	MaxInFlight int `mapstructure:"max_in_flight"`
 	// Heartbeat is the period of the gateway status heartbeat (default 30s).
 	Heartbeat time.Duration `mapstructure:"heartbeat"`
@@ -135,6 +142,15 @@ func producerConfig(c Config, clientID string) (kafka.ConfigMap, error) {
 	return cm, nil
 }
 
+// ClientConfig is the librdkafka configuration every client of the
+// cluster shares (brokers, the passthrough security and tuning keys, the
+// SASL password from its file), for other clients of the product such as
+// the remote config consumer. It validates nothing beyond what baseConfig
+// checks.
+func ClientConfig(c Config) (kafka.ConfigMap, error) {
+	return baseConfig(c.withDefaults())
+}
+
 // baseConfig is what every client (producer, admin) of Config shares:
 // brokers, the passthrough keys and the SASL password from its file.
 func baseConfig(c Config) (kafka.ConfigMap, error) {
@@ -228,6 +244,13 @@ func (c Config) Validate() error {
 	for key, t := range map[string]string{"topic": c.Topic, "status_topic": c.StatusTopic} {
 		if err := validTopic(t); err != nil {
 			problems = append(problems, fmt.Sprintf("%s%s: %v", keyPrefix, key, err))
+		}
+	}
+	if c.EPCISTopic != "" {
+		if err := validTopic(c.EPCISTopic); err != nil {
+			problems = append(problems, fmt.Sprintf("%sepcis_topic: %v", keyPrefix, err))
+		} else if c.EPCISTopic == c.Topic || c.EPCISTopic == c.StatusTopic {
+			problems = append(problems, fmt.Sprintf("%sepcis_topic: %q is already the events or status topic; EPCIS needs its own", keyPrefix, c.EPCISTopic))
 		}
 	}
 	if len(problems) > 0 {

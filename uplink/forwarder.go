@@ -13,6 +13,7 @@ import (
 
 	"github.com/confluentinc/confluent-kafka-go/v2/kafka"
 	"github.com/rfidgw/rfidgw/buffer"
+	"github.com/rfidgw/rfidgw/internal/epcis"
 	"github.com/rfidgw/rfidgw/internal/metrics"
 )
 
@@ -81,6 +82,12 @@ type Forwarder struct {
 
 	logMu   sync.Mutex
 	lastLog map[string]time.Time
+
+	// EPCIS output (nil when off); pend counts the acknowledged messages of
+	// records produced as more than one (see epcis.go).
+	epcis  *epcis.Encoder
+	pendMu sync.Mutex
+	pend   map[uint64]uint8
 }
 
 // NewForwarder checks cfg, builds the producer (which checks every
@@ -113,6 +120,15 @@ func NewForwarder(cfg Config, gateway string, q Queue, log *slog.Logger) (*Forwa
 		prodConf: pc,
 		wake:     make(chan struct{}, 1),
 		lastLog:  map[string]time.Time{},
+		pend:     map[uint64]uint8{},
+	}
+	if cfg.EPCISTopic != "" {
+		f.epcis = cfg.EPCIS
+		if f.epcis == nil {
+			if f.epcis, err = epcis.NewEncoder(epcis.Config{}); err != nil {
+				return nil, fmt.Errorf("%w: %w", ErrConfig, err)
+			}
+		}
 	}
 	if err := f.openProducer(); err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrConfig, err)
@@ -208,6 +224,7 @@ func (f *Forwarder) Run(ctx context.Context) error {
 			break
 		}
 		pause()
+		f.clearPending()
 		f.q.Rewind()
 		f.clearFailure()
 	}
@@ -222,6 +239,11 @@ func (f *Forwarder) pump(ctx context.Context) {
 	mb := newMessageBuilder(f.cfg.Topic, f.gateway)
 	if es, ok := f.q.(EpochSource); ok {
 		mb.withEpochs(es)
+	}
+	var eb *epcisBuilder
+	per := 1 // messages per record, counted in inflight
+	if f.epcis != nil {
+		eb, per = newEPCISBuilder(f.cfg.EPCISTopic, f.epcis), 2
 	}
 	minRoom := max(1, min(leaseBatch, f.cfg.MaxInFlight/4))
 	for {
@@ -244,7 +266,7 @@ func (f *Forwarder) pump(ctx context.Context) {
 		f.cancelLease = cancel
 		f.mu.Unlock()
 
-		recs, err := f.q.Lease(lctx, min(room, leaseBatch))
+		recs, err := f.q.Lease(lctx, max(1, min(room/per, leaseBatch)))
 
 		f.mu.Lock()
 		f.cancelLease = nil
@@ -263,18 +285,45 @@ func (f *Forwarder) pump(ctx context.Context) {
 			continue
 		}
 
-		// Counted before producing so that reports never find it short.
-		f.addInflight(len(recs))
+		// Counted before producing so that reports never find it short;
+		// budget is what is counted and not produced yet.
+		budget := per * len(recs)
+		f.addInflight(budget)
 		for i := range recs {
 			if f.stop.Load() {
-				f.addInflight(-(len(recs) - i))
+				f.addInflight(-budget)
 				return
 			}
-			if err := f.prod.Produce(mb.build(&recs[i]), nil); err != nil {
-				f.addInflight(-(len(recs) - i))
+			msg := mb.build(&recs[i])
+			var em *kafka.Message
+			if eb != nil {
+				var err error
+				if em, err = eb.build(&recs[i], msg); err != nil {
+					f.epcisSkip(&recs[i], err)
+				}
+				if em == nil {
+					budget--
+					f.addInflight(-1)
+					msg.Opaque = partOpaque{seq: recs[i].Seq, parts: 1}
+				} else {
+					msg.Opaque = partOpaque{seq: recs[i].Seq, parts: 2}
+				}
+			}
+			if err := f.prod.Produce(msg, nil); err != nil {
+				f.addInflight(-budget)
 				metrics.UplinkErrors.WithLabelValues("produce").Inc()
 				f.fail(fmt.Errorf("producing event seq %d: %w", recs[i].Seq, err), false)
 				return
+			}
+			budget--
+			if em != nil {
+				if err := f.prod.Produce(em, nil); err != nil {
+					f.addInflight(-budget)
+					metrics.UplinkErrors.WithLabelValues("produce").Inc()
+					f.fail(fmt.Errorf("producing the EPCIS event of seq %d: %w", recs[i].Seq, err), false)
+					return
+				}
+				budget--
 			}
 		}
 	}
@@ -481,6 +530,10 @@ func (f *Forwarder) handle(ev kafka.Event, acks *[]uint64) int {
 	case *kafka.Message:
 		err := e.TopicPartition.Error
 		seq, isRecord := e.Opaque.(uint64)
+		part, isPart := e.Opaque.(partOpaque)
+		if isPart {
+			seq, isRecord = part.seq, true
+		}
 		if !isRecord {
 			if err == nil {
 				f.setConnected(true)
@@ -491,7 +544,9 @@ func (f *Forwarder) handle(ev kafka.Event, acks *[]uint64) int {
 		}
 		if err == nil {
 			f.setConnected(true)
-			*acks = append(*acks, seq)
+			if !isPart || f.partDone(part) {
+				*acks = append(*acks, seq)
+			}
 			return 1
 		}
 		var kerr kafka.Error
@@ -501,7 +556,7 @@ func (f *Forwarder) handle(ev kafka.Event, acks *[]uint64) int {
 		metrics.UplinkErrors.WithLabelValues("delivery").Inc()
 		f.setConnected(false)
 		fatal := errors.As(err, &kerr) && kerr.IsFatal()
-		f.fail(fmt.Errorf("delivery of event seq %d to %s: %w", seq, f.cfg.Topic, classify(err)), fatal)
+		f.fail(fmt.Errorf("delivery of event seq %d to %s: %w", seq, *e.TopicPartition.Topic, classify(err)), fatal)
 		return 1
 	case kafka.Error:
 		f.clientError(e)
@@ -560,6 +615,9 @@ func (f *Forwarder) heartbeats(ctx context.Context) {
 // than our backoff, and the events wait in the buffer either way.
 func (f *Forwarder) checkTopic() error {
 	err := topicMetadata(f.prod, f.cfg.Topic)
+	if err == nil && f.epcis != nil {
+		err = topicMetadata(f.prod, f.cfg.EPCISTopic)
+	}
 	if errors.Is(err, ErrUnreachable) {
 		f.logEvery("check", slog.LevelWarn, "uplink: Kafka not reachable yet; producing as soon as it is", "err", err)
 		return nil

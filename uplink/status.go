@@ -44,6 +44,33 @@ type GatewayStatus struct {
 	// seq below it was delivered to Kafka or reported in a gap event.
 	LastSeq   uint64 `json:"last_seq"`
 	OldestSeq uint64 `json:"oldest_seq"`
+	// Config is the remotely pushed config this gateway runs and the result
+	// of the last push (absent when remote_config is off).
+	Config *ConfigStatus `json:"config,omitempty"`
+}
+
+// ConfigStatus is what a gateway reports about remote config: the version
+// and hash of what it runs and the result of the last push it handled.
+type ConfigStatus struct {
+	// Version is the highest version of the pushes in effect (0: the local
+	// file only); FleetVersion and GatewayVersion are the versions of the
+	// fleet-wide and the gateway's own push in effect.
+	Version        uint64 `json:"version"`
+	FleetVersion   uint64 `json:"fleet_version,omitempty"`
+	GatewayVersion uint64 `json:"gateway_version,omitempty"`
+	// Hash fingerprints the pushed sections in effect ("-" for none).
+	Hash string `json:"hash"`
+	// Result of the last push: applied, rejected, rolled_back or checking
+	// (health gate open); "" before the first push.
+	Result string `json:"result,omitempty"`
+	// Reason is a one-word code (unsigned, unknown_key, bad_signature,
+	// older_version, other_gateway, invalid, not_ready, reader_offline,
+	// interrupted); Detail says what exactly.
+	Reason        string    `json:"reason,omitempty"`
+	Detail        string    `json:"detail,omitempty"`
+	ResultVersion uint64    `json:"result_version,omitempty"` // the version the result is about
+	ResultTarget  string    `json:"result_target,omitempty"`  // its key: this gateway's id or "*"
+	Since         time.Time `json:"since,omitzero"`           // when the result happened
 }
 
 // Status kinds.
@@ -52,6 +79,7 @@ const (
 	StatusStartup   = "startup"
 	StatusShutdown  = "shutdown"
 	StatusReader    = "reader"
+	StatusConfig    = "config" // a push was applied, refused or rolled back
 )
 
 // SetStatusFunc sets the function Run calls for the heartbeat status (every

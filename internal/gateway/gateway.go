@@ -21,10 +21,15 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/rfidgw/rfidgw/buffer"
 	"github.com/rfidgw/rfidgw/edge"
+	"github.com/rfidgw/rfidgw/internal/backoff"
 	"github.com/rfidgw/rfidgw/internal/config"
+	"github.com/rfidgw/rfidgw/internal/epcis"
 	"github.com/rfidgw/rfidgw/internal/metrics"
+	"github.com/rfidgw/rfidgw/internal/remoteconfig"
 	"github.com/rfidgw/rfidgw/reader"
 	"github.com/rfidgw/rfidgw/uplink"
 )
@@ -53,9 +58,12 @@ type Gateway struct {
 	sources map[string]*runningSource
 
 	engine *edge.Engine
-	queue  *buffer.Queue
-	fwd    *uplink.Forwarder
-	rec    *edge.Recorder
+	filter *edge.ReadFilter // owner goroutine only
+	// filtered caches rfidgw_reads_ignored_total{reason="filter"} per reader.
+	filtered map[string]prometheus.Counter
+	queue    *buffer.Queue
+	fwd      *uplink.Forwarder
+	rec      *edge.Recorder
 
 	in      chan *batch
 	reloads chan reloadReq
@@ -79,6 +87,10 @@ type Gateway struct {
 	commitErr  atomic.Pointer[string]
 
 	extraHandlers map[string]http.Handler
+
+	remote    *remoteconfig.Manager // nil when remote_config is off
+	remoteReg *prometheus.Registry  // its metrics
+	running   chan struct{}         // closed once Run started the readers
 
 	wg sync.WaitGroup
 }
@@ -108,9 +120,10 @@ func New(cfg *config.Config, log *slog.Logger) (*Gateway, error) {
 		aliveAfter: 5 * time.Second,
 		page:       newPageState(),
 		pause:      make(chan chan struct{}),
+		running:    make(chan struct{}),
 	}
 	for _, r := range cfg.Readers {
-		if r.Type == reader.TypeFile {
+		if r.IsRecorded() {
 			g.virtual = true
 			continue
 		}
@@ -131,6 +144,9 @@ func New(cfg *config.Config, log *slog.Logger) (*Gateway, error) {
 		return nil, fmt.Errorf("%w: %v", config.ErrConfig, err)
 	}
 	g.engine = eng
+	if g.filter, err = edge.NewReadFilter(ecfg); err != nil {
+		return nil, fmt.Errorf("%w: %v", config.ErrConfig, err)
+	}
 	q, err := buffer.Open(cfg.Gateway.DataDir, buffer.Options{
 		Gateway:     cfg.Gateway.ID,
 		MaxBytes:    int64(cfg.Buffer.MaxBytes),
@@ -189,10 +205,18 @@ func UplinkConfig(cfg *config.Config) (uplink.Config, error) {
 	if err != nil {
 		return uplink.Config{}, fmt.Errorf("uplink.kafka.librdkafka: %w", err)
 	}
+	var enc *epcis.Encoder
+	if k.EPCISTopic != "" {
+		if enc, err = epcis.NewEncoder(cfg.EPCISConfig()); err != nil {
+			return uplink.Config{}, fmt.Errorf("uplink.epcis: %w", err)
+		}
+	}
 	return uplink.Config{
 		Brokers:          k.Brokers,
 		Topic:            k.Topic,
 		StatusTopic:      k.StatusTopic,
+		EPCISTopic:       k.EPCISTopic,
+		EPCIS:            enc,
 		Librdkafka:       props,
 		SASLPasswordFile: k.SASLPasswordFile,
 		MaxInFlight:      k.MaxInFlight,
@@ -232,6 +256,7 @@ func (g *Gateway) Run(ctx context.Context) error {
 	}
 	g.mu.Unlock()
 	g.started.Store(true)
+	close(g.running)
 	g.log.Info("gateway running", "gateway", g.cfg.Gateway.ID, "readers", len(g.cfg.Readers),
 		"zones", len(g.cfg.Zones), "data_dir", g.cfg.Gateway.DataDir, "clock", map[bool]string{true: "reads", false: "wall"}[g.virtual])
 
@@ -390,6 +415,20 @@ func (g *Gateway) process(events []edge.Event, r *reader.Read) []edge.Event {
 			g.log.Warn("recording reads failed", "err", err)
 		}
 	}
+	// Foreign tags (filter: and zones' accept/ignore) stop here; recorded
+	// above, so replay can re-judge them with other patterns.
+	if !g.filter.Allows(r) {
+		c := g.filtered[r.Reader]
+		if c == nil {
+			if g.filtered == nil {
+				g.filtered = map[string]prometheus.Counter{}
+			}
+			c = metrics.ReadsIgnoredTotal.WithLabelValues(r.Reader, edge.ReasonFilter)
+			g.filtered[r.Reader] = c
+		}
+		c.Inc()
+		return events
+	}
 	return g.engine.Process(events, r)
 }
 
@@ -405,7 +444,7 @@ func (g *Gateway) commit(ctx context.Context, events []edge.Event) error {
 			state[i].Value = []byte(c.Rack)
 		}
 	}
-	backoff := 50 * time.Millisecond
+	bo := backoff.Backoff{Min: 50 * time.Millisecond, Max: 6400 * time.Millisecond}
 	for {
 		err := g.queue.Append(context.Background(), events, state)
 		if err == nil {
@@ -437,23 +476,25 @@ func (g *Gateway) commit(ctx context.Context, events []edge.Event) error {
 		}
 		g.commitErr.Store(&msg)
 		g.progress.Store(time.Now().UnixNano())
+		wait := bo.Next()
 		select {
-		case <-time.After(backoff):
+		case <-time.After(wait):
 		case <-ctx.Done():
 			// Shutting down with uncommitted events: keep trying a little
 			// longer, they exist nowhere else.
-			if backoff > time.Second {
+			if wait > time.Second {
 				g.log.Error("events lost at shutdown: the buffer refused them", "events", len(events), "err", err)
 				return err
 			}
 		}
-		if backoff < 5*time.Second {
-			backoff *= 2
-		}
 	}
 }
 
-// Ready reports nil when the pipeline runs: buffer writable, owner moving.
+// Ready reports nil when the pipeline runs: buffer writable and not losing
+// events to a full disk (buffer.ErrDiskFull: the filesystem is at
+// min_free_disk and on_full drops or refuses events), owner moving. A buffer
+// at max_bytes during an uplink outage stays ready: the uplink state, the lag
+// and the gap events say that one.
 func (g *Gateway) Ready() error {
 	if !g.started.Load() {
 		return errors.New("starting")
@@ -533,7 +574,16 @@ func (g *Gateway) status() uplink.GatewayStatus {
 		Version:      Version,
 		LastSeq:      st.LastSeq,
 		OldestSeq:    st.OldestSeq,
+		Config:       g.configStatus(),
 	}
+}
+
+func (g *Gateway) configStatus() *uplink.ConfigStatus {
+	if g.remote == nil {
+		return nil
+	}
+	s := g.remote.Status()
+	return &s
 }
 
 // Version is the gateway's version, set by the command at start-up.
@@ -546,8 +596,9 @@ func initMetrics(cfg *config.Config) {
 	for _, r := range cfg.Readers {
 		for _, id := range r.ReaderIDs() {
 			metrics.ReadsTotal.WithLabelValues(id)
-			if r.Type != reader.TypeFile {
-				metrics.ReaderConnected.WithLabelValues(id)
+			metrics.ReaderConnected.WithLabelValues(id)
+			for _, reason := range []string{edge.ReasonNoZone, edge.ReasonWeak, edge.ReasonNoEPC, edge.ReasonBadTime} {
+				metrics.ReadsIgnoredTotal.WithLabelValues(id, reason)
 			}
 		}
 	}

@@ -11,13 +11,15 @@ import (
 	"strings"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/rfidgw/rfidgw/internal/metrics"
 )
 
 // Handler returns the gateway's HTTP handler: /healthz (process alive),
-// /readyz (buffer writable, pipeline moving) and /metrics. With a token, every
+// /readyz (buffer writable, pipeline moving), /metrics and /api/config (the
+// remote config in effect). With a token, every
 // path but /healthz needs "Authorization: Bearer <token>" (or ?token=).
 func (g *Gateway) Handler(token string) http.Handler {
 	mux := http.NewServeMux()
@@ -31,7 +33,8 @@ func (g *Gateway) Handler(token string) http.Handler {
 		}
 		fmt.Fprintln(w, "ready")
 	})
-	mux.Handle("/metrics", promhttp.HandlerFor(metrics.Registry, promhttp.HandlerOpts{}))
+	mux.Handle("/metrics", promhttp.HandlerFor(prometheus.Gatherers{metrics.Registry, g.ownMetrics(), g.remoteMetrics()}, promhttp.HandlerOpts{}))
+	mux.HandleFunc("GET /api/config", g.serveConfig)
 	for path, h := range g.extraHandlers {
 		mux.Handle(path, h)
 	}

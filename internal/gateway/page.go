@@ -11,7 +11,6 @@ import (
 	"github.com/rfidgw/rfidgw/edge"
 	"github.com/rfidgw/rfidgw/internal/metrics"
 	"github.com/rfidgw/rfidgw/internal/zonepage"
-	"github.com/rfidgw/rfidgw/reader"
 )
 
 const (
@@ -44,7 +43,7 @@ func (p *pageState) watched() bool {
 
 // snapshotForPage copies the engine's view of every tag; owner goroutine only.
 func (g *Gateway) snapshotForPage(now time.Time) {
-	c := zonepage.NewZoneCollector(g.zones())
+	c := zonepage.NewZoneCollector(g.zones()).WithSettings(g.edgeSettings())
 	g.engine.Snapshot(now, c.Add)
 	snap := c.Collect()
 	g.page.mu.Lock()
@@ -78,7 +77,7 @@ func (m pageModel) Readers() []zonepage.ReaderView {
 	g.mu.Unlock()
 	online := g.ReadersOnline()
 	for _, rc := range cfg.Readers {
-		if rc.Type == reader.TypeFile {
+		if rc.IsRecorded() {
 			for _, id := range rc.ReaderIDs() {
 				online[id] = true // a file plays while the gateway runs
 			}
@@ -95,7 +94,7 @@ func (m pageModel) Zones() []zonepage.ZoneView {
 		return s.Zones()
 	}
 	// Before the first snapshot: the zones, empty.
-	return zonepage.NewZoneCollector(m.g.zones()).Collect().Zones()
+	return zonepage.NewZoneCollector(m.g.zones()).WithSettings(m.g.edgeSettings()).Collect().Zones()
 }
 
 func (m pageModel) Tag(epc string) (zonepage.TagDetail, bool) {
@@ -133,6 +132,10 @@ func (m pageModel) Uplink() zonepage.UplinkView {
 	m.now()
 	g := m.g
 	st := g.queue.Stats()
+	lastErr := st.ReadyErr
+	if lastErr == "" {
+		lastErr = st.DiskFull
+	}
 	return zonepage.UplinkView{
 		Pending:        int64(st.Events),
 		Bytes:          st.Bytes,
@@ -140,7 +143,7 @@ func (m pageModel) Uplink() zonepage.UplinkView {
 		KafkaConnected: g.fwd.Connected(),
 		Delivered:      uint64(counterValue(metrics.UplinkDelivered)),
 		Dropped:        uint64(counterValue(metrics.EventsDropped)),
-		LastError:      st.ReadyErr,
+		LastError:      lastErr,
 	}
 }
 
@@ -160,6 +163,18 @@ func (p *pageState) recordEvents(events []edge.Event) {
 }
 
 // zones is the current zone set (a reload may replace it).
+func (g *Gateway) edgeSettings() edge.Settings {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return g.cfg.Edge
+}
+
+// Clock is the engine's clock for the page: recorded time while a reads
+// file plays.
+func (m pageModel) Clock() zonepage.Clock {
+	return zonepage.Clock{Now: m.g.now(), Recorded: m.g.virtual}
+}
+
 func (g *Gateway) zones() []edge.Zone {
 	g.mu.Lock()
 	defer g.mu.Unlock()

@@ -41,7 +41,7 @@ var (
 	ReaderConnected   = gaugeVec("rfidgw_reader_connected", "1 while the reader is connected, else 0.", "reader")
 	ReaderFrameErrors = counterVec("rfidgw_reader_frame_errors_total", "Frames or payloads from the reader that could not be decoded (bad checksum, bad JSON, unknown parameter).", "reader")
 	ReaderReconnects  = counterVec("rfidgw_reader_reconnects_total", "Connection attempts after a reader was lost.", "reader")
-	ReadsIgnoredTotal = counterVec("rfidgw_reads_ignored_total", "Reads the edge engine ignored, per reader and reason (no_zone, weak).", "reader", "reason")
+	ReadsIgnoredTotal = counterVec("rfidgw_reads_ignored_total", "Reads ignored before or by the edge engine, per reader and reason (filter: a foreign tag dropped by filter: or a zone's accept/ignore; no_zone; weak; no_epc; bad_time).", "reader", "reason")
 )
 
 // Edge and event metrics.

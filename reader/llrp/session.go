@@ -10,8 +10,6 @@ import (
 	"os"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
-
 	"github.com/rfidgw/rfidgw/internal/metrics"
 	"github.com/rfidgw/rfidgw/reader"
 )
@@ -28,8 +26,7 @@ type conn struct {
 	nextID uint32
 	stop   func() bool
 
-	sink   reader.Sink
-	st     *runState
+	link   *reader.Link
 	tags   []TagReport
 	reads  []reader.Read
 	clock  readClock
@@ -296,11 +293,11 @@ func (c *conn) report(body []byte) error {
 	if len(reads) == 0 {
 		return nil
 	}
-	if err := c.sink.Deliver(c.ctx, reads); err != nil {
+	if err := c.link.Deliver(c.ctx, reads); err != nil {
 		return err
 	}
 	metrics.ReadsTotal.WithLabelValues(c.s.id).Add(float64(len(reads)))
-	c.st.delivered = true
+	c.link.Healthy()
 	return nil
 }
 
@@ -325,13 +322,13 @@ func (s *Source) rospec() ROSpec {
 
 // session runs one connection: handshake, configuration, inventory, and
 // then reports until the connection fails or ctx ends.
-func (s *Source) session(ctx context.Context, sink reader.Sink, st *runState, connected prometheus.Gauge) error {
+func (s *Source) session(ctx context.Context, link *reader.Link) error {
 	c, err := s.connect(ctx)
 	if err != nil {
 		return err
 	}
 	defer c.close()
-	c.sink, c.st = sink, st
+	c.link = link
 
 	caps, err := c.capabilities()
 	if err != nil {
@@ -367,9 +364,7 @@ func (s *Source) session(ctx context.Context, sink reader.Sink, st *runState, co
 	g := caps.General
 	s.log.Info("llrp reader connected", "addr", s.addr, "vendor", VendorName(g.Manufacturer), "model", g.Model,
 		"firmware", g.Firmware, "antennas", g.MaxAntennas, "keepalive", s.keepalive.String())
-	connected.Set(1)
-	st.online, st.announced = true, true
-	if err := sink.Deliver(ctx, []reader.Read{reader.StatusRead(s.now(), s.id, reader.StatusOnline)}); err != nil {
+	if err := link.Online(); err != nil {
 		return err
 	}
 

@@ -10,7 +10,7 @@
 //	err = src.Run(ctx, sink)         // reader.Source: reads until ctx ends, reconnects on its own
 //	desc, err := src.Check(ctx)      // reader.Checker: one line for `rfidgw check`
 //
-//	sim, err := serial.NewSimulator("thingmagic", log) // or "r2000", "ascii"; a pty pair
+//	sim, err := serialsim.New("thingmagic", log) // serial/serialsim; or "r2000", "ascii"; a pty pair
 //	sim.Path()                  // the tty to put in the reader's `device:`
 //	sim.Link("/run/rfidgw-sim/rack-row-a") // optional stable symlink, like /dev/serial/by-id
 //	sim.WaitReading(ctx)        // returns once the gateway has started reading (Reading() reports it)
@@ -48,7 +48,8 @@
 //
 // A read error, a hangup, the device node vanishing or the by-id link
 // pointing elsewhere is a disconnect: a status Read "offline" is delivered,
-// rfidgw_reader_connected{reader} drops to 0, and the port is reopened with
-// backoff (250 ms doubling to 10 s, reset after a good connection); on
-// reconnect "online" is delivered and the gauge returns to 1.
+// rfidgw_reader_connected{reader} drops to 0, and the port is reopened by
+// reader.Supervise with backoff (250 ms doubling to 10 s, ±20 % jitter,
+// reset after a connection that came online); on reconnect "online" is
+// delivered and the gauge returns to 1.
 package serial
