@@ -196,17 +196,22 @@ func (v *View) Apply(e *Event) {
 }
 
 // mergeCrossFloor turns a rack_depart on one gateway and a first placement
-// on another, within the window (either arriving first), into one move.
+// on another, within the window, into one move. Events of different
+// gateways arrive in any order (a gateway cut off delivers later), so the
+// partner is looked for where m goes by time: the entry before a placement,
+// the entry after a departure.
 func (v *View) mergeCrossFloor(a *asset, m *move) bool {
-	if len(a.hist) == 0 || v.window <= 0 {
+	if v.window <= 0 {
 		return false
 	}
-	h := &a.hist[len(a.hist)-1]
-	var depart, place *move
+	i := v.insertAt(a, m.at)
+	var depart, place, h *move
 	switch {
-	case m.typ == mtRackMove && m.from == nil && h.typ == mtRackDepart:
+	case m.typ == mtRackMove && m.from == nil && i > 0 && a.hist[i-1].typ == mtRackDepart:
+		h = &a.hist[i-1]
 		depart, place = h, m
-	case m.typ == mtRackDepart && h.typ == mtRackMove && h.from == nil && h.ids[1].s == nil:
+	case m.typ == mtRackDepart && i < len(a.hist) && a.hist[i].typ == mtRackMove && a.hist[i].from == nil && a.hist[i].ids[1].s == nil:
+		h = &a.hist[i]
 		depart, place = m, h
 	default:
 		return false
@@ -221,12 +226,18 @@ func (v *View) mergeCrossFloor(a *asset, m *move) bool {
 	return true
 }
 
-// insert adds m by time (stable: equal times keep arrival order).
-func (v *View) insert(a *asset, m move) {
+// insertAt is where an entry at time at goes (after equal times).
+func (v *View) insertAt(a *asset, at int64) int {
 	i := len(a.hist)
-	for i > 0 && a.hist[i-1].at > m.at {
+	for i > 0 && a.hist[i-1].at > at {
 		i--
 	}
+	return i
+}
+
+// insert adds m by time (stable: equal times keep arrival order).
+func (v *View) insert(a *asset, m move) {
+	i := v.insertAt(a, m.at)
 	a.hist = append(a.hist, move{})
 	copy(a.hist[i+1:], a.hist[i:])
 	a.hist[i] = m

@@ -65,7 +65,17 @@ func TestViewCrossFloor(t *testing.T) {
 			t.Fatalf("stats %+v", s)
 		}
 	}
+	// A gateway cut off delivers its departure after the asset already
+	// moved on at the next floor: still one cross-floor move, in time order.
 	v := NewView(50, 30*time.Minute)
+	v.Apply(mv("floor3", e3, 1, "CC", "rack_move", "2026-11-25T10:00:00.000Z", "", "r3-a1"))
+	v.Apply(mv("floor4", e4, 7, "CC", "rack_move", "2026-11-25T10:09:00.000Z", "", "r4-b2"))
+	v.Apply(mv("floor4", e4, 9, "CC", "rack_move", "2026-11-25T10:20:00.000Z", "r4-b2", "r4-b3"))
+	v.Apply(mv("floor3", e3, 2, "CC", "rack_depart", "2026-11-25T10:05:00.000Z", "r3-a1", ""))
+	if a, _ := v.Asset("CC"); len(a.History) != 3 || a.History[1].Type != MoveCrossFloor || a.History[2].To.Zone != "r4-b3" || a.Location.Zone != "r4-b3" {
+		t.Fatalf("late departure: %s", mustJSON(a))
+	}
+	v = NewView(50, 30*time.Minute)
 	v.Apply(mv("floor3", e3, 2, "BB", "rack_depart", "2026-11-25T10:05:00.000Z", "r3-a1", ""))
 	v.Apply(mv("floor4", e4, 7, "BB", "rack_move", "2026-11-25T11:05:00.000Z", "", "r4-b2"))
 	if a, _ := v.Asset("BB"); len(a.History) != 2 || a.History[1].Type != "rack_move" {
