@@ -144,10 +144,15 @@ func (h *Hub) Run(ctx context.Context) error {
 // deliveries reads the producer's reports and remembers failures.
 func (h *Hub) deliveries() {
 	for ev := range h.prod.Events() {
-		if m, ok := ev.(*kafka.Message); ok && m.TopicPartition.Error != nil {
-			h.errMu.Lock()
-			h.lastErr = m.TopicPartition.Error
-			h.errMu.Unlock()
+		switch e := ev.(type) {
+		case *kafka.Message:
+			if e.TopicPartition.Error != nil {
+				h.errMu.Lock()
+				h.lastErr = e.TopicPartition.Error
+				h.errMu.Unlock()
+			}
+		case kafka.Error:
+			h.logKafka("producer", e)
 		}
 	}
 }

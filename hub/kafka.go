@@ -328,11 +328,12 @@ func (h *Hub) runView(ctx context.Context, caught *positions) error {
 	}
 	defer c.Close()
 	pending := map[int32]int64{} // next offset to commit per partition
-	flush := func() error {
-		if err := h.publishLocations(); err != nil {
+	flush := func(wait time.Duration) error {
+		acked, err := h.publishLocations(wait)
+		if err != nil {
 			return err
 		}
-		if len(pending) == 0 {
+		if !acked || len(pending) == 0 {
 			return nil
 		}
 		var tps []kafka.TopicPartition
@@ -352,7 +353,7 @@ func (h *Hub) runView(ctx context.Context, caught *positions) error {
 			h.waitLocations(ctx, caught)
 			h.assigned.Store(int64(len(e.Partitions)))
 		case kafka.RevokedPartitions:
-			if err := flush(); err != nil {
+			if err := flush(5 * time.Second); err != nil {
 				h.log.Warn("hub: commit on revoke failed; the next owner reads those events again", "err", err)
 			}
 			clear(pending)
@@ -377,12 +378,12 @@ func (h *Hub) runView(ctx context.Context, caught *positions) error {
 		}
 		if time.Since(lastFlush) >= time.Duration(h.cfg.FlushInterval) {
 			lastFlush = time.Now()
-			if err := flush(); err != nil {
+			if err := flush(200 * time.Millisecond); err != nil {
 				h.log.Warn("hub: publishing locations or committing failed; retrying", "err", err)
 			}
 		}
 	}
-	if err := flush(); err != nil {
+	if err := flush(5 * time.Second); err != nil {
 		h.log.Warn("hub: final commit failed", "err", err)
 	}
 	return nil
@@ -419,39 +420,35 @@ func (h *Hub) deadLetter(m *kafka.Message, reason error) {
 		"partition", m.TopicPartition.Partition, "offset", int64(m.TopicPartition.Offset), "reason", reason)
 }
 
-// publishLocations produces the changed assets and waits until Kafka has
-// them (before offsets are committed).
-func (h *Hub) publishLocations() error {
+// publishLocations produces the changed assets and waits a little for
+// Kafka's acknowledgements; it reports whether everything produced so far
+// is acknowledged (only then may the offsets of the events behind it be
+// committed). It never blocks the consumer for long: while Kafka is away
+// the view keeps polling (rebalances go on) and commits nothing.
+func (h *Hub) publishLocations(wait time.Duration) (acked bool, err error) {
 	keys, values := h.view.TakeDirty()
 	for i := range keys {
 		msg := &kafka.Message{
 			TopicPartition: kafka.TopicPartition{Topic: &h.cfg.LocationsTopic, Partition: kafka.PartitionAny},
 			Key:            []byte(keys[i]), Value: values[i],
 		}
-		for {
-			err := h.prod.Produce(msg, nil)
-			if err == nil {
-				break
-			}
+		if err := h.prod.Produce(msg, nil); err != nil {
 			var ke kafka.Error
 			if errors.As(err, &ke) && ke.Code() == kafka.ErrQueueFull {
-				h.prod.Flush(100)
-				continue
+				h.view.markAllDirty(keys[i:])
+				return false, nil
 			}
-			return err
+			h.view.markAllDirty(keys[i:])
+			return false, err
 		}
 	}
 	h.published.Add(uint64(len(keys)))
-	for h.prod.Flush(1000) > 0 {
-		if h.stopping.Load() {
-			return errors.New("stopping with locations not yet acknowledged")
-		}
-	}
+	left := h.prod.Flush(int(wait.Milliseconds()))
 	if err := h.deliveryErr(); err != nil {
-		h.view.markAllDirty(keys)
-		return err
+		h.view.markAllDirty(keys) // sent again; the rev orders them
+		return false, err
 	}
-	return nil
+	return left == 0, nil
 }
 
 func (h *Hub) logKafka(who string, e kafka.Error) {
