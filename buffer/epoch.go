@@ -286,3 +286,35 @@ func (q *Queue) closeEpoch() {
 		q.log.Warn("buffer: recording the last seq at stop failed", "err", err)
 	}
 }
+
+// EpochSet is the epoch history of a stopped gateway's buffer, for tools
+// (`rfidgw buffer dump` shows ids as Kafka gets them).
+type EpochSet []Epoch
+
+// EpochOf returns the epoch of seq ("" when there is none).
+func (s EpochSet) EpochOf(seq uint64) string {
+	for i := len(s) - 1; i >= 0; i-- {
+		if seq >= s[i].FirstSeq || i == 0 {
+			return s[i].ID
+		}
+	}
+	return ""
+}
+
+// ReadEpochs reads the epoch history of the buffer in dir (the daemon must
+// be stopped, like Dump).
+func ReadEpochs(dir string) (EpochSet, error) {
+	db, err := openOffline(dir)
+	if err != nil {
+		return nil, err
+	}
+	defer db.Close()
+	var es []Epoch
+	err = view(db, func(tx *bolt.Tx) error {
+		if b := tx.Bucket(bucketMeta); b != nil {
+			es = parseEpochs(b.Get(metaEpochs))
+		}
+		return nil
+	})
+	return es, err
+}

@@ -75,6 +75,16 @@ func (b *messageBuilder) epochOf(seq uint64) string {
 	return b.epochs.EpochOf(seq)
 }
 
+// AddEpoch returns a stored event value as the forwarder sends it: with
+// the epoch in its id and an "epoch" field (`rfidgw buffer dump` uses it).
+func AddEpoch(value []byte, gateway, epoch string, seq uint64) []byte {
+	if epoch == "" {
+		return value
+	}
+	b := messageBuilder{idPrefix: []byte(gateway + "-")}
+	return b.addEpoch(value, epoch, seq)
+}
+
 // addEpoch rewrites a stored event value that starts with
 // {"schema":1,"id":"<gateway>-<seq>" into
 // {"schema":1,"id":"<gateway>-<epoch>-<seq>","epoch":"<epoch>" and the rest

@@ -2,8 +2,10 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"os/signal"
 	"strings"
 	"syscall"
@@ -88,8 +90,49 @@ func bufferCmd() *cobra.Command {
 		Short: "print pending events as JSON lines",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return buffer.Dump(dir, cmd.OutOrStdout())
+			// Ids as Kafka gets them: <gateway>-<epoch>-<seq> with "epoch".
+			eps, err := buffer.ReadEpochs(dir)
+			if err != nil {
+				return err
+			}
+			ew := &epochWriter{w: cmd.OutOrStdout(), epochs: eps}
+			err = buffer.Dump(dir, ew)
+			if len(ew.line) > 0 { // a last line without a newline
+				_, _ = cmd.OutOrStdout().Write(ew.line)
+			}
+			return err
 		},
 	})
 	return cmd
+}
+
+// epochWriter rewrites the JSON lines of `buffer dump` into what the
+// forwarder sends (the epoch in the id and an "epoch" field).
+type epochWriter struct {
+	w      io.Writer
+	epochs buffer.EpochSet
+	line   []byte
+}
+
+func (e *epochWriter) Write(p []byte) (int, error) {
+	for _, c := range p {
+		e.line = append(e.line, c)
+		if c != '\n' {
+			continue
+		}
+		var ev struct {
+			Gateway string `json:"gateway"`
+			Seq     uint64 `json:"seq"`
+		}
+		out := e.line
+		if json.Unmarshal(e.line, &ev) == nil && ev.Seq > 0 {
+			body := uplink.AddEpoch(e.line[:len(e.line)-1], ev.Gateway, e.epochs.EpochOf(ev.Seq), ev.Seq)
+			out = append(append([]byte(nil), body...), '\n')
+		}
+		if _, err := e.w.Write(out); err != nil {
+			return 0, err
+		}
+		e.line = e.line[:0]
+	}
+	return len(p), nil
 }
