@@ -32,8 +32,6 @@ import (
 	"time"
 
 	bolt "go.etcd.io/bbolt"
-
-	"github.com/rfidgw/rfidgw/internal/metrics"
 )
 
 const epochFile = "buffer.epoch" // "epoch E\nfirst F\nlast L\n", mirror of the current epoch
@@ -251,7 +249,7 @@ func (q *Queue) openEpoch(ceiling uint64) error {
 		}); err != nil {
 			return fmt.Errorf("buffer: store the stream epoch: %w", err)
 		}
-		metrics.BufferEpochsStarted.Inc()
+		q.opts.Metrics.BufferEpochsStarted.Inc()
 		if reason != reasonNewDir && reason != reasonFirst {
 			q.log.Error("NEW STREAM EPOCH: event ids restart under a new epoch so no id is reused",
 				"epoch", e.ID, "first_seq", e.FirstSeq, "previous_epochs", len(epochs)-1, "reason", reason)

@@ -2,7 +2,6 @@ package buffer
 
 import (
 	"github.com/prometheus/client_golang/prometheus"
-	"github.com/rfidgw/rfidgw/internal/metrics"
 	"os"
 	"path/filepath"
 	"testing"
@@ -135,5 +134,5 @@ func metricsEpochs() interface {
 	Describe(chan<- *prometheus.Desc)
 	Collect(chan<- prometheus.Metric)
 } {
-	return metrics.BufferEpochsStarted
+	return testMetrics.BufferEpochsStarted
 }

@@ -11,7 +11,7 @@ const (
 	KindRack = "rack"
 )
 
-// Settings are the edge knobs (contract §4 `edge:`). Names follow the
+// Settings are the edge knobs (`edge:` in docs/config.md). Names follow the
 // EPCglobal ALE smoothing vocabulary where one exists.
 type Settings struct {
 	MinRSSI        float64       `mapstructure:"min_rssi"`        // dBm; weaker reads are ignored
@@ -23,7 +23,7 @@ type Settings struct {
 	GateWindow     time.Duration `mapstructure:"gate_window"`     // both sides of a gate within this window
 }
 
-// DefaultSettings are the contract's defaults.
+// DefaultSettings are the defaults of `edge:` (docs/config.md, docs/zones.md).
 func DefaultSettings() Settings {
 	return Settings{
 		MinRSSI:        -75,

@@ -7,7 +7,7 @@ import (
 	"github.com/rfidgw/rfidgw/internal/gs1"
 )
 
-// EventType is the kind of movement an Event records (contract §6).
+// EventType is the kind of movement an Event records (docs/events.md).
 type EventType string
 
 // Event types.
@@ -78,7 +78,7 @@ func (e *Event) Key() string {
 	return e.EPC
 }
 
-// AppendJSON appends the event as the JSON object of contract §6. The output
+// AppendJSON appends the event as the JSON object docs/events.md describes. The output
 // depends only on the event's fields, so the same events give the same bytes.
 func (e *Event) AppendJSON(dst []byte) []byte {
 	dst = append(dst, `{"schema":1,"id":`...)

@@ -16,6 +16,11 @@ const (
 	// MaxPresenceWindow bounds presence_window (read times are kept to the
 	// millisecond in 16 bits).
 	MaxPresenceWindow = 60 * time.Second
+	// MaxDwell, MaxLostAfter and MaxGateWindow bound the other durations:
+	// far above any floor's needs, and far below where times overflow.
+	MaxDwell      = 24 * time.Hour
+	MaxLostAfter  = 7 * 24 * time.Hour
+	MaxGateWindow = time.Hour
 	// MaxZones bounds the number of zones.
 	MaxZones = 32767
 	// MaxAntenna is the largest antenna number a zone may name.
@@ -308,14 +313,20 @@ func checkSettings(add func(string, string, ...any), prefix string, s Settings, 
 		add(prefix+"dwell", "%v is negative: set e.g. %v (the default)", s.Dwell, d.Dwell)
 	case s.Dwell == 0:
 		add(prefix+"dwell", "0s would move a tag on its first stronger read: set e.g. %v (the default); for quick moves 1s", d.Dwell)
+	case s.Dwell > MaxDwell:
+		add(prefix+"dwell", "%v is above the maximum %v (default %v)", s.Dwell, MaxDwell, d.Dwell)
 	}
 	if check(o.HysteresisDB != nil) && !(s.HysteresisDB >= 0 && s.HysteresisDB <= 100) {
 		add(prefix+"hysteresis_db", "%v is outside 0..100 dB (default %v)", s.HysteresisDB, d.HysteresisDB)
 	}
 	if check(o.LostAfter != nil) && s.LostAfter <= 0 {
 		add(prefix+"lost_after", "%v must be positive (at 0s a tag departs the moment a read is missing): set e.g. %v (the default)", s.LostAfter, d.LostAfter)
+	} else if check(o.LostAfter != nil) && s.LostAfter > MaxLostAfter {
+		add(prefix+"lost_after", "%v is above the maximum %v (default %v)", s.LostAfter, MaxLostAfter, d.LostAfter)
 	}
 	if check(o.GateWindow != nil) && s.GateWindow <= 0 {
 		add(prefix+"gate_window", "%v must be positive (it is the time between a gate's two sides): set e.g. %v (the default)", s.GateWindow, d.GateWindow)
+	} else if check(o.GateWindow != nil) && s.GateWindow > MaxGateWindow {
+		add(prefix+"gate_window", "%v is above the maximum %v (default %v)", s.GateWindow, MaxGateWindow, d.GateWindow)
 	}
 }

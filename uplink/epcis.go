@@ -6,7 +6,6 @@ import (
 	"github.com/confluentinc/confluent-kafka-go/v2/kafka"
 	"github.com/rfidgw/rfidgw/buffer"
 	"github.com/rfidgw/rfidgw/internal/epcis"
-	"github.com/rfidgw/rfidgw/internal/metrics"
 )
 
 // The EPCIS output (Config.EPCISTopic): every movement record is also
@@ -108,6 +107,6 @@ func (f *Forwarder) clearPending() {
 // the events topic only. Records are rfidgw's own JSON, so this means a bug
 // or a damaged buffer, not bad input from outside.
 func (f *Forwarder) epcisSkip(r *buffer.Record, err error) {
-	metrics.UplinkErrors.WithLabelValues("epcis").Inc()
+	f.m.UplinkErrors.WithLabelValues("epcis").Inc()
 	f.logEvery("epcis", slog.LevelError, "uplink: event has no EPCIS form; it goes to the events topic only", "seq", r.Seq, "err", err)
 }

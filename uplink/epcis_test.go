@@ -11,6 +11,7 @@ import (
 	"github.com/confluentinc/confluent-kafka-go/v2/kafka"
 	"github.com/rfidgw/rfidgw/buffer"
 	"github.com/rfidgw/rfidgw/internal/epcis"
+	"github.com/rfidgw/rfidgw/internal/metrics"
 	"github.com/rfidgw/rfidgw/internal/schema"
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kfake"
@@ -153,7 +154,7 @@ func mustKgo(t *testing.T, addrs []string) *kgo.Client {
 // out again, whole, after the rewind, which forgets partial counts).
 func TestAckNeedsEveryPart(t *testing.T) {
 	log, _ := testLogger(t)
-	f := &Forwarder{pend: map[uint64]uint8{}, wake: make(chan struct{}, 1), lastLog: map[string]time.Time{}, log: log}
+	f := &Forwarder{pend: map[uint64]uint8{}, wake: make(chan struct{}, 1), lastLog: map[string]time.Time{}, log: log, m: metrics.New()}
 	events, ep := testTopic, testEPCISTopic
 	report := func(topic *string, seq uint64, parts uint8, err error) []uint64 {
 		var acks []uint64
@@ -241,4 +242,27 @@ func TestEPCISTopicLostMidRun(t *testing.T) {
 		t.Errorf("%d of the last 100 records missing on the recreated EPCIS topic", missing)
 	}
 	t.Logf("%d records, %d on the recreated EPCIS topic", len(want), len(onNew))
+}
+
+// `rfidgw check` covers the EPCIS topic when one is configured.
+func TestCheckEPCISTopic(t *testing.T) {
+	t.Parallel()
+	c := newCluster(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	defer cancel()
+	if _, err := Check(ctx, Config{Brokers: c.ListenAddrs(), EPCISTopic: testEPCISTopic}); !errors.Is(err, ErrTopicMissing) || !strings.Contains(err.Error(), testEPCISTopic) {
+		t.Errorf("Check without the EPCIS topic: %v, want ErrTopicMissing naming it", err)
+	}
+	adm := kadm.NewClient(mustKgo(t, c.ListenAddrs()))
+	defer adm.Close()
+	if _, err := adm.CreateTopic(ctx, testPartitions, 1, nil, testEPCISTopic); err != nil {
+		t.Fatal(err)
+	}
+	msg, err := Check(ctx, Config{Brokers: c.ListenAddrs(), EPCISTopic: testEPCISTopic})
+	if err != nil || !strings.Contains(msg, testEPCISTopic+" 3 partitions") {
+		t.Errorf("Check: %q %v", msg, err)
+	}
+	if _, err := Check(ctx, Config{Brokers: c.ListenAddrs(), EPCISTopic: testTopic}); !errors.Is(err, ErrConfig) {
+		t.Errorf("EPCIS topic = events topic: %v, want ErrConfig", err)
+	}
 }

@@ -56,6 +56,14 @@ type Forwarder struct {
 	q        Queue
 	log      *slog.Logger
 	prodConf kafka.ConfigMap
+	// timeout is the deadline for delivery reports (message.timeout.ms),
+	// 0 for none; see deliveryTimeout.
+	timeout time.Duration
+	// start is the monotonic base of lastReport.
+	start time.Time
+	// lastReport is when (since start) the last delivery report came, or
+	// the in-flight window last became non-empty.
+	lastReport atomic.Int64
 
 	// prod is the current producer, nil while it is being recreated. Only
 	// Run's goroutine replaces it; PublishStatus reads it under prodMu.
@@ -66,8 +74,14 @@ type Forwarder struct {
 	statusMu sync.Mutex
 	statusFn func() GatewayStatus
 
+	m *metrics.Metrics // Config.Metrics, or a private one nobody serves
+
 	running   atomic.Bool
 	connected atomic.Bool
+	// refused is set while the brokers refuse our events for a reason a
+	// person must fix (ACLs, credentials, topic): a topic check that
+	// passes does not make the uplink connected then, only a delivery.
+	refused   atomic.Bool
 	delivered atomic.Uint64 // records acknowledged, for the backoff reset
 	// stop tells the produce loop to stop at once: a delivery failed or
 	// the producer failed fatally.
@@ -112,15 +126,25 @@ func NewForwarder(cfg Config, gateway string, q Queue, log *slog.Logger) (*Forwa
 	if err != nil {
 		return nil, err
 	}
+	timeout, err := deliveryTimeout(cfg)
+	if err != nil {
+		return nil, err
+	}
 	f := &Forwarder{
 		cfg:      cfg,
 		gateway:  gateway,
 		q:        q,
 		log:      log,
 		prodConf: pc,
+		timeout:  timeout,
+		start:    time.Now(),
 		wake:     make(chan struct{}, 1),
 		lastLog:  map[string]time.Time{},
 		pend:     map[uint64]uint8{},
+		m:        cfg.Metrics,
+	}
+	if f.m == nil {
+		f.m = metrics.New()
 	}
 	if cfg.EPCISTopic != "" {
 		f.epcis = cfg.EPCIS
@@ -136,6 +160,10 @@ func NewForwarder(cfg Config, gateway string, q Queue, log *slog.Logger) (*Forwa
 	return f, nil
 }
 
+// Delivered is the number of events Kafka acknowledged since the forwarder
+// was created (what rfidgw_uplink_delivered_total counts).
+func (f *Forwarder) Delivered() uint64 { return f.delivered.Load() }
+
 // Connected reports whether the last delivery to Kafka (or the last topic
 // check) succeeded and no broker loss was reported since.
 func (f *Forwarder) Connected() bool { return f.connected.Load() }
@@ -143,9 +171,9 @@ func (f *Forwarder) Connected() bool { return f.connected.Load() }
 func (f *Forwarder) setConnected(v bool) {
 	f.connected.Store(v)
 	if v {
-		metrics.UplinkConnected.Set(1)
+		f.m.UplinkConnected.Set(1)
 	} else {
-		metrics.UplinkConnected.Set(0)
+		f.m.UplinkConnected.Set(0)
 	}
 }
 
@@ -164,6 +192,13 @@ func (f *Forwarder) Run(ctx context.Context) error {
 		defer hb.Done()
 		f.heartbeats(ctx)
 	}()
+	if f.timeout > 0 {
+		hb.Add(1)
+		go func() {
+			defer hb.Done()
+			f.watchReports(ctx)
+		}()
+	}
 
 	attempt := 0
 	deliveredBefore := f.delivered.Load()
@@ -187,7 +222,7 @@ func (f *Forwarder) Run(ctx context.Context) error {
 		if needCheck {
 			if err := f.checkTopic(); err != nil {
 				f.setConnected(false)
-				metrics.UplinkErrors.WithLabelValues(errorKind(err)).Inc()
+				f.m.UplinkErrors.WithLabelValues(errorKind(err)).Inc()
 				f.logEvery("check:"+errorKind(err), slog.LevelError, "uplink: cannot produce; events stay in the buffer and are retried", "topic", f.cfg.Topic, "err", err)
 				pause()
 				continue
@@ -204,17 +239,36 @@ func (f *Forwarder) Run(ctx context.Context) error {
 		if fatal == nil {
 			fatal = f.prod.GetFatalError()
 		}
+		gapless := false
 		if fatal != nil {
-			metrics.UplinkErrors.WithLabelValues("fatal").Inc()
+			var cause error
+			if cause, gapless = gaplessCause(fatal); gapless {
+				// librdkafka refused to go on past a failed batch
+				// (enable.gapless.guarantee): the batch's own error is
+				// what to report; the producer is unusable either way.
+				failure = cause
+			}
+		}
+		switch {
+		case errors.Is(fatal, errReportTimeout):
+			f.logEvery("timeout", slog.LevelWarn, "uplink: no delivery report within message.timeout.ms; recreating the producer and producing again from the oldest unacknowledged event", "err", fatal)
+			f.closeProducer()
+		case fatal != nil && !gapless:
+			f.m.UplinkErrors.WithLabelValues("fatal").Inc()
 			f.log.Error("uplink: Kafka producer failed fatally (e.g. the broker lost its log); recreating it and producing again from the oldest unacknowledged event", "err", fatal)
 			f.closeProducer()
-		} else {
+		default:
 			level := slog.LevelWarn
 			if needsTopicCheck(failure) {
 				level = slog.LevelError // needs a person: credentials, ACLs, topic
+				f.refused.Store(true)
 			}
 			f.logEvery("fail:"+errorKind(failure), level, "uplink: delivery failed; events stay in the buffer and are produced again from the oldest unacknowledged one", "err", failure)
-			if !f.drain(ctx) && ctx.Err() == nil {
+			if gapless {
+				f.m.UplinkErrors.WithLabelValues(errorKind(failure)).Inc()
+				f.setConnected(false)
+				f.closeProducer()
+			} else if !f.drain(ctx) && ctx.Err() == nil {
 				f.log.Warn("uplink: outstanding deliveries not reported in time; recreating the producer", "wait", drainTimeout)
 				f.closeProducer()
 			}
@@ -276,7 +330,7 @@ func (f *Forwarder) pump(ctx context.Context) {
 			return // leased records are forgotten by the Rewind that follows
 		}
 		if err != nil {
-			metrics.UplinkErrors.WithLabelValues("queue").Inc()
+			f.m.UplinkErrors.WithLabelValues("queue").Inc()
 			f.logEvery("lease", slog.LevelError, "uplink: reading the buffer failed; retrying", "err", err)
 			sleep(ctx, time.Second)
 			continue
@@ -311,7 +365,7 @@ func (f *Forwarder) pump(ctx context.Context) {
 			}
 			if err := f.prod.Produce(msg, nil); err != nil {
 				f.addInflight(-budget)
-				metrics.UplinkErrors.WithLabelValues("produce").Inc()
+				f.m.UplinkErrors.WithLabelValues("produce").Inc()
 				f.fail(fmt.Errorf("producing event seq %d: %w", recs[i].Seq, err), false)
 				return
 			}
@@ -319,7 +373,7 @@ func (f *Forwarder) pump(ctx context.Context) {
 			if em != nil {
 				if err := f.prod.Produce(em, nil); err != nil {
 					f.addInflight(-budget)
-					metrics.UplinkErrors.WithLabelValues("produce").Inc()
+					f.m.UplinkErrors.WithLabelValues("produce").Inc()
 					f.fail(fmt.Errorf("producing the EPCIS event of seq %d: %w", recs[i].Seq, err), false)
 					return
 				}
@@ -331,8 +385,11 @@ func (f *Forwarder) pump(ctx context.Context) {
 
 func (f *Forwarder) addInflight(n int) {
 	f.mu.Lock()
+	if f.inflight == 0 && n > 0 {
+		f.lastReport.Store(int64(time.Since(f.start)))
+	}
 	f.inflight += n
-	metrics.UplinkInFlight.Set(float64(f.inflight))
+	f.m.UplinkInFlight.Set(float64(f.inflight))
 	f.mu.Unlock()
 	if n < 0 {
 		f.signal()
@@ -417,6 +474,35 @@ func (f *Forwarder) waitInflight(ctx context.Context, d time.Duration) bool {
 	}
 }
 
+// errReportTimeout is the failure watchReports records.
+var errReportTimeout = errors.New("no delivery report")
+
+// watchReports fails the producer as fatally broken when events are in
+// flight and no delivery report came for f.timeout: Run then closes it and
+// produces every unacknowledged event again with a new one. librdkafka's
+// own message timeout stays infinite because it would carry on with later
+// messages of the partition after the expired ones (order per EPC).
+func (f *Forwarder) watchReports(ctx context.Context) {
+	t := time.NewTicker(min(f.timeout/4, time.Second))
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		f.mu.Lock()
+		n := f.inflight
+		f.mu.Unlock()
+		since := time.Since(f.start) - time.Duration(f.lastReport.Load())
+		if n > 0 && since > f.timeout && !f.stop.Load() {
+			f.m.UplinkErrors.WithLabelValues("delivery").Inc()
+			f.setConnected(false)
+			f.fail(fmt.Errorf("%w for %v with %d events in flight (message.timeout.ms %d)", errReportTimeout, since.Round(time.Millisecond), n, f.timeout.Milliseconds()), true)
+		}
+	}
+}
+
 // openProducer creates the producer and its event and log goroutines.
 func (f *Forwarder) openProducer() error {
 	cm := kafka.ConfigMap{}
@@ -452,7 +538,7 @@ func (f *Forwarder) closeProducer() {
 	<-done
 	f.mu.Lock()
 	f.inflight = 0
-	metrics.UplinkInFlight.Set(0)
+	f.m.UplinkInFlight.Set(0)
 	f.mu.Unlock()
 }
 
@@ -507,15 +593,16 @@ func (f *Forwarder) serve(p *kafka.Producer, done chan struct{}) {
 		if len(acks) > 0 {
 			if err := f.q.Ack(acks...); err != nil {
 				// They stay leased; the next rewind sends them again.
-				metrics.UplinkErrors.WithLabelValues("queue").Inc()
+				f.m.UplinkErrors.WithLabelValues("queue").Inc()
 				f.logEvery("ack", slog.LevelError, "uplink: acknowledging delivered events to the buffer failed; they will be sent again", "events", len(acks), "err", err)
 			} else {
-				metrics.UplinkDelivered.Add(float64(len(acks)))
+				f.m.UplinkDelivered.Add(float64(len(acks)))
 				f.delivered.Add(uint64(len(acks)))
 			}
 			acks = acks[:0]
 		}
 		if reports > 0 {
+			f.lastReport.Store(int64(time.Since(f.start)))
 			// After the acks, so a rewind never re-leases a record
 			// whose ack is still on its way.
 			f.addInflight(-reports)
@@ -543,6 +630,7 @@ func (f *Forwarder) handle(ev kafka.Event, acks *[]uint64) int {
 			return 0
 		}
 		if err == nil {
+			f.refused.Store(false)
 			f.setConnected(true)
 			if !isPart || f.partDone(part) {
 				*acks = append(*acks, seq)
@@ -553,7 +641,7 @@ func (f *Forwarder) handle(ev kafka.Event, acks *[]uint64) int {
 		if errors.As(err, &kerr) && (kerr.Code() == kafka.ErrPurgeQueue || kerr.Code() == kafka.ErrPurgeInflight) {
 			return 1 // our own purge after a failure: already handled
 		}
-		metrics.UplinkErrors.WithLabelValues("delivery").Inc()
+		f.m.UplinkErrors.WithLabelValues("delivery").Inc()
 		f.setConnected(false)
 		fatal := errors.As(err, &kerr) && kerr.IsFatal()
 		f.fail(fmt.Errorf("delivery of event seq %d to %s: %w", seq, *e.TopicPartition.Topic, classify(err)), fatal)
@@ -572,11 +660,11 @@ func (f *Forwarder) clientError(e kafka.Error) {
 		f.fail(fmt.Errorf("fatal producer error: %w", e), true)
 	case e.Code() == kafka.ErrAllBrokersDown:
 		f.setConnected(false)
-		metrics.UplinkErrors.WithLabelValues("connection").Inc()
+		f.m.UplinkErrors.WithLabelValues("connection").Inc()
 		f.logEvery("down", slog.LevelWarn, "uplink: all Kafka brokers are down; events stay in the buffer", "err", e)
 	case errors.Is(classify(e), ErrAuthentication):
 		f.setConnected(false)
-		metrics.UplinkErrors.WithLabelValues("auth").Inc()
+		f.m.UplinkErrors.WithLabelValues("auth").Inc()
 		f.logEvery("auth", slog.LevelError, "uplink: Kafka authentication failed (check sasl.username, the password file, TLS certificates); events stay in the buffer", "err", e)
 	default:
 		f.logEvery("client:"+e.Code().String(), slog.LevelWarn, "uplink: Kafka client error", "err", e)
@@ -588,7 +676,7 @@ func (f *Forwarder) forwardLogs(logs chan kafka.LogEvent) {
 	for l := range logs {
 		// Warn at most: the uplink logs what a failure means at Error.
 		level := slog.LevelDebug
-		if l.Level <= 4 { // syslog warning and worse
+		if l.Level <= 4 && !(l.Tag == "CONFWARN" && strings.Contains(l.Message, "enable.gapless.guarantee")) { // syslog warning and worse; not our own experimental setting
 			level = slog.LevelWarn
 		}
 		f.log.Log(context.Background(), level, "librdkafka: "+l.Message, "tag", l.Tag, "client", l.Name)
@@ -622,10 +710,28 @@ func (f *Forwarder) checkTopic() error {
 		f.logEvery("check", slog.LevelWarn, "uplink: Kafka not reachable yet; producing as soon as it is", "err", err)
 		return nil
 	}
-	if err == nil {
+	if err == nil && !f.refused.Load() {
 		f.setConnected(true)
 	}
 	return err
+}
+
+// gaplessCause reports whether err is librdkafka refusing to go on past a
+// failed batch (enable.gapless.guarantee), and returns the batch's own
+// error then, classified, as far as the message names it.
+func gaplessCause(err error) (error, bool) {
+	var kerr kafka.Error
+	s := err.Error()
+	if !(errors.As(err, &kerr) && kerr.Code() == kafka.ErrGaplessGuarantee) && !strings.Contains(s, "gap-less") {
+		return err, false
+	}
+	for _, c := range []kafka.ErrorCode{kafka.ErrTopicAuthorizationFailed, kafka.ErrClusterAuthorizationFailed,
+		kafka.ErrUnknownTopicOrPart, kafka.ErrUnknownTopic, kafka.ErrSaslAuthenticationFailed, kafka.ErrMsgSizeTooLarge} {
+		if strings.Contains(s, c.String()) {
+			return classify(kafka.NewError(c, s, false)), true
+		}
+	}
+	return err, true
 }
 
 // metadataClient is what the producer and the admin client share.

@@ -2,8 +2,16 @@ package uplink
 
 import (
 	"encoding/json"
+	"log/slog"
+	"slices"
 	"time"
 )
+
+// MaxStatusReaders bounds the readers listed in one status message, so that
+// reader ids learned from the network (reader_from_topic) can never make it
+// larger than a broker accepts (about 40 bytes each: 80 KB at most). The
+// rest are counted in ReadersOmitted.
+const MaxStatusReaders = 2000
 
 // Reader states in GatewayStatus.Readers.
 const (
@@ -12,7 +20,7 @@ const (
 )
 
 // GatewayStatus is the value of a message on the status topic, keyed by the
-// gateway id (contract §6). The lead's status function fills it; the
+// gateway id (docs/events.md, "Gateway status topic"). The lead's status function fills it; the
 // forwarder sets Gateway, Time, Kind and UplinkConnected when left empty.
 type GatewayStatus struct {
 	Schema  int       `json:"schema"`  // 1
@@ -23,9 +31,12 @@ type GatewayStatus struct {
 	Kind    string `json:"kind"`
 	Version string `json:"version,omitempty"`
 	// Readers maps each reader id to ReaderOnline or ReaderOffline.
-	Readers      map[string]string `json:"readers"`
-	BufferEvents int64             `json:"buffer_events"` // committed, not yet acknowledged
-	BufferBytes  int64             `json:"buffer_bytes"`
+	Readers map[string]string `json:"readers"`
+	// ReadersOmitted counts readers left out of Readers (MaxStatusReaders;
+	// the first ids in sort order are listed).
+	ReadersOmitted int   `json:"readers_omitted,omitempty"`
+	BufferEvents   int64 `json:"buffer_events"` // committed, not yet acknowledged
+	BufferBytes    int64 `json:"buffer_bytes"`
 	// LagSeconds is the age of the oldest event not yet acknowledged by Kafka.
 	LagSeconds      float64 `json:"lag_seconds"`
 	EventsDropped   uint64  `json:"events_dropped"`
@@ -113,6 +124,20 @@ func (f *Forwarder) PublishStatus(s GatewayStatus) {
 		if e.New && s.Kind == StatusStartup {
 			s.NewEpoch, s.EpochReason = true, e.Reason
 		}
+	}
+	if n := len(s.Readers); n > MaxStatusReaders {
+		ids := make([]string, 0, n)
+		for id := range s.Readers {
+			ids = append(ids, id)
+		}
+		slices.Sort(ids)
+		kept := make(map[string]string, MaxStatusReaders)
+		for _, id := range ids[:MaxStatusReaders] {
+			kept[id] = s.Readers[id]
+		}
+		s.Readers, s.ReadersOmitted = kept, n-MaxStatusReaders
+		f.m.UplinkErrors.WithLabelValues("status_truncated").Inc()
+		f.logEvery("status-readers", slog.LevelWarn, "uplink: gateway status lists only the first readers; the rest are counted in readers_omitted", "readers", n, "limit", MaxStatusReaders)
 	}
 	value, err := json.Marshal(s)
 	if err != nil {

@@ -15,6 +15,7 @@ import (
 
 	"github.com/rfidgw/rfidgw/internal/config"
 	"github.com/rfidgw/rfidgw/internal/gateway"
+	"github.com/rfidgw/rfidgw/internal/redact"
 	"github.com/rfidgw/rfidgw/internal/remoteconfig"
 	"github.com/rfidgw/rfidgw/reader"
 	"github.com/rfidgw/rfidgw/uplink"
@@ -38,7 +39,7 @@ It exits 0 only if everything is ok, 1 if a dependency failed.`,
 			if err != nil {
 				return err
 			}
-			out := cmd.OutOrStdout()
+			out := redact.Writer(cmd.OutOrStdout()) // no credentials in the report
 			fmt.Fprintf(out, "ok    config %s: gateway %s, %s, %s\n", cfg.File, cfg.Gateway.ID, plural(len(cfg.Readers), "reader"), plural(len(cfg.Zones), "zone"))
 			if configOnly {
 				return nil

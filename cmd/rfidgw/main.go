@@ -18,6 +18,7 @@ import (
 	"github.com/rfidgw/rfidgw/internal/config"
 	"github.com/rfidgw/rfidgw/internal/gateway"
 	"github.com/rfidgw/rfidgw/internal/keyed"
+	"github.com/rfidgw/rfidgw/internal/redact"
 	"github.com/rfidgw/rfidgw/internal/remoteconfig"
 )
 
@@ -79,7 +80,7 @@ Then run:    rfidgw run --config /etc/rfidgw/gateway.yaml`,
 			code = 2
 		}
 		if err.Error() != "" {
-			msg := "rfidgw: " + err.Error()
+			msg := "rfidgw: " + redact.String(err.Error()) // no credentials from a bad broker URL
 			// Under systemd this last word is an error in the journal
 			// (journalctl -p err), not an info line: every line of it
 			// (one per config problem) carries the priority.

@@ -21,9 +21,9 @@ import (
 func configCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "config",
-		Short: "configure gateways from the centre: keygen, push signed zones/edge/reader settings, fleet status",
+		Short: "configure gateways from the centre: keygen, push signed zones/filter/edge/reader settings, fleet status",
 		Long: `Remote config: the facility team signs the remotely changeable sections of the
-gateway config (zones, edge, readers) and publishes them on a compacted Kafka topic;
+gateway config (zones, filter, edge, readers) and publishes them on a compacted Kafka topic;
 every gateway with remote_config.public_keys applies what is addressed to it (or to
 all), behind a health gate, and reports the result on the status topic.
 
@@ -93,7 +93,7 @@ func configPushCmd() *cobra.Command {
 	)
 	cmd := &cobra.Command{
 		Use:   "push --brokers LIST --gateway G|--all --file F --key DIR/config.key",
-		Short: "sign the sections in F (zones, edge, readers) and publish them for one gateway or all",
+		Short: "sign the sections in F (zones, filter, edge, readers) and publish them for one gateway or all",
 		Long: `Push signs F and publishes it on the config topic (created compacted if missing),
 keyed by the gateway id, or by "*" with --all (fleet-wide: every gateway applies it
 under its own push). F holds only the remotely changeable sections, in the gateway's
@@ -173,7 +173,7 @@ rfidgw config status.`,
 	f.StringVar(&brokers, "brokers", "", "Kafka bootstrap brokers, comma-separated")
 	f.StringVar(&gateway, "gateway", "", "the gateway id to configure")
 	f.BoolVar(&all, "all", false, "configure every gateway (fleet-wide defaults, key *)")
-	f.StringVar(&file, "file", "", "YAML file with the sections to push (zones, edge, readers)")
+	f.StringVar(&file, "file", "", "YAML file with the sections to push (zones, filter, edge, readers)")
 	f.StringVar(&keyPath, "key", "", "private signing key (DIR/config.key from rfidgw config keygen)")
 	f.StringVar(&o.Topic, "topic", remoteconfig.DefaultTopic, "config topic (remote_config.topic of the gateways)")
 	f.Uint64Var(&o.Version, "version", 0, "version to publish (default: one more than the highest on the topic)")

@@ -391,7 +391,7 @@ func TestConfigToolsRefuse(t *testing.T) {
 		want string
 	}{
 		{"second keygen", []string{"config", "keygen", "--out", keys}, "already exists"},
-		{"local-only section", []string{"config", "push", "--brokers", dead, "--all", "--file", uplinkFile, "--key", filepath.Join(keys, "config.key")}, "uplink: only zones, edge, readers can be changed remotely"},
+		{"local-only section", []string{"config", "push", "--brokers", dead, "--all", "--file", uplinkFile, "--key", filepath.Join(keys, "config.key")}, "uplink: only zones, filter, edge, readers can be changed remotely"},
 		{"no target", []string{"config", "push", "--brokers", dead, "--file", uplinkFile, "--key", filepath.Join(keys, "config.key")}, "--gateway G or --all is required"},
 		{"public key as signing key", []string{"config", "push", "--brokers", dead, "--all", "--file", uplinkFile, "--key", filepath.Join(keys, "config.pub")}, "want \"PRIVATE KEY\""},
 		{"bad gateway id", []string{"config", "push", "--brokers", dead, "--gateway", "Floor 3", "--file", demoReads(), "--key", filepath.Join(keys, "config.key")}, ""},

@@ -19,7 +19,7 @@ func replayCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "replay --config FILE --reads READS.jsonl",
 		Short: "run the edge engine over recorded reads and print the events (no buffer, no Kafka)",
-		Long: `Replay feeds recorded reads (contract §5 JSON lines, e.g. from record.path) through
+		Long: `Replay feeds recorded reads (JSON lines as docs/zones.md describes, e.g. from record.path) through
 the edge engine with the zones and edge settings of --config and prints the
 events as JSON lines on stdout, numbered from seq 1. The engine's clock follows
 the reads, so the output is deterministic: change a setting, replay the same

@@ -15,6 +15,7 @@ import (
 	"github.com/rfidgw/rfidgw/buffer"
 	"github.com/rfidgw/rfidgw/internal/config"
 	"github.com/rfidgw/rfidgw/internal/gateway"
+	"github.com/rfidgw/rfidgw/internal/metrics"
 	"github.com/rfidgw/rfidgw/internal/remoteconfig"
 	"github.com/rfidgw/rfidgw/internal/sdnotify"
 	"github.com/rfidgw/rfidgw/internal/zonepage"
@@ -67,8 +68,8 @@ buffer in gateway.data_dir and forward them to Kafka. SIGTERM/SIGINT stop it
 cleanly; SIGHUP reloads zones, edge settings and changed readers from the same
 file (a bad new config is rejected and the old one keeps running).
 
-With remote_config.public_keys set, it also reads signed pushes of zones, edge
-and reader settings from Kafka (rfidgw config push), applies them behind a
+With remote_config.public_keys set, it also reads signed pushes of zones, tag
+filters, edge and reader settings from Kafka (rfidgw config push), applies them behind a
 health gate (remote_config.rollback_after) and rolls back by itself when the
 gateway is not ready or a reader that was online does not come back. Pushed
 sections win over the same sections of the local file, also on SIGHUP; the
@@ -85,7 +86,6 @@ Kafka is away.`,
 			if err != nil {
 				return usageErr(err)
 			}
-			gateway.Version, gateway.Commit = version, commit
 			// Remote config: start with the local file plus the last good
 			// pushed sections kept in the data dir (Kafka may be away).
 			var remote *remoteconfig.Manager
@@ -105,7 +105,7 @@ Kafka is away.`,
 				}
 				cfg = remote.Running()
 			}
-			gw, err := gateway.New(cfg, log)
+			gw, err := gateway.New(cfg, gateway.Options{Log: log, Version: version, Commit: commit, Metrics: metrics.New()})
 			if err != nil {
 				if errors.Is(err, config.ErrConfig) {
 					return usageErr(err)
@@ -170,6 +170,6 @@ Kafka is away.`,
 			return err
 		},
 	}
-	configFlag(cmd, &cfgPath, "gateway config file (YAML)")
+	configFlag(cmd, &cfgPath, "gateway config file (YAML, every key in docs/config.md)")
 	return cmd
 }

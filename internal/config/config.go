@@ -1,9 +1,10 @@
-// Package config owns the gateway configuration file (contract §4): the
+// Package config owns the gateway configuration file (docs/config.md): the
 // struct that holds every default, strict loading with viper (an unknown key
 // is an error), RFIDGW_ environment overrides, and validation that lists
 // every problem by its key path. It composes the config types that the
-// stages own (reader.Config, edge.Zone, edge.Settings) and is used only by
-// the wiring in cmd/rfidgw and internal/gateway. Reader entries are decoded
+// stages own (reader.Config, edge.Zone, edge.Settings) and takes their
+// defaults from them; it is used by the commands in cmd/rfidgw and by the
+// daemon's wiring in internal/gateway. Reader entries are decoded
 // and checked by their type as registered in package reader (see
 // reader/all); this package knows no reader type.
 package config
@@ -11,10 +12,12 @@ package config
 import (
 	"time"
 
+	"github.com/rfidgw/rfidgw/buffer"
 	"github.com/rfidgw/rfidgw/edge"
 	"github.com/rfidgw/rfidgw/internal/epcis"
 	"github.com/rfidgw/rfidgw/reader"
 	_ "github.com/rfidgw/rfidgw/reader/all" // every reader type of the build
+	"github.com/rfidgw/rfidgw/uplink"
 )
 
 // Config is the whole gateway configuration.
@@ -115,28 +118,38 @@ type Log struct {
 	Format string `mapstructure:"format"` // auto | text | json
 }
 
-// Default returns a config holding every default of contract §4.
+// Defaults that belong to the config file itself (the stages' own defaults
+// come from their packages: buffer, uplink, edge, reader/...).
+const (
+	DefaultDataDir    = "/var/lib/rfidgw"
+	DefaultHTTPListen = "127.0.0.1:9870"
+	// remote_config (package remoteconfig, which imports this one, uses them).
+	DefaultRemoteConfigTopic = "rfid.gateway-config"
+	DefaultRollbackAfter     = 60 * time.Second
+)
+
+// Default returns a config holding every default (docs/config.md lists them).
 func Default() Config {
 	return Config{
-		Gateway: Gateway{DataDir: "/var/lib/rfidgw"},
+		Gateway: Gateway{DataDir: DefaultDataDir},
 		Edge:    edge.DefaultSettings(),
 		Buffer: Buffer{
-			MaxBytes:    2 << 30,
-			MinFreeDisk: 256 << 20,
-			OnFull:      "drop_oldest",
+			MaxBytes:    buffer.DefaultMaxBytes,
+			MinFreeDisk: buffer.DefaultMinFreeDisk,
+			OnFull:      buffer.DropOldest,
 		},
 		Uplink: Uplink{Kafka: Kafka{
-			Topic:       "rfid.movements",
-			StatusTopic: "rfid.gateway-status",
-			MaxInFlight: 10000,
-			Heartbeat:   30 * time.Second,
+			Topic:       uplink.DefaultTopic,
+			StatusTopic: uplink.DefaultStatusTopic,
+			MaxInFlight: uplink.DefaultMaxInFlight,
+			Heartbeat:   uplink.DefaultHeartbeat,
 		}},
-		HTTP:   HTTP{Listen: "127.0.0.1:9870"},
-		Record: Record{MaxBytes: 256 << 20},
+		HTTP:   HTTP{Listen: DefaultHTTPListen},
+		Record: Record{MaxBytes: edge.DefaultRecordMaxBytes},
 		Log:    Log{Level: "info", Format: "auto"},
 		RemoteConfig: RemoteConfig{
-			Topic:         "rfid.gateway-config",
-			RollbackAfter: 60 * time.Second,
+			Topic:         DefaultRemoteConfigTopic,
+			RollbackAfter: DefaultRollbackAfter,
 		},
 	}
 }

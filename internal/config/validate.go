@@ -7,10 +7,12 @@ import (
 	"strings"
 	"time"
 
+	"github.com/rfidgw/rfidgw/buffer"
 	"github.com/rfidgw/rfidgw/edge"
 	"github.com/rfidgw/rfidgw/internal/epcis"
 	"github.com/rfidgw/rfidgw/internal/keyed"
 	"github.com/rfidgw/rfidgw/reader"
+	"github.com/rfidgw/rfidgw/uplink"
 )
 
 // Scope says how much of the config a command needs.
@@ -21,8 +23,6 @@ const (
 	ScopeEdge Scope = iota
 	ScopeAll
 )
-
-var gatewayIDRe = regexp.MustCompile(`^[a-z0-9._-]{1,64}$`)
 
 // Validate checks the config and returns every problem found, or nil.
 func (c *Config) Validate(scope Scope) error {
@@ -49,8 +49,8 @@ func (c *Config) validateGateway(p *Problems) {
 	switch {
 	case c.Gateway.ID == "":
 		p.add("gateway.id", "required (a short name of this gateway, e.g. floor3)")
-	case !gatewayIDRe.MatchString(c.Gateway.ID):
-		p.add("gateway.id", "%q must match [a-z0-9._-]{1,64}", c.Gateway.ID)
+	case !buffer.ValidGatewayID(c.Gateway.ID):
+		p.add("gateway.id", "%q must match %s", c.Gateway.ID, buffer.GatewayIDPattern)
 	}
 	if c.Gateway.DataDir == "" {
 		p.add("gateway.data_dir", "required (where the buffer lives, e.g. /var/lib/rfidgw)")
@@ -121,13 +121,20 @@ func (c *Config) validateEPCIS(p *Problems) {
 }
 
 func (c *Config) validateRest(p *Problems) {
-	switch c.Buffer.OnFull {
-	case "drop_oldest", "reject_new":
-	default:
-		p.add("buffer.on_full", "%q is not drop_oldest or reject_new", c.Buffer.OnFull)
+	if !buffer.ValidOnFull(c.Buffer.OnFull) {
+		p.add("buffer.on_full", "%q is not %s or %s", c.Buffer.OnFull, buffer.DropOldest, buffer.RejectNew)
 	}
-	if c.Buffer.MaxBytes <= 0 {
-		p.add("buffer.max_bytes", "must be positive, e.g. 2GiB")
+	// Bounds: a buffer or recording larger than 1 TiB is a typo (a unit
+	// too many); min_free_disk below 0 turns the disk check off.
+	const maxFile = ByteSize(1 << 40)
+	if c.Buffer.MaxBytes <= 0 || c.Buffer.MaxBytes > maxFile {
+		p.add("buffer.max_bytes", "%d is outside 1..%d (1 TiB), e.g. 2GiB", c.Buffer.MaxBytes, maxFile)
+	}
+	if c.Buffer.MinFreeDisk > maxFile {
+		p.add("buffer.min_free_disk", "%d is above %d (1 TiB)", c.Buffer.MinFreeDisk, maxFile)
+	}
+	if c.Record.MaxBytes < 0 || c.Record.MaxBytes > maxFile {
+		p.add("record.max_bytes", "%d is outside 0..%d (1 TiB)", c.Record.MaxBytes, maxFile)
 	}
 	k := &c.Uplink.Kafka
 	if len(k.Brokers) == 0 {
@@ -144,11 +151,11 @@ func (c *Config) validateRest(p *Problems) {
 	if k.EPCISTopic != "" && (k.EPCISTopic == k.Topic || k.EPCISTopic == k.StatusTopic) {
 		p.add("uplink.kafka.epcis_topic", "%q is already the events or status topic; EPCIS needs its own", k.EPCISTopic)
 	}
-	if k.MaxInFlight < 1 {
-		p.add("uplink.kafka.max_in_flight", "must be at least 1")
+	if k.MaxInFlight < 1 || k.MaxInFlight > uplink.MaxMaxInFlight {
+		p.add("uplink.kafka.max_in_flight", "%d is outside 1..%d (events handed to Kafka and not yet acknowledged): set e.g. 10000 (the default)", k.MaxInFlight, uplink.MaxMaxInFlight)
 	}
-	if k.Heartbeat <= 0 {
-		p.add("uplink.kafka.heartbeat", "%v must be positive (the gateway status period): set e.g. 30s (the default)", k.Heartbeat)
+	if k.Heartbeat < uplink.MinHeartbeat || k.Heartbeat > uplink.MaxHeartbeat {
+		p.add("uplink.kafka.heartbeat", "%v is outside %v..%v (the gateway status period): set e.g. 30s (the default)", k.Heartbeat, uplink.MinHeartbeat, uplink.MaxHeartbeat)
 	}
 	if c.HTTP.Listen != "" {
 		host, _, err := net.SplitHostPort(c.HTTP.Listen)

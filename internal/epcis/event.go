@@ -181,7 +181,7 @@ func CheckLocationURI(s string) error {
 		}
 	case strings.HasPrefix(s, "http://") || strings.HasPrefix(s, "https://"):
 		if strings.Contains(s, "/414/") && !strings.HasPrefix(s, "https://id.gs1.org/414/") {
-			return fmt.Errorf("%q: write a GS1 Digital Link location on https://id.gs1.org/ or as urn:epc:id:sgln:...", s)
+			return fmt.Errorf("%q: write a GS1 Digital Link location on https://id.gs1.org/ or as an urn:epc:id:sgln URI", s)
 		}
 	}
 	return nil

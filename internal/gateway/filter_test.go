@@ -12,13 +12,12 @@ import (
 
 	"github.com/rfidgw/rfidgw/edge"
 	"github.com/rfidgw/rfidgw/internal/config"
-	"github.com/rfidgw/rfidgw/internal/metrics"
 	"github.com/rfidgw/rfidgw/reader"
 )
 
-func filteredCount(rdr string) float64 {
+func filteredCount(gw *Gateway, rdr string) float64 {
 	var m dto.Metric
-	_ = metrics.ReadsIgnoredTotal.WithLabelValues(rdr, edge.ReasonFilter).Write(&m)
+	_ = gw.Metrics().ReadsIgnoredTotal.WithLabelValues(rdr, edge.ReasonFilter).Write(&m)
 	return m.Counter.GetValue()
 }
 
@@ -27,24 +26,37 @@ func filteredCount(rdr string) float64 {
 func TestFilterBeforeTheEngine(t *testing.T) {
 	cfg := testConfig(t)
 	cfg.Filter.Ignore = []string{"raw"}
-	gw, err := New(cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	gw, err := New(cfg, Options{Log: slog.New(slog.NewTextHandler(io.Discard, nil))})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer gw.queue.Close()
 	at := time.Date(2026, 11, 25, 10, 0, 0, 0, time.UTC)
-	before := filteredCount("r1")
+	before := filteredCount(gw, "r1")
 	read := func(epc string) {
 		r := reader.Read{Time: at, Reader: "r1", Antenna: 1, EPC: epc, RSSI: -50}
 		gw.process(nil, &r)
 	}
 	read("E28011606000020D8F3A1B2C") // not a GS1 EPC: raw
 	read("3474257BF400000000BC6038") // GIAI
-	if got := filteredCount("r1") - before; got != 1 {
+	if got := filteredCount(gw, "r1") - before; got != 1 {
 		t.Errorf("filtered %v reads, want 1", got)
 	}
 	if st := gw.engine.Stats(); st.Reads != 1 || st.Tags != 1 {
 		t.Errorf("engine saw %d reads of %d tags, want 1 of 1", st.Reads, st.Tags)
+	}
+	// The zone page's reader card says so too, with the gateway filter.
+	found := false
+	for _, v := range (pageModel{gw}).Readers() {
+		if v.ID == "r1" {
+			found = true
+			if v.Filtered != 1 || v.Filter != "ignore raw" {
+				t.Errorf("reader view %+v, want 1 filtered read and the filter", v)
+			}
+		}
+	}
+	if !found {
+		t.Error("no reader view for r1")
 	}
 	// Reload: now the zone also ignores GIAIs of 0614141.
 	dir := t.TempDir()
@@ -63,7 +75,7 @@ uplink: {kafka: {brokers: ["127.0.0.1:9"]}}
 	}
 	read("3474257BF400000000BC6038")
 	read("E28011606000020D8F3A1B2C") // no gateway filter any more
-	if got := filteredCount("r1") - before; got != 2 {
+	if got := filteredCount(gw, "r1") - before; got != 2 {
 		t.Errorf("after reload: filtered %v reads in all, want 2", got)
 	}
 }

@@ -25,7 +25,7 @@ type runningSource struct {
 
 // startSource runs one source until ctx ends or it returns. Caller holds g.mu.
 func (g *Gateway) startSource(ctx context.Context, rc reader.Config) error {
-	src, err := NewSource(g.cfg.Gateway.ID, rc, g.log)
+	src, err := reader.NewSource(rc, reader.Env{GatewayID: g.cfg.Gateway.ID, Log: g.log, Metrics: g.m.Readers()})
 	if err != nil {
 		return err
 	}

@@ -6,7 +6,7 @@ import (
 	"strings"
 )
 
-// MaxHexLen bounds the EPC accepted by Decode and RawURI: 496 bits, the
+// MaxHexLen bounds the EPC Decode accepts: 496 bits, the
 // largest EPC bank a Gen2 tag can report (31 words), is 124 hex digits.
 const MaxHexLen = 124
 
@@ -149,22 +149,25 @@ func hexBytes(hex string) ([]byte, error) {
 	if len(hex) == 0 {
 		return nil, fmt.Errorf("%w: %w: empty", ErrMalformed, ErrNotHex)
 	}
+	for i := 0; i < len(hex); i++ {
+		if c := hex[i]; !(c >= '0' && c <= '9' || c >= 'A' && c <= 'F' || c >= 'a' && c <= 'f') {
+			return nil, fmt.Errorf("%w: %w: %q at position %d", ErrMalformed, ErrNotHex, c, i+1)
+		}
+	}
 	if len(hex) > MaxHexLen {
-		return nil, fmt.Errorf("%w: %w: %d digits", ErrMalformed, ErrNotHex, len(hex))
+		return nil, fmt.Errorf("%w: %d hex digits, longer than any EPC (%d)", ErrMalformed, len(hex), MaxHexLen)
 	}
 	b := make([]byte, (len(hex)+1)/2)
 	for i := 0; i < len(hex); i++ {
 		c := hex[i]
 		var v byte
 		switch {
-		case c >= '0' && c <= '9':
+		case c <= '9':
 			v = c - '0'
-		case c >= 'A' && c <= 'F':
+		case c <= 'F':
 			v = c - 'A' + 10
-		case c >= 'a' && c <= 'f':
-			v = c - 'a' + 10
 		default:
-			return nil, fmt.Errorf("%w: %w: %q at position %d", ErrMalformed, ErrNotHex, c, i+1)
+			v = c - 'a' + 10
 		}
 		if i%2 == 0 {
 			b[i/2] = v << 4
@@ -390,13 +393,11 @@ func withCheck(d string) string {
 
 // RawURI is the EPC raw URI of TDS section 12 for an EPC that does not
 // decode: urn:epc:raw:<bits>.x<HEX>, e.g. urn:epc:raw:96.x1234567890ABCDEF01234567.
-// hex must be valid hex digits (the gateway's EPCs are); anything else is
-// returned with its characters that are not hex digits dropped, so the
-// result is always a syntactically valid URI.
+// hex must be valid hex digits (the gateway's EPCs are, and the readers
+// bound their length); characters that are not hex digits are dropped, so
+// the result is always a syntactically valid URI. It never truncates: a
+// raw URI stands for the whole EPC.
 func RawURI(hex string) string {
-	if len(hex) > MaxHexLen {
-		hex = hex[:MaxHexLen]
-	}
 	u := strings.Map(func(r rune) rune {
 		switch {
 		case r >= '0' && r <= '9', r >= 'A' && r <= 'F':

@@ -12,7 +12,8 @@
 // encodings, non-EPC data) does not decode: callers use RawURI.
 //
 // It is a leaf package: pure functions and values, no I/O, no goroutines, no
-// imports of the gateway's stages. Every input is bounded (MaxHexLen).
+// imports of the gateway's stages. Inputs are bounded: EPCs to MaxHexLen for
+// Decode, patterns to MaxPatternLen.
 //
 //	func Decode(hex string) (EPC, error)
 //	func RawURI(hex string) string

@@ -11,10 +11,9 @@ var (
 	// break its rules (bad hex, too short, partition 7, a value out of range,
 	// a character outside the GS1 set, non-zero padding): use RawURI.
 	ErrMalformed = errors.New("malformed EPC")
-	// ErrNotHex means the EPC is not hex digits (or is empty or longer than
-	// MaxHexLen): bad input rather than a foreign tag. It comes with
-	// ErrMalformed.
-	ErrNotHex = errors.New("EPC is not 1 to 124 hex digits")
+	// ErrNotHex means the EPC is empty or not hex digits: bad input rather
+	// than a foreign tag. It comes with ErrMalformed.
+	ErrNotHex = errors.New("EPC is not hex digits")
 	// ErrPattern means a filter pattern is not valid or can never match.
 	ErrPattern = errors.New("bad EPC pattern")
 )

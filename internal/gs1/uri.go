@@ -32,7 +32,7 @@ var uriSchemes = map[string][]comp{
 func ParseURI(uri string) (scheme string, comps []string, err error) {
 	rest, ok := strings.CutPrefix(uri, "urn:epc:id:")
 	if !ok {
-		return "", nil, fmt.Errorf("%q does not start with urn:epc:id:", uri)
+		return "", nil, fmt.Errorf("%q does not start with %q", uri, "urn:epc:id:")
 	}
 	scheme, body, ok := strings.Cut(rest, ":")
 	spec, known := uriSchemes[scheme]

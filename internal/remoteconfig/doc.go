@@ -1,7 +1,7 @@
 // Package remoteconfig owns configuring a fleet of gateways from the centre:
 // the signed config messages on a compacted Kafka topic (format, ed25519
 // signing and verification, key files), what a gateway accepts and why it
-// refuses, composing the remotely changeable sections (zones, edge, readers)
+// refuses, composing the remotely changeable sections (zones, filter, edge, readers)
 // over the local file, applying them behind a health gate that rolls back to
 // the last good config by itself, keeping that last good config in the data
 // dir, and reporting what runs (version, hash, last result). It also holds

@@ -16,8 +16,8 @@ import (
 	"github.com/rfidgw/rfidgw/uplink"
 )
 
-// DefaultRollbackAfter is the default health gate.
-const DefaultRollbackAfter = 60 * time.Second
+// DefaultRollbackAfter is the default health gate (remote_config.rollback_after).
+const DefaultRollbackAfter = config.DefaultRollbackAfter
 
 // maxDetail bounds the detail of an outcome (it travels in every status).
 const maxDetail = 2000

@@ -432,3 +432,13 @@ func (r *rig) loadLocalUnchecked() (*config.Config, []byte) {
 	}
 	return cfg, body
 }
+
+func TestManagerPushesFilter(t *testing.T) {
+	r := newRig(t, "1s")
+	if err := r.offer(FleetKey, r.push(FleetKey, 1, "filter: {ignore: [raw]}\n")); err != nil {
+		t.Fatal(err)
+	}
+	if cfg := r.gw.last(); strings.Join(cfg.Filter.Ignore, ",") != "raw" || zoneIDs(cfg) != "local-gate,local-rack" {
+		t.Errorf("after a filter push: filter %+v zones %s", cfg.Filter, zoneIDs(cfg))
+	}
+}

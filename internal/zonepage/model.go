@@ -21,7 +21,7 @@ type Model interface {
 	// settled zone and recent events; false if the tag is unknown.
 	Tag(epc string) (TagDetail, bool)
 	// Events returns up to limit recent events, newest first, each the
-	// event JSON of contract §6.
+	// event JSON of docs/events.md.
 	Events(limit int) []json.RawMessage
 	// Uplink returns the buffer and Kafka state.
 	Uplink() UplinkView
@@ -36,6 +36,11 @@ type ReaderView struct {
 	ReadsPerSec float64       `json:"reads_per_sec"`
 	Zones       []string      `json:"zones,omitempty"` // zones fed by all of its antennas
 	Antennas    []AntennaView `json:"antennas"`
+	// Filtered counts its reads of foreign tags dropped by the read filter
+	// (filter: and the zones' accept/ignore) since the gateway started;
+	// Filter describes the gateway-wide filter: (empty when none).
+	Filtered uint64 `json:"filtered,omitempty"`
+	Filter   string `json:"filter,omitempty"`
 }
 
 // AntennaView is one antenna port of a reader.

@@ -10,7 +10,6 @@ import (
 	"os"
 	"time"
 
-	"github.com/rfidgw/rfidgw/internal/metrics"
 	"github.com/rfidgw/rfidgw/reader"
 )
 
@@ -124,7 +123,7 @@ func (c *conn) readErr(err error) error {
 		return c.ctx.Err()
 	}
 	if errors.Is(err, ErrBadHeader) {
-		metrics.ReaderFrameErrors.WithLabelValues(c.s.id).Inc()
+		c.s.m.FrameErrors(c.s.id).Inc()
 	}
 	return fmt.Errorf("reading from llrp reader %q at %s: %w", c.s.id, c.s.addr, err)
 }
@@ -172,7 +171,7 @@ func (c *conn) request(m Message, want MessageType) (Message, error) {
 		case h.Type == want && h.ID == id:
 			rsp, err := DecodeMessage(h, body)
 			if err != nil {
-				metrics.ReaderFrameErrors.WithLabelValues(c.s.id).Inc()
+				c.s.m.FrameErrors(c.s.id).Inc()
 				return nil, err
 			}
 			if st := statusOf(rsp); st != nil {
@@ -232,7 +231,7 @@ func (c *conn) handle(h Header, body []byte) error {
 	case MsgReaderEventNotification:
 		var ev ReaderEventNotification
 		if err := ev.DecodeBody(body); err != nil {
-			metrics.ReaderFrameErrors.WithLabelValues(c.s.id).Inc()
+			c.s.m.FrameErrors(c.s.id).Inc()
 			c.errLog.log(c.s, "bad READER_EVENT_NOTIFICATION", err)
 			return nil
 		}
@@ -270,7 +269,7 @@ func (c *conn) report(body []byte) error {
 		if errors.As(err, &re) {
 			n = re.Count
 		}
-		metrics.ReaderFrameErrors.WithLabelValues(c.s.id).Add(float64(n))
+		c.s.m.FrameErrors(c.s.id).Add(float64(n))
 		c.errLog.log(c.s, "bad TagReportData in RO_ACCESS_REPORT", err)
 	}
 	reads := c.reads[:0]
@@ -296,7 +295,7 @@ func (c *conn) report(body []byte) error {
 	if err := c.link.Deliver(c.ctx, reads); err != nil {
 		return err
 	}
-	metrics.ReadsTotal.WithLabelValues(c.s.id).Add(float64(len(reads)))
+	c.s.m.Reads(c.s.id).Add(float64(len(reads)))
 	c.link.Healthy()
 	return nil
 }

@@ -165,14 +165,15 @@ func Mount(mountpoint, backing string, opts Options) (*FS, error) {
 	return p, nil
 }
 
-// Unmount unmounts (lazily if something still holds a file open).
+// Unmount unmounts, lazily if something still holds a file open (the
+// process serving it should then exit: the open files then fail with
+// ENOTCONN).
 func (p *FS) Unmount() error {
 	err := p.server.Unmount()
 	if err != nil {
 		if out, lerr := exec.Command("umount", "-l", p.mountpoint).CombinedOutput(); lerr != nil {
 			return fmt.Errorf("powerfs: unmount %s: %w; umount -l: %v: %s", p.mountpoint, err, lerr, out)
 		}
-		p.server.Wait()
 	}
 	return nil
 }

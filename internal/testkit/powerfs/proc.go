@@ -112,6 +112,7 @@ type Proc struct {
 	in                  io.WriteCloser
 	out                 *bufio.Reader
 	stderr              strings.Builder
+	stopped             bool
 }
 
 // Start mounts backing at mountpoint in a child process (the test binary;
@@ -203,7 +204,19 @@ func (c *Proc) Stats() (syncs, fsyncErrs int, used int64, err error) {
 // Stop unmounts and waits for the child. Whatever still has a file of the
 // mount open must be closed first (else the unmount is lazy).
 func (c *Proc) Stop() error {
-	_, err := c.do("exit")
+	if c.stopped {
+		return nil
+	}
+	c.stopped = true
+	done := make(chan error, 1)
+	go func() { _, err := c.do("exit"); done <- err }()
+	var err error
+	select {
+	case err = <-done:
+	case <-time.After(20 * time.Second):
+		err = fmt.Errorf("powerfs child did not unmount %s within 20 s; killed", c.Mountpoint)
+		_ = c.cmd.Process.Kill()
+	}
 	_ = c.in.Close()
 	werr := c.cmd.Wait()
 	if err == nil && werr != nil {

@@ -132,6 +132,7 @@
           el("span", { class: "state" }, r.connected ? "connected" : "NOT connected"),
           el("span", { class: "rate", title: "reads per second" }, fmt1(r.reads_per_sec) + " reads/s")),
         r.since ? el("div", { class: "muted" }, (r.connected ? "up since " : "down since ") + fmtTime(r.since)) : null,
+        r.filtered ? el("div", { class: "muted filtered", title: "reads of tags the read filter drops before the engine" + (r.filter ? " (gateway filter: " + r.filter + "; zones may add their own)" : " (zones' accept/ignore)") }, r.filtered + " reads of foreign tags filtered") : null,
         (r.zones || []).length ? el("div", { class: "muted" }, "all antennas: " + r.zones.join(", ")) : null,
         ants.length ? el("table", {},
           el("thead", {}, el("tr", {}, el("th", { class: "num" }, "ant"), el("th", { class: "num" }, "reads/s"), el("th", {}, ""), el("th", {}, "zones"))),
