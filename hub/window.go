@@ -56,15 +56,6 @@ func (s *spanSet) remove(x uint64) bool {
 	return true
 }
 
-// count is the number of seqs in the set.
-func (s spanSet) count() uint64 {
-	n := uint64(0)
-	for _, sp := range s {
-		n += sp.hi - sp.lo + 1
-	}
-	return n
-}
-
 // overlap counts the seqs of [lo, hi] in the set.
 func (s spanSet) overlap(lo, hi uint64) uint64 {
 	n := uint64(0)

@@ -46,10 +46,9 @@ type expMove struct{ typ, from, to, gw string }
 
 type fleetAsset struct {
 	epc   string
-	floor int    // -1 when gone through a gate
-	rack  int    // 1..4
-	gate  bool   // a visitor: only crosses gates
-	last  string // current zone
+	floor int  // -1 when gone through a gate
+	rack  int  // 1..4
+	gate  bool // a visitor: only crosses gates
 	want  []expMove
 }
 
