@@ -262,7 +262,14 @@ func (q *Queue) prepare(w *work) (free int64, err error) {
 	for _, r := range w.batch {
 		nev += uint64(len(r.events))
 	}
-	err = q.reserveSeqs(w.st.lastSeq + nev)
+	if q.dirUnsynced { // a compaction's rename is not durable yet
+		if err = syncDir(q.dir); err == nil {
+			q.dirUnsynced = false
+		}
+	}
+	if err == nil {
+		err = q.reserveSeqs(w.st.lastSeq + nev)
+	}
 	free = -1
 	if err == nil && len(w.batch) > 0 && q.opts.MinFreeDisk > 0 {
 		if free, err = freeDisk(q.dir); err == nil {

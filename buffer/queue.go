@@ -89,6 +89,7 @@ type Queue struct {
 	lastDropLog time.Time
 	gapNow      bool          // write the open gap event at the next commit (disk room is back)
 	unsure      *unsureCommit // a failed commit whose outcome is not settled (see failed)
+	dirUnsynced bool          // a compaction renamed the file but the directory fsync failed
 	keyScratch  []byte
 
 	mu         sync.Mutex // guards everything below

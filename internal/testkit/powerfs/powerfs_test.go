@@ -190,7 +190,7 @@ func TestFsyncFaults(t *testing.T) {
 	write(t, path, []byte("durable"), true)
 	syncDir(t, mnt)
 
-	p.FailFsync(syscall.EIO, true)
+	p.FailFsync(Fault{Errno: syscall.EIO, Once: true})
 	f, err := os.OpenFile(path, os.O_WRONLY, 0)
 	if err != nil {
 		t.Fatal(err)
@@ -211,7 +211,7 @@ func TestFsyncFaults(t *testing.T) {
 	f.Close()
 
 	// Until cleared.
-	p.FailFsync(syscall.EIO, false)
+	p.FailFsync(Fault{Errno: syscall.EIO})
 	for i := 0; i < 3; i++ {
 		d, _ := os.Open(mnt)
 		if err := d.Sync(); !errors.Is(err, syscall.EIO) {
@@ -221,6 +221,30 @@ func TestFsyncFaults(t *testing.T) {
 	}
 	p.ClearFaults()
 	syncDir(t, mnt)
+
+	// KeepCache: the failed pages stay readable, but a cut loses them.
+	p.FailFsync(Fault{Errno: syscall.EIO, Once: true, KeepCache: true})
+	f, err = os.OpenFile(path, os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.WriteAt([]byte("CACHED!"), 0); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Sync(); !errors.Is(err, syscall.EIO) {
+		t.Fatalf("fsync with the EIO fault: %v", err)
+	}
+	if err := f.Sync(); err != nil {
+		t.Fatalf("fsync after the failed one: %v", err)
+	}
+	f.Close()
+	if got, _ := os.ReadFile(path); string(got) != "CACHED!" {
+		t.Errorf("KeepCache: after a failed fsync the file reads %q, want the cached write", got)
+	}
+	p = reboot(t, p, mnt, backing, 0)
+	if got, _ := os.ReadFile(path); string(got) != "durable" {
+		t.Errorf("KeepCache: after the cut the file reads %q, want the durable content", got)
+	}
 
 	// ENOSPC from a byte count, and statfs says so.
 	_, _, used, err := p.Stats()
