@@ -49,7 +49,6 @@ import (
 	bolt "go.etcd.io/bbolt"
 
 	"github.com/rfidgw/rfidgw/edge"
-	"github.com/rfidgw/rfidgw/internal/metrics"
 )
 
 // probeFreeBytes is the free space a full disk needs before the probe tries
@@ -314,13 +313,13 @@ func (q *Queue) runTx(w *work, free int64) (res *txResult, txid int, err error) 
 		return nil
 	})
 	q.dbMu.RUnlock()
-	metrics.BufferCommitSeconds.Observe(time.Since(start).Seconds())
+	q.opts.Metrics.BufferCommitSeconds.Observe(time.Since(start).Seconds())
 	return res, txid, err
 }
 
 // notReady refuses writes until a probe commit succeeds.
 func (q *Queue) notReady(err error) {
-	metrics.BufferWriteErrors.Inc()
+	q.opts.Metrics.BufferWriteErrors.Inc()
 	q.mu.Lock()
 	wasReady := q.readyErr == nil
 	q.readyErr = fmt.Errorf("%w: %w", ErrWrite, err)
@@ -482,7 +481,8 @@ func (q *Queue) publish(w *work, res *txResult) {
 // report counts and logs the losses and gap events of one transaction.
 func (q *Queue) report(res *txResult, now time.Time) {
 	if res.dropped > 0 {
-		metrics.EventsDropped.Add(float64(res.dropped))
+		q.opts.Metrics.EventsDropped.Add(float64(res.dropped))
+		q.dropped.Add(uint64(res.dropped))
 		// One ERROR line per run of drops and then at most one per 10 s: a
 		// full buffer drops on every commit.
 		if now.Sub(q.lastDropLog) >= 10*time.Second || res.st.gap.dropped == res.dropped {
@@ -493,7 +493,7 @@ func (q *Queue) report(res *txResult, now time.Time) {
 		}
 	}
 	for _, g := range res.gaps {
-		metrics.EventsTotal.WithLabelValues(string(edge.Gap)).Inc()
+		q.opts.Metrics.EventsTotal.WithLabelValues(string(edge.Gap)).Inc()
 		q.log.Error("gap event written: events were lost",
 			"seq", g.Seq, "dropped", g.Dropped, "first_seq", g.FirstSeq, "last_seq", g.LastSeq)
 	}
@@ -802,7 +802,7 @@ func (t *txn) dropOldest(need int64) error {
 // GapInterval after its first loss, or at once when the disk headroom came
 // back (checkDiskFull) even if no event arrives to notice it.
 func (q *Queue) gapDue(g gapState, now time.Time) bool {
-	return g.open() && (q.gapNow || now.Sub(time.Unix(0, g.since)) >= q.opts.GapInterval)
+	return g.open() && (q.gapNow || g.age(now) >= q.opts.GapInterval)
 }
 
 // closeGap writes the gap event of the open run of losses.

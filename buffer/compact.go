@@ -8,8 +8,6 @@ import (
 	"time"
 
 	bolt "go.etcd.io/bbolt"
-
-	"github.com/rfidgw/rfidgw/internal/metrics"
 )
 
 // maybeCompact gives disk space back: bbolt never shrinks its file, so when
@@ -118,7 +116,7 @@ func (q *Queue) compact() error {
 		_ = os.Remove(tmp)
 		return fmt.Errorf("rename %s: %w", tmp, renameErr)
 	}
-	metrics.BufferCompactions.Inc()
+	q.opts.Metrics.BufferCompactions.Inc()
 	q.mu.Lock()
 	after := q.dataBytes
 	q.updateMetricsLocked(time.Now())

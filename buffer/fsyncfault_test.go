@@ -9,7 +9,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/rfidgw/rfidgw/internal/metrics"
 	"github.com/rfidgw/rfidgw/internal/testkit/powerfs"
 )
 
@@ -264,13 +263,13 @@ func TestFailedFsyncDuringCompaction(t *testing.T) {
 	if err := r.p.FailFsync(powerfs.Fault{Errno: syscall.EIO, Files: true}); err != nil {
 		t.Fatal(err)
 	}
-	c0 := counterValue(t, metrics.BufferCompactions)
+	c0 := counterValue(t, testMetrics.BufferCompactions)
 	if err := r.q.Ack(seqs...); err != nil {
 		t.Fatal(err)
 	}
 	// The ack commit fails too; the copy fails: nothing compacted, nothing lost.
 	time.Sleep(300 * time.Millisecond)
-	if got := counterValue(t, metrics.BufferCompactions) - c0; got != 0 {
+	if got := counterValue(t, testMetrics.BufferCompactions) - c0; got != 0 {
 		t.Fatalf("%v compactions while every file fsync fails", got)
 	}
 	// Now only the directory fsync fails: the copy and the rename happen,

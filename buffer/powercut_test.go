@@ -15,7 +15,6 @@ import (
 	"time"
 
 	"github.com/rfidgw/rfidgw/edge"
-	"github.com/rfidgw/rfidgw/internal/metrics"
 	"github.com/rfidgw/rfidgw/internal/testkit/powerfs"
 )
 
@@ -242,7 +241,7 @@ func powerCutLoop(t *testing.T, cuts int, opts Options) (powerCutRun, []string) 
 	backing, mnt := t.TempDir(), t.TempDir()
 	m := newCutModel()
 	var run powerCutRun
-	compact0 := counterValue(t, metrics.BufferCompactions)
+	compact0 := counterValue(t, testMetrics.BufferCompactions)
 	for i := 0; ; i++ {
 		p, err := powerfs.Start(mnt, backing)
 		if err != nil {
@@ -259,7 +258,7 @@ func powerCutLoop(t *testing.T, cuts int, opts Options) (powerCutRun, []string) 
 			for j := range bad {
 				bad[j] = fmt.Sprintf("after cut %d: %s", i, bad[j])
 			}
-			run.compactions = int(counterValue(t, metrics.BufferCompactions) - compact0)
+			run.compactions = int(counterValue(t, testMetrics.BufferCompactions) - compact0)
 			run.appended, run.delivered = m.counts()
 			return run, bad
 		}

@@ -14,7 +14,6 @@ import (
 	bolt "go.etcd.io/bbolt"
 
 	"github.com/rfidgw/rfidgw/edge"
-	"github.com/rfidgw/rfidgw/internal/metrics"
 )
 
 // StateChange is one edge-state update committed with the events it caused
@@ -34,6 +33,7 @@ type Stats struct {
 	LastSeq         uint64        // highest seq ever assigned (stored, delivered or lost)
 	FileBytes       int64         // size of buffer.db on disk
 	PendingGap      uint64        // events lost whose gap event is not written yet
+	Dropped         uint64        // events dropped because the buffer was full, since Open
 	ReadyErr        string        // why writes are refused ("" when they work)
 	DiskFull        string        // why events are being lost by on_full because the filesystem is at min_free_disk ("" when not)
 }
@@ -41,7 +41,7 @@ type Stats struct {
 // Queue is the durable event queue. Open starts its committer goroutine;
 // Close stops it. All methods are safe for concurrent use.
 //
-// Wiring (cmd/rfidgw):
+// Wiring (internal/gateway):
 //
 //	q, err := buffer.Open(cfg.Gateway.DataDir, buffer.Options{Gateway: id,
 //		MaxBytes: b.MaxBytes, MinFreeDisk: b.MinFreeDisk, OnFull: b.OnFull, Log: log})
@@ -91,6 +91,8 @@ type Queue struct {
 	unsure      *unsureCommit // a failed commit whose outcome is not settled (see failed)
 	dirUnsynced bool          // a compaction renamed the file but the directory fsync failed
 	keyScratch  []byte
+
+	dropped atomic.Uint64 // events dropped because the buffer was full, since Open (Stats.Dropped); atomic, no lock
 
 	mu         sync.Mutex // guards everything below
 	st         metaState  // mirror of the last committed meta
@@ -222,7 +224,7 @@ func (q *Queue) openDB(ceiling uint64) error {
 	if rerr := os.Rename(q.path, aside); rerr != nil {
 		return fmt.Errorf("buffer: %w; moving it aside failed: %w", err, rerr)
 	}
-	metrics.BufferCorruptFiles.Inc()
+	q.opts.Metrics.BufferCorruptFiles.Inc()
 	salvaged, serr := salvageMeta(aside)
 	q.log.Error("buffer file cannot be opened; moved aside and started a new one (nothing deleted)",
 		"err", err, "moved_to", aside, "salvaged_meta", serr == nil,
@@ -255,7 +257,7 @@ func (q *Queue) openDB(ceiling uint64) error {
 		return fmt.Errorf("buffer: start a new file: %w", err)
 	}
 	if q.st.gap.open() {
-		q.st.gap.since = 0 // write the gap event at the first chance
+		q.st.gap.since, q.st.gap.opened = 0, time.Time{} // write the gap event at the first chance
 	}
 	q.db = db
 	return nil
@@ -640,6 +642,7 @@ func (q *Queue) Stats() Stats {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	s := q.statsLocked(time.Now())
+	s.Dropped = q.dropped.Load()
 	if q.readyErr != nil {
 		s.ReadyErr = q.readyErr.Error()
 	}
@@ -703,12 +706,12 @@ func (q *Queue) Close() error {
 
 // updateMetricsLocked publishes the gauges; q.mu held (or not yet shared).
 func (q *Queue) updateMetricsLocked(now time.Time) {
-	metrics.BufferEvents.Set(float64(q.st.count))
-	metrics.BufferBytes.Set(float64(q.st.bytes))
-	metrics.BufferFileBytes.Set(float64(q.fileBytes))
+	q.opts.Metrics.BufferEvents.Set(float64(q.st.count))
+	q.opts.Metrics.BufferBytes.Set(float64(q.st.bytes))
+	q.opts.Metrics.BufferFileBytes.Set(float64(q.fileBytes))
 	lag := 0.0
 	if q.st.count > 0 && !q.ends.oldestCommitted.IsZero() {
 		lag = max(0, now.Sub(q.ends.oldestCommitted).Seconds())
 	}
-	metrics.UplinkLagSeconds.Set(lag)
+	q.opts.Metrics.UplinkLagSeconds.Set(lag)
 }

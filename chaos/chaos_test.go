@@ -88,7 +88,7 @@ func TestChaos(t *testing.T) {
 	t.Run("kafka_outages", func(t *testing.T) {
 		only(t, true)
 		// Three outages, 20% of the playback; the last one outlasts
-		// librdkafka's message timeout (2 s here).
+		// message.timeout.ms (2 s here), the uplink's own report deadline.
 		execute(t, runOpts{name: "kafka_outages", slice: sl, exact: true, scale: ex,
 			librdkafka: `{message.timeout.ms: "2000"}`,
 			fault: func(r *run) {

@@ -159,7 +159,18 @@ box sh -c 'cp /root/box/good.yaml /etc/rfidgw/gateway.yaml && mkdir -p /etc/syst
 if box systemctl start rfidgw; then ok "start: READY=1 received (Type=notify)"; else fail "start failed: $(box journalctl -u rfidgw -o cat | tail -n3)"; fi
 status=$(prop StatusText)
 [ -n "$status" ] && ok "status: $status" || fail "no STATUS= text"
-delivered() { box curl -sf 127.0.0.1:9870/metrics | grep -qE '^rfidgw_uplink_delivered_total [1-9]'; }
+# Output is captured before grep looks at it: `cmd | grep -q` under pipefail
+# fails when grep exits at the first match and cmd dies of SIGPIPE (a long
+# journal, e.g. after a watchdog's goroutine dump), so a found line would
+# count as missing.
+journal() { box journalctl -u rfidgw --no-pager -o cat "$@" 2>/dev/null || true; }
+in_journal() { # in_journal PATTERN [journalctl args]: the unit's journal has a line matching PATTERN
+	local p=$1 j
+	shift
+	j=$(journal "$@")
+	grep -qE -- "$p" <<<"$j"
+}
+delivered() { local m; m=$(box curl -sf 127.0.0.1:9870/metrics) && grep -qE '^rfidgw_uplink_delivered_total [1-9]' <<<"$m"; }
 wait_until 30 delivered && ok "events delivered to Kafka inside the sandbox" || fail "no event delivered: $(box journalctl -u rfidgw -o cat | tail -n3)"
 pst=$(box cat "/proc/$(prop MainPID)/status")
 for want in 'NoNewPrivs:\s+1' 'Seccomp:\s+2' 'CapEff:\s+0+$' 'Groups:.*\b20\b' "Uid:\s+$(box id -u rfidgw)\s"; do
@@ -167,17 +178,38 @@ for want in 'NoNewPrivs:\s+1' 'Seccomp:\s+2' 'CapEff:\s+0+$' 'Groups:.*\b20\b' "
 done
 
 box systemctl reload rfidgw
-wait_until 10 sh -c "nsenter -t $sd -a journalctl -u rfidgw -o cat | grep -q 'reload done'" &&
+wait_until 10 in_journal 'reload done' &&
 	ok "reload: applied" || fail "reload: no 'reload done' in the journal"
+
+# --- journal priorities: `journalctl -p warning` shows warnings and errors only ------
+# A bad config on reload is an error line; "reload done" and "gateway running"
+# are info lines and must not pass -p warning.
+box sh -c 'cp /root/box/bad.yaml /etc/rfidgw/gateway.yaml && systemctl reload rfidgw'
+wait_until 10 in_journal 'reload rejected' -p err &&
+	ok "journal: a rejected reload is at priority err (journalctl -p err)" ||
+	fail "journal: no 'reload rejected' at -p err; priorities: $(box journalctl -u rfidgw -o json | grep -o '"PRIORITY":"[0-9]"' | sort | uniq -c | tr '\n' ' ')"
+if in_journal 'gateway running|reload done' -p warning; then
+	fail "journal: info lines pass -p warning: $(journal -p warning | grep -E 'gateway running|reload done' | head -n2)"
+else
+	ok "journal: info lines are not at warning or above"
+fi
+in_journal 'gateway running' -p info && ok "journal: info lines at priority info" || fail "journal: no 'gateway running' at -p info"
+in_journal '^<[0-9]>' && fail "journal: a line kept its <N> prefix: $(journal | grep -m1 '^<[0-9]>')" || ok "journal: lines stored without the <N> prefix"
+box cp /root/box/good.yaml /etc/rfidgw/gateway.yaml
 
 # --- watchdog: a stopped process stops pinging -----------------------------------------
 box sh -c 'printf "[Service]\nWatchdogSec=4s\nTimeoutAbortSec=3s\n" >/etc/systemd/system/rfidgw.service.d/wd.conf && systemctl daemon-reload && systemctl restart rfidgw'
 sleep 6 # longer than WatchdogSec: the pings keep it alive
 [ "$(prop NRestarts)" = 0 ] && ok "watchdog: pings keep a healthy daemon alive" || fail "watchdog: restarted while healthy"
 box kill -STOP "$(prop MainPID)"
-wait_until 30 sh -c "[ \"\$(nsenter -t $sd -a systemctl show rfidgw -p NRestarts --value)\" -ge 1 ]" &&
-	box journalctl -u rfidgw -o cat | grep -q "Failed with result 'watchdog'" &&
-	ok "watchdog: a stalled daemon is killed and restarted" || fail "watchdog: no restart after the pings stopped"
+# journald may file systemd's own line a moment after NRestarts counts up.
+if ! wait_until 30 sh -c "[ \"\$(nsenter -t $sd -a systemctl show rfidgw -p NRestarts --value)\" -ge 1 ]"; then
+	fail "watchdog: no restart after the pings stopped (NRestarts $(prop NRestarts))"
+elif wait_until 10 in_journal "Failed with result 'watchdog'"; then
+	ok "watchdog: a stalled daemon is killed and restarted"
+else
+	fail "watchdog: restarted, but no \"Failed with result 'watchdog'\" in the journal: $(journal | grep -v '^goroutine\|^\s' | tail -n3)"
+fi
 wait_until 15 sh -c "[ \"\$(nsenter -t $sd -a systemctl is-active rfidgw)\" = active ]" || fail "watchdog: not active again"
 
 # --- bad config ------------------------------------------------------------------------
@@ -187,6 +219,10 @@ restarts=$(prop NRestarts)
 sleep 7 # longer than RestartSec
 [ "$(prop ActiveState)" = failed ] && [ "$(prop ExecMainStatus)" = 2 ] && [ "$(prop NRestarts)" = "$restarts" ] &&
 	ok "bad config: exit 2, failed, not restarted" || fail "bad config: state $(prop ActiveState), status $(prop ExecMainStatus), restarts $(prop NRestarts)"
+# Each config problem reaches the journal as an error, with its file and line.
+in_journal '/etc/rfidgw/gateway.yaml:[0-9]+: zones\[[0-9]+\]\.kind' -p err &&
+	ok "bad config: the problem is in the journal at priority err, with file and line" ||
+	fail "bad config: no 'rfidgw: /etc/rfidgw/gateway.yaml:LINE: zones[i].kind' at -p err: $(journal -p err | tail -n3)"
 
 # --- upgrade, remove, purge --------------------------------------------------------------
 box sh -c 'cp /root/box/good.yaml /etc/rfidgw/gateway.yaml; systemctl start rfidgw'

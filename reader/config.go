@@ -1,8 +1,10 @@
 package reader
 
-import "time"
+import "slices"
 
-// Reader types.
+// Names of the built-in reader types. The registry (Register, Lookup) is
+// what knows the types; these only spare the tests and the zone page a
+// string literal.
 const (
 	TypeLLRP   = "llrp"
 	TypeSerial = "serial"
@@ -10,7 +12,8 @@ const (
 	TypeFile   = "file"
 )
 
-// TLS holds file paths for a TLS client (LLRP over TLS, MQTT ssl://).
+// TLS holds file paths for a TLS client (LLRP over TLS, MQTT ssl://). The
+// types that use it embed it in their settings as `tls`.
 type TLS struct {
 	CA                 string `mapstructure:"ca"`
 	Cert               string `mapstructure:"cert"`
@@ -35,64 +38,41 @@ type JSONMapping struct {
 	Reader      string `mapstructure:"reader"`
 }
 
-// Config is one entry of `readers:` (contract §4). It is flat: each type uses
-// its own keys and validation rejects keys that do not belong to the type.
+// Config is one entry of `readers:`. It holds the keys every type shares;
+// Settings holds the type's own keys, decoded strictly by DecodeEntry into
+// the struct the type registered, so a key that does not belong to the
+// type is an error by construction.
 type Config struct {
-	ID       string `mapstructure:"id"`
-	Type     string `mapstructure:"type"`
-	Antennas []int  `mapstructure:"antennas"` // optional filter, default all
+	ID       string
+	Type     string
+	Antennas []int    // optional filter, default all
+	Provides []string // reader ids served, for the types that take `provides`
 
-	// llrp
-	Address   string        `mapstructure:"address"`
-	TLS       *TLS          `mapstructure:"tls"`
-	Keepalive time.Duration `mapstructure:"keepalive"`
-
-	// serial
-	Device   string `mapstructure:"device"`
-	Protocol string `mapstructure:"protocol"` // thingmagic | r2000 | ascii
-	Baud     int    `mapstructure:"baud"`
-	Region   string `mapstructure:"region"`  // thingmagic: optional region to set (e.g. "EU3", "NA2")
-	Pattern  string `mapstructure:"pattern"` // ascii: regexp with named groups epc, antenna, rssi
-
-	// mqtt
-	Broker          string       `mapstructure:"broker"`
-	Topic           string       `mapstructure:"topic"`
-	Format          string       `mapstructure:"format"` // impinj | zebra | json
-	ClientID        string       `mapstructure:"client_id"`
-	Username        string       `mapstructure:"username"`
-	PasswordFile    string       `mapstructure:"password_file"`
-	QoS             *int         `mapstructure:"qos"`
-	ReaderFromTopic int          `mapstructure:"reader_from_topic"` // 1-based topic segment holding the reader id
-	StatusTopic     string       `mapstructure:"status_topic"`
-	Mapping         *JSONMapping `mapstructure:"mapping"`
-
-	// file
-	Path     string   `mapstructure:"path"`
-	Provides []string `mapstructure:"provides"`
-	Speed    float64  `mapstructure:"speed"`
-	Loop     bool     `mapstructure:"loop"`
+	// Settings is the type's own part (*llrp.Settings, *serial.Settings,
+	// ...), holding its defaults where the entry is silent.
+	Settings Settings
 }
 
 // ReaderIDs returns the reader ids whose reads this source produces: the
-// configured `provides` list for a file reader or an MQTT subscription that
-// serves many readers (reader_from_topic), otherwise the reader's own id.
+// configured `provides` list for a type that serves many readers (a file,
+// an MQTT subscription with reader_from_topic), otherwise the reader's own
+// id.
 func (c *Config) ReaderIDs() []string {
-	if (c.Type == TypeFile || c.Type == TypeMQTT) && len(c.Provides) > 0 {
+	if len(c.Provides) > 0 {
 		return c.Provides
 	}
 	return []string{c.ID}
 }
 
+// MaxAntenna is the highest antenna port a reader may have (LLRP's
+// AntennaID is 16 bits; 0 means "all").
+const MaxAntenna = 65535
+
+// AntennaOK reports whether a is an antenna port: 1..MaxAntenna.
+func AntennaOK(a int) bool { return a >= 1 && a <= MaxAntenna }
+
 // WantsAntenna reports whether reads from antenna a are kept by the config's
 // antenna filter.
 func (c *Config) WantsAntenna(a int) bool {
-	if len(c.Antennas) == 0 {
-		return true
-	}
-	for _, x := range c.Antennas {
-		if x == a {
-			return true
-		}
-	}
-	return false
+	return len(c.Antennas) == 0 || slices.Contains(c.Antennas, a)
 }

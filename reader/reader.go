@@ -1,8 +1,13 @@
 // Package reader owns the connections to RFID readers and the Read they
 // produce. Each protocol lives in its own sub-package (file, llrp, serial,
-// mqtt) and implements Source; this package holds what they share: the Read
-// (contract §5) with its JSON-lines codec, the Sink a source hands reads to,
-// and the reader part of the configuration.
+// mqtt) and registers its type here (Register): its settings struct,
+// validation, Source constructor and check probe; its simulated reader in
+// a sub-package (llrp/llrpsim, ...) registers a scenario kind (RegisterSim).
+// This package holds what they share: the Read with its JSON-lines codec,
+// the Sink a source hands reads to, the common part of a `readers:` entry
+// (Config) with its strict decoding (DecodeEntry), and Supervise, the one
+// reconnect loop (backoff, status reads, metrics, logging) around a
+// protocol's session. See README.md, "Adding a protocol".
 //
 // Acknowledgements travel with the data: a Source hands a batch to
 // Sink.Deliver, which returns only once the edge stage took responsibility for
@@ -24,9 +29,15 @@ const (
 	StatusOffline Status = "offline"
 )
 
+// MaxEPCHex bounds an EPC, in hex digits, for every source: 496 bits (124
+// digits) is the longest EPC, the rest leaves room for PC/XPC words. The
+// gateway refuses longer ones where reads enter it (reason epc_too_long);
+// parsers may refuse them earlier.
+const MaxEPCHex = 256
+
 // Read is one tag observation, or a reader status change when Status is set
 // (and EPC empty). It is the unit that flows from readers to the edge engine,
-// and one line of the record/replay format (contract §5).
+// and one line of the record/replay format (docs/zones.md, "The reads format").
 type Read struct {
 	Time    time.Time // UTC, microsecond precision where the reader gives it
 	Reader  string    // reader id from the config

@@ -38,18 +38,9 @@ arm64) triplet=aarch64-linux-gnu machine='AArch64' ccpkg=gcc-aarch64-linux-gnu ;
 esac
 
 # --- version ---------------------------------------------------------------
-# Debian versions start with a digit and here use only [0-9A-Za-z.+~] (a '-'
-# would be read as the Debian revision): v1.2.0 -> 1.2.0,
-# v1.2.0-3-gabc1234 -> 1.2.0+3.gabc1234, 86bca30-dirty -> 0.0.0+git.86bca30.dirty
-raw=${VERSION:-$(git describe --tags --always --dirty 2>/dev/null || echo dev)}
-ver=${raw#v}
-if [[ "$ver" =~ ^[0-9]+\.[0-9]+ ]]; then # a release tag (a bare hash may start with a digit too)
-	ver=${ver/-/+}
-else
-	ver="0.0.0+git.$ver"
-fi
-ver=$(printf '%s' "$ver" | tr -c '0-9A-Za-z.+~' '.')
-[[ "$ver" =~ ^[0-9][0-9A-Za-z.+~]*$ ]] || die "cannot make a Debian version from VERSION='$raw'"
+# scripts/version.sh makes VERSION (or git describe) Debian-valid; the binary
+# is stamped with the same string, so `rfidgw version` and dpkg agree.
+ver=$(scripts/version.sh) || die "bad VERSION"
 
 # --- binary ------------------------------------------------------------------
 if [ -n "${RFIDGW_BIN:-}" ]; then
@@ -68,8 +59,8 @@ else
 	fi
 	date=$(date -u ${SOURCE_DATE_EPOCH:+-d @$SOURCE_DATE_EPOCH} +%Y-%m-%dT%H:%M:%SZ)
 	commit=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)
-	ldflags="-s -w -X main.version=$raw -X main.commit=$commit -X main.date=$date"
-	echo "deb.sh: building $bin (linux/$ARCH, version $raw)" >&2
+	ldflags="-s -w -X main.version=$ver -X main.commit=$commit -X main.date=$date"
+	echo "deb.sh: building $bin (linux/$ARCH, version $ver)" >&2
 	env "${buildenv[@]}" "$GO" build -ldflags "$ldflags" -o "$bin" ./cmd/rfidgw
 fi
 

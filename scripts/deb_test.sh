@@ -93,14 +93,16 @@ same /lib/systemd/system/rfidgw.service systemd/rfidgw.service
 same /usr/lib/sysusers.d/rfidgw.conf systemd/rfidgw.sysusers
 same /etc/rfidgw/gateway.yaml configs/example.yaml
 same /usr/share/doc/rfidgw/install.md docs/install.md
+same /usr/share/rfidgw/monitoring/rfidgw-alerts.yml packaging/monitoring/rfidgw-alerts.yml
+same /usr/share/rfidgw/monitoring/rfidgw-dashboard.json packaging/monitoring/rfidgw-dashboard.json
 
 # --- binary ---------------------------------------------------------------------
 if [ -n "${RFIDGW_BIN:-}" ]; then
 	skip "version stamp: RFIDGW_BIN=$RFIDGW_BIN was built elsewhere"
-elif out=$("$TMP/root/usr/bin/rfidgw" version 2>&1) && [[ "$out" == *"$VER_RAW"* ]]; then
+elif out=$("$TMP/root/usr/bin/rfidgw" version 2>&1) && [[ "$out" == "rfidgw $VER_DEB "* ]]; then
 	ok "packaged binary runs: $out"
 else
-	fail "packaged 'rfidgw version' printed '$out', want it to contain $VER_RAW"
+	fail "packaged 'rfidgw version' printed '$out', want it to start with 'rfidgw $VER_DEB ' (the package's version)"
 fi
 
 # --- maintainer scripts, with stubs that log instead of acting --------------------
@@ -360,7 +362,7 @@ if [ "${DEB_TEST_ARM64:-}" = 1 ]; then
 		dpkg-deb -x "$deb64" "$TMP/root64"
 		need "$(readelf -h "$TMP/root64/usr/bin/rfidgw")" 'Machine: +AArch64' "arm64 package holds an AArch64 binary"
 		if command -v qemu-aarch64 >/dev/null && [ -d /usr/aarch64-linux-gnu ]; then
-			need "$(qemu-aarch64 -L /usr/aarch64-linux-gnu "$TMP/root64/usr/bin/rfidgw" version 2>&1)" "$VER_RAW" "arm64 binary runs under qemu-aarch64"
+			need "$(qemu-aarch64 -L /usr/aarch64-linux-gnu "$TMP/root64/usr/bin/rfidgw" version 2>&1)" "${VER_DEB//+/\\+}" "arm64 binary runs under qemu-aarch64"
 		else
 			skip "running the arm64 binary: no qemu-aarch64 (apt-get install qemu-user)"
 		fi

@@ -8,7 +8,7 @@ import (
 	"github.com/rfidgw/rfidgw/buffer"
 )
 
-// Header names of the message (CloudEvents Kafka binary mode, contract §6).
+// Header names of the message (CloudEvents Kafka binary mode, docs/events.md).
 const (
 	HeaderSpecVersion = "ce_specversion"
 	HeaderID          = "ce_id"

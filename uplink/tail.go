@@ -36,7 +36,7 @@ type TailOptions struct {
 
 // Tail prints each event of the topic as one JSON line on out, and writes a
 // line on warn for each duplicate id and each hole in seq per gateway: the
-// hub's checks (contract §6). It returns nil when ctx ends or Count events
+// hub's checks (docs/events.md). It returns nil when ctx ends or Count events
 // were printed, and an error if the topic cannot be read.
 //
 // Warning lines (one per finding, greppable):

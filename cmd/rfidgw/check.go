@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"time"
 
@@ -14,9 +15,9 @@ import (
 
 	"github.com/rfidgw/rfidgw/internal/config"
 	"github.com/rfidgw/rfidgw/internal/gateway"
+	"github.com/rfidgw/rfidgw/internal/redact"
+	"github.com/rfidgw/rfidgw/internal/remoteconfig"
 	"github.com/rfidgw/rfidgw/reader"
-	"github.com/rfidgw/rfidgw/reader/llrp"
-	"github.com/rfidgw/rfidgw/reader/serial"
 	"github.com/rfidgw/rfidgw/uplink"
 )
 
@@ -25,7 +26,7 @@ func checkCmd() *cobra.Command {
 	var timeout time.Duration
 	var configOnly bool
 	cmd := &cobra.Command{
-		Use:   "check --config FILE",
+		Use:   "check [--config FILE]",
 		Short: "validate the config, then try every reader, broker, Kafka and the data dir",
 		Long: `Check is the field doctor. It validates the config (exit 2 with every problem by
 key path), then tries each dependency and prints one line per dependency:
@@ -38,29 +39,33 @@ It exits 0 only if everything is ok, 1 if a dependency failed.`,
 			if err != nil {
 				return err
 			}
-			out := cmd.OutOrStdout()
-			fmt.Fprintf(out, "ok    config %s: gateway %s, %d readers, %d zones\n", cfg.File, cfg.Gateway.ID, len(cfg.Readers), len(cfg.Zones))
+			out := redact.Writer(cmd.OutOrStdout()) // no credentials in the report
+			fmt.Fprintf(out, "ok    config %s: gateway %s, %s, %s\n", cfg.File, cfg.Gateway.ID, plural(len(cfg.Readers), "reader"), plural(len(cfg.Zones), "zone"))
 			if configOnly {
 				return nil
 			}
 			failed := 0
-			report := func(what string, detail string, err error, fix string) {
+			// One line per dependency: what, then the detail or the
+			// underlying error (without the prefixes that repeat what),
+			// then the fix.
+			report := func(what string, detail string, err error, fix string, repeats ...string) {
 				if err != nil {
 					failed++
-					fmt.Fprintf(out, "FAIL  %s: %v", what, err)
+					fmt.Fprintf(out, "FAIL  %s: %s", what, trimPrefixes(err.Error(), repeats...))
 					if fix != "" {
 						fmt.Fprintf(out, " -> %s", fix)
 					}
 					fmt.Fprintln(out)
 					return
 				}
-				fmt.Fprintf(out, "ok    %s: %s\n", what, detail)
+				fmt.Fprintf(out, "ok    %s: %s\n", what, trimPrefixes(detail, repeats...))
 			}
 			for _, rc := range cfg.Readers {
 				ctx, cancel := context.WithTimeout(cmd.Context(), timeout)
 				detail, err := checkReader(ctx, cfg.Gateway.ID, rc)
 				cancel()
-				report(fmt.Sprintf("reader %s (%s)", rc.ID, rc.Type), detail, err, readerFix(rc, err))
+				report(fmt.Sprintf("reader %s (%s)", rc.ID, rc.Type), detail, err, readerFix(rc, err),
+					fmt.Sprintf("reader %q: ", rc.ID), fmt.Sprintf("reader %s: ", rc.ID))
 			}
 			ctx, cancel := context.WithTimeout(cmd.Context(), timeout)
 			ucfg, err := gateway.UplinkConfig(cfg)
@@ -69,8 +74,19 @@ It exits 0 only if everything is ok, 1 if a dependency failed.`,
 				detail, err = uplink.Check(ctx, ucfg)
 			}
 			cancel()
-			report("kafka "+fmt.Sprint(cfg.Uplink.Kafka.Brokers), detail, err,
-				"check uplink.kafka.brokers, the network path, credentials (librdkafka sasl.*) and that topic "+cfg.Uplink.Kafka.Topic+" exists")
+			brokers := strings.Join(cfg.Uplink.Kafka.Brokers, ",")
+			report("kafka "+brokers, detail, err, kafkaFix(err, cfg.Uplink.Kafka.Topic, cfg.Uplink.Kafka.StatusTopic),
+				"kafka "+brokers+": ", "kafka ok: ")
+			if rc := cfg.RemoteConfig; rc.Enabled() {
+				ctx, cancel := context.WithTimeout(cmd.Context(), timeout)
+				detail, err := "", error(nil)
+				if ucfg, err = gateway.UplinkConfig(cfg); err == nil {
+					detail, err = remoteconfig.CheckTopic(ctx, ucfg, rc.Topic, cfg.Gateway.ID)
+				}
+				cancel()
+				report("remote config topic "+rc.Topic, detail, err,
+					"the gateway's Kafka user needs Read and Describe on "+rc.Topic+" (docs/install.md §13)")
+			}
 			detail, err = checkDataDir(cfg.Gateway.DataDir, int64(cfg.Buffer.MinFreeDisk))
 			report("data_dir "+cfg.Gateway.DataDir, detail, err, "create it writable for the rfidgw user, or free space")
 			detail, err = checkClock()
@@ -81,37 +97,65 @@ It exits 0 only if everything is ok, 1 if a dependency failed.`,
 			return nil
 		},
 	}
-	cmd.Flags().StringVar(&cfgPath, "config", "", "gateway config file")
+	configFlag(cmd, &cfgPath, "gateway config file")
 	cmd.Flags().DurationVar(&timeout, "timeout", 10*time.Second, "time allowed for each dependency")
 	cmd.Flags().BoolVar(&configOnly, "config-only", false, "validate the config only, try no dependency")
 	return cmd
 }
 
+func plural(n int, what string) string {
+	if n == 1 {
+		return "1 " + what
+	}
+	return fmt.Sprintf("%d %ss", n, what)
+}
+
+// trimPrefixes drops any of prefixes from the start of msg, repeatedly.
+func trimPrefixes(msg string, prefixes ...string) string {
+	for again := true; again; {
+		again = false
+		for _, p := range prefixes {
+			if p != "" && strings.HasPrefix(msg, p) {
+				msg, again = msg[len(p):], true
+			}
+		}
+	}
+	return msg
+}
+
+// kafkaFix names the fix for the kind of Kafka failure.
+func kafkaFix(err error, topic, statusTopic string) string {
+	switch {
+	case err == nil:
+		return ""
+	case errors.Is(err, uplink.ErrUnreachable):
+		return "is Kafka running there? check uplink.kafka.brokers (host:port) and the firewall"
+	case errors.Is(err, uplink.ErrAuthentication):
+		return "check the credentials: uplink.kafka.sasl_password_file and librdkafka sasl.*/ssl.* settings"
+	case errors.Is(err, uplink.ErrTopicMissing):
+		return fmt.Sprintf("create topics %s and %s, or fix uplink.kafka.topic/status_topic", topic, statusTopic)
+	case errors.Is(err, uplink.ErrNotAuthorized):
+		return fmt.Sprintf("ask the Kafka admins for WRITE (and IDEMPOTENT_WRITE) ACLs on %s and %s for this principal", topic, statusTopic)
+	case errors.Is(err, uplink.ErrConfig):
+		return "fix uplink.kafka (librdkafka properties)"
+	}
+	return "check uplink.kafka.brokers, the network path and credentials"
+}
+
 func checkReader(ctx context.Context, gatewayID string, rc reader.Config) (string, error) {
-	src, err := gateway.NewSource(gatewayID, rc, nil)
-	if err != nil {
-		return "", err
-	}
-	ch, ok := src.(reader.Checker)
+	t, ok := reader.Lookup(rc.Type)
 	if !ok {
-		return "configured (this reader type cannot be probed)", nil
+		return "", fmt.Errorf("reader %q: type %q is not supported by this build", rc.ID, rc.Type)
 	}
-	return ch.Check(ctx)
+	return t.Probe(ctx, rc, reader.Env{GatewayID: gatewayID})
 }
 
 func readerFix(rc reader.Config, err error) string {
-	if errors.Is(err, serial.ErrBusy) || errors.Is(err, llrp.ErrConnectionRefused) {
+	if errors.Is(err, reader.ErrHeld) {
 		return "the reader is held by another client, usually the running daemon: stop it first (systemctl stop rfidgw) or check while it is stopped"
 	}
-	switch rc.Type {
-	case reader.TypeLLRP:
-		return "check the reader's address and port (5084, TLS 5085), that it is powered and no other client holds its LLRP connection"
-	case reader.TypeSerial:
-		return "check the cable, the device path (prefer /dev/serial/by-id/...), the baud rate and that rfidgw is in the dialout group"
-	case reader.TypeMQTT:
-		return "check the broker URL, credentials (password_file), TLS files and the topic"
-	case reader.TypeFile:
-		return "check the path and that the file holds reads as JSON lines"
+	if t, ok := reader.Lookup(rc.Type); ok {
+		return t.Fix
 	}
 	return ""
 }

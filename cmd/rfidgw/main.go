@@ -7,13 +7,19 @@ package main
 import (
 	"errors"
 	"fmt"
+	"log/slog"
 	"os"
+	"runtime"
 	"runtime/debug"
+	"strings"
 
 	"github.com/spf13/cobra"
 
 	"github.com/rfidgw/rfidgw/internal/config"
 	"github.com/rfidgw/rfidgw/internal/gateway"
+	"github.com/rfidgw/rfidgw/internal/keyed"
+	"github.com/rfidgw/rfidgw/internal/redact"
+	"github.com/rfidgw/rfidgw/internal/remoteconfig"
 )
 
 // Set with -ldflags "-X main.version=... -X main.commit=... -X main.date=...".
@@ -49,9 +55,12 @@ Then run:    rfidgw run --config /etc/rfidgw/gateway.yaml`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
+	// --version prints the same line as `rfidgw version`.
+	root.Version = version
+	root.SetVersionTemplate(versionLine() + "\n")
 	root.PersistentFlags().String("log-format", "auto", "log format: auto (text on a terminal, JSON otherwise), text or json")
 	root.PersistentFlags().String("log-level", "", "log level: debug, info, warn, error (default: the config's log.level, else info)")
-	root.AddCommand(runCmd(), checkCmd(), replayCmd(), simCmd(), tailCmd(), bufferCmd(), versionCmd())
+	root.AddCommand(runCmd(), checkCmd(), replayCmd(), simCmd(), tailCmd(), bufferCmd(), epcCmd(), configCmd(), versionCmd())
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error { return usageErr(err) })
 
 	// Exit 2 means bad usage or config; a panic on the main goroutine is a
@@ -71,7 +80,15 @@ Then run:    rfidgw run --config /etc/rfidgw/gateway.yaml`,
 			code = 2
 		}
 		if err.Error() != "" {
-			fmt.Fprintln(os.Stderr, "rfidgw:", err)
+			msg := "rfidgw: " + redact.String(err.Error()) // no credentials from a bad broker URL
+			// Under systemd this last word is an error in the journal
+			// (journalctl -p err), not an info line: every line of it
+			// (one per config problem) carries the priority.
+			if journalStream(os.Stderr) {
+				p := journalPrefix(slog.LevelError)
+				msg = p + strings.ReplaceAll(msg, "\n", "\n"+p)
+			}
+			fmt.Fprintln(os.Stderr, msg)
 		}
 		os.Exit(code)
 	}
@@ -83,20 +100,48 @@ func versionCmd() *cobra.Command {
 		Short: "print version, commit and build date",
 		Args:  cobra.NoArgs,
 		Run: func(cmd *cobra.Command, args []string) {
-			fmt.Fprintf(cmd.OutOrStdout(), "rfidgw %s (commit %s, built %s)\n", version, commit, date)
+			fmt.Fprintln(cmd.OutOrStdout(), versionLine())
 		},
 	}
+}
+
+// versionLine is what `rfidgw version` and `rfidgw --version` print; the
+// version is the .deb's (scripts/version.sh) and rfidgw_build_info's.
+func versionLine() string {
+	return fmt.Sprintf("rfidgw %s (commit %s, built %s, %s)", version, commit, date, runtime.Version())
+}
+
+// defaultConfig is where the package installs the site config; --config
+// defaults to it.
+const defaultConfig = "/etc/rfidgw/gateway.yaml"
+
+// configFlag adds --config (default defaultConfig) to cmd.
+func configFlag(cmd *cobra.Command, p *string, what string) {
+	cmd.Flags().StringVarP(p, "config", "c", defaultConfig, what)
 }
 
 // loadConfig loads and validates; problems are exit 2.
 func loadConfig(path string, scope config.Scope) (*config.Config, error) {
 	if path == "" {
-		return nil, usageErr(errors.New("--config is required (e.g. --config /etc/rfidgw/gateway.yaml)"))
+		return nil, usageErr(errors.New("--config is empty: give the gateway config file (the package installs " + defaultConfig + ")"))
+	}
+	if _, err := os.Stat(path); errors.Is(err, os.ErrNotExist) {
+		hint := "; pass --config FILE"
+		if path == defaultConfig {
+			hint = " (the default --config); the .deb installs it there, or pass --config FILE"
+		}
+		return nil, usageErr(fmt.Errorf("config %s: no such file%s", path, hint))
 	}
 	cfg, err := config.Load(path)
 	if err != nil {
 		return nil, usageErr(err)
 	}
+	return validateConfig(cfg, scope)
+}
+
+// validateConfig is the whole check of a loaded config: the same for the
+// file (`check --config-only`, run, SIGHUP) and for a pushed config.
+func validateConfig(cfg *config.Config, scope config.Scope) (*config.Config, error) {
 	if err := cfg.Validate(scope); err != nil {
 		return nil, usageErr(err)
 	}
@@ -106,7 +151,12 @@ func loadConfig(path string, scope config.Scope) (*config.Config, error) {
 		p := &config.Problems{File: cfg.File}
 		for i, rc := range cfg.Readers {
 			if _, err := gateway.NewSource(cfg.Gateway.ID, rc, nil); err != nil {
-				p.Items = append(p.Items, fmt.Sprintf("readers[%d]: %v", i, err))
+				p.Add(keyed.In(fmt.Sprintf("readers[%d]", i), []error{err})...)
+			}
+		}
+		if rc := cfg.RemoteConfig; rc.Enabled() {
+			if _, err := remoteconfig.LoadKeySet(rc.PublicKeys); err != nil {
+				p.Add(err)
 			}
 		}
 		if len(p.Items) > 0 {
@@ -114,4 +164,14 @@ func loadConfig(path string, scope config.Scope) (*config.Config, error) {
 		}
 	}
 	return cfg, nil
+}
+
+// loadConfigYAML is loadConfig for the local file composed with pushed
+// sections (remoteconfig.Loader); name stands for the file in problems.
+func loadConfigYAML(name string, data []byte) (*config.Config, error) {
+	cfg, err := config.LoadYAML(name, data)
+	if err != nil {
+		return nil, usageErr(err)
+	}
+	return validateConfig(cfg, config.ScopeAll)
 }

@@ -222,13 +222,60 @@ uplink: {kafka: {brokers: ["%s"]}}
 			t.Errorf("check output lacks %q:\n%s", want, out)
 		}
 	}
+	checkFitsATerminal(t, out)
+	// A refused port fails at once (not after --timeout), with the
+	// underlying error said once on one line.
 	down := fmt.Sprintf("127.0.0.1:%d", testkit.FreePort(t))
-	out, err = exec.Command(bin, "check", "--config", cfgFor(down), "--timeout", "3s").CombinedOutput()
+	start := time.Now()
+	out, err = exec.Command(bin, "check", "--config", cfgFor(down), "--timeout", "60s").CombinedOutput()
+	took := time.Since(start)
 	var ee *exec.ExitError
 	if !errors.As(err, &ee) || ee.ExitCode() != 1 {
 		t.Fatalf("check with Kafka down: exit %v, want 1\n%s", err, out)
 	}
-	if !strings.Contains(string(out), "FAIL  kafka") || !strings.Contains(string(out), "->") {
-		t.Errorf("no FAIL line with a fix for Kafka:\n%s", out)
+	if took > 20*time.Second {
+		t.Errorf("check with Kafka's port refused took %s: it should fail at once, not wait for --timeout", took)
+	}
+	kline := ""
+	for _, l := range strings.Split(string(out), "\n") {
+		if strings.HasPrefix(l, "FAIL  kafka "+down+": ") {
+			kline = l
+		}
+	}
+	if kline == "" || !strings.Contains(kline, " -> ") {
+		t.Errorf("no 'FAIL  kafka %s: ... -> fix' line:\n%s", down, out)
+	}
+	if n := strings.Count(strings.ToLower(kline), "connection refused"); n != 1 {
+		t.Errorf("the Kafka line says 'connection refused' %d times, want once: %s", n, kline)
+	}
+	if strings.Count(kline, down) != 1 {
+		t.Errorf("the Kafka line names %s more than once: %s", down, kline)
+	}
+	checkFitsATerminal(t, out)
+}
+
+// checkFitsATerminal: one line per dependency (ok or FAIL), each short
+// enough for a terminal (a FAIL line holds the error and the fix).
+func checkFitsATerminal(t *testing.T, out []byte) {
+	t.Helper()
+	deps := 0
+	for _, l := range strings.Split(strings.TrimSpace(string(out)), "\n") {
+		switch {
+		case strings.HasPrefix(l, "ok    "), strings.HasPrefix(l, "FAIL  "):
+			deps++
+			max := 200 // a reader line may hold a long device path
+			if strings.HasPrefix(l, "FAIL  ") {
+				max = 240
+			}
+			if len(l) > max {
+				t.Errorf("check line of %d characters (want <= %d): %s", len(l), max, l)
+			}
+		case strings.HasPrefix(l, "rfidgw: "):
+		default:
+			t.Errorf("check printed a line that is neither ok nor FAIL: %q", l)
+		}
+	}
+	if deps != 7 { // config, 3 readers, kafka, data_dir, clock
+		t.Errorf("check printed %d dependency lines, want 7:\n%s", deps, out)
 	}
 }

@@ -8,6 +8,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/chromedp"
+
 	"github.com/rfidgw/rfidgw/internal/testkit"
 	"github.com/rfidgw/rfidgw/internal/zonepage/zonepagetest"
 )
@@ -85,6 +87,22 @@ http: {listen: "127.0.0.1:%d"}
 	if p, err := b.Screenshot("zone-page-daemon"); err == nil {
 		t.Logf("screenshot: %s", p)
 	}
+	// The page explains itself: one clock (wall time here, with date and
+	// zone), the moved tag's decision, its zones' roles and the plot per zone.
+	must(b.WaitTrue(`document.getElementById("clock").dataset.recorded === "false" && /^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d \S+/.test(document.getElementById("clock").textContent)`, wait))
+	must(b.Click(`#zones [data-zone="rack-A02"] tr[data-epc="` + moving + `"] button`))
+	must(b.WaitTrue(`document.querySelector('#tag-zones tr[data-zone="rack-A02"][data-role="settled"]') && /^stays in rack-A02/.test(document.getElementById("tag-decision").textContent)`, wait))
+	must(b.WaitTrue(`Array.from(document.querySelectorAll(".legend [data-series]")).map(e => e.dataset.zones).join(" ") === "rack-A01 rack-A02"`, wait))
+	must(b.WaitVisible(`#tag-plot line[data-min-rssi="-75"]`, wait))
+	for _, w := range []int64{1280, 1920} {
+		if err := chromedp.Do(b.Context(), chromedp.EmulateViewport(w, 1000)); err != nil {
+			t.Fatal(err)
+		}
+		if p, err := b.Screenshot(fmt.Sprintf("zone-page-daemon-%d", w)); err == nil {
+			t.Logf("screenshot: %s", p)
+		}
+	}
+	must(b.Click("#tag-close"))
 	// The EPC filter keeps only the matching tag.
 	must(b.Type(`#epc-filter`, "bbb2"))
 	must(b.WaitTrue(`document.body.dataset.filter === "BBB2"`, wait))

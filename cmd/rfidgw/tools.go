@@ -11,6 +11,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/rfidgw/rfidgw/buffer"
+	"github.com/rfidgw/rfidgw/internal/config"
 	"github.com/rfidgw/rfidgw/uplink"
 )
 
@@ -35,7 +36,7 @@ seen twice (a redelivery): the same check the hub runs.`,
 		},
 	}
 	cmd.Flags().StringVar(&brokers, "brokers", "", "Kafka bootstrap brokers, comma-separated")
-	cmd.Flags().StringVar(&opts.Topic, "topic", "rfid.movements", "topic to read")
+	cmd.Flags().StringVar(&opts.Topic, "topic", uplink.DefaultTopic, "topic to read")
 	cmd.Flags().BoolVar(&opts.FromBeginning, "from-beginning", false, "start at the oldest message instead of new ones")
 	cmd.Flags().StringVar(&opts.Gateway, "gateway", "", "only events of this gateway id")
 	cmd.Flags().IntVar(&opts.Count, "count", 0, "stop after this many events (0: run until Ctrl-C)")
@@ -48,7 +49,7 @@ func bufferCmd() *cobra.Command {
 		Use:   "buffer",
 		Short: "inspect the local event buffer (works while the daemon is stopped)",
 	}
-	cmd.PersistentFlags().StringVar(&dir, "data-dir", "/var/lib/rfidgw", "the gateway's data_dir")
+	cmd.PersistentFlags().StringVar(&dir, "data-dir", config.DefaultDataDir, "the gateway's data_dir")
 	cmd.AddCommand(&cobra.Command{
 		Use:   "stats",
 		Short: "pending events, bytes, oldest and newest seq and age, file size",

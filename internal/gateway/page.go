@@ -2,16 +2,13 @@ package gateway
 
 import (
 	"encoding/json"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 
-	dto "github.com/prometheus/client_model/go"
-
 	"github.com/rfidgw/rfidgw/edge"
-	"github.com/rfidgw/rfidgw/internal/metrics"
 	"github.com/rfidgw/rfidgw/internal/zonepage"
-	"github.com/rfidgw/rfidgw/reader"
 )
 
 const (
@@ -44,7 +41,7 @@ func (p *pageState) watched() bool {
 
 // snapshotForPage copies the engine's view of every tag; owner goroutine only.
 func (g *Gateway) snapshotForPage(now time.Time) {
-	c := zonepage.NewZoneCollector(g.zones())
+	c := zonepage.NewZoneCollector(g.zones()).WithSettings(g.edgeSettings())
 	g.engine.Snapshot(now, c.Add)
 	snap := c.Collect()
 	g.page.mu.Lock()
@@ -78,7 +75,7 @@ func (m pageModel) Readers() []zonepage.ReaderView {
 	g.mu.Unlock()
 	online := g.ReadersOnline()
 	for _, rc := range cfg.Readers {
-		if rc.Type == reader.TypeFile {
+		if rc.IsRecorded() {
 			for _, id := range rc.ReaderIDs() {
 				online[id] = true // a file plays while the gateway runs
 			}
@@ -86,6 +83,11 @@ func (m pageModel) Readers() []zonepage.ReaderView {
 	}
 	views := zonepage.ReaderViews(cfg.Readers, cfg.Zones, online)
 	g.page.stats.FillRates(now, views)
+	filtered := g.FilteredReads()
+	desc := filterText(cfg.Filter.Accept, cfg.Filter.Ignore)
+	for i := range views {
+		views[i].Filtered, views[i].Filter = filtered[views[i].ID], desc
+	}
 	return views
 }
 
@@ -95,7 +97,7 @@ func (m pageModel) Zones() []zonepage.ZoneView {
 		return s.Zones()
 	}
 	// Before the first snapshot: the zones, empty.
-	return zonepage.NewZoneCollector(m.g.zones()).Collect().Zones()
+	return zonepage.NewZoneCollector(m.g.zones()).WithSettings(m.g.edgeSettings()).Collect().Zones()
 }
 
 func (m pageModel) Tag(epc string) (zonepage.TagDetail, bool) {
@@ -142,18 +144,10 @@ func (m pageModel) Uplink() zonepage.UplinkView {
 		Bytes:          st.Bytes,
 		LagSeconds:     st.OldestAge.Seconds(),
 		KafkaConnected: g.fwd.Connected(),
-		Delivered:      uint64(counterValue(metrics.UplinkDelivered)),
-		Dropped:        uint64(counterValue(metrics.EventsDropped)),
+		Delivered:      g.fwd.Delivered(),
+		Dropped:        st.Dropped,
 		LastError:      lastErr,
 	}
-}
-
-func counterValue(c interface{ Write(*dto.Metric) error }) float64 {
-	var m dto.Metric
-	if err := c.Write(&m); err != nil || m.Counter == nil {
-		return 0
-	}
-	return m.Counter.GetValue()
 }
 
 // recordEvents keeps committed events for the page.
@@ -164,8 +158,32 @@ func (p *pageState) recordEvents(events []edge.Event) {
 }
 
 // zones is the current zone set (a reload may replace it).
+func (g *Gateway) edgeSettings() edge.Settings {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return g.cfg.Edge
+}
+
+// Clock is the engine's clock for the page: recorded time while a reads
+// file plays.
+func (m pageModel) Clock() zonepage.Clock {
+	return zonepage.Clock{Now: m.g.now(), Recorded: m.g.virtual}
+}
+
 func (g *Gateway) zones() []edge.Zone {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	return g.cfg.Zones
+}
+
+// filterText describes the gateway-wide filter for the page.
+func filterText(accept, ignore []string) string {
+	var parts []string
+	if len(accept) > 0 {
+		parts = append(parts, "accept "+strings.Join(accept, ", "))
+	}
+	if len(ignore) > 0 {
+		parts = append(parts, "ignore "+strings.Join(ignore, ", "))
+	}
+	return strings.Join(parts, " · ")
 }

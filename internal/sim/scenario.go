@@ -1,16 +1,16 @@
 // Package sim owns the scenario of `rfidgw sim`: which simulated readers
 // exist (an LLRP reader on a TCP port, a serial module on a pseudo-terminal,
 // an MQTT publisher) and which tag reads they report over time, either
-// replayed from a reads file (contract §5) or generated from scripted tag
-// movements. The protocol emulators themselves live with their readers
-// (reader/llrp, reader/serial, reader/mqtt); this package paces the reads and
-// hands each one to the emulator of its reader.
+// replayed from a reads file (docs/zones.md) or generated from scripted tag
+// movements. The simulated readers themselves live beside their protocols
+// (reader/llrp/llrpsim, reader/serial/serialsim, reader/mqtt/mqttsim) and
+// register their kind with package reader; this package paces the reads
+// and hands each one to the emulator of its reader.
 package sim
 
 import (
 	"compress/gzip"
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"math"
@@ -21,37 +21,13 @@ import (
 	"strings"
 	"time"
 
+	"github.com/go-viper/mapstructure/v2"
 	"github.com/spf13/viper"
 
+	"github.com/rfidgw/rfidgw/internal/keyed"
 	"github.com/rfidgw/rfidgw/reader"
+	_ "github.com/rfidgw/rfidgw/reader/all" // every simulated reader kind
 )
-
-// Reader kinds a scenario can simulate.
-const (
-	KindLLRP   = "llrp"
-	KindSerial = "serial"
-	KindMQTT   = "mqtt"
-)
-
-// Reader is one simulated reader.
-type Reader struct {
-	ID   string `mapstructure:"id"`
-	Kind string `mapstructure:"kind"` // llrp | serial | mqtt
-
-	// llrp
-	Listen   string `mapstructure:"listen"`   // loopback host:port, e.g. 127.0.0.1:5084
-	Antennas int    `mapstructure:"antennas"` // antenna count it reports (default 4)
-
-	// serial
-	Protocol string `mapstructure:"protocol"` // thingmagic | r2000 | ascii
-	Link     string `mapstructure:"link"`     // symlink to create to the pty (like /dev/serial/by-id/...)
-
-	// mqtt
-	Broker      string `mapstructure:"broker"`
-	Topic       string `mapstructure:"topic"`
-	Format      string `mapstructure:"format"`       // impinj | zebra
-	StatusTopic string `mapstructure:"status_topic"` // where status reads of a reads file are published
-}
 
 // Sighting is a tag being read at one antenna during a step.
 type Sighting struct {
@@ -80,11 +56,13 @@ type Tag struct {
 
 // Scenario is a `rfidgw sim` scenario file.
 type Scenario struct {
-	Readers []Reader `mapstructure:"readers"`
-	Reads   string   `mapstructure:"reads"` // a reads file to replay (relative to the scenario file)
-	Speed   float64  `mapstructure:"speed"` // 1 = recorded pace (default), 10 = ten times faster
-	Loop    bool     `mapstructure:"loop"`
-	Seed    int64    `mapstructure:"seed"`
+	// Readers are the simulated readers, each decoded and checked by its
+	// kind as registered in package reader (see reader/all).
+	Readers []reader.SimEntry `mapstructure:"-"`
+	Reads   string            `mapstructure:"reads"` // a reads file to replay (relative to the scenario file)
+	Speed   float64           `mapstructure:"speed"` // 1 = recorded pace (default), 10 = ten times faster
+	Loop    bool              `mapstructure:"loop"`
+	Seed    int64             `mapstructure:"seed"`
 	// StartDelay waits this long after the readers are up before playing,
 	// so a gateway started alongside can connect first.
 	StartDelay time.Duration `mapstructure:"start_delay"`
@@ -107,7 +85,8 @@ type GarbageWriter interface {
 // GarbageSent is how many malformed frames Play wrote.
 func (s *Scenario) GarbageSent() int { return s.garbageSent }
 
-// Load reads and checks a scenario file.
+// Load reads and checks a scenario file. Problems come back as a
+// *keyed.List, one "file: key.path: message" per line.
 func Load(path string) (*Scenario, error) {
 	v := viper.New()
 	v.SetConfigFile(path)
@@ -115,67 +94,64 @@ func Load(path string) (*Scenario, error) {
 	if err := v.ReadInConfig(); err != nil {
 		return nil, fmt.Errorf("scenario %s: %w", path, err)
 	}
-	s := &Scenario{Speed: 1, Seed: 1}
-	if err := v.UnmarshalExact(s); err != nil {
-		return nil, fmt.Errorf("scenario %s: %w", path, err)
+	var raw struct {
+		Scenario `mapstructure:",squash"`
+		Readers  []map[string]any `mapstructure:"readers"`
+	}
+	raw.Scenario = Scenario{Speed: 1, Seed: 1}
+	p := &keyed.List{File: path}
+	dec := keyed.Decoder{}
+	if err := v.UnmarshalExact(&raw, func(dc *mapstructure.DecoderConfig) {
+		dc.DecodeHook = mapstructure.ComposeDecodeHookFunc(keyed.DurationHook(), mapstructure.StringToSliceHookFunc(","))
+	}); err != nil {
+		p.Items = append(p.Items, dec.Problems(err)...)
+	}
+	s := &raw.Scenario
+	for i, entry := range raw.Readers {
+		e, errs := reader.DecodeSimEntry(entry, dec)
+		p.Items = append(p.Items, keyed.In(fmt.Sprintf("readers[%d]", i), errs)...)
+		s.Readers = append(s.Readers, e)
 	}
 	s.dir = filepath.Dir(path)
-	if err := s.check(); err != nil {
-		return nil, fmt.Errorf("scenario %s: %w", path, err)
+	p.Items = append(p.Items, s.check()...)
+	if len(p.Items) > 0 {
+		return nil, p
 	}
 	return s, nil
 }
 
-func (s *Scenario) check() error {
+// check checks what spans entries: tags, their readers, speed, garbage.
+func (s *Scenario) check() []error {
 	var errs []error
 	ids := map[string]bool{}
-	for i, r := range s.Readers {
-		if r.ID == "" {
-			errs = append(errs, fmt.Errorf("readers[%d].id: required", i))
-		}
+	for _, r := range s.Readers {
 		ids[r.ID] = true
-		switch r.Kind {
-		case KindLLRP:
-			if r.Listen == "" {
-				errs = append(errs, fmt.Errorf("readers[%d].listen: required for an llrp reader", i))
-			}
-		case KindSerial:
-			if r.Protocol == "" {
-				errs = append(errs, fmt.Errorf("readers[%d].protocol: required (thingmagic, r2000, ascii)", i))
-			}
-		case KindMQTT:
-			if r.Broker == "" || r.Topic == "" {
-				errs = append(errs, fmt.Errorf("readers[%d]: broker and topic are required for an mqtt reader", i))
-			}
-		default:
-			errs = append(errs, fmt.Errorf("readers[%d].kind: %q is not llrp, serial or mqtt", i, r.Kind))
-		}
 	}
 	if s.Reads == "" && len(s.Tags) == 0 {
-		errs = append(errs, errors.New("give reads (a reads file) or tags (scripted movements)"))
+		errs = append(errs, keyed.Errorf("", "give reads (a reads file) or tags (scripted movements)"))
 	}
 	for i, t := range s.Tags {
 		if _, err := reader.NormalizeEPC(t.EPC); err != nil {
-			errs = append(errs, fmt.Errorf("tags[%d].epc: %v", i, err))
+			errs = append(errs, keyed.Errorf(fmt.Sprintf("tags[%d].epc", i), "%v", err))
 		}
 		for j, st := range t.Steps {
 			if !ids[st.Reader] {
-				errs = append(errs, fmt.Errorf("tags[%d].steps[%d].reader: unknown reader %q", i, j, st.Reader))
+				errs = append(errs, keyed.Errorf(fmt.Sprintf("tags[%d].steps[%d].reader", i, j), "unknown reader %q", st.Reader))
 			}
 			for k, a := range st.Also {
 				if !ids[a.Reader] {
-					errs = append(errs, fmt.Errorf("tags[%d].steps[%d].also[%d].reader: unknown reader %q", i, j, k, a.Reader))
+					errs = append(errs, keyed.Errorf(fmt.Sprintf("tags[%d].steps[%d].also[%d].reader", i, j, k), "unknown reader %q", a.Reader))
 				}
 			}
 		}
 	}
 	if s.Garbage < 0 || s.Garbage >= 1 {
-		errs = append(errs, fmt.Errorf("garbage: %v must be at least 0 and below 1 (0.1 = after 10%% of the reads)", s.Garbage))
+		errs = append(errs, keyed.Errorf("garbage", "%v must be at least 0 and below 1 (0.1 = after 10%% of the reads)", s.Garbage))
 	}
 	if s.Speed <= 0 {
-		errs = append(errs, errors.New("speed: must be positive"))
+		errs = append(errs, keyed.Errorf("speed", "must be positive"))
 	}
-	return errors.Join(errs...)
+	return errs
 }
 
 // Timeline returns every read of the scenario in time order, with times

@@ -6,8 +6,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
-	"os"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -136,16 +134,6 @@ func TestBrowserLivePage(t *testing.T) {
 	must(b.WaitVisible(`#tag-events tr[data-event-id="floor3-2"]`, wait))
 	if _, err := b.Screenshot("zone-page.png"); err != nil {
 		t.Error(err)
-	}
-	if os.Getenv("RFIDGW_UPDATE_DOCS") != "" {
-		// The docs' picture is this state of the page.
-		png, err := zonepagetest.Screenshot(b)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(filepath.Join("..", "..", "docs", "zone-page.png"), png, 0o644); err != nil {
-			t.Fatal(err)
-		}
 	}
 
 	// The EPC filter, applied by the server: only matching tags, and zones

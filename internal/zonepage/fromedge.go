@@ -66,7 +66,7 @@ func ReaderViews(readers []reader.Config, zones []edge.Zone, connected map[strin
 		out = append(out, v)
 	}
 	for _, r := range readers {
-		if r.Type == reader.TypeFile && len(r.Provides) > 0 {
+		if r.IsRecorded() && len(r.Provides) > 0 {
 			for _, id := range r.Provides {
 				view(id, r.Type, nil)
 			}
@@ -96,32 +96,46 @@ func appendNew[T comparable](s []T, v T) []T {
 // presence_window) or settled there; it is on a gate side while the gate
 // holds reads of it on that side.
 type ZoneCollector struct {
-	config []edge.Zone
-	index  map[string]int
-	cur    *ZoneSnapshot
+	config   []edge.Zone
+	index    map[string]int
+	settings map[string]*ZoneSettings // zone id -> effective settings
+	cur      *ZoneSnapshot
 }
 
 // ZoneSnapshot is one collection: read-only, safe to share between
 // goroutines.
 type ZoneSnapshot struct {
-	zones []ZoneView
-	tags  map[string]TagDetail
+	zones    []ZoneView
+	tags     map[string]TagDetail
+	settings map[string]*ZoneSettings // read-only, shared with the collector
 }
 
-// NewZoneCollector prepares a collector for the configured zones.
+// NewZoneCollector prepares a collector for the configured zones, with
+// the default edge settings (WithSettings gives the config's).
 func NewZoneCollector(zones []edge.Zone) *ZoneCollector {
 	c := &ZoneCollector{config: zones, index: make(map[string]int, len(zones))}
 	for i, z := range zones {
 		c.index[z.ID] = i
+	}
+	return c.WithSettings(edge.DefaultSettings())
+}
+
+// WithSettings sets the edge: settings the zones' overrides apply to, so
+// that the page shows each zone's effective min_rssi, hysteresis_db and
+// dwell and explains decisions with them. It returns c.
+func (c *ZoneCollector) WithSettings(s edge.Settings) *ZoneCollector {
+	c.settings = make(map[string]*ZoneSettings, len(c.config))
+	for i := range c.config {
+		c.settings[c.config[i].ID] = zoneSettingsOf(c.config[i].Overrides.Apply(s))
 	}
 	c.reset()
 	return c
 }
 
 func (c *ZoneCollector) reset() {
-	s := &ZoneSnapshot{zones: make([]ZoneView, len(c.config)), tags: map[string]TagDetail{}}
+	s := &ZoneSnapshot{zones: make([]ZoneView, len(c.config)), tags: map[string]TagDetail{}, settings: c.settings}
 	for i, z := range c.config {
-		s.zones[i] = ZoneView{ID: z.ID, Kind: z.Kind, Floor: z.Floor, Room: z.Room, Row: z.Row, Rack: z.Rack, Tags: []ZoneTag{}}
+		s.zones[i] = ZoneView{ID: z.ID, Kind: z.Kind, Floor: z.Floor, Room: z.Room, Row: z.Row, Rack: z.Rack, Accept: z.Accept, Ignore: z.Ignore, Tags: []ZoneTag{}, Settings: c.settings[z.ID]}
 	}
 	c.cur = s
 }
@@ -130,7 +144,7 @@ func (c *ZoneCollector) reset() {
 // keeps, as the engine reuses v.Zones.
 func (c *ZoneCollector) Add(v edge.TagView) {
 	zones := c.cur.zones
-	c.cur.tags[v.EPC] = TagDetailOf(v)
+	c.cur.tags[v.EPC] = TagDetailOf(v) // explained on lookup (Tag)
 	settledSeen := false
 	for _, zv := range v.Zones {
 		i, ok := c.index[zv.Zone]
@@ -172,11 +186,21 @@ func (s *ZoneSnapshot) Zones() []ZoneView { return s.zones }
 // Tag returns the engine's part of one tag's detail (see TagDetailOf).
 func (s *ZoneSnapshot) Tag(epc string) (TagDetail, bool) {
 	d, ok := s.tags[epc]
-	return d, ok
+	if !ok {
+		return d, false
+	}
+	// The decision is worked out for the tags someone opens only (lookups
+	// are rate-limited), not for every tag of every snapshot; on a copy,
+	// as the snapshot is shared.
+	d.Zones = append([]TagZone(nil), d.Zones...)
+	explain(&d, s.settings)
+	return d, true
 }
 
 // TagDetailOf converts the engine's view of one tag into the page's tag
-// detail; the Model adds Reads (ReadStats.TagReads), Events and At.
+// detail; the Model adds Reads (ReadStats.TagReads), Events and At. The
+// decision fields (roles, margins, dwell) need the zones' settings: a
+// ZoneCollector fills them.
 func TagDetailOf(v edge.TagView) TagDetail {
 	d := TagDetail{
 		EPC: v.EPC, Zone: v.Rack, Candidate: v.Candidate, CandidateSince: v.CandidateSince,

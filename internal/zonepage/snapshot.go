@@ -20,6 +20,7 @@ import (
 type snapshot struct {
 	seq     uint64
 	at      time.Time
+	clock   Clock // the gateway's clock (recorded time while a file plays)
 	readers []ReaderView
 	zones   []ZoneView // as the Model gave them; cutZones picks the strongest
 	uplink  UplinkView
@@ -64,6 +65,10 @@ func (s *snapshotter) get() *snapshot {
 		readers: s.model.Readers(),
 		zones:   s.model.Zones(),
 		uplink:  s.model.Uplink(),
+		clock:   Clock{Now: now},
+	}
+	if cm, ok := s.model.(ClockModel); ok {
+		snap.clock = cm.Clock()
 	}
 	snap.events = s.cleanEvents(s.model.Events(s.maxEvents), s.maxEvents)
 	sanitizeSnapshot(snap)
@@ -151,6 +156,7 @@ type zonesPayload struct {
 	Readers   []ReaderView `json:"readers,omitempty"`
 	Zones     []zoneOut    `json:"zones"`
 	Uplink    *UplinkView  `json:"uplink,omitempty"`
+	Clock     *Clock       `json:"clock,omitempty"`
 }
 
 // cutZones applies the EPC filter (an upper-case hex substring, "" = all)
@@ -187,7 +193,8 @@ func (sn *snapshot) payload(filter string, withState bool, perZone, total int) (
 	p := zonesPayload{Seq: sn.seq, At: sn.at, Filter: filter, TagsTotal: matched, TagsSent: sent, Zones: zones}
 	if withState {
 		up := sn.uplink
-		p.Readers, p.Uplink = nonNil(sn.readers), &up
+		clk := sn.clock
+		p.Readers, p.Uplink, p.Clock = nonNil(sn.readers), &up, &clk
 	}
 	b, err := json.Marshal(p)
 	if err != nil {

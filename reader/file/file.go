@@ -1,8 +1,8 @@
 // Package file owns the `file` reader type: it plays a reads JSON-lines file
-// (contract §5) at the recorded pace, faster, or as fast as possible. It is
+// (docs/zones.md, "The reads format") at the recorded pace, faster, or as fast as possible. It is
 // the first source of the gateway and stays useful for demos and for testing
 // an install without readers. Read times are kept as recorded: the engine's
-// clock follows them (see cmd/rfidgw's pipeline clock).
+// clock follows them (see the gateway's clock in internal/gateway).
 package file
 
 import (
@@ -13,9 +13,7 @@ import (
 	"os"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
-
-	"github.com/rfidgw/rfidgw/internal/metrics"
+	"github.com/rfidgw/rfidgw/internal/keyed"
 	"github.com/rfidgw/rfidgw/reader"
 )
 
@@ -24,7 +22,9 @@ const maxBatch = 512
 
 // Source plays one reads file.
 type Source struct {
+	m   reader.Metrics
 	cfg reader.Config
+	set *Settings
 	log *slog.Logger
 
 	// sleep waits until t or ctx ends; replaced in tests.
@@ -33,17 +33,20 @@ type Source struct {
 	Done chan struct{}
 }
 
-// New checks that the file can be opened and returns its Source.
-func New(cfg reader.Config, log *slog.Logger) (*Source, error) {
-	if log == nil {
-		log = slog.Default()
+// New checks that the file can be opened and returns its Source. env gives
+// the logger and the metrics (both may be zero).
+func New(cfg reader.Config, env reader.Env) (*Source, error) {
+	log := env.Logger()
+	set, ok := cfg.Settings.(*Settings)
+	if !ok {
+		return nil, fmt.Errorf("reader %q: settings are not file settings", cfg.ID)
 	}
-	f, err := os.Open(cfg.Path)
+	f, err := os.Open(set.Path)
 	if err != nil {
-		return nil, fmt.Errorf("reader %q: %w", cfg.ID, err)
+		return nil, keyed.Tag(fmt.Errorf("reader %q: %w", cfg.ID, err), "path", "%v", err)
 	}
 	f.Close()
-	return &Source{cfg: cfg, log: log.With("reader", cfg.ID), sleep: sleepCtx, Done: make(chan struct{})}, nil
+	return &Source{m: env.Meter(), cfg: cfg, set: set, log: log.With("reader", cfg.ID), sleep: sleepCtx, Done: make(chan struct{})}, nil
 }
 
 func sleepCtx(ctx context.Context, d time.Duration) error {
@@ -62,7 +65,7 @@ func sleepCtx(ctx context.Context, d time.Duration) error {
 
 // Check opens the file and counts its lines.
 func (s *Source) Check(ctx context.Context) (string, error) {
-	f, err := os.Open(s.cfg.Path)
+	f, err := os.Open(s.set.Path)
 	if err != nil {
 		return "", err
 	}
@@ -76,12 +79,12 @@ func (s *Source) Check(ctx context.Context) (string, error) {
 		return nil
 	})
 	if err != nil {
-		return "", fmt.Errorf("%s: %w", s.cfg.Path, err)
+		return "", fmt.Errorf("%s: %w", s.set.Path, err)
 	}
 	if n > 0 && bad == n {
-		return "", fmt.Errorf("%s: none of %d lines is a read", s.cfg.Path, n)
+		return "", fmt.Errorf("%s: none of %d lines is a read", s.set.Path, n)
 	}
-	return fmt.Sprintf("reads file %s: %d lines (%d unreadable), speed %g", s.cfg.Path, n, bad, s.cfg.Speed), nil
+	return fmt.Sprintf("reads file %s: %d lines (%d unreadable), speed %g", s.set.Path, n, bad, s.set.Speed), nil
 }
 
 // Run plays the file (again and again with loop: true, shifting times so
@@ -94,6 +97,12 @@ func (s *Source) Run(ctx context.Context, sink reader.Sink) error {
 			close(s.Done)
 		}
 	}()
+	// A reads file is "connected" while it plays, for every reader id it
+	// provides, like a live reader's rfidgw_reader_connected.
+	for _, id := range s.cfg.ReaderIDs() {
+		s.m.Connected(id).Set(1)
+		defer s.m.Connected(id).Set(0)
+	}
 	var shift time.Duration
 	for {
 		first, last, err := s.play(ctx, sink, shift)
@@ -103,8 +112,8 @@ func (s *Source) Run(ctx context.Context, sink reader.Sink) error {
 			}
 			return err
 		}
-		if !s.cfg.Loop || first.IsZero() {
-			s.log.Info("reads file played to its end", "path", s.cfg.Path)
+		if !s.set.Loop || first.IsZero() {
+			s.log.Info("reads file played to its end", "path", s.set.Path)
 			return nil
 		}
 		shift += last.Sub(first) + time.Second
@@ -114,7 +123,7 @@ func (s *Source) Run(ctx context.Context, sink reader.Sink) error {
 // play sends every read of the file once, times shifted by shift, paced by
 // the configured speed. It returns the first and last recorded time.
 func (s *Source) play(ctx context.Context, sink reader.Sink, shift time.Duration) (first, last time.Time, err error) {
-	f, err := os.Open(s.cfg.Path)
+	f, err := os.Open(s.set.Path)
 	if err != nil {
 		return first, last, fmt.Errorf("reader %q: %w", s.cfg.ID, err)
 	}
@@ -131,19 +140,19 @@ func (s *Source) play(ctx context.Context, sink reader.Sink, shift time.Duration
 		return nil
 	}
 	var wallStart time.Time
-	counters := map[string]prometheus.Counter{} // no label lookup per read
+	counters := map[string]reader.Counter{} // no label lookup per read
 	err = reader.ScanReads(f, func(line int, r reader.Read, perr error) error {
 		if perr != nil {
-			metrics.ReaderFrameErrors.WithLabelValues(s.cfg.ID).Inc()
-			s.log.Warn("skipping a line that is not a read", "path", s.cfg.Path, "line", line, "err", perr)
+			s.m.FrameErrors(s.cfg.ID).Inc()
+			s.log.Warn("skipping a line that is not a read", "path", s.set.Path, "line", line, "err", perr)
 			return nil
 		}
 		if first.IsZero() {
 			first, wallStart = r.Time, time.Now()
 		}
 		last = r.Time
-		if s.cfg.Speed > 0 {
-			due := wallStart.Add(time.Duration(float64(r.Time.Sub(first)) / s.cfg.Speed))
+		if s.set.Speed > 0 {
+			due := wallStart.Add(time.Duration(float64(r.Time.Sub(first)) / s.set.Speed))
 			if wait := time.Until(due); wait > time.Millisecond {
 				if err := flush(); err != nil {
 					return err
@@ -157,7 +166,7 @@ func (s *Source) play(ctx context.Context, sink reader.Sink, shift time.Duration
 		if !r.IsStatus() {
 			c, ok := counters[r.Reader]
 			if !ok {
-				c = metrics.ReadsTotal.WithLabelValues(r.Reader)
+				c = s.m.Reads(r.Reader)
 				counters[r.Reader] = c
 			}
 			c.Inc()
@@ -172,7 +181,7 @@ func (s *Source) play(ctx context.Context, sink reader.Sink, shift time.Duration
 		if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
 			return first, last, err
 		}
-		return first, last, fmt.Errorf("reader %q: %s: %w", s.cfg.ID, s.cfg.Path, err)
+		return first, last, fmt.Errorf("reader %q: %s: %w", s.cfg.ID, s.set.Path, err)
 	}
 	return first, last, flush()
 }

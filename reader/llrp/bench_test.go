@@ -1,4 +1,4 @@
-package llrp
+package llrp_test
 
 import (
 	"context"
@@ -7,6 +7,8 @@ import (
 	"testing"
 
 	"github.com/rfidgw/rfidgw/reader"
+	"github.com/rfidgw/rfidgw/reader/llrp"
+	"github.com/rfidgw/rfidgw/reader/llrp/llrpsim"
 )
 
 // reportBody builds an RO_ACCESS_REPORT body of n TagReportData shaped like
@@ -15,9 +17,9 @@ import (
 func reportBody(n int) []byte {
 	var body []byte
 	for i := 0; i < n; i++ {
-		t := TagReport{
+		t := llrp.TagReport{
 			EPC:       fmt.Sprintf("E2801160600002%010X", i),
-			Fields:    HasAntennaID | HasPeakRSSI | HasChannelIndex | HasFirstSeenUTC | HasLastSeenUTC | HasTagSeenCount | HasImpinjPeakRSSI,
+			Fields:    llrp.HasAntennaID | llrp.HasPeakRSSI | llrp.HasChannelIndex | llrp.HasFirstSeenUTC | llrp.HasLastSeenUTC | llrp.HasTagSeenCount | llrp.HasImpinjPeakRSSI,
 			AntennaID: uint16(1 + i%4), PeakRSSI: int8(-40 - i%30), ImpinjPeakRSSI: int16(-4000 - i),
 			ChannelIndex: uint16(i % 50), TagSeenCount: 1,
 			FirstSeenUTC: 1764064800000000 + uint64(i), LastSeenUTC: 1764064800000000 + uint64(i),
@@ -33,13 +35,13 @@ func reportBody(n int) []byte {
 func BenchmarkDecodeROAccessReport(b *testing.B) {
 	const perReport = 100
 	body := reportBody(perReport)
-	tags := make([]TagReport, 0, perReport)
+	tags := make([]llrp.TagReport, 0, perReport)
 	b.SetBytes(int64(len(body)))
 	b.ReportAllocs()
 	b.ResetTimer()
 	for b.Loop() {
 		var err error
-		tags, err = DecodeROAccessReport(tags[:0], body)
+		tags, err = llrp.DecodeROAccessReport(tags[:0], body)
 		if err != nil || len(tags) != perReport {
 			b.Fatal(err, len(tags))
 		}
@@ -51,9 +53,9 @@ func BenchmarkDecodeROAccessReport(b *testing.B) {
 // TestDecodeAllocations pins the allocation budget: one per tag report.
 func TestDecodeAllocations(t *testing.T) {
 	body := reportBody(100)
-	tags := make([]TagReport, 0, 100)
+	tags := make([]llrp.TagReport, 0, 100)
 	allocs := testing.AllocsPerRun(50, func() {
-		tags, _ = DecodeROAccessReport(tags[:0], body)
+		tags, _ = llrp.DecodeROAccessReport(tags[:0], body)
 	})
 	if allocs > 100 {
 		t.Fatalf("%.0f allocations for 100 tag reports, want at most 100", allocs)
@@ -100,13 +102,13 @@ func (c *countSink) expect(n int) chan struct{} {
 // the Source asks readers). The simulator shares the CPU, so this is a
 // lower bound for the client.
 func BenchmarkSessionReads(b *testing.B) {
-	sim := NewSimulator(SimOptions{QueueSize: max(b.N, 1), Logger: quietLog})
+	sim := llrpsim.New(llrpsim.Options{QueueSize: max(b.N, 1), Logger: quietLog})
 	addr, err := sim.Listen("127.0.0.1:0")
 	if err != nil {
 		b.Fatal(err)
 	}
 	defer sim.Close()
-	src, err := New(reader.Config{ID: "bench", Type: reader.TypeLLRP, Address: addr.String()}, quietLog)
+	src, err := llrp.New(reader.Config{ID: "bench", Type: reader.TypeLLRP, Settings: &llrp.Settings{Address: addr.String()}}, reader.Env{Log: quietLog})
 	if err != nil {
 		b.Fatal(err)
 	}

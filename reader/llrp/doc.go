@@ -1,17 +1,17 @@
 // Package llrp owns the connection to fixed RFID readers that speak LLRP
 // (EPCglobal Low Level Reader Protocol 1.0.1, TCP 5084 or TLS 5085): the
-// binary codec, the client session that turns RO_ACCESS_REPORTs into
-// reader.Read, and a simulated reader for `rfidgw sim` and tests. It is
-// written from the protocol tables in protocols.md §1, not on an LLRP
-// library.
+// binary codec and the client session that turns RO_ACCESS_REPORTs into
+// reader.Read (the simulated reader for `rfidgw sim` and tests is in
+// llrp/llrpsim). It is written from the protocol tables in protocols.md §1,
+// not on an LLRP library.
 //
-// Wiring (cmd/rfidgw):
+// Wiring (the daemon in internal/gateway builds it through the registry):
 //
-//	src, err := llrp.New(cfg, logger) // cfg: a readers: entry with type llrp
+//	src, err := llrp.New(cfg, reader.Env{Log: logger, Metrics: m}) // cfg: a readers: entry with type llrp
 //	// rfidgw run:   go src.Run(ctx, sink)  // reader.Source; returns nil when ctx ends
 //	// rfidgw check: line, err := src.Check(ctx) // "Impinj model 2001002 firmware 5.14.0.240 antennas 4"
 //
-//	sim := llrp.NewSimulator(llrp.SimOptions{Antennas: 4})
+//	sim := llrpsim.New(llrpsim.Options{Antennas: 4}) // llrp/llrpsim
 //	addr, err := sim.Listen("127.0.0.1:5084")
 //	sim.Feed(reader.Read{Antenna: 1, EPC: "E280...", RSSI: -55}) // reader.Emulator
 //	defer sim.Close()
@@ -23,10 +23,10 @@
 // continuous inventory over the configured antennas, one report per tag),
 // ENABLE_ROSPEC, START_ROSPEC; then KEEPALIVE_ACKs and one Sink.Deliver per
 // RO_ACCESS_REPORT. Three keepalive intervals without any message mean a
-// dead reader. Run reconnects with backoff 1 s .. 30 s (±20 % jitter),
-// reset after a connection that was up 10 s or delivered reads, and delivers
-// reader.StatusRead online/offline on every change (and offline after the
-// first failed attempt). Metrics: rfidgw_reader_connected,
+// dead reader. Run reconnects under reader.Supervise with backoff 1 s ..
+// 30 s (±20 % jitter), reset after a connection that was up 10 s or
+// delivered reads, and delivers reader.StatusRead online/offline on every
+// change (and offline after the first failed attempt). Metrics: rfidgw_reader_connected,
 // rfidgw_reads_total, rfidgw_reader_frame_errors_total,
 // rfidgw_reader_reconnects_total.
 //

@@ -1,6 +1,10 @@
 package llrp
 
-import "errors"
+import (
+	"errors"
+
+	"github.com/rfidgw/rfidgw/reader"
+)
 
 // Sentinel errors of the package. Errors returned by the decoder and the
 // session wrap one of these (test with errors.Is) and add what and where.
@@ -23,8 +27,9 @@ var (
 	// M_Success.
 	ErrStatus = errors.New("llrp: reader returned an error status")
 	// ErrConnectionRefused: the reader's ConnectionAttemptEvent said no
-	// (typically another client is already connected).
-	ErrConnectionRefused = errors.New("llrp: reader refused the connection")
+	// (typically another client is already connected). It matches
+	// reader.ErrHeld.
+	ErrConnectionRefused = reader.NewHeldError("llrp: reader refused the connection")
 	// ErrKeepaliveTimeout: nothing arrived from the reader for three
 	// keepalive intervals; the reader is considered dead.
 	ErrKeepaliveTimeout = errors.New("llrp: reader silent for 3 keepalive intervals")

@@ -10,9 +10,6 @@ import (
 	"os"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
-
-	"github.com/rfidgw/rfidgw/internal/metrics"
 	"github.com/rfidgw/rfidgw/reader"
 )
 
@@ -28,8 +25,7 @@ type conn struct {
 	nextID uint32
 	stop   func() bool
 
-	sink   reader.Sink
-	st     *runState
+	link   *reader.Link
 	tags   []TagReport
 	reads  []reader.Read
 	clock  readClock
@@ -127,7 +123,7 @@ func (c *conn) readErr(err error) error {
 		return c.ctx.Err()
 	}
 	if errors.Is(err, ErrBadHeader) {
-		metrics.ReaderFrameErrors.WithLabelValues(c.s.id).Inc()
+		c.s.m.FrameErrors(c.s.id).Inc()
 	}
 	return fmt.Errorf("reading from llrp reader %q at %s: %w", c.s.id, c.s.addr, err)
 }
@@ -175,7 +171,7 @@ func (c *conn) request(m Message, want MessageType) (Message, error) {
 		case h.Type == want && h.ID == id:
 			rsp, err := DecodeMessage(h, body)
 			if err != nil {
-				metrics.ReaderFrameErrors.WithLabelValues(c.s.id).Inc()
+				c.s.m.FrameErrors(c.s.id).Inc()
 				return nil, err
 			}
 			if st := statusOf(rsp); st != nil {
@@ -235,7 +231,7 @@ func (c *conn) handle(h Header, body []byte) error {
 	case MsgReaderEventNotification:
 		var ev ReaderEventNotification
 		if err := ev.DecodeBody(body); err != nil {
-			metrics.ReaderFrameErrors.WithLabelValues(c.s.id).Inc()
+			c.s.m.FrameErrors(c.s.id).Inc()
 			c.errLog.log(c.s, "bad READER_EVENT_NOTIFICATION", err)
 			return nil
 		}
@@ -273,7 +269,7 @@ func (c *conn) report(body []byte) error {
 		if errors.As(err, &re) {
 			n = re.Count
 		}
-		metrics.ReaderFrameErrors.WithLabelValues(c.s.id).Add(float64(n))
+		c.s.m.FrameErrors(c.s.id).Add(float64(n))
 		c.errLog.log(c.s, "bad TagReportData in RO_ACCESS_REPORT", err)
 	}
 	reads := c.reads[:0]
@@ -296,11 +292,11 @@ func (c *conn) report(body []byte) error {
 	if len(reads) == 0 {
 		return nil
 	}
-	if err := c.sink.Deliver(c.ctx, reads); err != nil {
+	if err := c.link.Deliver(c.ctx, reads); err != nil {
 		return err
 	}
-	metrics.ReadsTotal.WithLabelValues(c.s.id).Add(float64(len(reads)))
-	c.st.delivered = true
+	c.s.m.Reads(c.s.id).Add(float64(len(reads)))
+	c.link.Healthy()
 	return nil
 }
 
@@ -325,13 +321,13 @@ func (s *Source) rospec() ROSpec {
 
 // session runs one connection: handshake, configuration, inventory, and
 // then reports until the connection fails or ctx ends.
-func (s *Source) session(ctx context.Context, sink reader.Sink, st *runState, connected prometheus.Gauge) error {
+func (s *Source) session(ctx context.Context, link *reader.Link) error {
 	c, err := s.connect(ctx)
 	if err != nil {
 		return err
 	}
 	defer c.close()
-	c.sink, c.st = sink, st
+	c.link = link
 
 	caps, err := c.capabilities()
 	if err != nil {
@@ -367,9 +363,7 @@ func (s *Source) session(ctx context.Context, sink reader.Sink, st *runState, co
 	g := caps.General
 	s.log.Info("llrp reader connected", "addr", s.addr, "vendor", VendorName(g.Manufacturer), "model", g.Model,
 		"firmware", g.Firmware, "antennas", g.MaxAntennas, "keepalive", s.keepalive.String())
-	connected.Set(1)
-	st.online, st.announced = true, true
-	if err := sink.Deliver(ctx, []reader.Read{reader.StatusRead(s.now(), s.id, reader.StatusOnline)}); err != nil {
+	if err := link.Online(); err != nil {
 		return err
 	}
 

@@ -1,4 +1,4 @@
-package llrp
+package llrp_test
 
 import (
 	"context"
@@ -27,6 +27,8 @@ import (
 
 	"github.com/rfidgw/rfidgw/internal/metrics"
 	"github.com/rfidgw/rfidgw/reader"
+	"github.com/rfidgw/rfidgw/reader/llrp"
+	"github.com/rfidgw/rfidgw/reader/llrp/llrpsim"
 )
 
 // waitLimit only guards against hangs; no test asserts speed with it.
@@ -124,12 +126,12 @@ func (r *recSink) nTags(t *testing.T, n int) []reader.Read {
 	return r.waitFor(t, fmt.Sprintf("%d tag reads", n), func(rs []reader.Read) bool { return len(tags(rs)) >= n })
 }
 
-func startSim(t *testing.T, opts SimOptions) (*Simulator, string) {
+func startSim(t *testing.T, opts llrpsim.Options) (*llrpsim.Simulator, string) {
 	t.Helper()
 	if opts.Logger == nil {
 		opts.Logger = quietLog
 	}
-	sim := NewSimulator(opts)
+	sim := llrpsim.New(opts)
 	addr, err := sim.Listen("127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -138,24 +140,27 @@ func startSim(t *testing.T, opts SimOptions) (*Simulator, string) {
 	return sim, addr.String()
 }
 
+// testMetrics receives the metrics of the sources newTestSource builds.
+var testMetrics = metrics.New()
+
 // newTestSource builds a Source with short backoff and request timeouts so
 // that reconnection tests do not sit through the production 1 s minimum.
-func newTestSource(t *testing.T, cfg reader.Config) *Source {
+func newTestSource(t *testing.T, cfg reader.Config) *llrp.Source {
 	t.Helper()
 	if cfg.Type == "" {
 		cfg.Type = reader.TypeLLRP
 	}
-	s, err := New(cfg, quietLog)
+	s, err := llrp.New(cfg, reader.Env{Log: quietLog, Metrics: testMetrics.Readers()})
 	if err != nil {
 		t.Fatal(err)
 	}
-	s.minBackoff, s.maxBackoff = 20*time.Millisecond, 200*time.Millisecond
-	s.requestTimeout = 3 * time.Second
+	llrp.SetBackoff(s, 20*time.Millisecond, 200*time.Millisecond)
+	llrp.SetRequestTimeout(s, 3*time.Second)
 	return s
 }
 
 // runSource runs s until the test ends and checks that Run returns nil.
-func runSource(t *testing.T, s *Source, sink reader.Sink) {
+func runSource(t *testing.T, s *llrp.Source, sink reader.Sink) {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
@@ -174,14 +179,14 @@ func runSource(t *testing.T, s *Source, sink reader.Sink) {
 }
 
 func TestSessionReads(t *testing.T) {
-	sim, addr := startSim(t, SimOptions{ImpinjPeakRSSI: true})
+	sim, addr := startSim(t, llrpsim.Options{ImpinjPeakRSSI: true})
 	id := "dock-" + t.Name()
-	src := newTestSource(t, reader.Config{ID: id, Address: addr, Antennas: []int{1, 2}})
+	src := newTestSource(t, reader.Config{ID: id, Antennas: []int{1, 2}, Settings: &llrp.Settings{Address: addr}})
 	sink := &recSink{}
-	readsBefore := metricValue(t, metrics.ReadsTotal.WithLabelValues(id)) // -count=N reuses the registry
+	readsBefore := metricValue(t, testMetrics.ReadsTotal.WithLabelValues(id)) // -count=N reuses testMetrics
 	runSource(t, src, sink)
 	sink.nStatus(t, reader.StatusOnline, 1)
-	if got := metricValue(t, metrics.ReaderConnected.WithLabelValues(id)); got != 1 {
+	if got := metricValue(t, testMetrics.ReaderConnected.WithLabelValues(id)); got != 1 {
 		t.Fatalf("rfidgw_reader_connected = %v while online", got)
 	}
 
@@ -213,15 +218,15 @@ func TestSessionReads(t *testing.T) {
 	if len(rs) != 3 || rs[2].EPC != "E28011606000020D8F3A1B2D" {
 		t.Fatalf("reads %+v: antenna 3 is outside the ROSpec and must not be reported", rs)
 	}
-	if got := metricValue(t, metrics.ReadsTotal.WithLabelValues(id)) - readsBefore; got != 3 {
+	if got := metricValue(t, testMetrics.ReadsTotal.WithLabelValues(id)) - readsBefore; got != 3 {
 		t.Errorf("rfidgw_reads_total grew by %v, want 3", got)
 	}
 }
 
 func TestSessionReaderRestart(t *testing.T) {
-	sim, addr := startSim(t, SimOptions{})
+	sim, addr := startSim(t, llrpsim.Options{})
 	id := "restart-" + t.Name()
-	src := newTestSource(t, reader.Config{ID: id, Address: addr})
+	src := newTestSource(t, reader.Config{ID: id, Settings: &llrp.Settings{Address: addr}})
 	sink := &recSink{}
 	runSource(t, src, sink)
 	sink.nStatus(t, reader.StatusOnline, 1)
@@ -230,7 +235,7 @@ func TestSessionReaderRestart(t *testing.T) {
 
 	sim.DropConnections()
 	sink.nStatus(t, reader.StatusOffline, 1)
-	if got := metricValue(t, metrics.ReaderConnected.WithLabelValues(id)); got != 0 {
+	if got := metricValue(t, testMetrics.ReaderConnected.WithLabelValues(id)); got != 0 {
 		t.Errorf("rfidgw_reader_connected = %v after the reader dropped, want 0", got)
 	}
 	rs := sink.nStatus(t, reader.StatusOnline, 2)
@@ -242,7 +247,7 @@ func TestSessionReaderRestart(t *testing.T) {
 	if rs[1].EPC != "300000000000000000000002" || rs[1].Antenna != 4 {
 		t.Fatalf("read after reconnect %+v", rs[1])
 	}
-	if got := metricValue(t, metrics.ReaderReconnects.WithLabelValues(id)); got < 1 {
+	if got := metricValue(t, testMetrics.ReaderReconnects.WithLabelValues(id)); got < 1 {
 		t.Errorf("rfidgw_reader_reconnects_total = %v, want >= 1", got)
 	}
 	if sim.Accepted() < 2 {
@@ -251,9 +256,9 @@ func TestSessionReaderRestart(t *testing.T) {
 }
 
 func TestSessionKeepaliveLoss(t *testing.T) {
-	sim, addr := startSim(t, SimOptions{})
+	sim, addr := startSim(t, llrpsim.Options{})
 	const ka = 200 * time.Millisecond
-	src := newTestSource(t, reader.Config{ID: "ka-" + t.Name(), Address: addr, Keepalive: ka})
+	src := newTestSource(t, reader.Config{ID: "ka-" + t.Name(), Settings: &llrp.Settings{Address: addr, Keepalive: ka}})
 	sink := &recSink{}
 	runSource(t, src, sink)
 	sink.nStatus(t, reader.StatusOnline, 1)
@@ -282,20 +287,20 @@ func TestSessionKeepaliveLoss(t *testing.T) {
 		t.Errorf("offline %v after the keepalives stopped; too early for 3 missed %v keepalives", el, ka)
 	}
 	sim.SetKeepaliveSilent(false)
-	rs := sink.nStatus(t, reader.StatusOnline, 2)
+	sink.nStatus(t, reader.StatusOnline, 2)
 	sim.Feed(reader.Read{Antenna: 2, EPC: "300000000000000000000003", RSSI: -50})
-	rs = tags(sink.nTags(t, 1))
+	rs := tags(sink.nTags(t, 1))
 	if rs[0].EPC != "300000000000000000000003" {
 		t.Fatalf("read after recovery: %+v", rs)
 	}
 }
 
 func TestSessionRefused(t *testing.T) {
-	sim, addr := startSim(t, SimOptions{RefuseConnections: true})
-	src := newTestSource(t, reader.Config{ID: "refused-" + t.Name(), Address: addr})
+	sim, addr := startSim(t, llrpsim.Options{RefuseConnections: true})
+	src := newTestSource(t, reader.Config{ID: "refused-" + t.Name(), Settings: &llrp.Settings{Address: addr}})
 
 	_, err := src.Check(context.Background())
-	if !errors.Is(err, ErrConnectionRefused) || !strings.Contains(err.Error(), "another client is already connected") ||
+	if !errors.Is(err, llrp.ErrConnectionRefused) || !strings.Contains(err.Error(), "another client is already connected") ||
 		!strings.Contains(err.Error(), "status 2") {
 		t.Fatalf("Check = %v, want a refusal naming status 2 and its meaning", err)
 	}
@@ -310,29 +315,29 @@ func TestSessionRefused(t *testing.T) {
 
 	// A second client while the first is connected is refused by the
 	// reader, as real readers allow one LLRP client.
-	other := newTestSource(t, reader.Config{ID: "other", Address: addr})
-	if _, err := other.Check(context.Background()); !errors.Is(err, ErrConnectionRefused) {
+	other := newTestSource(t, reader.Config{ID: "other", Settings: &llrp.Settings{Address: addr}})
+	if _, err := other.Check(context.Background()); !errors.Is(err, llrp.ErrConnectionRefused) {
 		t.Fatalf("second client: %v, want ErrConnectionRefused", err)
 	}
 }
 
 func TestCheck(t *testing.T) {
-	_, addr := startSim(t, SimOptions{})
-	src := newTestSource(t, reader.Config{ID: "chk", Address: addr})
+	_, addr := startSim(t, llrpsim.Options{})
+	src := newTestSource(t, reader.Config{ID: "chk", Settings: &llrp.Settings{Address: addr}})
 	desc, err := src.Check(context.Background())
 	if err != nil || desc != "Impinj model 2001002 firmware 5.14.0.240 antennas 4" {
 		t.Fatalf("Check = %q, %v", desc, err)
 	}
 
-	_, zaddr := startSim(t, SimOptions{Manufacturer: VendorMotorola, Model: 9600, Firmware: "3.10.30", Antennas: 8})
-	src = newTestSource(t, reader.Config{ID: "chk-zebra", Address: zaddr, Antennas: []int{8}})
+	_, zaddr := startSim(t, llrpsim.Options{Manufacturer: llrp.VendorMotorola, Model: 9600, Firmware: "3.10.30", Antennas: 8})
+	src = newTestSource(t, reader.Config{ID: "chk-zebra", Antennas: []int{8}, Settings: &llrp.Settings{Address: zaddr}})
 	if desc, err := src.Check(context.Background()); err != nil || desc != "Zebra model 9600 firmware 3.10.30 antennas 8" {
 		t.Fatalf("Check = %q, %v", desc, err)
 	}
 
-	src = newTestSource(t, reader.Config{ID: "chk-ant", Address: addr, Antennas: []int{1, 5}})
+	src = newTestSource(t, reader.Config{ID: "chk-ant", Antennas: []int{1, 5}, Settings: &llrp.Settings{Address: addr}})
 	desc, err = src.Check(context.Background())
-	if !errors.Is(err, ErrConfig) || !strings.Contains(err.Error(), "antennas[1] = 5") || !strings.Contains(desc, "antennas 4") {
+	if !errors.Is(err, llrp.ErrConfig) || !strings.Contains(err.Error(), "antennas[1] = 5") || !strings.Contains(desc, "antennas 4") {
 		t.Fatalf("Check with antenna 5 of 4 = %q, %v", desc, err)
 	}
 
@@ -343,13 +348,13 @@ func TestCheck(t *testing.T) {
 	}
 	dead := ln.Addr().String()
 	ln.Close()
-	src = newTestSource(t, reader.Config{ID: "chk-dead", Address: dead})
+	src = newTestSource(t, reader.Config{ID: "chk-dead", Settings: &llrp.Settings{Address: dead}})
 	if _, err := src.Check(context.Background()); err == nil || !strings.Contains(err.Error(), dead) {
 		t.Fatalf("Check on a closed port = %v", err)
 	}
 	// Run against it reports offline once and keeps retrying until
 	// cancelled (runSource checks that it then returns nil).
-	src.minBackoff = 5 * time.Second
+	llrp.SetBackoff(src, 5*time.Second, 0)
 	sink := &recSink{}
 	runSource(t, src, sink)
 	if st := statuses(sink.nStatus(t, reader.StatusOffline, 1)); len(st) != 1 {
@@ -373,9 +378,9 @@ func TestSessionSilentReaderRequest(t *testing.T) {
 			io.Copy(io.Discard, c)
 		}
 	}()
-	src := newTestSource(t, reader.Config{ID: "mute", Address: ln.Addr().String()})
-	src.requestTimeout = 300 * time.Millisecond
-	if _, err := src.Check(context.Background()); !errors.Is(err, ErrResponseTimeout) {
+	src := newTestSource(t, reader.Config{ID: "mute", Settings: &llrp.Settings{Address: ln.Addr().String()}})
+	llrp.SetRequestTimeout(src, 300*time.Millisecond)
+	if _, err := src.Check(context.Background()); !errors.Is(err, llrp.ErrResponseTimeout) {
 		t.Fatalf("Check on a mute reader = %v, want ErrResponseTimeout", err)
 	}
 }
@@ -383,20 +388,20 @@ func TestSessionSilentReaderRequest(t *testing.T) {
 func TestSessionClock(t *testing.T) {
 	cases := []struct {
 		name string
-		opts SimOptions
+		opts llrpsim.Options
 		// minLead is how far ahead of the feed time the read may be: a
 		// reader 500 ms ahead is within tolerance and keeps its clock.
 		minLead time.Duration
 	}{
-		{"utc-behind-1h", SimOptions{ClockOffset: -time.Hour}, 0},
-		{"utc-ahead-1h", SimOptions{ClockOffset: time.Hour}, 0},
-		{"uptime-only", SimOptions{UptimeOnly: true}, 0},
-		{"utc-ahead-500ms", SimOptions{ClockOffset: 500 * time.Millisecond}, 500 * time.Millisecond},
+		{"utc-behind-1h", llrpsim.Options{ClockOffset: -time.Hour}, 0},
+		{"utc-ahead-1h", llrpsim.Options{ClockOffset: time.Hour}, 0},
+		{"uptime-only", llrpsim.Options{UptimeOnly: true}, 0},
+		{"utc-ahead-500ms", llrpsim.Options{ClockOffset: 500 * time.Millisecond}, 500 * time.Millisecond},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			sim, addr := startSim(t, c.opts)
-			src := newTestSource(t, reader.Config{ID: "clock-" + c.name, Address: addr})
+			src := newTestSource(t, reader.Config{ID: "clock-" + c.name, Settings: &llrp.Settings{Address: addr}})
 			sink := &recSink{}
 			runSource(t, src, sink)
 			sink.nStatus(t, reader.StatusOnline, 1)
@@ -417,8 +422,8 @@ func TestSessionClock(t *testing.T) {
 // TestSessionUptimeRestart: after a reboot the reader's uptime restarts
 // from zero; the new connection re-anchors it, so read times stay right.
 func TestSessionUptimeRestart(t *testing.T) {
-	sim, addr := startSim(t, SimOptions{UptimeOnly: true})
-	src := newTestSource(t, reader.Config{ID: "uprestart-" + t.Name(), Address: addr})
+	sim, addr := startSim(t, llrpsim.Options{UptimeOnly: true})
+	src := newTestSource(t, reader.Config{ID: "uprestart-" + t.Name(), Settings: &llrp.Settings{Address: addr}})
 	sink := &recSink{}
 	runSource(t, src, sink)
 	for round := 1; round <= 2; round++ {
@@ -436,91 +441,6 @@ func TestSessionUptimeRestart(t *testing.T) {
 	}
 }
 
-// TestReadClockLogic covers the offset estimate without a network.
-func TestReadClockLogic(t *testing.T) {
-	var logged bool
-	h := &countHandler{}
-	c := readClock{log: slog.New(h), logged: &logged}
-	base := time.Date(2026, 11, 25, 10, 0, 0, 0, time.UTC)
-	us := func(t time.Time) uint64 { return uint64(t.UnixMicro()) }
-
-	// Within 2 s: the reader's own time, microsecond exact.
-	rt := base.Add(-1500 * time.Millisecond)
-	if got := c.fromUTC(us(rt), base); !got.Equal(rt) {
-		t.Fatalf("1.5 s skew corrected: %v", got)
-	}
-	// Off by an hour: corrected, logged once.
-	readerNow := base.Add(-time.Hour)
-	if got := c.fromUTC(us(readerNow), base.Add(30*time.Millisecond)); !got.Equal(base.Add(30 * time.Millisecond)) {
-		t.Fatalf("first corrected read %v", got)
-	}
-	// A later report that sat in a queue for 2 s does not move the offset.
-	if got := c.fromUTC(us(readerNow.Add(time.Second)), base.Add(3*time.Second)); !got.Equal(base.Add(time.Second + 30*time.Millisecond)) {
-		t.Fatalf("delayed read %v", got)
-	}
-	// A faster one refines it.
-	if got := c.fromUTC(us(readerNow.Add(2*time.Second)), base.Add(2*time.Second+10*time.Millisecond)); !got.Equal(base.Add(2*time.Second + 10*time.Millisecond)) {
-		t.Fatalf("refined read %v", got)
-	}
-	c2 := readClock{log: slog.New(h), logged: &logged}
-	c2.fromUTC(us(readerNow), base) // another connection of the same source
-	if h.n != 1 {
-		t.Fatalf("offset logged %d times, want once", h.n)
-	}
-
-	// Uptime: anchored at the first report, later ones follow it.
-	var u readClock
-	if got := u.fromUptime(5_000_000, base); !got.Equal(base) {
-		t.Fatalf("uptime anchor %v", got)
-	}
-	if got := u.fromUptime(6_500_000, base.Add(1600*time.Millisecond)); !got.Equal(base.Add(1500 * time.Millisecond)) {
-		t.Fatalf("uptime read %v", got)
-	}
-
-	// No timestamp at all: the receive time.
-	if got := u.readTime(&TagReport{}, base); !got.Equal(base) {
-		t.Fatalf("no timestamp: %v", got)
-	}
-}
-
-type countHandler struct {
-	mu sync.Mutex
-	n  int
-}
-
-func (h *countHandler) Enabled(context.Context, slog.Level) bool { return true }
-func (h *countHandler) Handle(context.Context, slog.Record) error {
-	h.mu.Lock()
-	h.n++
-	h.mu.Unlock()
-	return nil
-}
-func (h *countHandler) WithAttrs([]slog.Attr) slog.Handler { return h }
-func (h *countHandler) WithGroup(string) slog.Handler      { return h }
-
-func TestBackoff(t *testing.T) {
-	b := backoff{min: time.Second, max: 30 * time.Second}
-	var got []time.Duration
-	for i := 0; i < 7; i++ {
-		got = append(got, b.next())
-	}
-	want := []time.Duration{1, 2, 4, 8, 16, 30, 30}
-	for i := range want {
-		if got[i] != want[i]*time.Second {
-			t.Fatalf("backoff sequence %v, want %v s", got, want)
-		}
-	}
-	b.reset()
-	if d := b.next(); d != time.Second {
-		t.Fatalf("after reset %v, want 1s", d)
-	}
-	for i := 0; i < 1000; i++ {
-		if j := jitter(10 * time.Second); j < 8*time.Second || j >= 12*time.Second {
-			t.Fatalf("jitter(10s) = %v, want within [8s, 12s)", j)
-		}
-	}
-}
-
 func TestNewConfigErrors(t *testing.T) {
 	dir := t.TempDir()
 	notPEM := filepath.Join(dir, "ca.pem")
@@ -531,24 +451,24 @@ func TestNewConfigErrors(t *testing.T) {
 		cfg  reader.Config
 		want string
 	}{
-		{reader.Config{ID: "r", Address: ""}, "address is required"},
-		{reader.Config{ID: "r", Address: "10.0.0.1:99999"}, `address "10.0.0.1:99999"`},
-		{reader.Config{ID: "r", Address: "10.0.0.1:5084", Antennas: []int{1, 0}}, "antennas[1] = 0"},
-		{reader.Config{ID: "r", Address: "10.0.0.1:5084", Keepalive: time.Millisecond}, "keepalive 1ms"},
-		{reader.Config{ID: "r", Type: "serial", Address: "10.0.0.1:5084"}, `type "serial"`},
-		{reader.Config{ID: "r", Address: "10.0.0.1", TLS: &reader.TLS{Cert: "c.pem"}}, "tls.cert and tls.key"},
-		{reader.Config{ID: "r", Address: "10.0.0.1", TLS: &reader.TLS{CA: filepath.Join(dir, "missing.pem")}}, "tls.ca"},
-		{reader.Config{ID: "r", Address: "10.0.0.1", TLS: &reader.TLS{CA: notPEM}}, "no PEM certificate"},
+		{reader.Config{ID: "r", Settings: &llrp.Settings{Address: ""}}, "address is required"},
+		{reader.Config{ID: "r", Settings: &llrp.Settings{Address: "10.0.0.1:99999"}}, `address "10.0.0.1:99999"`},
+		{reader.Config{ID: "r", Antennas: []int{1, 0}, Settings: &llrp.Settings{Address: "10.0.0.1:5084"}}, "antennas[1] = 0"},
+		{reader.Config{ID: "r", Settings: &llrp.Settings{Address: "10.0.0.1:5084", Keepalive: time.Millisecond}}, "keepalive 1ms"},
+		{reader.Config{ID: "r", Type: "serial", Settings: &llrp.Settings{Address: "10.0.0.1:5084"}}, `type "serial"`},
+		{reader.Config{ID: "r", Settings: &llrp.Settings{Address: "10.0.0.1", TLS: &reader.TLS{Cert: "c.pem"}}}, "tls.cert and tls.key"},
+		{reader.Config{ID: "r", Settings: &llrp.Settings{Address: "10.0.0.1", TLS: &reader.TLS{CA: filepath.Join(dir, "missing.pem")}}}, "tls.ca"},
+		{reader.Config{ID: "r", Settings: &llrp.Settings{Address: "10.0.0.1", TLS: &reader.TLS{CA: notPEM}}}, "no PEM certificate"},
 	}
 	for _, c := range cases {
-		_, err := New(c.cfg, nil)
-		if !errors.Is(err, ErrConfig) || !strings.Contains(err.Error(), c.want) || !strings.Contains(err.Error(), `reader "r"`) {
+		_, err := llrp.New(c.cfg, reader.Env{})
+		if !errors.Is(err, llrp.ErrConfig) || !strings.Contains(err.Error(), c.want) || !strings.Contains(err.Error(), `reader "r"`) {
 			t.Errorf("New(%+v) = %v, want ErrConfig naming the reader and %q", c.cfg, err, c.want)
 		}
 	}
-	s, err := New(reader.Config{ID: "r", Address: "10.0.0.1", TLS: &reader.TLS{}}, nil)
-	if err != nil || s.Addr() != "10.0.0.1:5085" || s.keepalive != DefaultKeepalive {
-		t.Fatalf("defaults: %v %q %v", err, s.Addr(), s.keepalive)
+	s, err := llrp.New(reader.Config{ID: "r", Settings: &llrp.Settings{Address: "10.0.0.1", TLS: &reader.TLS{}}}, reader.Env{})
+	if err != nil || s.Addr() != "10.0.0.1:5085" || llrp.KeepaliveOf(s) != llrp.DefaultKeepalive {
+		t.Fatalf("defaults: %v %q %v", err, s.Addr(), llrp.KeepaliveOf(s))
 	}
 }
 
@@ -605,10 +525,14 @@ func testPKI(t *testing.T, dir string) *tls.Config {
 
 func TestSessionTLS(t *testing.T) {
 	dir := t.TempDir()
-	sim, addr := startSim(t, SimOptions{TLS: testPKI(t, dir)})
+	sim, addr := startSim(t, llrpsim.Options{TLS: testPKI(t, dir)})
 	p := func(n string) string { return filepath.Join(dir, n) }
-	cfg := reader.Config{ID: "tls-" + t.Name(), Address: addr,
-		TLS: &reader.TLS{CA: p("ca.pem"), Cert: p("client.pem"), Key: p("client-key.pem")}}
+	cfg := reader.Config{
+		ID: "tls-" + t.Name(),
+		Settings: &llrp.Settings{Address: addr,
+			TLS: &reader.TLS{CA: p("ca.pem"), Cert: p("client.pem"), Key: p("client-key.pem")},
+		},
+	}
 
 	src := newTestSource(t, cfg)
 	if desc, err := src.Check(context.Background()); err != nil || !strings.HasPrefix(desc, "Impinj model") {
@@ -623,8 +547,12 @@ func TestSessionTLS(t *testing.T) {
 	}
 
 	// Without the CA the reader's certificate is not trusted.
-	noCA := newTestSource(t, reader.Config{ID: "tls-noca", Address: addr,
-		TLS: &reader.TLS{Cert: p("client.pem"), Key: p("client-key.pem")}})
+	noCA := newTestSource(t, reader.Config{
+		ID: "tls-noca",
+		Settings: &llrp.Settings{Address: addr,
+			TLS: &reader.TLS{Cert: p("client.pem"), Key: p("client-key.pem")},
+		},
+	})
 	if _, err := noCA.Check(context.Background()); err == nil || !strings.Contains(err.Error(), "certificate") {
 		t.Fatalf("Check without the CA = %v, want a certificate error", err)
 	}
@@ -644,22 +572,22 @@ func TestSessionWrongResponseID(t *testing.T) {
 			return
 		}
 		defer c.Close()
-		c.Write(AppendMessage(nil, Version101, 1, &ReaderEventNotification{HasConnectionAttempt: true}))
-		fr := NewFramer(c)
+		c.Write(llrp.AppendMessage(nil, llrp.Version101, 1, &llrp.ReaderEventNotification{HasConnectionAttempt: true}))
+		fr := llrp.NewFramer(c)
 		for {
 			h, _, err := fr.ReadMessage()
 			if err != nil {
 				return
 			}
-			if h.Type == MsgGetReaderCapabilities {
-				c.Write(AppendMessage(nil, Version101, h.ID+100, &GetReaderCapabilitiesResponse{HasGeneral: true}))
+			if h.Type == llrp.MsgGetReaderCapabilities {
+				c.Write(llrp.AppendMessage(nil, llrp.Version101, h.ID+100, &llrp.GetReaderCapabilitiesResponse{HasGeneral: true}))
 			}
 		}
 	}()
-	src := newTestSource(t, reader.Config{ID: "wrongid", Address: ln.Addr().String()})
-	src.requestTimeout = 300 * time.Millisecond
+	src := newTestSource(t, reader.Config{ID: "wrongid", Settings: &llrp.Settings{Address: ln.Addr().String()}})
+	llrp.SetRequestTimeout(src, 300*time.Millisecond)
 	_, err = src.Check(context.Background())
-	if !errors.Is(err, ErrResponseTimeout) || !strings.Contains(err.Error(), "GET_READER_CAPABILITIES_RESPONSE") {
+	if !errors.Is(err, llrp.ErrResponseTimeout) || !strings.Contains(err.Error(), "GET_READER_CAPABILITIES_RESPONSE") {
 		t.Fatalf("Check = %v, want a timeout naming GET_READER_CAPABILITIES_RESPONSE", err)
 	}
 }

@@ -7,13 +7,12 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"math/rand/v2"
 	"net"
 	"os"
-	"strconv"
 	"time"
 
-	"github.com/rfidgw/rfidgw/internal/metrics"
+	"github.com/rfidgw/rfidgw/internal/backoff"
+	"github.com/rfidgw/rfidgw/internal/keyed"
 	"github.com/rfidgw/rfidgw/reader"
 )
 
@@ -29,9 +28,8 @@ const (
 )
 
 var (
-	_ reader.Source   = (*Source)(nil)
-	_ reader.Checker  = (*Source)(nil)
-	_ reader.Emulator = (*Simulator)(nil)
+	_ reader.Source  = (*Source)(nil)
+	_ reader.Checker = (*Source)(nil)
 )
 
 // Source is one LLRP reader connection. It implements reader.Source and
@@ -39,6 +37,7 @@ var (
 // any number of times (but not while Run holds the reader's only client
 // slot).
 type Source struct {
+	m         reader.Metrics
 	id        string
 	addr      string
 	tls       *tls.Config // nil for plain TCP
@@ -60,11 +59,10 @@ type Source struct {
 
 // New builds the LLRP source of one `readers:` entry. It checks the config
 // (address, antennas, keepalive, TLS files) and returns an error wrapping
-// ErrConfig that names the key at fault; it does not connect.
-func New(cfg reader.Config, log *slog.Logger) (*Source, error) {
-	if log == nil {
-		log = slog.Default()
-	}
+// ErrConfig that names the key at fault; it does not connect. env gives the
+// logger and the metrics (both may be zero).
+func New(cfg reader.Config, env reader.Env) (*Source, error) {
+	log := env.Logger()
 	where := fmt.Sprintf("reader %q", cfg.ID)
 	if cfg.ID == "" {
 		return nil, fmt.Errorf("%w: reader without id", ErrConfig)
@@ -72,10 +70,15 @@ func New(cfg reader.Config, log *slog.Logger) (*Source, error) {
 	if cfg.Type != "" && cfg.Type != reader.TypeLLRP {
 		return nil, fmt.Errorf("%w: %s: type %q is not llrp", ErrConfig, where, cfg.Type)
 	}
+	set, err := settingsOf(cfg)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %s: %w", ErrConfig, where, err)
+	}
 	s := &Source{
+		m:              env.Meter(),
 		id:             cfg.ID,
 		cfg:            cfg,
-		keepalive:      cfg.Keepalive,
+		keepalive:      set.Keepalive,
 		log:            log.With("reader", cfg.ID, "source", "llrp"),
 		minBackoff:     time.Second,
 		maxBackoff:     30 * time.Second,
@@ -84,37 +87,25 @@ func New(cfg reader.Config, log *slog.Logger) (*Source, error) {
 		dialTimeout:    10 * time.Second,
 		now:            time.Now,
 	}
-	if cfg.Address == "" {
-		return nil, fmt.Errorf("%w: %s: address is required (host:port of the reader, e.g. 10.0.3.21:5084)", ErrConfig, where)
+	if err := set.checkAddress(where); err != nil {
+		return nil, err
 	}
-	host, port, err := net.SplitHostPort(cfg.Address)
-	if err != nil {
-		// No port: use LLRP's, 5085 when TLS is on.
-		host, port = cfg.Address, DefaultPort
-		if cfg.TLS != nil {
-			port = DefaultTLSPort
-		}
-	}
-	if p, err := strconv.Atoi(port); err != nil || p < 1 || p > 65535 || host == "" {
-		return nil, fmt.Errorf("%w: %s: address %q: want host:port with a port in 1..65535", ErrConfig, where, cfg.Address)
-	}
+	host, port := set.hostPort()
 	s.addr = net.JoinHostPort(host, port)
 	for i, a := range cfg.Antennas {
-		if a < 1 || a > 65535 {
-			return nil, fmt.Errorf("%w: %s: antennas[%d] = %d: antenna ids are 1..65535", ErrConfig, where, i, a)
+		if !reader.AntennaOK(a) {
+			return nil, keyed.Tag(fmt.Errorf("%w: %s: antennas[%d] = %d: antenna ids are 1..65535", ErrConfig, where, i, a), fmt.Sprintf("antennas[%d]", i), "%d: antenna ids are 1..65535", a)
 		}
 		s.antennas = append(s.antennas, uint16(a))
 	}
-	switch {
-	case s.keepalive == 0:
-		s.keepalive = DefaultKeepalive
-	case s.keepalive < minKeepalive:
-		return nil, fmt.Errorf("%w: %s: keepalive %v is below %v", ErrConfig, where, cfg.Keepalive, minKeepalive)
-	case s.keepalive > time.Hour:
-		return nil, fmt.Errorf("%w: %s: keepalive %v is above 1h", ErrConfig, where, cfg.Keepalive)
+	if err := set.checkKeepalive(where); err != nil {
+		return nil, err
 	}
-	if cfg.TLS != nil {
-		tc, err := clientTLS(cfg.TLS, host)
+	if s.keepalive == 0 {
+		s.keepalive = DefaultKeepalive
+	}
+	if set.TLS != nil {
+		tc, err := clientTLS(set.TLS, host)
 		if err != nil {
 			return nil, fmt.Errorf("%w: %s: %w", ErrConfig, where, err)
 		}
@@ -136,21 +127,21 @@ func clientTLS(t *reader.TLS, host string) (*tls.Config, error) {
 	if t.CA != "" {
 		pem, err := os.ReadFile(t.CA)
 		if err != nil {
-			return nil, fmt.Errorf("tls.ca: %w", err)
+			return nil, keyed.Tag(fmt.Errorf("tls.ca: %w", err), "tls.ca", "%v", err)
 		}
 		pool := x509.NewCertPool()
 		if !pool.AppendCertsFromPEM(pem) {
-			return nil, fmt.Errorf("tls.ca %q: no PEM certificate found", t.CA)
+			return nil, keyed.Tag(fmt.Errorf("tls.ca %q: no PEM certificate found", t.CA), "tls.ca", "%q: no PEM certificate found", t.CA)
 		}
 		tc.RootCAs = pool
 	}
 	if (t.Cert == "") != (t.Key == "") {
-		return nil, errors.New("tls.cert and tls.key must be given together")
+		return nil, keyed.Tag(errors.New("tls.cert and tls.key must be given together"), "tls.cert", "tls.cert and tls.key must be given together")
 	}
 	if t.Cert != "" {
 		pair, err := tls.LoadX509KeyPair(t.Cert, t.Key)
 		if err != nil {
-			return nil, fmt.Errorf("tls.cert/tls.key: %w", err)
+			return nil, keyed.Tag(fmt.Errorf("tls.cert/tls.key: %w", err), "tls.cert", "%v", err)
 		}
 		tc.Certificates = []tls.Certificate{pair}
 	}
@@ -158,79 +149,21 @@ func clientTLS(t *reader.TLS, host string) (*tls.Config, error) {
 }
 
 // Run connects to the reader and keeps its inventory running until ctx
-// ends, reconnecting with exponential backoff and jitter (1 s .. 30 s, reset
-// after a connection that was up for 10 s or delivered reads). Every change
-// of connection state is delivered as a reader.StatusRead; the first failed
-// attempt delivers "offline" so the edge engine knows from the start. It
-// returns nil when ctx ends.
+// ends, under reader.Supervise: reconnects with exponential backoff and
+// jitter (1 s .. 30 s, ±20 %), started over after a connection that was up
+// for 10 s or delivered reads; every change of connection state is
+// delivered as a reader.StatusRead ("offline" after the first failed
+// attempt, so the edge engine knows from the start). It returns nil when
+// ctx ends.
 func (s *Source) Run(ctx context.Context, sink reader.Sink) error {
-	metrics.ReaderConnected.WithLabelValues(s.id).Set(0)
-	connected := metrics.ReaderConnected.WithLabelValues(s.id)
-	reconnects := metrics.ReaderReconnects.WithLabelValues(s.id)
-	st := &runState{}
-	bo := backoff{min: s.minBackoff, max: s.maxBackoff}
-	for attempt := 0; ; attempt++ {
-		if attempt > 0 {
-			reconnects.Inc()
-		}
-		start := s.now()
-		err := s.session(ctx, sink, st, connected)
-		if ctx.Err() != nil {
-			connected.Set(0)
-			return nil
-		}
-		if st.delivered || s.now().Sub(start) >= s.goodAfter {
-			bo.reset()
-		}
-		st.delivered = false
-		connected.Set(0)
-		if st.online || !st.announced {
-			st.online, st.announced = false, true
-			if err := sink.Deliver(ctx, []reader.Read{reader.StatusRead(s.now(), s.id, reader.StatusOffline)}); err != nil {
-				return nil
-			}
-		}
-		wait := jitter(bo.next())
-		s.log.Warn("llrp reader session ended; retrying", "addr", s.addr, "err", err, "retry_in", wait.Round(time.Millisecond))
-		t := time.NewTimer(wait)
-		select {
-		case <-ctx.Done():
-			t.Stop()
-			return nil
-		case <-t.C:
-		}
+	sup := &reader.Supervisor{
+		ID: s.id, Kind: "llrp", Sink: sink, Log: s.log.With("addr", s.addr),
+		Backoff:   backoff.Backoff{Min: s.minBackoff, Max: s.maxBackoff, Jitter: 0.2},
+		GoodAfter: s.goodAfter,
+		Now:       s.now,
+		Metrics:   s.m,
 	}
-}
-
-// backoff doubles the wait after each failed connection, from min up to
-// max; reset starts over after a connection that worked.
-type backoff struct {
-	min, max time.Duration
-	cur      time.Duration
-}
-
-func (b *backoff) next() time.Duration {
-	if b.cur == 0 {
-		b.cur = b.min
-	} else {
-		b.cur = min(b.cur*2, b.max)
-	}
-	return b.cur
-}
-
-func (b *backoff) reset() { b.cur = 0 }
-
-// runState is what Run and its sessions share about the reader's state.
-type runState struct {
-	online    bool // "online" was delivered and no "offline" since
-	announced bool // some status was delivered
-	delivered bool // the last session delivered tag reads
-}
-
-// jitter spreads d over [0.8d, 1.2d) so that gateways restarted together do
-// not reconnect in lockstep.
-func jitter(d time.Duration) time.Duration {
-	return time.Duration(float64(d) * (0.8 + 0.4*rand.Float64()))
+	return sup.Supervise(ctx, s.session)
 }
 
 // Check connects once, reads the reader's capabilities and describes it,

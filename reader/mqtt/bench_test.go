@@ -1,4 +1,4 @@
-package mqtt
+package mqtt_test
 
 import (
 	"context"
@@ -11,14 +11,16 @@ import (
 	"time"
 
 	"github.com/rfidgw/rfidgw/reader"
+	"github.com/rfidgw/rfidgw/reader/mqtt"
+	"github.com/rfidgw/rfidgw/reader/mqtt/mqttsim"
 )
 
 // Single-read payloads as the readers send them (Impinj with the default
 // base64 epc plus epcHex, Zebra with typical metadata).
 var benchPayloads = map[string]string{
-	FormatImpinj: `{"timestamp":"2026-11-25T10:00:00.123456789Z","hostname":"impinj-14-4a-8b","eventType":"tagInventory","tagInventoryEvent":{"epc":"4oARYGAAAg2POhss","epcHex":"E28011606000020D8F3A1B2C","antennaPort":3,"antennaName":"Antenna 3","peakRssiCdbm":-5250,"frequency":920250,"transmitPowerCdbm":3000,"lastSeenTime":"2026-11-25T10:00:00.120000Z","phaseAngle":69.00}}`,
-	FormatZebra:  `{"type":"SIMPLE","timestamp":"2026-11-25T10:00:00.123+0000","data":{"eventNum":231,"format":"epc","idHex":"e28011606000020d8f3a1b2c","antenna":3,"peakRssi":-52,"reads":2,"channel":915.75,"phase":0.0,"PC":"3000","CRC":"1a2b","MAC":"C4:7D:CC:FF:FF:FF"}}`,
-	FormatJSON:   `{"time":"2026-11-25T10:00:00.123456Z","reader":"dock-door-1","antenna":3,"epc":"E28011606000020D8F3A1B2C","rssi":-52.5}`,
+	mqtt.FormatImpinj: `{"timestamp":"2026-11-25T10:00:00.123456789Z","hostname":"impinj-14-4a-8b","eventType":"tagInventory","tagInventoryEvent":{"epc":"4oARYGAAAg2POhss","epcHex":"E28011606000020D8F3A1B2C","antennaPort":3,"antennaName":"Antenna 3","peakRssiCdbm":-5250,"frequency":920250,"transmitPowerCdbm":3000,"lastSeenTime":"2026-11-25T10:00:00.120000Z","phaseAngle":69.00}}`,
+	mqtt.FormatZebra:  `{"type":"SIMPLE","timestamp":"2026-11-25T10:00:00.123+0000","data":{"eventNum":231,"format":"epc","idHex":"e28011606000020d8f3a1b2c","antenna":3,"peakRssi":-52,"reads":2,"channel":915.75,"phase":0.0,"PC":"3000","CRC":"1a2b","MAC":"C4:7D:CC:FF:FF:FF"}}`,
+	mqtt.FormatJSON:   `{"time":"2026-11-25T10:00:00.123456Z","reader":"dock-door-1","antenna":3,"epc":"E28011606000020D8F3A1B2C","rssi":-52.5}`,
 }
 
 func benchParse(b *testing.B, format, payload string, readsPer int) {
@@ -31,7 +33,7 @@ func benchParse(b *testing.B, format, payload string, readsPer int) {
 	cpu0 := cpuTime()
 	for i := 0; i < b.N; i++ {
 		var err error
-		dst, err = Parse(format, p, now, dst[:0])
+		dst, err = mqtt.Parse(format, p, now, dst[:0])
 		if err != nil || len(dst) != readsPer {
 			b.Fatalf("%v, %d reads", err, len(dst))
 		}
@@ -58,15 +60,15 @@ func cpuTime() time.Duration {
 }
 
 func BenchmarkParseSingle(b *testing.B) {
-	for _, f := range []string{FormatImpinj, FormatZebra, FormatJSON} {
+	for _, f := range []string{mqtt.FormatImpinj, mqtt.FormatZebra, mqtt.FormatJSON} {
 		b.Run(f, func(b *testing.B) { benchParse(b, f, benchPayloads[f], 1) })
 	}
 }
 
 // A Zebra batching array of 50 events (batching on in the IoT Connector).
 func BenchmarkParseZebraArray50(b *testing.B) {
-	one := benchPayloads[FormatZebra]
-	benchParse(b, FormatZebra, "["+strings.TrimSuffix(strings.Repeat(one+",", 50), ",")+"]", 50)
+	one := benchPayloads[mqtt.FormatZebra]
+	benchParse(b, mqtt.FormatZebra, "["+strings.TrimSuffix(strings.Repeat(one+",", 50), ",")+"]", 50)
 }
 
 // countingSink counts tag reads and signals when want were delivered.
@@ -93,8 +95,8 @@ func (c *countingSink) Deliver(_ context.Context, reads []reader.Read) error {
 // drained by Run with acks after Deliver. Measures the gateway side.
 func BenchmarkSourceThroughMosquitto(b *testing.B) {
 	br := startBroker(b, brokerOpts{})
-	cfg := reader.Config{ID: "bench", Type: reader.TypeMQTT, Broker: br.URL, Topic: "bench/events", Format: FormatZebra}
-	src, err := New(cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	cfg := reader.Config{ID: "bench", Type: reader.TypeMQTT, Settings: &mqtt.Settings{Broker: br.URL, Topic: "bench/events", Format: mqtt.FormatZebra}}
+	src, err := mqtt.New(cfg, reader.Env{Log: slog.New(slog.NewTextHandler(io.Discard, nil))})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -110,7 +112,7 @@ func BenchmarkSourceThroughMosquitto(b *testing.B) {
 		b.Fatal(err)
 	}
 
-	pub, err := NewPublisher(PublisherOptions{Broker: br.URL, Topic: "bench/events", Format: FormatZebra, ClientID: "bench-pub", Queue: b.N + 1})
+	pub, err := mqttsim.New(mqttsim.Options{Broker: br.URL, Topic: "bench/events", Format: mqtt.FormatZebra, ClientID: "bench-pub", Queue: b.N + 1})
 	if err != nil {
 		b.Fatal(err)
 	}

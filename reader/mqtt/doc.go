@@ -4,15 +4,17 @@
 // field mapping (`format: json`). It owns the subscription, the payload
 // parsers, at-least-once acknowledgement towards the broker, reader
 // online/offline from the broker connection and the reader's own status
-// topic, and a publisher that plays simulated reads in a vendor's format.
+// topic. The publisher that plays simulated reads in a vendor's format is
+// in mqtt/mqttsim.
 //
-// API for cmd/rfidgw:
+// The type registers itself as "mqtt" with package reader (config.go:
+// Settings, Validate); the daemon builds it through the registry. Direct API:
 //
-//	src, err := mqtt.New(cfg, log, mqtt.WithGatewayID(gw)) // cfg: a readers: entry of type mqtt
+//	src, err := mqtt.New(cfg, reader.Env{GatewayID: gw, Log: log, Metrics: m}) // cfg: a readers: entry of type mqtt
 //	err = src.Run(ctx, sink)                                 // reader.Source
 //	line, err := src.Check(ctx)                              // reader.Checker, for `rfidgw check`
 //
-//	pub, err := mqtt.NewPublisher(mqtt.PublisherOptions{Broker: …, Topic: "rfid/{reader}/events", Format: "zebra"})
+//	pub, err := mqttsim.New(mqttsim.Options{Broker: …, Topic: "rfid/{reader}/events", Format: "zebra"})
 //	pub.Feed(read); pub.Close()                              // reader.Emulator, for `rfidgw sim`
 //
 //	reads, err := mqtt.Parse("impinj", payload, receivedAt, reads[:0]) // pure, for tools and fuzzing

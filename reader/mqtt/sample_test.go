@@ -1,4 +1,4 @@
-package mqtt
+package mqtt_test
 
 import (
 	"os"
@@ -8,7 +8,9 @@ import (
 
 	"github.com/spf13/viper"
 
+	"github.com/rfidgw/rfidgw/internal/keyed"
 	"github.com/rfidgw/rfidgw/reader"
+	"github.com/rfidgw/rfidgw/reader/mqtt"
 )
 
 // testdata/sample.yaml must stay a config New accepts.
@@ -38,14 +40,18 @@ func TestSampleConfig(t *testing.T) {
 		t.Fatal(err)
 	}
 	var readers []reader.Config
-	if err := v.UnmarshalKey("readers", &readers); err != nil {
-		t.Fatal(err)
+	for i, entry := range v.Get("readers").([]any) {
+		rc, errs := reader.DecodeEntry(entry.(map[string]any), keyed.Decoder{})
+		if len(errs) > 0 {
+			t.Fatalf("readers[%d]: %v", i, errs)
+		}
+		readers = append(readers, rc)
 	}
 	if len(readers) != 3 {
 		t.Fatalf("%d readers in the sample", len(readers))
 	}
 	for _, cfg := range readers {
-		if _, err := New(cfg, nil); err != nil {
+		if _, err := mqtt.New(cfg, reader.Env{}); err != nil {
 			t.Errorf("sample reader %s: %v", cfg.ID, err)
 		}
 	}

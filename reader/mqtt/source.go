@@ -16,7 +16,7 @@ import (
 	paho "github.com/eclipse/paho.mqtt.golang"
 	"github.com/eclipse/paho.mqtt.golang/packets"
 
-	"github.com/rfidgw/rfidgw/internal/metrics"
+	"github.com/rfidgw/rfidgw/internal/backoff"
 	"github.com/rfidgw/rfidgw/reader"
 )
 
@@ -41,8 +41,9 @@ const (
 // Source is one MQTT subscription (one `readers:` entry of type mqtt). It
 // implements reader.Source and reader.Checker.
 type Source struct {
-	set *settings
+	set *resolved
 	log *slog.Logger
+	m   reader.Metrics
 }
 
 var (
@@ -51,16 +52,14 @@ var (
 )
 
 // New checks cfg (broker URL, topic, format, TLS files, password file) and
-// returns a Source; it does not connect. log may be nil (slog.Default()).
-func New(cfg reader.Config, log *slog.Logger, opts ...Option) (*Source, error) {
-	set, err := newSettings(cfg, opts...)
+// returns a Source; it does not connect. env gives the gateway id (part of
+// the default client id), the logger and the metrics (each may be zero).
+func New(cfg reader.Config, env reader.Env) (*Source, error) {
+	set, err := resolve(cfg, WithGatewayID(env.GatewayID))
 	if err != nil {
 		return nil, err
 	}
-	if log == nil {
-		log = slog.Default()
-	}
-	return &Source{set: set, log: log.With("reader", cfg.ID, "broker", set.brokerShown)}, nil
+	return &Source{set: set, log: env.Logger().With("reader", cfg.ID, "broker", set.brokerShown), m: env.Meter()}, nil
 }
 
 // ClientID returns the MQTT client id, which names the broker session.
@@ -87,121 +86,118 @@ type item struct {
 // is acknowledged (PUBACK) only after sink.Deliver returned nil for its
 // reads; the session is persistent (clean session off, fixed client id),
 // so what was not acknowledged is sent again by the broker after a
-// reconnect or a gateway restart. Run reconnects with backoff and reports
-// broker and reader connection changes as status reads. It returns nil when
-// ctx ends, and an error wrapping ErrSinkClosed if the sink refuses reads
-// while ctx is still live. Run must not run twice at once: both would use
-// the same client id, and the broker lets only one hold the session.
+// reconnect or a gateway restart. Run reconnects under reader.Supervise
+// (backoff 500 ms .. 30 s, ±20 %, started over after a connection that
+// stayed up 30 s) and reports broker and reader connection changes as
+// status reads through its worker. It returns nil when ctx ends, and an
+// error wrapping ErrSinkClosed if the sink refuses reads while ctx is still
+// live. Run must not run twice at once: both would use the same client id,
+// and the broker lets only one hold the session.
 func (s *Source) Run(ctx context.Context, sink reader.Sink) error {
 	queue := make(chan item, queueSize)
 	w := newWorker(s, sink, queue)
-	workerDone := make(chan error, 1)
-	go func() { workerDone <- w.run(ctx) }()
-
+	// sctx ends with ctx or when the worker stops (the sink refused reads).
+	sctx, cancel := context.WithCancel(ctx)
+	defer cancel()
 	var workerErr error
-	stop := func() error {
-		if workerErr == nil {
-			workerErr = <-workerDone
-		}
-		if ctx.Err() != nil {
-			return nil
-		}
-		return workerErr
+	workerExit := make(chan struct{})
+	go func() {
+		workerErr = w.run(ctx)
+		close(workerExit)
+		cancel()
+	}()
+	r := &run{s: s, queue: queue, workerExit: workerExit}
+	sup := &reader.Supervisor{
+		ID: s.set.id, Kind: "mqtt", Sink: sink, Log: s.log,
+		Backoff:   backoff.Backoff{Min: minBackoff, Max: maxBackoff, Jitter: 0.2},
+		GoodAfter: maxBackoff,
+		OwnStatus: true, // the worker reports each reader id it serves
+		Metrics:   s.m,
 	}
-	push := func(it item) bool {
-		select {
-		case queue <- it:
-			return true
-		case <-ctx.Done():
-		case workerErr = <-workerDone:
-		}
+	_ = sup.Supervise(sctx, r.session) // sessions never ask to stop
+	<-workerExit
+	if ctx.Err() != nil {
+		return nil
+	}
+	return workerErr
+}
+
+// run is what the sessions of one Run share.
+type run struct {
+	s          *Source
+	queue      chan item
+	workerExit <-chan struct{}
+	gen        uint64 // connection generation
+}
+
+// push queues a connection event for the worker; false when the run ends.
+func (r *run) push(ctx context.Context, it item) bool {
+	select {
+	case r.queue <- it:
+		return true
+	case <-ctx.Done():
 		return false
 	}
+}
 
-	// closeAfterWorker ends a live connection only once the worker has
-	// stopped, so the PUBACKs of its last delivered batch go out before
-	// DISCONNECT (paho sends both through one ordered channel).
-	closeAfterWorker := func(client paho.Client, done chan struct{}) error {
-		close(done) // frees a handler waiting for queue space
-		err := stop()
-		s.barrier(client)
-		client.Disconnect(250)
+// closeAfterWorker ends a live connection only once the worker has
+// stopped, so the PUBACKs of its last delivered batch go out before
+// DISCONNECT (paho sends both through one ordered channel).
+func (r *run) closeAfterWorker(client paho.Client, done chan struct{}) {
+	close(done) // frees a handler waiting for queue space
+	<-r.workerExit
+	r.s.barrier(client)
+	client.Disconnect(250)
+}
+
+// session is one broker connection (generation r.gen): connect, subscribe,
+// then wait until it is lost or the run ends.
+func (r *run) session(ctx context.Context, link *reader.Link) error {
+	s := r.s
+	r.gen++
+	gen := r.gen
+	lost := make(chan error, 1)
+	done := make(chan struct{})
+	client := paho.NewClient(s.clientOptions(gen, r.queue, lost, done))
+	err := s.connect(ctx, client)
+	if err == nil {
+		err = s.subscribe(ctx, client)
+		if err != nil {
+			close(done)
+			client.Disconnect(0)
+		}
+	} else {
+		close(done)
+	}
+	if ctx.Err() != nil {
+		if err == nil {
+			r.closeAfterWorker(client, done)
+			return nil
+		}
+		// A connect cut short by ctx may still complete in paho.
+		go client.Disconnect(0)
+		return nil
+	}
+	if err != nil {
+		r.push(ctx, item{ev: evDown, gen: gen})
 		return err
 	}
-
-	backoff := minBackoff
-	for gen := uint64(1); ; gen++ {
-		if gen > 1 {
-			metrics.ReaderReconnects.WithLabelValues(s.set.id).Inc()
-		}
-		lost := make(chan error, 1)
-		done := make(chan struct{})
-		client := paho.NewClient(s.clientOptions(gen, queue, lost, done))
-		err := s.connect(ctx, client)
-		if err == nil {
-			err = s.subscribe(ctx, client)
-			if err != nil {
-				close(done)
-				client.Disconnect(0)
-			}
-		} else {
-			close(done)
-		}
-		if ctx.Err() != nil {
-			if err == nil {
-				return closeAfterWorker(client, done)
-			}
-			// A connect cut short by ctx may still complete in paho.
-			go client.Disconnect(0)
-			return stop()
-		}
-		if err != nil {
-			s.log.Warn("mqtt connect failed; retrying", "err", err, "retry_in", backoff)
-			if !push(item{ev: evDown, gen: gen}) {
-				return stop()
-			}
-			select {
-			case <-time.After(backoff):
-			case <-ctx.Done():
-				return stop()
-			case workerErr = <-workerDone:
-				return stop()
-			}
-			backoff = min(backoff*2, maxBackoff)
-			continue
-		}
-		s.log.Info("mqtt connected and subscribed", "topic", s.set.topic, "client_id", s.set.clientID)
-		connectedAt := time.Now()
-		if !push(item{ev: evUp, gen: gen}) {
-			return closeAfterWorker(client, done)
-		}
-		select {
-		case err := <-lost:
-			close(done)
-			s.log.Warn("mqtt connection lost; reconnecting", "err", err)
-			if !push(item{ev: evDown, gen: gen}) {
-				return stop()
-			}
-			// A connection that drops at once (e.g. another client with the
-			// same id takes the session) must not make a tight loop.
-			if time.Since(connectedAt) > maxBackoff {
-				backoff = minBackoff
-				continue
-			}
-			select {
-			case <-time.After(backoff):
-			case <-ctx.Done():
-				return stop()
-			case workerErr = <-workerDone:
-				return stop()
-			}
-			backoff = min(backoff*2, maxBackoff)
-		case <-ctx.Done():
-			return closeAfterWorker(client, done)
-		case workerErr = <-workerDone:
-			// Unacked messages stay with the broker for the next session.
-			return closeAfterWorker(client, done)
-		}
+	s.log.Info("mqtt connected and subscribed", "topic", s.set.topic, "client_id", s.set.clientID)
+	_ = link.Online() // statuses are the worker's (OwnStatus): this only marks the connection up
+	if !r.push(ctx, item{ev: evUp, gen: gen}) {
+		r.closeAfterWorker(client, done)
+		return nil
+	}
+	select {
+	case err := <-lost:
+		close(done)
+		r.push(ctx, item{ev: evDown, gen: gen})
+		return fmt.Errorf("connection lost: %w", err)
+	case <-ctx.Done():
+		// The run ends, or the worker stopped: unacked messages stay with
+		// the broker for the next session.
+		r.closeAfterWorker(client, done)
+		return nil
 	}
 }
 

@@ -1,4 +1,4 @@
-package mqtt
+package mqtt_test
 
 import (
 	"context"
@@ -17,17 +17,13 @@ import (
 
 	"github.com/rfidgw/rfidgw/internal/metrics"
 	"github.com/rfidgw/rfidgw/reader"
+	"github.com/rfidgw/rfidgw/reader/mqtt"
+	"github.com/rfidgw/rfidgw/reader/mqtt/mqttsim"
 )
 
 // waitLimit is how long a test waits for something that should happen
 // promptly before it fails; it is a deadline, not a speed assert.
 const waitLimit = 20 * time.Second
-
-func init() {
-	// Reconnect quickly in tests; the production backoff starts at 500 ms.
-	minBackoff = 100 * time.Millisecond
-	maxBackoff = time.Second
-}
 
 // collector is a Sink that keeps everything delivered.
 type collector struct {
@@ -114,7 +110,7 @@ func nTags(n int) func([]reader.Read) bool {
 
 // runSource runs src until the test ends. stop cancels Run and returns
 // its error; exited is closed when Run returned by itself or was stopped.
-func runSource(t *testing.T, src *Source, sink reader.Sink) (stop func() error, exited <-chan struct{}) {
+func runSource(t *testing.T, src *mqtt.Source, sink reader.Sink) (stop func() error, exited <-chan struct{}) {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
@@ -133,12 +129,15 @@ func runSource(t *testing.T, src *Source, sink reader.Sink) (stop func() error, 
 	return stop, done
 }
 
-func newSource(t *testing.T, cfg reader.Config) *Source {
+// testMetrics receives the metrics of the sources newSource builds.
+var testMetrics = metrics.New()
+
+func newSource(t *testing.T, cfg reader.Config) *mqtt.Source {
 	t.Helper()
 	if cfg.Type == "" {
 		cfg.Type = reader.TypeMQTT
 	}
-	src, err := New(cfg, nil)
+	src, err := mqtt.New(cfg, reader.Env{Metrics: testMetrics.Readers()})
 	if err != nil {
 		t.Fatalf("New: %v", err)
 	}
@@ -177,15 +176,15 @@ func counterValue(t *testing.T, c interface{ Write(*dto.Metric) error }) float64
 func TestFormatsThroughBroker(t *testing.T) {
 	b := startBroker(t, brokerOpts{})
 	events := map[string]func(i int) string{
-		FormatImpinj: func(i int) string {
+		mqtt.FormatImpinj: func(i int) string {
 			return fmt.Sprintf(`{"timestamp":"2026-11-25T10:00:0%d.123456Z","hostname":"r700","eventType":"tagInventory","tagInventoryEvent":{"epc":"%s","antennaPort":%d,"peakRssiCdbm":-52%d0}}`,
 				i, []string{"AAAAAAAAAAAAAAAA", "ERERERERERERERER", "IiIiIiIiIiIiIiIi"}[i], i+1, i)
 		},
-		FormatZebra: func(i int) string {
+		mqtt.FormatZebra: func(i int) string {
 			return fmt.Sprintf(`{"type":"SIMPLE","timestamp":"2026-11-25T11:00:0%d.123+0100","data":{"eventNum":%d,"format":"epc","idHex":"%d%d%d%d%d%d%d%d%d%d%d%d%d%d%d%d%d%d%d%d%d%d%d%d","antenna":%d,"peakRssi":-52.%d}}`,
 				i, i, i, i, i, i, i, i, i, i, i, i, i, i, i, i, i, i, i, i, i, i, i, i, i, i, i+1, i)
 		},
-		FormatJSON: func(i int) string {
+		mqtt.FormatJSON: func(i int) string {
 			return fmt.Sprintf(`{"time":"2026-11-25T10:00:0%d.123456Z","antenna":%d,"epc":"%d%d%d%d%d%d%d%d%d%d%d%d%d%d%d%d%d%d%d%d%d%d%d%d","rssi":-52.%d}`,
 				i, i+1, i, i, i, i, i, i, i, i, i, i, i, i, i, i, i, i, i, i, i, i, i, i, i, i, i)
 		},
@@ -193,8 +192,15 @@ func TestFormatsThroughBroker(t *testing.T) {
 	for format, ev := range events {
 		t.Run(format, func(t *testing.T) {
 			sink := newCollector()
-			src := newSource(t, reader.Config{ID: "gw-" + format, Broker: b.URL, Topic: "t/" + format + "/+", Format: format, ReaderFromTopic: 3,
-				Provides: []string{"single", "array", "concat"}})
+			src := newSource(t, reader.Config{
+				ID:       "gw-" + format,
+				Provides: []string{"single", "array", "concat"},
+				Settings: &mqtt.Settings{Broker: b.URL,
+					Topic:           "t/" + format + "/+",
+					Format:          format,
+					ReaderFromTopic: 3,
+				},
+			})
 			stop, _ := runSource(t, src, sink)
 			// Run reports the readers online once it is subscribed.
 			sink.waitFor(t, "online", func(rs []reader.Read) bool { return len(statuses(rs, "concat")) > 0 })
@@ -217,9 +223,9 @@ func TestFormatsThroughBroker(t *testing.T) {
 					RSSI:    -52 - float64(i)/10,
 				}
 				switch format {
-				case FormatImpinj:
+				case mqtt.FormatImpinj:
 					want.EPC = strings.Repeat([]string{"00", "11", "22"}[i], 12)
-				case FormatZebra:
+				case mqtt.FormatZebra:
 					want.Time = want.Time.Truncate(time.Millisecond)
 				}
 				if r != want {
@@ -235,14 +241,21 @@ func TestFormatsThroughBroker(t *testing.T) {
 
 func TestPublisherRoundTrip(t *testing.T) {
 	b := startBroker(t, brokerOpts{})
-	for _, format := range []string{FormatImpinj, FormatZebra} {
+	for _, format := range []string{mqtt.FormatImpinj, mqtt.FormatZebra} {
 		t.Run(format, func(t *testing.T) {
 			sink := newCollector()
-			src := newSource(t, reader.Config{ID: "sim-" + format, Broker: b.URL, Topic: "sim/" + format + "/+/events",
-				Format: format, ReaderFromTopic: 3, Provides: []string{"dock-2"}})
+			src := newSource(t, reader.Config{
+				ID:       "sim-" + format,
+				Provides: []string{"dock-2"},
+				Settings: &mqtt.Settings{Broker: b.URL,
+					Topic:           "sim/" + format + "/+/events",
+					Format:          format,
+					ReaderFromTopic: 3,
+				},
+			})
 			runSource(t, src, sink)
 			sink.waitFor(t, "online", func(rs []reader.Read) bool { return len(statuses(rs, "dock-2")) > 0 })
-			pub, err := NewPublisher(PublisherOptions{Broker: b.URL, Topic: "sim/" + format + "/{reader}/events", Format: format,
+			pub, err := mqttsim.New(mqttsim.Options{Broker: b.URL, Topic: "sim/" + format + "/{reader}/events", Format: format,
 				ClientID: "sim-rt-" + format, Batch: 4})
 			if err != nil {
 				t.Fatal(err)
@@ -278,11 +291,11 @@ func TestPublisherRoundTrip(t *testing.T) {
 func TestBrokerRestartLosesNothing(t *testing.T) {
 	b := startBroker(t, brokerOpts{})
 	sink := newCollector()
-	src := newSource(t, reader.Config{ID: "restart-1", Broker: b.URL, Topic: "rs/events", Format: FormatZebra})
+	src := newSource(t, reader.Config{ID: "restart-1", Settings: &mqtt.Settings{Broker: b.URL, Topic: "rs/events", Format: mqtt.FormatZebra}})
 	runSource(t, src, sink)
 	sink.waitFor(t, "online", func(rs []reader.Read) bool { return len(statuses(rs, "restart-1")) > 0 })
 
-	pub, err := NewPublisher(PublisherOptions{Broker: b.URL, Topic: "rs/events", Format: FormatZebra, ClientID: "sim-restart", Batch: 2})
+	pub, err := mqttsim.New(mqttsim.Options{Broker: b.URL, Topic: "rs/events", Format: mqtt.FormatZebra, ClientID: "sim-restart", Batch: 2})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -331,25 +344,25 @@ func TestCredentials(t *testing.T) {
 	bad := filepath.Join(dir, "bad")
 	os.WriteFile(good, []byte("s3cret\n"), 0o600)
 	os.WriteFile(bad, []byte("guess\n"), 0o600)
-	cfg := reader.Config{ID: "cred-1", Broker: b.URL, Topic: "cred/events", Format: FormatImpinj, Username: "gw", PasswordFile: good}
+	cfg := reader.Config{ID: "cred-1", Settings: &mqtt.Settings{Broker: b.URL, Topic: "cred/events", Format: mqtt.FormatImpinj, Username: "gw", PasswordFile: good}}
 
 	msg, err := newSource(t, cfg).Check(context.Background())
 	if err != nil || !strings.Contains(msg, "ok") || !strings.Contains(msg, "cred/events") {
 		t.Fatalf("Check with the right password: %q, %v", msg, err)
 	}
 
-	wrong := cfg
-	wrong.PasswordFile = bad
+	wrong := cloneConfig(cfg)
+	settingsIn(&wrong).PasswordFile = bad
 	_, err = newSource(t, wrong).Check(context.Background())
-	if !(errors.Is(err, ErrBadCredentials) || errors.Is(err, ErrNotAuthorized)) || !strings.Contains(err.Error(), "password_file") ||
+	if !(errors.Is(err, mqtt.ErrBadCredentials) || errors.Is(err, mqtt.ErrNotAuthorized)) || !strings.Contains(err.Error(), "password_file") ||
 		!strings.Contains(err.Error(), `"gw"`) {
 		t.Fatalf("Check with a wrong password: %v; want a credentials error naming the user and password_file", err)
 	}
 	t.Logf("wrong password: %v", err)
 
-	anon := cfg
-	anon.Username, anon.PasswordFile = "", ""
-	if _, err = newSource(t, anon).Check(context.Background()); !errors.Is(err, ErrNotAuthorized) || !strings.Contains(err.Error(), "anonymous") {
+	anon := cloneConfig(cfg)
+	settingsIn(&anon).Username, settingsIn(&anon).PasswordFile = "", ""
+	if _, err = newSource(t, anon).Check(context.Background()); !errors.Is(err, mqtt.ErrNotAuthorized) || !strings.Contains(err.Error(), "anonymous") {
 		t.Fatalf("Check without credentials: %v", err)
 	}
 
@@ -374,7 +387,7 @@ func TestCredentials(t *testing.T) {
 	sink = newCollector()
 	runSource(t, newSource(t, cfg), sink)
 	sink.waitFor(t, "online", func(rs []reader.Read) bool { return len(statuses(rs, "cred-1")) > 0 })
-	pub, err := NewPublisher(PublisherOptions{Broker: b.URL, Topic: "cred/events", Format: FormatImpinj, Username: "gw", Password: "s3cret"})
+	pub, err := mqttsim.New(mqttsim.Options{Broker: b.URL, Topic: "cred/events", Format: mqtt.FormatImpinj, Username: "gw", Password: "s3cret"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -385,24 +398,24 @@ func TestCredentials(t *testing.T) {
 	if rs := tagReads(sink.waitFor(t, "a read", nTags(1))); rs[0].EPC != "C0FFEE" || rs[0].RSSI != -55.25 {
 		t.Fatalf("got %s", summarize(rs))
 	}
-	_, err = NewPublisher(PublisherOptions{Broker: b.URL, Topic: "x", Format: FormatImpinj, Username: "gw", Password: "nope"})
-	if !(errors.Is(err, ErrBadCredentials) || errors.Is(err, ErrNotAuthorized)) {
+	_, err = mqttsim.New(mqttsim.Options{Broker: b.URL, Topic: "x", Format: mqtt.FormatImpinj, Username: "gw", Password: "nope"})
+	if !(errors.Is(err, mqtt.ErrBadCredentials) || errors.Is(err, mqtt.ErrNotAuthorized)) {
 		t.Fatalf("publisher with a wrong password: %v", err)
 	}
 }
 
 func TestCheckUnreachable(t *testing.T) {
 	port := freePort(t) // nothing listens there now
-	src := newSource(t, reader.Config{ID: "gone", Broker: fmt.Sprintf("tcp://127.0.0.1:%d", port), Topic: "x", Format: FormatZebra})
+	src := newSource(t, reader.Config{ID: "gone", Settings: &mqtt.Settings{Broker: fmt.Sprintf("tcp://127.0.0.1:%d", port), Topic: "x", Format: mqtt.FormatZebra}})
 	_, err := src.Check(context.Background())
-	if !errors.Is(err, ErrUnreachable) || !strings.Contains(err.Error(), "refused") {
+	if !errors.Is(err, mqtt.ErrUnreachable) || !strings.Contains(err.Error(), "refused") {
 		t.Fatalf("Check: %v, want ErrUnreachable (connection refused)", err)
 	}
 }
 
 func TestTLS(t *testing.T) {
 	b := startBroker(t, brokerOpts{tls: true})
-	cfg := reader.Config{ID: "tls-1", Broker: b.TLSURL, Topic: "tls/events", Format: FormatZebra, TLS: &reader.TLS{CA: b.CA}}
+	cfg := reader.Config{ID: "tls-1", Settings: &mqtt.Settings{Broker: b.TLSURL, Topic: "tls/events", Format: mqtt.FormatZebra, TLS: &reader.TLS{CA: b.CA}}}
 	msg, err := newSource(t, cfg).Check(context.Background())
 	if err != nil || !strings.Contains(msg, "(tls)") {
 		t.Fatalf("Check over TLS: %q, %v", msg, err)
@@ -411,7 +424,7 @@ func TestTLS(t *testing.T) {
 	sink := newCollector()
 	runSource(t, newSource(t, cfg), sink)
 	sink.waitFor(t, "online", func(rs []reader.Read) bool { return len(statuses(rs, "tls-1")) > 0 })
-	pub, err := NewPublisher(PublisherOptions{Broker: b.TLSURL, Topic: "tls/events", Format: FormatZebra, TLS: &reader.TLS{CA: b.CA}})
+	pub, err := mqttsim.New(mqttsim.Options{Broker: b.TLSURL, Topic: "tls/events", Format: mqtt.FormatZebra, TLS: &reader.TLS{CA: b.CA}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -423,29 +436,35 @@ func TestTLS(t *testing.T) {
 		t.Fatalf("got %+v", rs)
 	}
 
-	noCA := cfg
-	noCA.TLS = nil // system roots do not know the test CA
-	if _, err := newSource(t, noCA).Check(context.Background()); !errors.Is(err, ErrTLS) {
+	noCA := cloneConfig(cfg)
+	settingsIn(&noCA).TLS = nil // system roots do not know the test CA
+	if _, err := newSource(t, noCA).Check(context.Background()); !errors.Is(err, mqtt.ErrTLS) {
 		t.Fatalf("Check without the CA: %v, want ErrTLS", err)
 	}
-	badName := cfg
-	badName.TLS = &reader.TLS{CA: b.CA, ServerName: "broker.example"}
-	if _, err := newSource(t, badName).Check(context.Background()); !errors.Is(err, ErrTLS) || !strings.Contains(err.Error(), "broker.example") {
+	badName := cloneConfig(cfg)
+	settingsIn(&badName).TLS = &reader.TLS{CA: b.CA, ServerName: "broker.example"}
+	if _, err := newSource(t, badName).Check(context.Background()); !errors.Is(err, mqtt.ErrTLS) || !strings.Contains(err.Error(), "broker.example") {
 		t.Fatalf("Check with a wrong server name: %v, want ErrTLS naming it", err)
 	}
 }
 
 func TestTLSClientCertificate(t *testing.T) {
 	b := startBroker(t, brokerOpts{tls: true, requireCert: true})
-	cfg := reader.Config{ID: "mtls-1", Broker: b.TLSURL, Topic: "mtls/events", Format: FormatZebra,
-		TLS: &reader.TLS{CA: b.CA, Cert: b.CertFile, Key: b.KeyFile}}
+	cfg := reader.Config{
+		ID: "mtls-1",
+		Settings: &mqtt.Settings{Broker: b.TLSURL,
+			Topic:  "mtls/events",
+			Format: mqtt.FormatZebra,
+			TLS:    &reader.TLS{CA: b.CA, Cert: b.CertFile, Key: b.KeyFile},
+		},
+	}
 	if msg, err := newSource(t, cfg).Check(context.Background()); err != nil {
 		t.Fatalf("Check with a client certificate: %q, %v", msg, err)
 	}
-	noCert := cfg
-	noCert.TLS = &reader.TLS{CA: b.CA}
+	noCert := cloneConfig(cfg)
+	settingsIn(&noCert).TLS = &reader.TLS{CA: b.CA}
 	_, err := newSource(t, noCert).Check(context.Background())
-	if !errors.Is(err, ErrTLS) {
+	if !errors.Is(err, mqtt.ErrTLS) {
 		t.Fatalf("Check without a client certificate: %v, want ErrTLS", err)
 	}
 	t.Logf("no client certificate: %v", err)
@@ -453,11 +472,11 @@ func TestTLSClientCertificate(t *testing.T) {
 
 func TestBadPayloadsCountedAndAcked(t *testing.T) {
 	b := startBroker(t, brokerOpts{})
-	cfg := reader.Config{ID: "bad-1", Broker: b.URL, Topic: "bad/events", Format: FormatImpinj}
+	cfg := reader.Config{ID: "bad-1", Settings: &mqtt.Settings{Broker: b.URL, Topic: "bad/events", Format: mqtt.FormatImpinj}}
 	good := func(epc string) string {
 		return `{"timestamp":"2026-11-25T10:00:00Z","eventType":"tagInventory","tagInventoryEvent":{"epcHex":"` + epc + `","antennaPort":1,"peakRssiCdbm":-5000}}`
 	}
-	errs := metrics.ReaderFrameErrors.WithLabelValues("bad-1")
+	errs := testMetrics.ReaderFrameErrors.WithLabelValues("bad-1")
 	before := counterValue(t, errs)
 
 	sink := newCollector()
@@ -515,7 +534,7 @@ func TestAckOnlyAfterDeliver(t *testing.T) {
 	payload := `{"time":"2026-11-25T10:00:00Z","antenna":1,"epc":"BEEF","rssi":-50}`
 
 	t.Run("failing sink", func(t *testing.T) {
-		cfg := reader.Config{ID: "ack-1", Broker: b.URL, Topic: "ack/1", Format: FormatJSON}
+		cfg := reader.Config{ID: "ack-1", Settings: &mqtt.Settings{Broker: b.URL, Topic: "ack/1", Format: mqtt.FormatJSON}}
 		sink := &failingSink{fail: func(context.Context) error { return errors.New("pipeline closed") }, entered: make(chan struct{}, 1)}
 		// First run creates the persistent session.
 		watch := watchOnline(sink, cfg.ID)
@@ -527,7 +546,7 @@ func TestAckOnlyAfterDeliver(t *testing.T) {
 		case <-time.After(waitLimit):
 			t.Fatal("Run did not return when the sink refused reads")
 		}
-		if err := stop(); !errors.Is(err, ErrSinkClosed) {
+		if err := stop(); !errors.Is(err, mqtt.ErrSinkClosed) {
 			t.Fatalf("Run: %v, want ErrSinkClosed", err)
 		}
 		col := newCollector()
@@ -538,7 +557,7 @@ func TestAckOnlyAfterDeliver(t *testing.T) {
 	})
 
 	t.Run("blocking sink", func(t *testing.T) {
-		cfg := reader.Config{ID: "ack-2", Broker: b.URL, Topic: "ack/2", Format: FormatJSON}
+		cfg := reader.Config{ID: "ack-2", Settings: &mqtt.Settings{Broker: b.URL, Topic: "ack/2", Format: mqtt.FormatJSON}}
 		sink := &failingSink{fail: func(ctx context.Context) error { <-ctx.Done(); return ctx.Err() }, entered: make(chan struct{}, 1)}
 		watch := watchOnline(sink, cfg.ID)
 		stop, _ := runSource(t, newSource(t, cfg), watch)
@@ -565,7 +584,7 @@ func TestAckOnlyAfterDeliver(t *testing.T) {
 // the reconnect, within the same Run.
 func TestRedeliveryAfterConnectionLoss(t *testing.T) {
 	b := startBroker(t, brokerOpts{})
-	cfg := reader.Config{ID: "ack-3", Broker: b.URL, Topic: "ack/3", Format: FormatJSON}
+	cfg := reader.Config{ID: "ack-3", Settings: &mqtt.Settings{Broker: b.URL, Topic: "ack/3", Format: mqtt.FormatJSON}}
 	col := newCollector()
 	release := make(chan struct{})
 	var first sync.Once
@@ -633,8 +652,16 @@ func (o *onlineSink) wait(t *testing.T) {
 
 func TestStatusTopicAndBrokerLoss(t *testing.T) {
 	b := startBroker(t, brokerOpts{})
-	cfg := reader.Config{ID: "st", Broker: b.URL, Topic: "st/+/events", StatusTopic: "st/+/status", ReaderFromTopic: 2,
-		Provides: []string{"r1"}, Format: FormatImpinj}
+	cfg := reader.Config{
+		ID:       "st",
+		Provides: []string{"r1"},
+		Settings: &mqtt.Settings{Broker: b.URL,
+			Topic:           "st/+/events",
+			StatusTopic:     "st/+/status",
+			ReaderFromTopic: 2,
+			Format:          mqtt.FormatImpinj,
+		},
+	}
 	sink := newCollector()
 	runSource(t, newSource(t, cfg), sink)
 	want := []reader.Status{reader.StatusOnline}
@@ -649,13 +676,13 @@ func TestStatusTopicAndBrokerLoss(t *testing.T) {
 	publish(t, b.URL, "st/r1/status", "connected")
 	want = append(want, reader.StatusOnline)
 	check("online from the reader's connect message")
-	if v := counterValue(t, metrics.ReaderConnected.WithLabelValues("r1")); v != 1 {
+	if v := counterValue(t, testMetrics.ReaderConnected.WithLabelValues("r1")); v != 1 {
 		t.Fatalf("rfidgw_reader_connected{r1} = %v", v)
 	}
 	b.Stop()
 	want = append(want, reader.StatusOffline)
 	check("offline on broker loss")
-	if v := counterValue(t, metrics.ReaderConnected.WithLabelValues("r1")); v != 0 {
+	if v := counterValue(t, testMetrics.ReaderConnected.WithLabelValues("r1")); v != 0 {
 		t.Fatalf("rfidgw_reader_connected{r1} = %v while the broker is down", v)
 	}
 	b.Restart()
@@ -674,7 +701,7 @@ func TestStatusTopicAndBrokerLoss(t *testing.T) {
 
 func TestAntennaFilter(t *testing.T) {
 	b := startBroker(t, brokerOpts{})
-	cfg := reader.Config{ID: "ant", Broker: b.URL, Topic: "ant/events", Format: FormatZebra, Antennas: []int{2}}
+	cfg := reader.Config{ID: "ant", Antennas: []int{2}, Settings: &mqtt.Settings{Broker: b.URL, Topic: "ant/events", Format: mqtt.FormatZebra}}
 	sink := newCollector()
 	watch := watchOnline(sink, cfg.ID)
 	runSource(t, newSource(t, cfg), watch)
@@ -699,7 +726,7 @@ func TestRetainedDataIgnored(t *testing.T) {
 		t.Fatal(tok.Error())
 	}
 	c.Disconnect(100)
-	cfg := reader.Config{ID: "ret", Broker: b.URL, Topic: "ret/events", Format: FormatZebra}
+	cfg := reader.Config{ID: "ret", Settings: &mqtt.Settings{Broker: b.URL, Topic: "ret/events", Format: mqtt.FormatZebra}}
 	sink := newCollector()
 	watch := watchOnline(sink, cfg.ID)
 	runSource(t, newSource(t, cfg), watch)
@@ -710,110 +737,11 @@ func TestRetainedDataIgnored(t *testing.T) {
 	}
 }
 
-func TestNewConfigErrors(t *testing.T) {
-	dir := t.TempDir()
-	q := func(n int) *int { return &n }
-	base := reader.Config{ID: "r", Type: reader.TypeMQTT, Broker: "tcp://127.0.0.1:1883", Topic: "a/+/b", Format: FormatImpinj}
-	cases := []struct {
-		name string
-		edit func(c *reader.Config)
-		want string
-	}{
-		{"no id", func(c *reader.Config) { c.ID = "" }, "id: missing"},
-		{"type", func(c *reader.Config) { c.Type = "llrp" }, "type"},
-		{"no broker", func(c *reader.Config) { c.Broker = "" }, "readers[r].broker"},
-		{"scheme", func(c *reader.Config) { c.Broker = "http://x:1" }, `scheme "http"`},
-		{"tls on tcp", func(c *reader.Config) { c.TLS = &reader.TLS{} }, "use ssl://"},
-		{"ca missing", func(c *reader.Config) { c.Broker = "ssl://x"; c.TLS = &reader.TLS{CA: filepath.Join(dir, "nope.pem")} }, "nope.pem"},
-		{"cert without key", func(c *reader.Config) { c.Broker = "ssl://x"; c.TLS = &reader.TLS{Cert: "a"} }, "give both"},
-		{"no topic", func(c *reader.Config) { c.Topic = "" }, "readers[r].topic: missing"},
-		{"hash not last", func(c *reader.Config) { c.Topic = "a/#/b" }, "must be the last"},
-		{"partial plus", func(c *reader.Config) { c.Topic = "a/b+/c" }, "whole level"},
-		{"status same", func(c *reader.Config) { c.StatusTopic = c.Topic }, "status_topic"},
-		{"qos", func(c *reader.Config) { c.QoS = q(3) }, "qos: 3"},
-		{"level fixed", func(c *reader.Config) { c.ReaderFromTopic = 1 }, `fixed "a"`},
-		{"level beyond", func(c *reader.Config) { c.ReaderFromTopic = 4 }, "only 3 levels"},
-		{"provides alone", func(c *reader.Config) { c.Provides = []string{"x"} }, "provides"},
-		{"password file", func(c *reader.Config) { c.Username = "u"; c.PasswordFile = filepath.Join(dir, "pw") }, "password_file"},
-		{"format", func(c *reader.Config) { c.Format = "xml" }, `unknown "xml"`},
-		{"mapping", func(c *reader.Config) { c.Format = FormatJSON; c.Mapping = &reader.JSONMapping{} }, "mapping.epc"},
-	}
-	for _, c := range cases {
-		cfg := base
-		c.edit(&cfg)
-		_, err := New(cfg, nil)
-		if !errors.Is(err, ErrConfig) || !strings.Contains(err.Error(), c.want) {
-			t.Errorf("%s: %v; want ErrConfig containing %q", c.name, err, c.want)
-		}
-	}
-	pw := filepath.Join(dir, "pw")
-	os.WriteFile(pw, []byte("p4ss\r\n"), 0o600)
-	ok := base
-	ok.Username, ok.PasswordFile, ok.Broker = "u", pw, "ssl://broker.example"
-	src, err := New(ok, nil, WithGatewayID("floor3"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if src.set.password != "p4ss" || src.set.broker != "ssl://broker.example:8883" || src.ClientID() != "rfidgw-floor3-r" || src.set.qos != 1 {
-		t.Fatalf("settings %+v", src.set)
-	}
-}
-
-func TestTopics(t *testing.T) {
-	for _, c := range []struct {
-		filter, topic string
-		want          bool
-	}{
-		{"a/b", "a/b", true}, {"a/b", "a/c", false}, {"a/+/c", "a/x/c", true}, {"a/+/c", "a/x/d", false},
-		{"a/#", "a", true}, {"a/#", "a/b/c", true}, {"#", "a/b", true}, {"+", "a/b", false}, {"+/+", "a/b", true},
-		{"a/+", "a", false}, {"#", "$SYS/x", false}, {"a/b", "a/b/c", false}, {"a/b/c", "a/b", false}, {"+/b", "/b", true},
-	} {
-		if got := topicMatch(c.filter, c.topic); got != c.want {
-			t.Errorf("topicMatch(%q, %q) = %v", c.filter, c.topic, got)
-		}
-	}
-	if got := topicLevel("rfid/r700-2/events", 2); got != "r700-2" {
-		t.Errorf("topicLevel = %q", got)
-	}
-	if got := topicLevel("rfid", 2); got != "" {
-		t.Errorf("topicLevel beyond = %q", got)
-	}
-}
-
-func TestParseStatus(t *testing.T) {
-	for in, want := range map[string]reader.Status{
-		"connected": reader.StatusOnline, "connection lost": reader.StatusOffline, " Online\n": reader.StatusOnline,
-		`"offline"`: reader.StatusOffline, `{"status":"offline"}`: reader.StatusOffline,
-		`{"type":"heartbeat","timestamp":"2023-05-09T15:04:12.310+0000","data":{}}`: reader.StatusOnline,
-		`{"type":"heartbeat","state":"down"}`:                                       reader.StatusOffline,
-		"":                                                                          "", "banana": "", `{"type":"gpi"}`: "", `{"status":`: "",
-	} {
-		got, ok := parseStatus([]byte(in))
-		if got != want || ok != (want != "") {
-			t.Errorf("parseStatus(%q) = %q, %v; want %q", in, got, ok, want)
-		}
-	}
-}
-
-func TestRateLog(t *testing.T) {
-	r := rateLog{every: 10 * time.Second}
-	t0 := time.Unix(0, 0)
-	if ok, n := r.allow(t0, 1); !ok || n != 1 {
-		t.Fatal(ok, n)
-	}
-	if ok, _ := r.allow(t0.Add(time.Second), 2); ok {
-		t.Fatal("second line within 10 s")
-	}
-	if ok, n := r.allow(t0.Add(11*time.Second), 1); !ok || n != 3 {
-		t.Fatal(ok, n)
-	}
-}
-
 var _ = sort.Strings
 
 func TestWebSocket(t *testing.T) {
 	b := startBroker(t, brokerOpts{websockets: true})
-	cfg := reader.Config{ID: "ws-1", Broker: b.WSURL, Topic: "ws/events", Format: FormatImpinj}
+	cfg := reader.Config{ID: "ws-1", Settings: &mqtt.Settings{Broker: b.WSURL, Topic: "ws/events", Format: mqtt.FormatImpinj}}
 	if msg, err := newSource(t, cfg).Check(context.Background()); err != nil {
 		t.Fatalf("Check over websockets: %q, %v", msg, err)
 	}
@@ -845,15 +773,15 @@ func TestScenarioReadsRoundTrip(t *testing.T) {
 		fed = append(fed, r)
 	}
 	b := startBroker(t, brokerOpts{})
-	for _, format := range []string{FormatImpinj, FormatZebra} {
+	for _, format := range []string{mqtt.FormatImpinj, mqtt.FormatZebra} {
 		t.Run(format, func(t *testing.T) {
 			base := "scn/" + format + "/rack-row-b"
-			cfg := reader.Config{ID: "rack-row-b", Broker: b.URL, Topic: base + "/events", StatusTopic: base + "/status", Format: format, Antennas: []int{1}}
+			cfg := reader.Config{ID: "rack-row-b", Antennas: []int{1}, Settings: &mqtt.Settings{Broker: b.URL, Topic: base + "/events", StatusTopic: base + "/status", Format: format}}
 			sink := newCollector()
 			watch := watchOnline(sink, cfg.ID)
 			runSource(t, newSource(t, cfg), watch)
 			watch.wait(t)
-			pub, err := NewPublisher(PublisherOptions{Broker: b.URL, Topic: "scn/" + format + "/{reader}/events",
+			pub, err := mqttsim.New(mqttsim.Options{Broker: b.URL, Topic: "scn/" + format + "/{reader}/events",
 				StatusTopic: "scn/" + format + "/{reader}/status", Format: format, ClientID: "scn-" + format, Batch: 5})
 			if err != nil {
 				t.Fatal(err)
@@ -884,4 +812,19 @@ func TestScenarioReadsRoundTrip(t *testing.T) {
 			}
 		})
 	}
+}
+
+// settingsIn returns the mqtt settings of c, for tests that edit them.
+func settingsIn(c *reader.Config) *mqtt.Settings {
+	if c.Settings == nil {
+		c.Settings = &mqtt.Settings{}
+	}
+	return c.Settings.(*mqtt.Settings)
+}
+
+// cloneConfig copies c with its own settings, so an edit stays in the copy.
+func cloneConfig(c reader.Config) reader.Config {
+	s := *settingsIn(&c)
+	c.Settings = &s
+	return c
 }

@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/rfidgw/rfidgw/internal/keyed"
 	"github.com/rfidgw/rfidgw/reader"
 )
 
@@ -46,12 +47,12 @@ func NewASCIIDecoder(pattern string) (*ASCIIDecoder, error) {
 	}
 	re, err := regexp.Compile(pattern)
 	if err != nil {
-		return nil, fmt.Errorf("%w: pattern %q: %w", ErrConfig, pattern, err)
+		return nil, keyed.Tag(fmt.Errorf("%w: pattern %q: %w", ErrConfig, pattern, err), "pattern", "%q: %v", pattern, err)
 	}
 	d := &ASCIIDecoder{re: re, epc: re.SubexpIndex("epc"), ant: re.SubexpIndex("antenna"),
 		ant0: re.SubexpIndex("antenna0"), rs: re.SubexpIndex("rssi"), fast: pattern == DefaultASCIIPattern}
 	if d.epc < 0 {
-		return nil, fmt.Errorf("%w: pattern %q has no named group (?P<epc>…)", ErrConfig, pattern)
+		return nil, keyed.Tag(fmt.Errorf("%w: pattern %q has no named group (?P<epc>…)", ErrConfig, pattern), "pattern", "%q has no named group (?P<epc>…)", pattern)
 	}
 	return d, nil
 }

@@ -3,8 +3,6 @@ package serial
 import (
 	"errors"
 	"testing"
-
-	"github.com/rfidgw/rfidgw/reader"
 )
 
 // Decoder benchmarks: frames decoded (and parsed into a Tag) per second,
@@ -32,7 +30,7 @@ func benchStream(frame []byte) []byte {
 }
 
 func BenchmarkDecodeThingMagic(b *testing.B) {
-	frame := encodeTMTag(h(b, "E2003098881900722140369E"), 1, -60, 915250, 295)
+	frame := EncodeTMTag(h(b, "E2003098881900722140369E"), 1, -60, 915250, 295)
 	stream := benchStream(frame)
 	d := NewThingMagicDecoder()
 	b.SetBytes(int64(len(stream)))
@@ -129,37 +127,4 @@ func BenchmarkDecodeASCIIFields(b *testing.B) {
 func BenchmarkDecodeASCIICustom(b *testing.B) {
 	benchASCII(b, `^Tag:(?P<epc>[0-9A-F ]+), Disc:.*Ant:(?P<antenna0>\d+)`,
 		"Tag:1115 F268 81C3 C012, Disc:2003/01/21 09:00:51, Last:2003/01/21 09:00:51, Count:4, Ant:0\r\n")
-}
-
-// Through the whole Source: pseudo-terminal, go.bug.st/serial, decoder,
-// batching and Deliver. A pty is not baud-limited, so this is what the
-// gateway's reading side can absorb per reader.
-func benchSourcePty(b *testing.B, protocol string, frame []byte) {
-	sim := newSim(b, protocol)
-	hs := start(b, sim, reader.Config{Protocol: protocol})
-	hs.expectStatus(reader.StatusOnline)
-	hs.waitReading()
-	blob := benchStream(frame)
-	b.SetBytes(int64(len(blob)))
-	n := 0
-	for b.Loop() {
-		if err := sim.WriteRaw(blob); err != nil {
-			b.Fatal(err)
-		}
-		for i := 0; i < benchFrames; i++ {
-			if r := hs.next("benchmark read"); r.IsStatus() {
-				b.Fatalf("status during benchmark: %+v", r)
-			}
-			n++
-		}
-	}
-	report(b, n, len(frame))
-}
-
-func BenchmarkSourcePtyThingMagic(b *testing.B) {
-	benchSourcePty(b, ProtocolThingMagic, encodeTMTag(h(b, "E2003098881900722140369E"), 1, -60, 915250, 295))
-}
-
-func BenchmarkSourcePtyASCII(b *testing.B) {
-	benchSourcePty(b, ProtocolASCII, []byte("E2003098881900722140369E,1,-60\r\n"))
 }

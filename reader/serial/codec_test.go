@@ -130,7 +130,7 @@ func TestThingMagicEncodeTagRoundTrip(t *testing.T) {
 	epc := h(t, "E2003098881900722140369E")
 	for _, ant := range []int{1, 2, 4, 15, 16} {
 		d := NewThingMagicDecoder()
-		d.Feed(encodeTMTag(epc, ant, -61, 915250, 1234))
+		d.Feed(EncodeTMTag(epc, ant, -61, 915250, 1234))
 		f, err := d.Next()
 		if err != nil {
 			t.Fatal(err)
@@ -158,7 +158,7 @@ func TestThingMagicHeartbeatAndStatus(t *testing.T) {
 		{0x0000, h(t, "10 00 1B 01 FF 00"), TMStreamEnd},
 		{0x0000, h(t, "10 00 1B 01 FF 02 00 00"), TMStats},
 	} {
-		frame := encodeTMResponse(0x22, tc.status, tc.data)
+		frame := EncodeTMResponse(0x22, tc.status, tc.data)
 		if tc.status == 0x0400 && !bytes.Equal(frame[:5], h(t, "FF 00 22 04 00")) {
 			t.Fatalf("heartbeat frame % X", frame)
 		}
@@ -196,8 +196,8 @@ func TestThingMagicBadRecords(t *testing.T) {
 // The decoder resynchronises after garbage, reassembles split frames, takes
 // several frames from one read and skips (and reports) a bad CRC.
 func TestThingMagicDecoderRobust(t *testing.T) {
-	tag := encodeTMTag(h(t, "E2003098881900722140369E"), 2, -55, 915250, 1)
-	beat := encodeTMResponse(0x22, 0x0400, nil)
+	tag := EncodeTMTag(h(t, "E2003098881900722140369E"), 2, -55, 915250, 1)
+	beat := EncodeTMResponse(0x22, 0x0400, nil)
 	bad := append([]byte(nil), tag...)
 	bad[20] ^= 0x01 // payload bit flip: CRC no longer matches
 	var stream []byte
@@ -250,7 +250,7 @@ func TestThingMagicDecoderRobust(t *testing.T) {
 // 262 bytes arrived; Abandon (called when the line goes quiet) frees them.
 func TestThingMagicAbandon(t *testing.T) {
 	d := NewThingMagicDecoder()
-	tag := encodeTMTag(h(t, "E2003098881900722140369E"), 1, -50, 0, 0)
+	tag := EncodeTMTag(h(t, "E2003098881900722140369E"), 1, -50, 0, 0)
 	d.Feed(append([]byte{0xFF, 0xF0}, tag...))
 	if _, err := d.Next(); !errors.Is(err, ErrIncomplete) {
 		t.Fatalf("want ErrIncomplete while the bogus frame may still complete, got %v", err)
@@ -266,8 +266,18 @@ func TestThingMagicAbandon(t *testing.T) {
 	}
 }
 
+// nanoVersion is an M6e Nano's GET_VERSION answer (as serialsim sends it):
+// bootloader, hardware, firmware date, firmware version, protocols (GEN2).
+var nanoVersion = []byte{
+	0x12, 0x08, 0x00, 0x00,
+	0x30, 0x00, 0x00, 0x20,
+	0x20, 0x16, 0x05, 0x03,
+	0x01, 0x09, 0x00, 0x02,
+	0x00, 0x00, 0x00, 0x10,
+}
+
 func TestThingMagicVersion(t *testing.T) {
-	v, err := ParseThingMagicVersion(simVersion)
+	v, err := ParseThingMagicVersion(nanoVersion)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -300,12 +310,12 @@ func TestR2000GoldenFrames(t *testing.T) {
 		got  []byte
 		want string
 	}{
-		{"reset addr 1 (worked example)", encodeR2000(0x01, 0x70, nil), "A0 03 01 70 EC"},
+		{"reset addr 1 (worked example)", EncodeR2000(0x01, 0x70, nil), "A0 03 01 70 EC"},
 		{"get_firmware_version", r2000CmdVersion, "A0 03 FF 72 EC"},
 		{"set_work_antenna(0)", r2000CmdAntenna(1), "A0 04 FF 74 00 E9"},
-		{"real_time_inventory repeat FF addr 1", encodeR2000(0x01, 0x89, []byte{0xFF}), "A0 04 01 89 FF D3"},
-		{"real_time_inventory repeat 1 addr FF", encodeR2000(0xFF, 0x89, []byte{0x01}), "A0 04 FF 89 01 D3"},
-		{"get_inventory_buffer", encodeR2000(0x01, 0x90, nil), "A0 03 01 90 CC"},
+		{"real_time_inventory repeat FF addr 1", EncodeR2000(0x01, 0x89, []byte{0xFF}), "A0 04 01 89 FF D3"},
+		{"real_time_inventory repeat 1 addr FF", EncodeR2000(0xFF, 0x89, []byte{0x01}), "A0 04 FF 89 01 D3"},
+		{"get_inventory_buffer", EncodeR2000(0x01, 0x90, nil), "A0 03 01 90 CC"},
 	} {
 		if want := h(t, tc.want); !bytes.Equal(tc.got, want) {
 			t.Errorf("%s = % X, want % X", tc.name, tc.got, want)
@@ -374,7 +384,7 @@ func TestR2000EncodeTagRoundTrip(t *testing.T) {
 	epc := h(t, "E2003098881900722140369E")
 	for _, ant := range []int{1, 2, 3, 4, 5, 8} {
 		d := NewR2000Decoder()
-		d.Feed(encodeR2000Tag(0x01, epc, ant, -57))
+		d.Feed(EncodeR2000Tag(0x01, epc, ant, -57))
 		f, err := d.Next()
 		if err != nil {
 			t.Fatal(err)
@@ -385,7 +395,7 @@ func TestR2000EncodeTagRoundTrip(t *testing.T) {
 		}
 	}
 	// the reference's example record is what encodeR2000Tag makes for it
-	if got := encodeR2000Tag(0x01, epc, 2, -49); !bytes.Equal(got, h(t, "A0 13 01 89 1D 30 00 E2 00 30 98 88 19 00 72 21 40 36 9E 50 34")) {
+	if got := EncodeR2000Tag(0x01, epc, 2, -49); !bytes.Equal(got, h(t, "A0 13 01 89 1D 30 00 E2 00 30 98 88 19 00 72 21 40 36 9E 50 34")) {
 		t.Fatalf("encodeR2000Tag = % X", got)
 	}
 }

@@ -1,16 +1,16 @@
 // Package serial owns the readers on serial lines (USB-serial modules and
-// ASCII line printers, contract §4 `type: serial`): the three wire protocols
+// ASCII line printers, `type: serial` in docs/config.md): the three wire protocols
 // (ThingMagic Mercury, the R2000 "0xA0" protocol, ASCII lines), the
 // connection to the tty through go.bug.st/serial with hot-plug handling, and
 // a simulated module on a pseudo-terminal for `rfidgw sim` and the tests.
 //
-// # API for cmd/rfidgw
+// # API (the daemon in internal/gateway builds it through the registry)
 //
-//	src, err := serial.New(cfg, log) // cfg is a reader.Config with type: serial; errors wrap ErrConfig
+//	src, err := serial.New(cfg, reader.Env{Log: log, Metrics: m}) // cfg is a reader.Config with type: serial; errors wrap ErrConfig
 //	err = src.Run(ctx, sink)         // reader.Source: reads until ctx ends, reconnects on its own
 //	desc, err := src.Check(ctx)      // reader.Checker: one line for `rfidgw check`
 //
-//	sim, err := serial.NewSimulator("thingmagic", log) // or "r2000", "ascii"; a pty pair
+//	sim, err := serialsim.New("thingmagic", log) // serial/serialsim; or "r2000", "ascii"; a pty pair
 //	sim.Path()                  // the tty to put in the reader's `device:`
 //	sim.Link("/run/rfidgw-sim/rack-row-a") // optional stable symlink, like /dev/serial/by-id
 //	sim.WaitReading(ctx)        // returns once the gateway has started reading (Reading() reports it)
@@ -48,7 +48,8 @@
 //
 // A read error, a hangup, the device node vanishing or the by-id link
 // pointing elsewhere is a disconnect: a status Read "offline" is delivered,
-// rfidgw_reader_connected{reader} drops to 0, and the port is reopened with
-// backoff (250 ms doubling to 10 s, reset after a good connection); on
-// reconnect "online" is delivered and the gauge returns to 1.
+// rfidgw_reader_connected{reader} drops to 0, and the port is reopened by
+// reader.Supervise with backoff (250 ms doubling to 10 s, ±20 % jitter,
+// reset after a connection that came online); on reconnect "online" is
+// delivered and the gauge returns to 1.
 package serial

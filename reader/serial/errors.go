@@ -3,6 +3,8 @@ package serial
 import (
 	"errors"
 	"fmt"
+
+	"github.com/rfidgw/rfidgw/reader"
 )
 
 // Sentinel errors of the package. Every error it returns wraps one of these
@@ -33,8 +35,9 @@ var (
 	// ErrModuleStatus means the module answered a command with an error status.
 	ErrModuleStatus = errors.New("module reported an error")
 	// ErrBusy means another process (another rfidgw, or `rfidgw check`
-	// next to the running daemon) has the device open.
-	ErrBusy = errors.New("serial device in use by another process")
+	// next to the running daemon) has the device open. It matches
+	// reader.ErrHeld.
+	ErrBusy = reader.NewHeldError("serial device in use by another process")
 	// ErrDeviceGone means the device node vanished or was replaced (unplug).
 	ErrDeviceGone = errors.New("serial device gone")
 	// ErrClosed is returned by the Simulator after Close.

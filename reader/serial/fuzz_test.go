@@ -66,7 +66,7 @@ func FuzzThingMagic(f *testing.F) {
 									t.Fatalf("tag with bad EPC %q", rec.Tag.EPC)
 								}
 							}
-							if fr.Opcode == tmOpVersion {
+							if fr.Opcode == TMOpVersion {
 								ParseThingMagicVersion(fr.Data)
 							}
 						}
@@ -101,7 +101,7 @@ func FuzzThingMagic(f *testing.F) {
 				if commands {
 					enc = encodeTMCommand(fr.op, []byte(fr.data))
 				} else {
-					enc = encodeTMResponse(fr.op, fr.status, []byte(fr.data))
+					enc = EncodeTMResponse(fr.op, fr.status, []byte(fr.data))
 				}
 				if !bytes.Contains(data, enc) {
 					t.Fatalf("frame %d re-encoded is not in the input", i)
@@ -130,7 +130,7 @@ func FuzzR2000(f *testing.F) {
 					if err != nil {
 						continue
 					}
-					enc := encodeR2000(fr.Addr, fr.Cmd, fr.Data)
+					enc := EncodeR2000(fr.Addr, fr.Cmd, fr.Data)
 					if !bytes.Contains(data, enc) {
 						t.Fatalf("frame % X re-encoded is not in the input", enc)
 					}

@@ -17,11 +17,11 @@ const (
 
 	// Command numbers drift between vendor firmwares (reference §3.2); the
 	// three we use are the same in every table we know of.
-	r2000CmdSetWorkAntenna    = 0x74
-	r2000CmdFirmwareVersion   = 0x72
-	r2000CmdRealTimeInventory = 0x89
+	R2000CmdSetWorkAntenna    = 0x74
+	R2000CmdFirmwareVersion   = 0x72
+	R2000CmdRealTimeInventory = 0x89
 
-	r2000Success        = 0x10
+	R2000Success        = 0x10
 	r2000AntennaMissing = 0x22
 
 	// r2000Repeat 0xFF asks for the shortest inventory round.
@@ -39,7 +39,7 @@ func R2000Checksum(b []byte) byte {
 }
 
 // encodeR2000 builds a frame; callers keep data ≤ 252 bytes.
-func encodeR2000(addr, cmd byte, data []byte) []byte {
+func EncodeR2000(addr, cmd byte, data []byte) []byte {
 	f := make([]byte, 0, len(data)+5)
 	f = append(f, r2000Head, byte(len(data)+3), addr, cmd)
 	f = append(f, data...)
@@ -151,7 +151,7 @@ type R2000Record struct {
 //
 // RSSI in dBm is the raw value (without bit 7) minus 129 (PYIMPINJ).
 func ParseR2000Inventory(f R2000Frame) (R2000Record, error) {
-	if f.Cmd != r2000CmdRealTimeInventory {
+	if f.Cmd != R2000CmdRealTimeInventory {
 		return R2000Record{Kind: R2000Other}, nil
 	}
 	d := f.Data
@@ -183,7 +183,7 @@ func ParseR2000Inventory(f R2000Frame) (R2000Record, error) {
 
 // encodeR2000Tag builds a tag record as a module sends it (for the
 // Simulator): frequency index 7, antenna 1–8, RSSI in dBm.
-func encodeR2000Tag(addr byte, epc []byte, antenna int, rssi float64) []byte {
+func EncodeR2000Tag(addr byte, epc []byte, antenna int, rssi float64) []byte {
 	a := antenna - 1
 	raw := int(rssi + 129.5) // round to nearest
 	raw = max(0, min(raw, 0x7F))
@@ -196,7 +196,7 @@ func encodeR2000Tag(addr byte, epc []byte, antenna int, rssi float64) []byte {
 	d = append(d, 7<<2|byte(a&3), byte(pc>>8), byte(pc))
 	d = append(d, epc...)
 	d = append(d, byte(raw))
-	return encodeR2000(addr, r2000CmdRealTimeInventory, d)
+	return EncodeR2000(addr, R2000CmdRealTimeInventory, d)
 }
 
 // R2000Version is the answer to get_firmware_version (0x72).
@@ -207,7 +207,7 @@ type R2000Version struct {
 
 // ParseR2000Version decodes the answer to 0x72.
 func ParseR2000Version(f R2000Frame) (R2000Version, error) {
-	if f.Cmd != r2000CmdFirmwareVersion || len(f.Data) < 2 {
+	if f.Cmd != R2000CmdFirmwareVersion || len(f.Data) < 2 {
 		return R2000Version{}, fmt.Errorf("%w: R2000 firmware answer cmd 0x%02X with %d data bytes", ErrBadRecord, f.Cmd, len(f.Data))
 	}
 	return R2000Version{Addr: f.Addr, Major: f.Data[0], Minor: f.Data[1]}, nil
@@ -219,10 +219,10 @@ func (v R2000Version) String() string {
 }
 
 var (
-	r2000CmdVersion   = encodeR2000(r2000Broadcast, r2000CmdFirmwareVersion, nil)
-	r2000CmdInventory = encodeR2000(r2000Broadcast, r2000CmdRealTimeInventory, []byte{r2000Repeat})
+	r2000CmdVersion   = EncodeR2000(r2000Broadcast, R2000CmdFirmwareVersion, nil)
+	r2000CmdInventory = EncodeR2000(r2000Broadcast, R2000CmdRealTimeInventory, []byte{r2000Repeat})
 )
 
 func r2000CmdAntenna(a int) []byte {
-	return encodeR2000(r2000Broadcast, r2000CmdSetWorkAntenna, []byte{byte(a - 1)})
+	return EncodeR2000(r2000Broadcast, R2000CmdSetWorkAntenna, []byte{byte(a - 1)})
 }

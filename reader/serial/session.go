@@ -42,7 +42,7 @@ func (t *tmSession) requestWithin(ctx context.Context, cmd []byte, what string, 
 			if f.Opcode != op {
 				continue
 			}
-			if f.Status != tmStatusOK {
+			if f.Status != TMStatusOK {
 				return f, fmt.Errorf("%w: %s: status 0x%04X", ErrModuleStatus, what, f.Status)
 			}
 			return f, nil
@@ -86,7 +86,7 @@ func (t *tmSession) start(ctx context.Context) error {
 		t.s.log.Info("ThingMagic module was in its bootloader; firmware booted")
 	}
 	if t.s.region != 0 {
-		if _, err := t.request(ctx, tmCmdRegion(t.s.region), fmt.Sprintf("SET_REGION %s", t.s.cfg.Region)); err != nil {
+		if _, err := t.request(ctx, tmCmdRegion(t.s.region), fmt.Sprintf("SET_REGION %s", t.s.set.Region)); err != nil {
 			return err
 		}
 	}
@@ -133,7 +133,7 @@ func (t *tmSession) stream(ctx context.Context, out *batcher) error {
 		case TMWarning:
 			t.warn(rec.Status)
 		case TMResponse:
-			if f.Status != tmStatusOK {
+			if f.Status != TMStatusOK {
 				t.warn(f.Status)
 			}
 		}
@@ -173,7 +173,7 @@ func (t *tmSession) stop() {
 			t.s.log.Debug("ThingMagic stop not confirmed", "err", err)
 			return
 		}
-		if f.Opcode == tmOpMultiProtocol {
+		if f.Opcode == TMOpMultiProtocol {
 			t.s.log.Debug("ThingMagic continuous reading stopped")
 			return
 		}
@@ -256,7 +256,7 @@ func (r *r2000Session) stream(ctx context.Context, out *batcher) error {
 			if err != nil {
 				return err
 			}
-			if len(f.Data) == 1 && f.Data[0] != r2000Success {
+			if len(f.Data) == 1 && f.Data[0] != R2000Success {
 				r.s.log.Warn("R2000 set_work_antenna failed", "antenna", a, "code", fmt.Sprintf("0x%02X", f.Data[0]))
 			}
 		}

@@ -14,7 +14,7 @@ import (
 	"go.bug.st/serial"
 	"golang.org/x/sys/unix"
 
-	"github.com/rfidgw/rfidgw/internal/metrics"
+	"github.com/rfidgw/rfidgw/internal/backoff"
 	"github.com/rfidgw/rfidgw/reader"
 )
 
@@ -63,7 +63,9 @@ func defaultTiming() timing {
 // Source is one serial reader. It implements reader.Source and
 // reader.Checker.
 type Source struct {
+	m       reader.Metrics
 	cfg     reader.Config
+	set     *Settings
 	log     *slog.Logger
 	baud    int
 	region  byte // thingmagic; 0 = leave the module's region alone
@@ -81,168 +83,76 @@ var (
 )
 
 // New validates cfg (type serial) and returns the Source. Errors wrap
-// ErrConfig and name the reader and the key.
-func New(cfg reader.Config, log *slog.Logger) (*Source, error) {
-	if log == nil {
-		log = slog.Default()
-	}
-	bad := func(key, format string, args ...any) error {
-		return fmt.Errorf("%w: reader %q: %s: %s", ErrConfig, cfg.ID, key, fmt.Sprintf(format, args...))
-	}
+// ErrConfig and name the reader and the key. env gives the logger and the
+// metrics (both may be zero).
+func New(cfg reader.Config, env reader.Env) (*Source, error) {
+	log := env.Logger()
 	if cfg.ID == "" {
 		return nil, fmt.Errorf("%w: id: missing", ErrConfig)
 	}
 	if cfg.Type != "" && cfg.Type != reader.TypeSerial {
-		return nil, bad("type", "%q is not %q", cfg.Type, reader.TypeSerial)
+		return nil, bad(cfg.ID, "type", "%q is not %q", cfg.Type, reader.TypeSerial)
 	}
-	if cfg.Device == "" {
-		return nil, bad("device", "missing (e.g. /dev/ttyUSB0 or /dev/serial/by-id/usb-…)")
+	set, err := settingsOf(cfg)
+	if err != nil {
+		return nil, bad(cfg.ID, "type", "%v", err)
 	}
-	s := &Source{cfg: cfg, log: log.With("reader", cfg.ID, "device", cfg.Device), baud: cfg.Baud, t: defaultTiming()}
+	if errs := set.problems(&cfg); len(errs) > 0 {
+		return nil, errs[0]
+	}
+	s := &Source{m: env.Meter(), cfg: cfg, set: set, log: log.With("reader", cfg.ID, "device", set.Device), baud: set.Baud, t: defaultTiming()}
 	if s.baud == 0 {
 		s.baud = DefaultBaud
 	}
-	if s.baud < 0 {
-		return nil, bad("baud", "%d is not a baud rate", cfg.Baud)
+	if set.Region != "" {
+		s.region, _ = ThingMagicRegion(set.Region) // checked
 	}
-	maxAnt := 0
-	switch cfg.Protocol {
-	case ProtocolThingMagic:
-		maxAnt = 16 // the metadata antenna nibble: 1..15, and 0 for 16
-		if cfg.Region != "" {
-			code, err := ThingMagicRegion(cfg.Region)
-			if err != nil {
-				return nil, bad("region", "%v", err)
-			}
-			s.region = code
-		}
-	case ProtocolR2000:
-		maxAnt = 8
-	case ProtocolASCII:
-		if _, err := NewASCIIDecoder(cfg.Pattern); err != nil {
-			return nil, fmt.Errorf("reader %q: %w", cfg.ID, err)
-		}
-		s.pattern = cfg.Pattern
-	case "":
-		return nil, bad("protocol", "missing (thingmagic | r2000 | ascii)")
-	default:
-		return nil, bad("protocol", "%q is not thingmagic, r2000 or ascii", cfg.Protocol)
-	}
-	if cfg.Region != "" && cfg.Protocol != ProtocolThingMagic {
-		return nil, bad("region", "only protocol thingmagic sets a region")
-	}
-	if cfg.Pattern != "" && cfg.Protocol != ProtocolASCII {
-		return nil, bad("pattern", "only protocol ascii uses a pattern")
-	}
-	for i, a := range cfg.Antennas {
-		if a < 1 || (maxAnt > 0 && a > maxAnt) {
-			return nil, bad(fmt.Sprintf("antennas[%d]", i), "%d is not an antenna port 1..%d for protocol %s", a, maxAnt, cfg.Protocol)
-		}
-	}
+	s.pattern = set.Pattern
 	return s, nil
 }
 
-// Run connects, reads until ctx ends and reconnects with backoff
-// (250 ms doubling to 10 s, reset after a good connection) whenever the
-// device is lost. Every change of connection state is delivered as a status
-// Read and mirrored in rfidgw_reader_connected. It returns nil when ctx ends.
+// Run connects, reads until ctx ends and reconnects under
+// reader.Supervise whenever the device is lost: backoff 250 ms doubling to
+// 10 s (±20 %), started over after a connection that came online. Every
+// change of connection state is delivered as a status Read and mirrored in
+// rfidgw_reader_connected. It returns nil when ctx ends, and an error when
+// the sink refuses reads.
 func (s *Source) Run(ctx context.Context, sink reader.Sink) error {
-	id := s.cfg.ID
-	connected := metrics.ReaderConnected.WithLabelValues(id)
-	connected.Set(0)
-	defer connected.Set(0)
-
-	var state reader.Status
-	setState := func(st reader.Status) error {
-		if st == state {
-			return nil
-		}
-		state = st
-		if st == reader.StatusOnline {
-			connected.Set(1)
-		} else {
-			connected.Set(0)
-		}
-		return sink.Deliver(ctx, []reader.Read{reader.StatusRead(time.Now(), id, st)})
+	sup := &reader.Supervisor{
+		ID: s.cfg.ID, Kind: "serial", Sink: sink, Log: s.log,
+		Backoff: backoff.Backoff{Min: s.t.backoffMin, Max: s.t.backoffMax, Jitter: 0.2},
+		Metrics: s.m,
 	}
-
-	backoff := s.t.backoffMin
-	lastErr := ""
-	for attempt := 0; ; attempt++ {
-		if ctx.Err() != nil {
-			return nil
-		}
-		if attempt > 0 {
-			metrics.ReaderReconnects.WithLabelValues(id).Inc()
-		}
-		online, err := s.connectOnce(ctx, sink, func() error { return setState(reader.StatusOnline) })
-		if ctx.Err() != nil {
-			return nil
-		}
-		var de *deliverError
-		if errors.As(err, &de) {
-			return fmt.Errorf("serial reader %q: %w", id, de.err)
-		}
-		if online {
-			backoff = s.t.backoffMin // a good connection resets the backoff
-			s.log.Warn("serial reader lost", "err", err, "retry_in", backoff)
-			lastErr = ""
-		} else if msg := err.Error(); msg != lastErr {
-			s.log.Warn("serial reader not available, retrying", "err", err, "retry_in", backoff)
-			lastErr = msg
-		} else {
-			s.log.Debug("serial reader still not available", "err", err, "retry_in", backoff)
-		}
-		if err := setState(reader.StatusOffline); err != nil {
-			if ctx.Err() != nil {
-				return nil
-			}
-			return fmt.Errorf("serial reader %q: deliver status: %w", id, err)
-		}
-		select {
-		case <-ctx.Done():
-			return nil
-		case <-time.After(backoff):
-		}
-		backoff = min(2*backoff, s.t.backoffMax)
-	}
+	return sup.Supervise(ctx, s.session)
 }
 
-// deliverError marks a Sink failure: the pipeline is shutting down, so Run
-// stops instead of reconnecting.
-type deliverError struct{ err error }
-
-func (e *deliverError) Error() string { return "deliver: " + e.err.Error() }
-func (e *deliverError) Unwrap() error { return e.err }
-
-// connectOnce opens the device, identifies the module, reads until the
-// device is lost or ctx ends, and stops reading cleanly on shutdown. online
-// reports whether the handshake succeeded.
-func (s *Source) connectOnce(ctx context.Context, sink reader.Sink, goOnline func() error) (online bool, err error) {
+// session opens the device, identifies the module, reads until the device
+// is lost or ctx ends, and stops reading cleanly on shutdown.
+func (s *Source) session(ctx context.Context, link *reader.Link) error {
 	c, err := s.open()
 	if err != nil {
-		return false, err
+		return err
 	}
 	defer c.close()
 	sess := s.newSession(c)
 	desc, err := sess.handshake(ctx)
 	if err != nil {
-		return false, err
+		return err
 	}
 	if err := sess.start(ctx); err != nil {
-		return false, err
+		return err
 	}
 	s.log.Info("serial reader online", "path", c.path, "module", desc)
-	if err := goOnline(); err != nil {
-		return true, &deliverError{err}
+	if err := link.Online(); err != nil {
+		return err
 	}
-	out := &batcher{s: s, sink: sink, ctx: ctx}
+	out := &batcher{s: s, sink: link, ctx: ctx}
 	err = sess.stream(ctx, out)
 	if ctx.Err() != nil {
 		sess.stop()
-		return true, nil
+		return nil
 	}
-	return true, err
+	return err
 }
 
 // Check opens the port once and returns what answered: the module's
@@ -254,10 +164,10 @@ func (s *Source) Check(ctx context.Context) (string, error) {
 	}
 	defer c.close()
 	where := c.path
-	if c.path != s.cfg.Device {
-		where = s.cfg.Device + " -> " + c.path
+	if c.path != s.set.Device {
+		where = s.set.Device + " -> " + c.path
 	}
-	if s.cfg.Protocol == ProtocolASCII {
+	if s.set.Protocol == ProtocolASCII {
 		desc, err := s.checkASCII(ctx, c)
 		if err != nil {
 			return "", fmt.Errorf("serial reader %q on %s: %w", s.cfg.ID, where, err)
@@ -288,7 +198,7 @@ func (s *Source) probeBaud(ctx context.Context) (int, bool) {
 		if b == s.baud || ctx.Err() != nil {
 			continue
 		}
-		p := &Source{cfg: s.cfg, log: s.log, baud: b, region: s.region, pattern: s.pattern, t: s.t}
+		p := &Source{m: s.m, cfg: s.cfg, set: s.set, log: s.log, baud: b, region: s.region, pattern: s.pattern, t: s.t}
 		p.t.attempts = 1
 		p.t.answer = min(p.t.answer, 300*time.Millisecond)
 		c, err := p.open()
@@ -361,9 +271,9 @@ type conn struct {
 // a new ttyUSBn after a replug, so it is resolved on every attempt) and
 // opens it 8N1 at the configured baud rate.
 func (s *Source) open() (*conn, error) {
-	path, err := filepath.EvalSymlinks(s.cfg.Device)
+	path, err := filepath.EvalSymlinks(s.set.Device)
 	if err != nil {
-		return nil, fmt.Errorf("open %s: %w", s.cfg.Device, err)
+		return nil, fmt.Errorf("open %s: %w", s.set.Device, err)
 	}
 	fi, err := os.Stat(path)
 	if err != nil {
@@ -468,12 +378,12 @@ func (c *conn) read() ([]byte, error) {
 	}
 	if now.Sub(c.lastStat) >= c.s.t.statEvery {
 		c.lastStat = now
-		fi, err := os.Stat(c.s.cfg.Device)
+		fi, err := os.Stat(c.s.set.Device)
 		if err != nil {
 			return nil, fmt.Errorf("%w: %w", ErrDeviceGone, err)
 		}
 		if !os.SameFile(fi, c.fi) {
-			return nil, fmt.Errorf("%w: %s now points to another device", ErrDeviceGone, c.s.cfg.Device)
+			return nil, fmt.Errorf("%w: %s now points to another device", ErrDeviceGone, c.s.set.Device)
 		}
 	}
 	return c.buf[:n], nil
@@ -571,7 +481,7 @@ func (s *Source) abandonAfter() time.Duration {
 // once a minute with how many there were, so a noisy cable shows up
 // without flooding the journal.
 func (s *Source) frameError(err error) {
-	metrics.ReaderFrameErrors.WithLabelValues(s.cfg.ID).Inc()
+	s.m.FrameErrors(s.cfg.ID).Inc()
 	s.errMu.Lock()
 	defer s.errMu.Unlock()
 	s.frameErrs++
@@ -588,7 +498,7 @@ func (s *Source) frameError(err error) {
 // hands them to the sink in one Deliver.
 type batcher struct {
 	s     *Source
-	sink  reader.Sink
+	sink  *reader.Link
 	ctx   context.Context
 	reads []reader.Read
 }
@@ -611,9 +521,9 @@ func (b *batcher) flush() error {
 	err := b.sink.Deliver(b.ctx, b.reads)
 	b.reads = b.reads[:0]
 	if err != nil {
-		return &deliverError{err}
+		return err // from reader.Link: the sink refused, Supervise stops
 	}
-	metrics.ReadsTotal.WithLabelValues(b.s.cfg.ID).Add(float64(n))
+	b.s.m.Reads(b.s.cfg.ID).Add(float64(n))
 	return nil
 }
 
@@ -630,7 +540,7 @@ type session interface {
 }
 
 func (s *Source) newSession(c *conn) session {
-	switch s.cfg.Protocol {
+	switch s.set.Protocol {
 	case ProtocolThingMagic:
 		return &tmSession{s: s, c: c, dec: NewThingMagicDecoder()}
 	case ProtocolR2000:

@@ -16,21 +16,21 @@ import (
 const (
 	tmHeader = 0xFF
 
-	tmOpVersion       = 0x03
-	tmOpBootFirmware  = 0x04
-	tmOpCurrentProg   = 0x0C
-	tmOpReadMultiple  = 0x22
-	tmOpMultiProtocol = 0x2F
-	tmOpSetAntenna    = 0x91
-	tmOpSetProtocol   = 0x93
-	tmOpSetRegion     = 0x97
+	TMOpVersion       = 0x03
+	TMOpBootFirmware  = 0x04
+	TMOpCurrentProg   = 0x0C
+	TMOpReadMultiple  = 0x22
+	TMOpMultiProtocol = 0x2F
+	TMOpSetAntenna    = 0x91
+	TMOpSetProtocol   = 0x93
+	TMOpSetRegion     = 0x97
 
 	// Status codes seen during continuous reading.
-	tmStatusOK           = 0x0000
-	tmStatusNoTags       = 0x0400 // keep-alive while nothing is in the field
+	TMStatusOK           = 0x0000
+	TMStatusNoTags       = 0x0400 // keep-alive while nothing is in the field
 	tmStatusTempThrottle = 0x0504
 	tmStatusReturnLoss   = 0x0505
-	tmStatusBadOpcode    = 0x0101
+	TMStatusBadOpcode    = 0x0101
 
 	tmProtocolGen2 = 0x05
 )
@@ -79,7 +79,7 @@ func encodeTMCommand(opcode byte, data []byte) []byte {
 
 // encodeTMResponse builds a module → host frame (used by the Simulator);
 // callers keep data ≤ 255 bytes.
-func encodeTMResponse(opcode byte, status uint16, data []byte) []byte {
+func EncodeTMResponse(opcode byte, status uint16, data []byte) []byte {
 	f := make([]byte, 0, len(data)+7)
 	f = append(f, tmHeader, byte(len(data)), opcode, byte(status>>8), byte(status))
 	f = append(f, data...)
@@ -212,13 +212,13 @@ type TMRecord struct {
 // metadata fields are parsed in flag-bit order from the flags the module
 // echoes, so any subset of 0x01FF decodes.
 func ParseThingMagicRecord(f TMFrame) (TMRecord, error) {
-	if f.Opcode != tmOpReadMultiple {
+	if f.Opcode != TMOpReadMultiple {
 		return TMRecord{Kind: TMResponse, Status: f.Status}, nil
 	}
 	switch {
-	case f.Status == tmStatusNoTags:
+	case f.Status == TMStatusNoTags:
 		return TMRecord{Kind: TMHeartbeat, Status: f.Status}, nil
-	case f.Status != tmStatusOK:
+	case f.Status != TMStatusOK:
 		return TMRecord{Kind: TMWarning, Status: f.Status}, nil
 	}
 	d := f.Data
@@ -347,7 +347,7 @@ func ParseThingMagicRecord(f TMFrame) (TMRecord, error) {
 // encodeTMTag builds a streamed tag record with metadata 0x01FF, as
 // a module sends it during continuous reading (used by the Simulator and the
 // tests). epc is raw EPC bytes; pc is derived from its length.
-func encodeTMTag(epc []byte, antenna int, rssi int8, freqKHz int, offsetMs uint32) []byte {
+func EncodeTMTag(epc []byte, antenna int, rssi int8, freqKHz int, offsetMs uint32) []byte {
 	ant := byte(antenna&0x0F) << 4
 	ant |= byte(antenna & 0x0F)
 	pc := uint16(len(epc)/2) << 11
@@ -366,7 +366,7 @@ func encodeTMTag(epc []byte, antenna int, rssi int8, freqKHz int, offsetMs uint3
 	d = binary.BigEndian.AppendUint16(d, pc)
 	d = append(d, epc...)
 	d = binary.BigEndian.AppendUint16(d, ^crc16Gen2(epc, pc))
-	return encodeTMResponse(tmOpReadMultiple, tmStatusOK, d)
+	return EncodeTMResponse(TMOpReadMultiple, TMStatusOK, d)
 }
 
 // crc16Gen2 is the tag's own CRC-16 over PC+EPC (ISO/IEC 13239, what a Gen2
@@ -463,36 +463,32 @@ func ThingMagicRegion(name string) (byte, error) {
 	if n, err := strconv.ParseUint(strings.TrimSpace(name), 0, 8); err == nil && n > 0 {
 		return byte(n), nil
 	}
-	names := make([]string, 0, len(tmRegions))
-	for k := range tmRegions {
-		names = append(names, k)
-	}
 	return 0, fmt.Errorf("unknown ThingMagic region %q (want one of NA NA2 NA3 EU EU2 EU3 EU4 KR KR2 IN JP JP2 JP3 PRC PRC2 AU NZ … OPEN, or a code like 0x0D)", name)
 }
 
 // Commands the Source sends (reference §3.1).
 var (
-	tmCmdVersion = encodeTMCommand(tmOpVersion, nil)
-	tmCmdProgram = encodeTMCommand(tmOpCurrentProg, nil)
-	tmCmdBoot    = encodeTMCommand(tmOpBootFirmware, nil)
-	tmCmdGen2    = encodeTMCommand(tmOpSetProtocol, []byte{0x00, tmProtocolGen2})
-	tmCmdStop    = encodeTMCommand(tmOpMultiProtocol, []byte{0x00, 0x00, 0x02})
-	tmCmdStart   = encodeTMCommand(tmOpMultiProtocol, []byte{
+	tmCmdVersion = encodeTMCommand(TMOpVersion, nil)
+	tmCmdProgram = encodeTMCommand(TMOpCurrentProg, nil)
+	tmCmdBoot    = encodeTMCommand(TMOpBootFirmware, nil)
+	tmCmdGen2    = encodeTMCommand(TMOpSetProtocol, []byte{0x00, tmProtocolGen2})
+	tmCmdStop    = encodeTMCommand(TMOpMultiProtocol, []byte{0x00, 0x00, 0x02})
+	tmCmdStart   = encodeTMCommand(TMOpMultiProtocol, []byte{
 		0x00, 0x00, // timeout 0: truly continuous
 		0x01, // TM option: continuous
-		tmOpReadMultiple,
+		TMOpReadMultiple,
 		0x00, 0x00, // outer search flags
 		tmProtocolGen2,
-		0x07,             // embedded command length
-		tmOpReadMultiple, // embedded READ_TAG_ID_MULTIPLE
-		0x10,             // option: metadata present
-		0x00, 0x1B,       // CONFIGURED_LIST | TAG_STREAMING | LARGE_TAG_POPULATION
+		0x07, // embedded command length
+		TMOpReadMultiple,
+		0x10,       // option: metadata present
+		0x00, 0x1B, // CONFIGURED_LIST | TAG_STREAMING | LARGE_TAG_POPULATION
 		0x03, 0xE8, // 1000 ms per search round
 		byte(tmMetadataFlags >> 8), byte(tmMetadataFlags & 0xFF),
 	})
 )
 
-func tmCmdRegion(code byte) []byte { return encodeTMCommand(tmOpSetRegion, []byte{code}) }
+func tmCmdRegion(code byte) []byte { return encodeTMCommand(TMOpSetRegion, []byte{code}) }
 
 // tmCmdAntennas sets the logical antenna search list (option 2, tx/rx
 // pairs, mono-static) used by the CONFIGURED_LIST search flag.
@@ -501,5 +497,5 @@ func tmCmdAntennas(ants []int) []byte {
 	for _, a := range ants {
 		d = append(d, byte(a), byte(a))
 	}
-	return encodeTMCommand(tmOpSetAntenna, d)
+	return encodeTMCommand(TMOpSetAntenna, d)
 }

@@ -121,6 +121,7 @@ type nsOp struct {
 	kind          nsKind
 	name, newName string
 	f             *file
+	replaced      *file // rename over an existing name: one atomic change
 }
 
 // Mount mounts a new FS at mountpoint over backing (both directories must
@@ -342,6 +343,7 @@ func (p *FS) files() []*file {
 	}
 	for _, op := range p.pending {
 		add(op.f)
+		add(op.replaced)
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].id < out[j].id })
 	return out
@@ -583,6 +585,13 @@ func (p *FS) applyOp(op nsOp) error {
 		op.f.backing = dst
 	case opRename:
 		dst := filepath.Join(p.backing, op.newName)
+		if r := op.replaced; r != nil && r.backing == dst {
+			stash := filepath.Join(p.backing, stashDir, strconv.FormatUint(r.id, 10))
+			if err := os.Rename(dst, stash); err != nil {
+				return err
+			}
+			r.backing = stash
+		}
 		if err := os.Rename(op.f.backing, dst); err != nil {
 			return err
 		}
@@ -718,13 +727,10 @@ func (d *dirNode) Rename(ctx context.Context, name string, newParent fs.InodeEmb
 	if name == newName {
 		return 0
 	}
-	if old, ok := p.names[newName]; ok {
-		// The replaced file goes first (it ends where an unlink would).
-		p.pending = append(p.pending, nsOp{kind: opUnlink, name: newName, f: old})
-	}
+	old := p.names[newName] // replaced atomically with the rename
 	delete(p.names, name)
 	p.names[newName] = f
-	p.pending = append(p.pending, nsOp{kind: opRename, name: name, newName: newName, f: f})
+	p.pending = append(p.pending, nsOp{kind: opRename, name: name, newName: newName, f: f, replaced: old})
 	return 0
 }
 

@@ -37,11 +37,28 @@
   }
 
   const fmt1 = (x) => (typeof x === "number" && isFinite(x) ? x.toFixed(1) : "–");
+  const pad = (n, w) => String(n).padStart(w || 2, "0");
+  // Every time on the page is in the browser's time zone, named once in
+  // the header clock; a date is added when it is not the clock's day.
+  function tzName(d) {
+    try {
+      const p = new Intl.DateTimeFormat([], { timeZoneName: "short" }).formatToParts(d).find((x) => x.type === "timeZoneName");
+      return p ? p.value : "";
+    } catch (e) { return ""; }
+  }
+  const ymd = (d) => d.getFullYear() + "-" + pad(d.getMonth() + 1) + "-" + pad(d.getDate());
+  const hms = (d) => pad(d.getHours()) + ":" + pad(d.getMinutes()) + ":" + pad(d.getSeconds());
   function fmtTime(s) {
     if (!s) return "–";
     const d = new Date(s);
     if (isNaN(d)) return String(s);
-    return d.toLocaleTimeString([], { hour12: false }) + "." + String(d.getMilliseconds()).padStart(3, "0");
+    const t = hms(d) + "." + pad(d.getMilliseconds(), 3);
+    const c = clockNow();
+    return c && ymd(c) === ymd(d) ? t : ymd(d) + " " + t;
+  }
+  function fmtSecs(x) {
+    if (typeof x !== "number" || !isFinite(x)) return "–";
+    return (Math.abs(x) < 10 ? x.toFixed(1) : Math.round(x)) + " s";
   }
   function fmtBytes(n) {
     if (typeof n !== "number") return "–";
@@ -62,12 +79,40 @@
 
   // ---- state ----
   let selectedEPC = null;
-  let lastAt = null;          // server time of the last snapshot
+  let lastAt = null;          // the gateway's clock at the last snapshot
+  let clock = null;           // {now: Date, recorded, wall: ms when received}
   let zoneCards = new Map();  // zone id -> {card, key}
+  let zoneSettings = new Map(); // zone id -> settings (min_rssi, hysteresis_db, dwell_s, ...)
+  let antennaZones = new Map(); // "reader #ant" -> [zone ids]
+
+  // clockNow is the gateway's clock now: the last snapshot's, advanced by
+  // the time since (a replayed file runs at its own speed; close enough
+  // between two snapshots).
+  function clockNow() {
+    if (!clock) return null;
+    return new Date(clock.now.getTime() + (Date.now() - clock.wall));
+  }
+  function renderClock() {
+    const d = clockNow();
+    if (!d) return;
+    const c = $("clock");
+    c.textContent = ymd(d) + " " + hms(d) + " " + tzName(d);
+    c.setAttribute("datetime", d.toISOString());
+    c.setAttribute("data-recorded", clock.recorded ? "true" : "false");
+    const note = $("clock-note");
+    note.hidden = !clock.recorded;
+    note.textContent = clock.recorded ? "recorded time: playing a reads file" : "";
+    $("events-time-h").textContent = "time (" + tzName(d) + ")";
+  }
 
   // ---- readers ----
   function renderReaders(readers) {
     const box = $("readers");
+    antennaZones = new Map();
+    for (const r of readers) {
+      for (const a of r.antennas || []) antennaZones.set(r.id + " #" + a.antenna, (a.zones || []).concat(r.zones || []));
+      antennaZones.set(r.id + " #*", r.zones || []);
+    }
     const nodes = [];
     if (!readers.length) nodes.push(el("p", { class: "muted" }, "no readers configured"));
     const maxRate = Math.max(1, ...readers.flatMap((r) => (r.antennas || []).map((a) => a.reads_per_sec || 0)));
@@ -87,6 +132,7 @@
           el("span", { class: "state" }, r.connected ? "connected" : "NOT connected"),
           el("span", { class: "rate", title: "reads per second" }, fmt1(r.reads_per_sec) + " reads/s")),
         r.since ? el("div", { class: "muted" }, (r.connected ? "up since " : "down since ") + fmtTime(r.since)) : null,
+        r.filtered ? el("div", { class: "muted filtered", title: "reads of tags the read filter drops before the engine" + (r.filter ? " (gateway filter: " + r.filter + "; zones may add their own)" : " (zones' accept/ignore)") }, r.filtered + " reads of foreign tags filtered") : null,
         (r.zones || []).length ? el("div", { class: "muted" }, "all antennas: " + r.zones.join(", ")) : null,
         ants.length ? el("table", {},
           el("thead", {}, el("tr", {}, el("th", { class: "num" }, "ant"), el("th", { class: "num" }, "reads/s"), el("th", {}, ""), el("th", {}, "zones"))),
@@ -138,6 +184,7 @@
     const order = [];
     for (const z of msg.zones || []) {
       seen.add(z.id);
+      if (z.settings) zoneSettings.set(z.id, z.settings);
       const key = JSON.stringify(z);
       let entry = zoneCards.get(z.id);
       if (!entry || entry.key !== key) {
@@ -160,6 +207,18 @@
     if (msg.tags_sent < msg.tags_total) summary += " (showing " + msg.tags_sent + ", strongest first)";
     $("zones-summary").textContent = summary;
   }
+  function zoneFilter(z) {
+    const parts = [];
+    if (z.accept && z.accept.length) parts.push("accept " + z.accept.join(", "));
+    if (z.ignore && z.ignore.length) parts.push("ignore " + z.ignore.join(", "));
+    return parts.length ? el("div", { class: "filter muted", title: "read filter: other tags on this zone's antennas never reach the engine" }, parts.join(" · ")) : null;
+  }
+  function settingsText(kind, st) {
+    const parts = ["min_rssi " + st.min_rssi + " dBm", "min_reads " + st.min_reads];
+    if (kind === "gate") parts.push("gate_window " + st.gate_window_s + " s");
+    else parts.push("hysteresis " + st.hysteresis_db + " dB", "dwell " + st.dwell_s + " s", "lost_after " + st.lost_after_s + " s");
+    return parts.join(" · ");
+  }
   function zoneCard(z) {
     const gate = z.kind === "gate";
     const rows = (z.tags || []).map((t) =>
@@ -175,6 +234,8 @@
     return el("div", { class: "zone", "data-zone": z.id, "data-kind": z.kind, "data-total": z.total },
       head,
       el("div", { class: "where" }, zoneWhere(z)),
+      z.settings ? el("div", { class: "settings", title: "this zone's edge settings (edge: with its overrides)" }, settingsText(z.kind, z.settings)) : null,
+      zoneFilter(z),
       rows.length ? el("table", {},
         el("thead", {}, el("tr", {}, el("th", {}, "EPC"), el("th", { class: "num" }, "RSSI"), el("th", { class: "num" }, "reads"), el("th", {}, gate ? "side" : "state"))),
         el("tbody", {}, ...rows)) : el("div", { class: "muted" }, "no tags"),
@@ -270,27 +331,57 @@
     }
     renderTag(body);
   }
+  // dwellText is the candidate's countdown on the gateway's clock.
+  function dwellText(t) {
+    if (!t.candidate) return "none";
+    let s = t.candidate + " since " + fmtTime(t.candidate_since);
+    const until = Date.parse(t.dwell_until || ""), at = Date.parse(t.at || "");
+    if (isFinite(until) && isFinite(at)) {
+      const left = Math.max(0, (until - at) / 1000);
+      const dw = (until - Date.parse(t.candidate_since)) / 1000;
+      s += " · settles in " + fmtSecs(left) + " (dwell " + fmtSecs(dw) + ") if it stays the strongest";
+    }
+    return s;
+  }
+  function marginCell(z) {
+    if (z.side) return el("td", { class: "num muted" }, "");
+    if (z.role === "settled") return el("td", { class: "num muted", title: "the settled rack: the one to beat" }, "—");
+    if (z.role === "not_present") return el("td", { class: "num muted" }, "");
+    if (z.margin_db < 0) return el("td", { class: "num short", title: "dB still needed to beat the settled rack by hysteresis_db " + z.hysteresis_db }, "needs " + fmt1(-z.margin_db) + " dB");
+    if (z.margin_db > 0) return el("td", { class: "num ok", title: "beats the settled rack + hysteresis_db by this much" }, "+" + fmt1(z.margin_db) + " dB");
+    return el("td", { class: "num muted", title: "no settled rack present: no hysteresis to beat" }, "—");
+  }
+  function presentText(z) {
+    const n = z.min_reads ? z.reads + "/" + z.min_reads : String(z.reads);
+    return (z.present ? "yes " : "no ") + "(" + n + ")";
+  }
   function renderTag(t) {
     $("tag-panel").setAttribute("data-zone", t.zone || "");
+    $("tag-panel").setAttribute("data-candidate", t.candidate || "");
     const dl = el("dl", {},
       el("dt", {}, "settled zone"), el("dd", { id: "tag-zone", class: t.zone ? "settled" : "muted" }, t.zone || "none"),
-      el("dt", {}, "candidate"), el("dd", { id: "tag-candidate" }, t.candidate ? t.candidate + " since " + fmtTime(t.candidate_since) : "none"),
+      el("dt", {}, "candidate"), el("dd", { id: "tag-candidate", "data-dwell-until": t.dwell_until || null }, dwellText(t)),
       el("dt", {}, "last seen"), el("dd", {}, fmtTime(t.last_seen)));
     const zrows = (t.zones || []).map((z) =>
-      el("tr", { "data-zone": z.zone, class: z.zone === t.zone ? "selected" : null },
+      el("tr", { "data-zone": z.zone, "data-role": z.role || null, "data-margin": z.side ? null : String(z.margin_db), class: z.zone === t.zone ? "selected" : null,
+        title: (z.explain ? z.explain + "; " : "") + "peak " + fmt1(z.peak_rssi) + " dBm" },
         el("td", {}, z.zone + (z.side ? " (" + z.side + ")" : "")),
-        el("td", {}, z.present ? "yes" : "no"),
-        el("td", { class: "num" }, z.reads),
-        el("td", { class: "num" }, fmt1(z.rssi)),
-        el("td", { class: "num" }, fmt1(z.peak_rssi))));
+        el("td", {}, z.side ? "gate side" : (z.role || "").replace("_", " ")),
+        el("td", { title: "reads in the current run / min_reads" }, z.side ? String(z.reads) : presentText(z)),
+        el("td", { class: "num" }, z.side ? "" : fmt1(z.rssi)),
+        z.side ? el("td", { class: "num", title: "peak RSSI, dBm" }, "peak " + fmt1(z.peak_rssi)) : marginCell(z)));
     const zones = zrows.length ? el("table", { id: "tag-zones" },
-      el("thead", {}, el("tr", {}, el("th", {}, "zone"), el("th", {}, "present"), el("th", { class: "num" }, "reads"), el("th", { class: "num" }, "smoothed"), el("th", { class: "num" }, "peak"))),
+      el("thead", {}, el("tr", {}, el("th", {}, "zone"), el("th", {}, "role"), el("th", {}, "present"), el("th", { class: "num", title: "smoothed RSSI, dBm" }, "smoothed"),
+        el("th", { class: "num", title: "margin to the settled rack + hysteresis_db" }, "margin"))),
       el("tbody", {}, ...zrows)) : el("p", { class: "muted" }, "in no zone now");
+    const why = el("p", { id: "tag-decision", class: "decision" }, t.decision || "");
+    const notes = (t.zones || []).filter((z) => z.explain).map((z) => el("li", { "data-zone": z.zone }, z.zone + ": " + z.explain));
     const evs = (t.events || []).map(tagEventRow);
     $("tag-detail").replaceChildren(
-      dl,
+      dl, why,
       el("h3", {}, "What the engine weighs, per zone"), zones,
-      el("h3", {}, "RSSI over time, per reader antenna"), plot(t.reads || [], t.at),
+      notes.length ? el("ul", { class: "explain" }, ...notes) : null,
+      el("h3", {}, "RSSI over time, per zone (reader antenna)"), plot(t.reads || [], t.at),
       el("h3", {}, "Recent events of this tag"),
       evs.length ? el("table", { id: "tag-events" }, el("tbody", {}, ...evs)) : el("p", { class: "muted" }, "none"));
   }
@@ -313,8 +404,22 @@
       svg.append(e);
       return e;
     };
-    const pts = reads.map((r) => ({ t: Date.parse(r.time) / 1000, rssi: r.rssi, n: r.count || 1, key: r.reader + " #" + r.antenna }))
-      .filter((p) => isFinite(p.t) && isFinite(p.rssi));
+    // Each point belongs to the zones its antenna feeds; it is weak (the
+    // engine ignores it) when under those zones' min_rssi.
+    const zonesOf = (key, reader) => {
+      const zs = antennaZones.get(key) || antennaZones.get(reader + " #*") || [];
+      return zs.length ? zs : [];
+    };
+    const minOf = (zs) => {
+      const ms = zs.map((z) => zoneSettings.get(String(z).split("/")[0])).filter(Boolean).map((s) => s.min_rssi);
+      return ms.length ? Math.min(...ms) : null;
+    };
+    const pts = reads.map((r) => {
+      const key = r.reader + " #" + r.antenna;
+      const zs = zonesOf(key, r.reader);
+      const min = minOf(zs);
+      return { t: Date.parse(r.time) / 1000, rssi: r.rssi, n: r.count || 1, key, zones: zs, min, weak: min !== null && r.rssi < min };
+    }).filter((p) => isFinite(p.t) && isFinite(p.rssi));
     // The right edge is "now" on the engine's clock (at), so a tag that went
     // silent shows as a gap at the end; reads newer than that move it.
     const atS = Date.parse(at || lastAt || "") / 1000;
@@ -322,7 +427,8 @@
     // Zoom in when all reads are recent: 30 s, 60 s or the full two minutes.
     const span = [30, 60, PLOT_SPAN_S].find((s) => pts.every((p) => end - p.t <= s)) || PLOT_SPAN_S;
     const start = end - span;
-    let lo = Math.min(-80, ...pts.map((p) => p.rssi)), hi = Math.max(-30, ...pts.map((p) => p.rssi));
+    const mins = [...new Set(pts.filter((p) => p.min !== null).map((p) => p.min))];
+    let lo = Math.min(-80, ...pts.map((p) => p.rssi), ...mins), hi = Math.max(-30, ...pts.map((p) => p.rssi));
     lo = Math.floor(lo / 10) * 10; hi = Math.ceil(hi / 10) * 10;
     const x = (t) => L + (W - L - R) * Math.max(0, (t - start) / span);
     const y = (v) => T + (H - T - B) * (hi - v) / (hi - lo);
@@ -336,6 +442,12 @@
       add("text", { x: x(start + s), y: H - 5, "text-anchor": s === 0 ? "start" : s === span ? "end" : "middle" }, s === span ? "now" : "-" + (span - s) + "s");
     }
     add("text", { x: L + 4, y: T + 9 }, "RSSI dBm");
+    // min_rssi of the zones in the plot: reads under it are ignored.
+    for (const m of mins) {
+      const zs = [...new Set(pts.filter((p) => p.min === m).flatMap((p) => p.zones.map((z) => String(z).split("/")[0])))];
+      add("line", { x1: L, x2: W - R, y1: y(m), y2: y(m), class: "min-rssi", "data-min-rssi": m });
+      add("text", { x: W - R - 2, y: y(m) - 3, "text-anchor": "end", class: "min-rssi-label" }, "min_rssi " + m + (mins.length > 1 ? " (" + zs.join(", ") + ")" : ""));
+    }
     const series = new Map();
     for (const p of pts) {
       if (p.t < start) continue;
@@ -348,13 +460,21 @@
       const color = COLORS[i++ % COLORS.length];
       ps.sort((a, b) => a.t - b.t);
       add("polyline", { points: ps.map((p) => x(p.t).toFixed(1) + "," + y(p.rssi).toFixed(1)).join(" "), fill: "none", stroke: color, "stroke-width": 1, "stroke-opacity": 0.5 });
-      for (const p of ps) add("circle", { cx: x(p.t).toFixed(1), cy: y(p.rssi).toFixed(1), r: 2, fill: color, "data-series": key });
+      for (const p of ps) {
+        const c = add("circle", { cx: x(p.t).toFixed(1), cy: y(p.rssi).toFixed(1), r: p.weak ? 2.5 : 2, fill: p.weak ? "#fff" : color, stroke: color, "data-series": key, "data-weak": p.weak ? "true" : "false" });
+        if (p.weak) c.append(document.createElementNS(NS, "title"));
+        if (p.weak) c.firstChild.textContent = fmt1(p.rssi) + " dBm: under min_rssi " + p.min + ", ignored by the engine";
+      }
       const last = ps[ps.length - 1];
       const sw = el("span", { class: "swatch" });
       sw.style.background = color;
-      legend.append(el("span", { "data-series": key }, sw, key + ": " + ps.reduce((a, p) => a + p.n, 0) + " reads, last " + fmt1(last.rssi) + " dBm"));
+      const zs = ps[0].zones.length ? ps[0].zones.join(", ") : "no zone";
+      const weak = ps.filter((p) => p.weak).reduce((a, p) => a + p.n, 0);
+      legend.append(el("span", { "data-series": key, "data-zones": ps[0].zones.join(",") }, sw,
+        zs + " (" + key + "): " + ps.reduce((a, p) => a + p.n, 0) + " reads" + (weak ? ", " + weak + " under min_rssi" : "") + ", last " + fmt1(last.rssi) + " dBm"));
     }
     if (!series.size) legend.append(el("span", { class: "muted" }, "no reads in the last " + span + " s"));
+    if (pts.some((p) => p.weak)) legend.append(el("span", { class: "muted", id: "weak-note" }, "○ hollow: under the zone's min_rssi (ignored)"));
     return el("div", {}, svg, legend);
   }
 
@@ -375,8 +495,11 @@
     };
     source.addEventListener("snapshot", (e) => {
       const msg = JSON.parse(e.data);
-      lastAt = msg.at;
-      $("updated").textContent = "updated " + fmtTime(msg.at);
+      const c = msg.clock || { now: msg.at, recorded: false };
+      clock = { now: new Date(c.now), recorded: !!c.recorded, wall: Date.now() };
+      lastAt = c.now;
+      renderClock();
+      $("live").title = "live updates from the gateway; last at " + new Date().toLocaleTimeString();
       document.body.setAttribute("data-seq", String(msg.seq));
       document.body.setAttribute("data-filter", msg.filter || "");
       renderReaders(msg.readers || []);
@@ -413,6 +536,7 @@
   document.addEventListener("DOMContentLoaded", () => {
     $("tag-close").addEventListener("click", closeTag);
     $("epc-filter").addEventListener("input", onFilterInput);
+    setInterval(renderClock, 1000);
     connect();
   });
 })();

@@ -1,4 +1,4 @@
-package llrp
+package llrpsim
 
 import (
 	"bufio"
@@ -13,11 +13,12 @@ import (
 	"time"
 
 	"github.com/rfidgw/rfidgw/reader"
+	"github.com/rfidgw/rfidgw/reader/llrp"
 )
 
-// SimOptions configure a simulated LLRP reader. Zero values give an Impinj
+// Options configure a simulated LLRP reader. Zero values give an Impinj
 // Speedway-like reader with 4 antennas and UTC timestamps.
-type SimOptions struct {
+type Options struct {
 	Antennas     int    // antenna ports (default 4)
 	Manufacturer uint32 // DeviceManufacturerName (default VendorImpinj)
 	Model        uint32 // ModelName (default 2001002, a Speedway R420)
@@ -53,18 +54,16 @@ type SimOptions struct {
 // ROSpecs live as long as the client connection that added them.
 // It implements reader.Emulator.
 type Simulator struct {
-	opts SimOptions
+	opts Options
 	log  *slog.Logger
 	boot atomic.Int64 // unix ns of the last (simulated) boot; uptime counts from it
 
-	silent atomic.Bool
-	refuse atomic.Bool
-	// rejectReset makes SET_READER_CONFIG with a factory reset fail, like
-	// readers that do not allow it (tests).
-	rejectReset atomic.Bool
+	silent      atomic.Bool
+	refuse      atomic.Bool
+	rejectReset atomic.Bool // see SetRejectReset
 	acks        atomic.Int64
 	accept      atomic.Int64
-	processed   atomic.Int64 // fed reads the report loops handled (tests)
+	processed   atomic.Int64 // fed reads the report loops handled
 
 	mu     sync.Mutex
 	ln     net.Listener
@@ -74,14 +73,14 @@ type Simulator struct {
 	wg     sync.WaitGroup
 }
 
-// NewSimulator returns a simulator; call Listen to start it.
-func NewSimulator(opts SimOptions) *Simulator {
+// New returns a simulator; call Listen to start it.
+func New(opts Options) *Simulator {
 	if opts.Antennas <= 0 {
 		opts.Antennas = 4
 	}
 	opts.Antennas = min(opts.Antennas, 65535) // an LLRP antenna id is a u16
 	if opts.Manufacturer == 0 {
-		opts.Manufacturer = VendorImpinj
+		opts.Manufacturer = llrp.VendorImpinj
 	}
 	if opts.Model == 0 {
 		opts.Model = 2001002
@@ -215,6 +214,31 @@ func (s *Simulator) Close() error {
 	return err
 }
 
+// SetRejectReset makes SET_READER_CONFIG with a factory reset fail, like
+// readers that do not allow it.
+func (s *Simulator) SetRejectReset(reject bool) { s.rejectReset.Store(reject) }
+
+// Processed is how many fed reads the report loops handled.
+func (s *Simulator) Processed() int64 { return s.processed.Load() }
+
+// PendingTags counts tags held by the active client's ROSpecs, not yet
+// reported.
+func (s *Simulator) PendingTags() int {
+	s.mu.Lock()
+	c := s.active
+	s.mu.Unlock()
+	if c == nil {
+		return 0
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	n := 0
+	for _, r := range c.rospecs {
+		n += len(r.pending)
+	}
+	return n
+}
+
 // InjectRaw writes msg to the connected client as it is, e.g. a malformed
 // report (`rfidgw sim` with garbage:); an error when no client is connected.
 func (s *Simulator) InjectRaw(msg []byte) error { return s.injectRaw(msg) }
@@ -252,9 +276,9 @@ const (
 )
 
 type simROSpec struct {
-	spec    ROSpec
+	spec    llrp.ROSpec
 	state   uint8
-	pending []TagReport
+	pending []llrp.TagReport
 }
 
 // simConn is one client connection of the simulator.
@@ -282,14 +306,14 @@ func (c *simConn) close() {
 }
 
 // write sends m; with id 0 it uses the reader's own message counter.
-func (c *simConn) write(m Message, id uint32) error {
+func (c *simConn) write(m llrp.Message, id uint32) error {
 	c.wmu.Lock()
 	defer c.wmu.Unlock()
 	if id == 0 {
 		c.msgID++
 		id = c.msgID
 	}
-	c.wbuf = AppendMessage(c.wbuf[:0], Version101, id, m)
+	c.wbuf = llrp.AppendMessage(c.wbuf[:0], llrp.Version101, id, m)
 	_ = c.nc.SetWriteDeadline(time.Now().Add(5 * time.Second))
 	_, err := c.nc.Write(c.wbuf)
 	if err != nil {
@@ -298,7 +322,7 @@ func (c *simConn) write(m Message, id uint32) error {
 	return err
 }
 
-func (c *simConn) event(ev ReaderEventNotification) error {
+func (c *simConn) event(ev llrp.ReaderEventNotification) error {
 	s := c.sim
 	if s.opts.UptimeOnly {
 		ev.Timestamp, ev.TimestampUptime = s.uptime(time.Now()), true
@@ -335,17 +359,17 @@ func (c *simConn) serve() {
 	}
 	s.mu.Unlock()
 	if refused {
-		_ = c.event(ReaderEventNotification{HasConnectionAttempt: true, ConnectionStatus: ConnFailedClientInitiated})
+		_ = c.event(llrp.ReaderEventNotification{HasConnectionAttempt: true, ConnectionStatus: llrp.ConnFailedClientInitiated})
 		return
 	}
-	if err := c.event(ReaderEventNotification{HasConnectionAttempt: true, ConnectionStatus: ConnSuccess}); err != nil {
+	if err := c.event(llrp.ReaderEventNotification{HasConnectionAttempt: true, ConnectionStatus: llrp.ConnSuccess}); err != nil {
 		return
 	}
 	s.wg.Add(2)
 	go c.keepaliveLoop()
 	go c.reportLoop()
 
-	fr := NewFramer(bufio.NewReader(c.nc))
+	fr := llrp.NewFramer(bufio.NewReader(c.nc))
 	for {
 		h, body, err := fr.ReadMessage()
 		if err != nil {
@@ -357,39 +381,39 @@ func (c *simConn) serve() {
 	}
 }
 
-func success(kind MessageType) *StatusResponse { return &StatusResponse{Kind: kind} }
+func success(kind llrp.MessageType) *llrp.StatusResponse { return &llrp.StatusResponse{Kind: kind} }
 
-func failure(kind MessageType, code StatusCode, format string, args ...any) *StatusResponse {
-	return &StatusResponse{Kind: kind, Status: Status{Code: code, Description: fmt.Sprintf(format, args...)}}
+func failure(kind llrp.MessageType, code llrp.StatusCode, format string, args ...any) *llrp.StatusResponse {
+	return &llrp.StatusResponse{Kind: kind, Status: llrp.Status{Code: code, Description: fmt.Sprintf(format, args...)}}
 }
 
 // handle answers one client message; false ends the connection.
-func (c *simConn) handle(h Header, body []byte) bool {
+func (c *simConn) handle(h llrp.Header, body []byte) bool {
 	s := c.sim
-	if h.Version != Version101 {
-		_ = c.write(failure(MsgErrorMessage, StatusUnsupportedVersion, "only LLRP 1.0.1 is supported"), h.ID)
+	if h.Version != llrp.Version101 {
+		_ = c.write(failure(llrp.MsgErrorMessage, llrp.StatusUnsupportedVersion, "only LLRP 1.0.1 is supported"), h.ID)
 		return true
 	}
-	var rsp Message
+	var rsp llrp.Message
 	switch h.Type {
-	case MsgGetReaderCapabilities:
-		rsp = &GetReaderCapabilitiesResponse{
+	case llrp.MsgGetReaderCapabilities:
+		rsp = &llrp.GetReaderCapabilitiesResponse{
 			HasGeneral: true,
-			General: GeneralCapabilities{MaxAntennas: uint16(s.opts.Antennas), HasUTCClock: !s.opts.UptimeOnly,
+			General: llrp.GeneralCapabilities{MaxAntennas: uint16(s.opts.Antennas), HasUTCClock: !s.opts.UptimeOnly,
 				Manufacturer: s.opts.Manufacturer, Model: s.opts.Model, Firmware: s.opts.Firmware, NumGPIs: 4, NumGPOs: 4},
 			HasLLRP: true,
-			LLRP: LLRPCapabilities{CanReportBufferFillWarning: true, SupportsEventAndReportHolding: true,
+			LLRP: llrp.LLRPCapabilities{CanReportBufferFillWarning: true, SupportsEventAndReportHolding: true,
 				MaxPriorityLevels: 1, MaxROSpecs: 1, MaxSpecsPerROSpec: 32, MaxInventoryParamSpecsPerAI: 1,
 				MaxAccessSpecs: 1508, MaxOpSpecsPerAccessSpec: 8},
 		}
-	case MsgSetReaderConfig:
-		var m SetReaderConfig
+	case llrp.MsgSetReaderConfig:
+		var m llrp.SetReaderConfig
 		if err := m.DecodeBody(body); err != nil {
-			rsp = failure(MsgSetReaderConfigResponse, StatusParameterError, "%v", err)
+			rsp = failure(llrp.MsgSetReaderConfigResponse, llrp.StatusParameterError, "%v", err)
 			break
 		}
 		if m.ResetToFactoryDefault && s.rejectReset.Load() {
-			rsp = failure(MsgSetReaderConfigResponse, StatusFieldError, "ResetToFactoryDefault not allowed")
+			rsp = failure(llrp.MsgSetReaderConfigResponse, llrp.StatusFieldError, "ResetToFactoryDefault not allowed")
 			break
 		}
 		c.mu.Lock()
@@ -408,23 +432,23 @@ func (c *simConn) handle(h Header, body []byte) bool {
 		case c.kaChange <- struct{}{}:
 		default:
 		}
-		rsp = success(MsgSetReaderConfigResponse)
-	case MsgAddROSpec:
+		rsp = success(llrp.MsgSetReaderConfigResponse)
+	case llrp.MsgAddROSpec:
 		rsp = c.addROSpec(body)
-	case MsgDeleteROSpec, MsgEnableROSpec, MsgStartROSpec, MsgStopROSpec, MsgDisableROSpec:
-		var m ROSpecCommand
+	case llrp.MsgDeleteROSpec, llrp.MsgEnableROSpec, llrp.MsgStartROSpec, llrp.MsgStopROSpec, llrp.MsgDisableROSpec:
+		var m llrp.ROSpecCommand
 		m.Kind = h.Type
 		if err := m.DecodeBody(body); err != nil {
-			rsp = failure(responseTo(h.Type), StatusParameterError, "%v", err)
+			rsp = failure(responseTo(h.Type), llrp.StatusParameterError, "%v", err)
 			break
 		}
 		rsp = c.rospecCommand(h.Type, m.ROSpecID)
-	case MsgKeepaliveAck:
+	case llrp.MsgKeepaliveAck:
 		s.acks.Add(1)
 		return true
-	case MsgEnableEventsAndReports:
+	case llrp.MsgEnableEventsAndReports:
 		return true // nothing is held; no response by definition
-	case MsgCloseConnection:
+	case llrp.MsgCloseConnection:
 		// Free the client slot before answering, so that the client may
 		// reconnect as soon as it has the response.
 		s.mu.Lock()
@@ -432,69 +456,69 @@ func (c *simConn) handle(h Header, body []byte) bool {
 			s.active = nil
 		}
 		s.mu.Unlock()
-		_ = c.write(success(MsgCloseConnectionResponse), h.ID)
+		_ = c.write(success(llrp.MsgCloseConnectionResponse), h.ID)
 		return false
 	default:
-		rsp = failure(MsgErrorMessage, StatusUnsupportedMessage, "message type %d unsupported", uint16(h.Type))
+		rsp = failure(llrp.MsgErrorMessage, llrp.StatusUnsupportedMessage, "message type %d unsupported", uint16(h.Type))
 	}
 	return c.write(rsp, h.ID) == nil
 }
 
-func responseTo(t MessageType) MessageType {
+func responseTo(t llrp.MessageType) llrp.MessageType {
 	switch t {
-	case MsgDeleteROSpec:
-		return MsgDeleteROSpecResponse
-	case MsgEnableROSpec:
-		return MsgEnableROSpecResponse
-	case MsgStartROSpec:
-		return MsgStartROSpecResponse
-	case MsgStopROSpec:
-		return MsgStopROSpecResponse
-	case MsgDisableROSpec:
-		return MsgDisableROSpecResponse
+	case llrp.MsgDeleteROSpec:
+		return llrp.MsgDeleteROSpecResponse
+	case llrp.MsgEnableROSpec:
+		return llrp.MsgEnableROSpecResponse
+	case llrp.MsgStartROSpec:
+		return llrp.MsgStartROSpecResponse
+	case llrp.MsgStopROSpec:
+		return llrp.MsgStopROSpecResponse
+	case llrp.MsgDisableROSpec:
+		return llrp.MsgDisableROSpecResponse
 	}
-	return MsgErrorMessage
+	return llrp.MsgErrorMessage
 }
 
-func (c *simConn) addROSpec(body []byte) Message {
-	var m AddROSpec
+func (c *simConn) addROSpec(body []byte) llrp.Message {
+	var m llrp.AddROSpec
 	if err := m.DecodeBody(body); err != nil {
-		return failure(MsgAddROSpecResponse, StatusParameterError, "%v", err)
+		return failure(llrp.MsgAddROSpecResponse, llrp.StatusParameterError, "%v", err)
 	}
 	r := m.ROSpec
 	if r.CurrentState != rosDisabled {
-		return failure(MsgAddROSpecResponse, StatusFieldError, "ROSpec %d: CurrentState must be Disabled", r.ID)
+		return failure(llrp.MsgAddROSpecResponse, llrp.StatusFieldError, "ROSpec %d: CurrentState must be Disabled", r.ID)
 	}
 	if r.ID == 0 {
-		return failure(MsgAddROSpecResponse, StatusFieldError, "ROSpecID 0 is reserved")
+		return failure(llrp.MsgAddROSpecResponse, llrp.StatusFieldError, "ROSpecID 0 is reserved")
 	}
 	for _, a := range r.Antennas {
 		if int(a) > c.sim.opts.Antennas {
-			return failure(MsgAddROSpecResponse, StatusFieldError, "antenna %d does not exist (reader has %d)", a, c.sim.opts.Antennas)
+			return failure(llrp.MsgAddROSpecResponse, llrp.StatusFieldError, "antenna %d does not exist (reader has %d)", a, c.sim.opts.Antennas)
 		}
 	}
 	if !r.HasReportSpec {
 		// No ROReportSpec: the reader's default, one report per tag.
-		r.HasReportSpec, r.ReportTrigger, r.ReportN = true, ReportNTagsOrEndOfAISpec, 1
-		r.ContentSelector = SelAntennaID | SelPeakRSSI | SelFirstSeen | SelLastSeen | SelTagSeenCount
+		r.HasReportSpec, r.ReportTrigger, r.ReportN = true, llrp.ReportNTagsOrEndOfAISpec, 1
+		r.ContentSelector = llrp.SelAntennaID | llrp.SelPeakRSSI | llrp.SelFirstSeen | llrp.SelLastSeen | llrp.SelTagSeenCount
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if _, ok := c.rospecs[r.ID]; ok {
-		return failure(MsgAddROSpecResponse, StatusFieldError, "ROSpec %d already exists", r.ID)
+		return failure(llrp.MsgAddROSpecResponse, llrp.StatusFieldError, "ROSpec %d already exists", r.ID)
 	}
 	if len(c.rospecs) >= 1 {
-		return failure(MsgAddROSpecResponse, StatusOverflowParameter, "reader supports 1 ROSpec; delete the existing one first")
+		return failure(llrp.MsgAddROSpecResponse, llrp.StatusOverflowParameter, "reader supports 1 ROSpec; delete the existing one first")
 	}
 	c.rospecs[r.ID] = &simROSpec{spec: r}
-	return success(MsgAddROSpecResponse)
+	return success(llrp.MsgAddROSpecResponse)
 }
 
-func (c *simConn) rospecCommand(t MessageType, id uint32) Message {
+func (c *simConn) rospecCommand(t llrp.MessageType, id uint32) llrp.Message {
 	rt := responseTo(t)
 	c.mu.Lock()
 	var targets []*simROSpec
-	if id == 0 && (t == MsgDeleteROSpec || t == MsgEnableROSpec || t == MsgDisableROSpec) {
+	if id == 0 && (t == llrp.MsgDeleteROSpec || t == llrp.MsgEnableROSpec || t == llrp.MsgDisableROSpec) {
 		for _, r := range c.rospecs {
 			targets = append(targets, r)
 		}
@@ -502,34 +526,34 @@ func (c *simConn) rospecCommand(t MessageType, id uint32) Message {
 		targets = append(targets, r)
 	} else {
 		c.mu.Unlock()
-		return failure(rt, StatusFieldError, "no ROSpec with id %d", id)
+		return failure(rt, llrp.StatusFieldError, "no ROSpec with id %d", id)
 	}
-	var flush [][]TagReport
+	var flush [][]llrp.TagReport
 	for _, r := range targets {
 		switch t {
-		case MsgDeleteROSpec:
+		case llrp.MsgDeleteROSpec:
 			delete(c.rospecs, r.spec.ID)
 			r.state = rosDisabled
-		case MsgEnableROSpec:
+		case llrp.MsgEnableROSpec:
 			if r.state == rosDisabled {
 				r.state = rosInactive
-				if r.spec.StartTrigger == StartImmediate {
+				if r.spec.StartTrigger == llrp.StartImmediate {
 					r.state = rosActive
 				}
 			}
-		case MsgStartROSpec:
+		case llrp.MsgStartROSpec:
 			if r.state != rosInactive {
 				c.mu.Unlock()
-				return failure(rt, StatusFieldError, "ROSpec %d is not enabled and inactive", id)
+				return failure(rt, llrp.StatusFieldError, "ROSpec %d is not enabled and inactive", id)
 			}
 			r.state = rosActive
-		case MsgStopROSpec, MsgDisableROSpec:
-			if t == MsgStopROSpec && r.state != rosActive {
+		case llrp.MsgStopROSpec, llrp.MsgDisableROSpec:
+			if t == llrp.MsgStopROSpec && r.state != rosActive {
 				c.mu.Unlock()
-				return failure(rt, StatusFieldError, "ROSpec %d is not active", id)
+				return failure(rt, llrp.StatusFieldError, "ROSpec %d is not active", id)
 			}
 			r.state = rosInactive
-			if t == MsgDisableROSpec {
+			if t == llrp.MsgDisableROSpec {
 				r.state = rosDisabled
 			}
 			// End of the ROSpec: pending tags are reported now.
@@ -541,7 +565,7 @@ func (c *simConn) rospecCommand(t MessageType, id uint32) Message {
 	}
 	c.mu.Unlock()
 	for _, tags := range flush {
-		if c.write(&ROAccessReport{Tags: tags}, 0) != nil {
+		if c.write(&llrp.ROAccessReport{Tags: tags}, 0) != nil {
 			break
 		}
 	}
@@ -577,7 +601,7 @@ func (c *simConn) keepaliveLoop() {
 			if c.sim.silent.Load() {
 				continue
 			}
-			if c.write(&Empty{Kind: MsgKeepalive}, 0) != nil {
+			if c.write(&llrp.Empty{Kind: llrp.MsgKeepalive}, 0) != nil {
 				return
 			}
 		}
@@ -604,12 +628,12 @@ func (c *simConn) reportLoop() {
 					timer.Reset(p)
 				}
 			}
-			if len(tags) > 0 && c.write(&ROAccessReport{Tags: tags}, 0) != nil {
+			if len(tags) > 0 && c.write(&llrp.ROAccessReport{Tags: tags}, 0) != nil {
 				return
 			}
 		case <-timer.C:
 			tags := c.takeTimed()
-			if len(tags) > 0 && c.write(&ROAccessReport{Tags: tags}, 0) != nil {
+			if len(tags) > 0 && c.write(&llrp.ROAccessReport{Tags: tags}, 0) != nil {
 				return
 			}
 		}
@@ -617,11 +641,11 @@ func (c *simConn) reportLoop() {
 }
 
 // reportPeriod is the flush period of a time-based report trigger.
-func reportPeriod(r *ROSpec) time.Duration {
+func reportPeriod(r *llrp.ROSpec) time.Duration {
 	switch r.ReportTrigger {
-	case ReportNSecondsOrEndOfAI, ReportNSecondsOrEndOfRO:
+	case llrp.ReportNSecondsOrEndOfAI, llrp.ReportNSecondsOrEndOfRO:
 		return time.Duration(r.ReportN) * time.Second
-	case ReportNMillisOrEndOfAI, ReportNMillisOrEndOfRO:
+	case llrp.ReportNMillisOrEndOfAI, llrp.ReportNMillisOrEndOfRO:
 		return time.Duration(r.ReportN) * time.Millisecond
 	}
 	return 0
@@ -629,7 +653,7 @@ func reportPeriod(r *ROSpec) time.Duration {
 
 // add files read r under the active ROSpec that covers its antenna and
 // returns the tags to report now plus the ROSpec's timed flush period.
-func (c *simConn) add(r reader.Read) ([]TagReport, time.Duration) {
+func (c *simConn) add(r reader.Read) ([]llrp.TagReport, time.Duration) {
 	epc, err := reader.NormalizeEPC(r.EPC)
 	if err != nil || r.Antenna < 1 || r.Antenna > c.sim.opts.Antennas {
 		c.sim.log.Debug("fed read ignored", "epc", r.EPC, "antenna", r.Antenna, "antennas", c.sim.opts.Antennas, "err", err)
@@ -650,7 +674,7 @@ func (c *simConn) add(r reader.Read) ([]TagReport, time.Duration) {
 	ro.pending = append(ro.pending, c.tagReport(&ro.spec, epc, r))
 	period := reportPeriod(&ro.spec)
 	switch ro.spec.ReportTrigger {
-	case ReportNTagsOrEndOfAISpec, ReportNTagsOrEndOfROSpec:
+	case llrp.ReportNTagsOrEndOfAISpec, llrp.ReportNTagsOrEndOfROSpec:
 		if ro.spec.ReportN > 0 && len(ro.pending) >= int(ro.spec.ReportN) {
 			tags := ro.pending
 			ro.pending = nil
@@ -660,10 +684,10 @@ func (c *simConn) add(r reader.Read) ([]TagReport, time.Duration) {
 	return nil, period
 }
 
-func (c *simConn) takeTimed() []TagReport {
+func (c *simConn) takeTimed() []llrp.TagReport {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	var tags []TagReport
+	var tags []llrp.TagReport
 	for _, x := range c.rospecs {
 		if reportPeriod(&x.spec) > 0 && len(x.pending) > 0 {
 			tags = append(tags, x.pending...)
@@ -675,34 +699,34 @@ func (c *simConn) takeTimed() []TagReport {
 
 // tagReport builds the TagReportData of a read with the fields the
 // ROSpec's content selector asks for.
-func (c *simConn) tagReport(ro *ROSpec, epc string, r reader.Read) TagReport {
+func (c *simConn) tagReport(ro *llrp.ROSpec, epc string, r reader.Read) llrp.TagReport {
 	s := c.sim
 	sel := ro.ContentSelector
-	t := TagReport{EPC: epc}
+	t := llrp.TagReport{EPC: epc}
 	now := time.Now()
-	if sel&SelROSpecID != 0 {
-		t.ROSpecID, t.Fields = ro.ID, t.Fields|HasROSpecID
+	if sel&llrp.SelROSpecID != 0 {
+		t.ROSpecID, t.Fields = ro.ID, t.Fields|llrp.HasROSpecID
 	}
-	if sel&SelSpecIndex != 0 {
-		t.SpecIndex, t.Fields = 1, t.Fields|HasSpecIndex
+	if sel&llrp.SelSpecIndex != 0 {
+		t.SpecIndex, t.Fields = 1, t.Fields|llrp.HasSpecIndex
 	}
-	if sel&SelIPSpecID != 0 {
-		t.IPSpecID, t.Fields = ro.InventoryParamSpecID, t.Fields|HasIPSpecID
+	if sel&llrp.SelIPSpecID != 0 {
+		t.IPSpecID, t.Fields = ro.InventoryParamSpecID, t.Fields|llrp.HasIPSpecID
 	}
-	if sel&SelAntennaID != 0 {
-		t.AntennaID, t.Fields = uint16(r.Antenna), t.Fields|HasAntennaID
+	if sel&llrp.SelAntennaID != 0 {
+		t.AntennaID, t.Fields = uint16(r.Antenna), t.Fields|llrp.HasAntennaID
 	}
-	if sel&SelPeakRSSI != 0 {
-		t.PeakRSSI, t.Fields = int8(max(-128, min(127, math.Round(r.RSSI)))), t.Fields|HasPeakRSSI
+	if sel&llrp.SelPeakRSSI != 0 {
+		t.PeakRSSI, t.Fields = int8(max(-128, min(127, math.Round(r.RSSI)))), t.Fields|llrp.HasPeakRSSI
 		if s.opts.ImpinjPeakRSSI {
 			t.ImpinjPeakRSSI = int16(max(-32768, min(32767, math.Round(r.RSSI*100))))
-			t.Fields |= HasImpinjPeakRSSI
+			t.Fields |= llrp.HasImpinjPeakRSSI
 		}
 	}
-	if sel&SelChannelIndex != 0 {
-		t.ChannelIndex, t.Fields = 1, t.Fields|HasChannelIndex
+	if sel&llrp.SelChannelIndex != 0 {
+		t.ChannelIndex, t.Fields = 1, t.Fields|llrp.HasChannelIndex
 	}
-	if sel&(SelFirstSeen|SelLastSeen) != 0 {
+	if sel&(llrp.SelFirstSeen|llrp.SelLastSeen) != 0 {
 		// A reader stamps the moment it saw the tag, not when the report
 		// left: a fed read carries that moment.
 		if !r.Time.IsZero() && r.Time.Before(now) {
@@ -710,24 +734,24 @@ func (c *simConn) tagReport(ro *ROSpec, epc string, r reader.Read) TagReport {
 		}
 		if s.opts.UptimeOnly {
 			up := s.uptime(now)
-			if sel&SelFirstSeen != 0 {
-				t.FirstSeenUp, t.Fields = up, t.Fields|HasFirstSeenUptime
+			if sel&llrp.SelFirstSeen != 0 {
+				t.FirstSeenUp, t.Fields = up, t.Fields|llrp.HasFirstSeenUptime
 			}
-			if sel&SelLastSeen != 0 {
-				t.LastSeenUp, t.Fields = up, t.Fields|HasLastSeenUptime
+			if sel&llrp.SelLastSeen != 0 {
+				t.LastSeenUp, t.Fields = up, t.Fields|llrp.HasLastSeenUptime
 			}
 		} else {
 			utc := uint64(now.Add(s.opts.ClockOffset).UnixMicro())
-			if sel&SelFirstSeen != 0 {
-				t.FirstSeenUTC, t.Fields = utc, t.Fields|HasFirstSeenUTC
+			if sel&llrp.SelFirstSeen != 0 {
+				t.FirstSeenUTC, t.Fields = utc, t.Fields|llrp.HasFirstSeenUTC
 			}
-			if sel&SelLastSeen != 0 {
-				t.LastSeenUTC, t.Fields = utc, t.Fields|HasLastSeenUTC
+			if sel&llrp.SelLastSeen != 0 {
+				t.LastSeenUTC, t.Fields = utc, t.Fields|llrp.HasLastSeenUTC
 			}
 		}
 	}
-	if sel&SelTagSeenCount != 0 {
-		t.TagSeenCount, t.Fields = 1, t.Fields|HasTagSeenCount
+	if sel&llrp.SelTagSeenCount != 0 {
+		t.TagSeenCount, t.Fields = 1, t.Fields|llrp.HasTagSeenCount
 	}
 	return t
 }

@@ -1,4 +1,4 @@
-package serial
+package serialsim
 
 import (
 	"context"
@@ -16,6 +16,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/rfidgw/rfidgw/reader"
+	"github.com/rfidgw/rfidgw/reader/serial"
 )
 
 // Simulator is a serial reader module on a pseudo-terminal, for `rfidgw sim`
@@ -38,9 +39,9 @@ type Simulator struct {
 	roundOpen bool      // r2000: an inventory round is running
 	held      [][]byte  // r2000: tag records waiting for the next round
 	received  []string  // commands seen, for tests ("0x03", "0x2F:start" …)
-	boot      bool      // thingmagic: in the bootloader until BOOT_FIRMWARE (tests)
-	mute      bool      // ignore every command, like a hung module (tests)
-	baud      int       // answer only when the line is set to this baud rate; 0 = any (tests)
+	boot      bool      // thingmagic: in the bootloader until BOOT_FIRMWARE
+	mute      bool      // ignore every command, like a hung module
+	baud      int       // answer only when the line is set to this baud rate; 0 = any
 }
 
 // maxQueued bounds the tag frames waiting for the gateway; beyond it the
@@ -49,13 +50,13 @@ const maxQueued = 1024
 
 var _ reader.Emulator = (*Simulator)(nil)
 
-// NewSimulator creates a pseudo-terminal pair and starts answering on it.
+// New creates a pseudo-terminal pair and starts answering on it.
 // protocol is thingmagic, r2000 or ascii.
-func NewSimulator(protocol string, log *slog.Logger) (*Simulator, error) {
+func New(protocol string, log *slog.Logger) (*Simulator, error) {
 	switch protocol {
-	case ProtocolThingMagic, ProtocolR2000, ProtocolASCII:
+	case serial.ProtocolThingMagic, serial.ProtocolR2000, serial.ProtocolASCII:
 	default:
-		return nil, fmt.Errorf("%w: simulator protocol %q is not thingmagic, r2000 or ascii", ErrConfig, protocol)
+		return nil, fmt.Errorf("%w: simulator protocol %q is not thingmagic, r2000 or ascii", serial.ErrConfig, protocol)
 	}
 	if log == nil {
 		log = slog.Default()
@@ -101,13 +102,47 @@ func (s *Simulator) Link(path string) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.closed {
-		return ErrClosed
+		return serial.ErrClosed
 	}
 	s.link = path
 	if s.port == nil {
 		return nil
 	}
 	return pointLink(path, s.port.name)
+}
+
+// PointLink makes path a symlink to target atomically; exported for tests
+// that re-point a by-id link to another simulator.
+func PointLink(path, target string) error { return pointLink(path, target) }
+
+// SetBootloader puts a thingmagic module in its bootloader, where it stays
+// until BOOT_FIRMWARE.
+func (s *Simulator) SetBootloader(on bool) {
+	s.mu.Lock()
+	s.boot = on
+	s.mu.Unlock()
+}
+
+// StopReading makes a thingmagic module stop streaming (and beating) on
+// its own.
+func (s *Simulator) StopReading() {
+	s.mu.Lock()
+	s.reading = false
+	s.mu.Unlock()
+}
+
+// SetMute makes the module ignore every command, like a hung one.
+func (s *Simulator) SetMute(m bool) {
+	s.mu.Lock()
+	s.mute = m
+	s.mu.Unlock()
+}
+
+// SetBaud makes the module answer only at baud (0 = any rate).
+func (s *Simulator) SetBaud(baud int) {
+	s.mu.Lock()
+	s.baud = baud
+	s.mu.Unlock()
 }
 
 // pointLink makes path a symlink to target atomically (a gateway resolving
@@ -148,19 +183,19 @@ func (s *Simulator) Feed(r reader.Read) {
 		return
 	}
 	switch s.protocol {
-	case ProtocolThingMagic:
+	case serial.ProtocolThingMagic:
 		if !s.reading {
 			return
 		}
 		ant := min(max(r.Antenna, 1), 16)
 		rssi := int8(min(max(r.RSSI, -128), 127))
-		p.queue(encodeTMTag(epc, ant, rssi, 915250, uint32(time.Since(p.lastBeat).Milliseconds())), true)
-	case ProtocolR2000:
+		p.queue(serial.EncodeTMTag(epc, ant, rssi, 915250, uint32(time.Since(p.lastBeat).Milliseconds())), true)
+	case serial.ProtocolR2000:
 		if time.Since(s.lastInv) > 2*time.Second {
 			return
 		}
 		ant := min(max(r.Antenna, 1), 8)
-		f := encodeR2000Tag(0x01, epc, ant, r.RSSI)
+		f := serial.EncodeR2000Tag(0x01, epc, ant, r.RSSI)
 		if s.roundOpen {
 			p.queue(f, true)
 			return
@@ -169,7 +204,7 @@ func (s *Simulator) Feed(r reader.Read) {
 			s.held = s.held[1:]
 		}
 		s.held = append(s.held, f)
-	case ProtocolASCII:
+	case serial.ProtocolASCII:
 		line := r.EPC + "," + strconv.Itoa(max(r.Antenna, 1)) + "," + strconv.FormatFloat(r.RSSI, 'f', -1, 64) + "\r\n"
 		p.queue([]byte(line), true)
 	}
@@ -190,7 +225,9 @@ func (s *Simulator) WriteRaw(b []byte) error {
 // writeSplit writes b in two writes with a pause between, holding the line
 // so no answer or heartbeat lands inside: a frame split in transit (USB
 // packets, a UART FIFO), not two frames interleaved, which no module does.
-func (s *Simulator) writeSplit(b []byte, at int, pause time.Duration) error {
+// WriteSplit writes b in two pieces, the second after pause, like a USB
+// adapter delivering one frame in two transfers.
+func (s *Simulator) WriteSplit(b []byte, at int, pause time.Duration) error {
 	s.mu.Lock()
 	p := s.port
 	s.mu.Unlock()
@@ -229,7 +266,7 @@ func (s *Simulator) Replug() error {
 	s.mu.Lock()
 	if s.closed {
 		s.mu.Unlock()
-		return ErrClosed
+		return serial.ErrClosed
 	}
 	old := s.port
 	s.port = nil
@@ -261,7 +298,9 @@ func (s *Simulator) Close() error {
 }
 
 // commands returns the commands received so far (tests).
-func (s *Simulator) commands() []string {
+// Commands lists the commands the module received, in order (e.g. "0x03",
+// "0x2F:start").
+func (s *Simulator) Commands() []string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return append([]string(nil), s.received...)
@@ -290,9 +329,9 @@ func (s *Simulator) Reading() bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	switch s.protocol {
-	case ProtocolThingMagic:
+	case serial.ProtocolThingMagic:
 		return s.reading
-	case ProtocolR2000:
+	case serial.ProtocolR2000:
 		return s.port != nil && time.Since(s.lastInv) < time.Second
 	}
 	return s.port != nil
@@ -353,7 +392,7 @@ func (s *Simulator) newPort() (*simPort, error) {
 	p.wg.Add(2)
 	go p.writer()
 	go s.serve(p)
-	if s.protocol == ProtocolThingMagic {
+	if s.protocol == serial.ProtocolThingMagic {
 		p.wg.Add(1)
 		go s.heartbeats(p)
 	}
@@ -443,13 +482,13 @@ func (p *simPort) close() {
 func (s *Simulator) serve(p *simPort) {
 	defer p.wg.Done()
 	buf := make([]byte, 1024)
-	var tm *ThingMagicDecoder
-	var r2 *R2000Decoder
+	var tm *serial.ThingMagicDecoder
+	var r2 *serial.R2000Decoder
 	switch s.protocol {
-	case ProtocolThingMagic:
-		tm = NewThingMagicCommandDecoder()
-	case ProtocolR2000:
-		r2 = NewR2000Decoder()
+	case serial.ProtocolThingMagic:
+		tm = serial.NewThingMagicCommandDecoder()
+	case serial.ProtocolR2000:
+		r2 = serial.NewR2000Decoder()
 	}
 	for {
 		n, err := p.master.Read(buf)
@@ -464,7 +503,7 @@ func (s *Simulator) serve(p *simPort) {
 			tm.Feed(buf[:n])
 			for {
 				f, err := tm.Next()
-				if errors.Is(err, ErrIncomplete) {
+				if errors.Is(err, serial.ErrIncomplete) {
 					break
 				}
 				if err == nil {
@@ -475,7 +514,7 @@ func (s *Simulator) serve(p *simPort) {
 			r2.Feed(buf[:n])
 			for {
 				f, err := r2.Next()
-				if errors.Is(err, ErrIncomplete) {
+				if errors.Is(err, serial.ErrIncomplete) {
 					break
 				}
 				if err == nil {
@@ -502,59 +541,59 @@ var simVersion = []byte{
 	0x00, 0x00, 0x00, 0x10,
 }
 
-func (s *Simulator) answerThingMagic(p *simPort, f TMFrame) {
+func (s *Simulator) answerThingMagic(p *simPort, f serial.TMFrame) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.mute || !p.baudIs(s.baud) {
 		return
 	}
 	switch {
-	case f.Opcode == tmOpVersion:
+	case f.Opcode == serial.TMOpVersion:
 		s.record("0x03")
-		p.queue(encodeTMResponse(tmOpVersion, tmStatusOK, simVersion), false)
+		p.queue(serial.EncodeTMResponse(serial.TMOpVersion, serial.TMStatusOK, simVersion), false)
 		return
-	case f.Opcode == tmOpCurrentProg:
+	case f.Opcode == serial.TMOpCurrentProg:
 		s.record("0x0C")
 		prog := byte(0x02) // application
 		if s.boot {
 			prog = 0x01
 		}
-		p.queue(encodeTMResponse(tmOpCurrentProg, tmStatusOK, []byte{prog}), false)
+		p.queue(serial.EncodeTMResponse(serial.TMOpCurrentProg, serial.TMStatusOK, []byte{prog}), false)
 		return
-	case f.Opcode == tmOpBootFirmware:
+	case f.Opcode == serial.TMOpBootFirmware:
 		s.record("0x04")
 		s.boot = false
-		p.queue(encodeTMResponse(tmOpBootFirmware, tmStatusOK, simVersion), false)
+		p.queue(serial.EncodeTMResponse(serial.TMOpBootFirmware, serial.TMStatusOK, simVersion), false)
 		return
 	case s.boot:
 		s.record(fmt.Sprintf("0x%02X:in-bootloader", f.Opcode))
-		p.queue(encodeTMResponse(f.Opcode, tmStatusBadOpcode, nil), false)
+		p.queue(serial.EncodeTMResponse(f.Opcode, serial.TMStatusBadOpcode, nil), false)
 		return
 	}
 	switch f.Opcode {
-	case tmOpSetRegion, tmOpSetProtocol, tmOpSetAntenna:
+	case serial.TMOpSetRegion, serial.TMOpSetProtocol, serial.TMOpSetAntenna:
 		s.record(fmt.Sprintf("0x%02X:%X", f.Opcode, f.Data))
-		p.queue(encodeTMResponse(f.Opcode, tmStatusOK, nil), false)
-	case tmOpMultiProtocol:
+		p.queue(serial.EncodeTMResponse(f.Opcode, serial.TMStatusOK, nil), false)
+	case serial.TMOpMultiProtocol:
 		if len(f.Data) >= 3 && f.Data[2] == 0x01 {
 			s.record("0x2F:start")
 			s.reading = true
 			p.lastBeat = time.Now()
-			p.queue(encodeTMResponse(tmOpMultiProtocol, tmStatusOK, []byte{0x00, 0x00, 0x01, tmOpReadMultiple}), false)
+			p.queue(serial.EncodeTMResponse(serial.TMOpMultiProtocol, serial.TMStatusOK, []byte{0x00, 0x00, 0x01, serial.TMOpReadMultiple}), false)
 		} else {
 			s.record("0x2F:stop")
 			s.reading = false
-			p.queue(encodeTMResponse(tmOpMultiProtocol, tmStatusOK, []byte{0x00, 0x00, 0x02}), false)
+			p.queue(serial.EncodeTMResponse(serial.TMOpMultiProtocol, serial.TMStatusOK, []byte{0x00, 0x00, 0x02}), false)
 		}
 	default:
 		s.record(fmt.Sprintf("0x%02X", f.Opcode))
-		p.queue(encodeTMResponse(f.Opcode, tmStatusBadOpcode, nil), false)
+		p.queue(serial.EncodeTMResponse(f.Opcode, serial.TMStatusBadOpcode, nil), false)
 	}
 }
 
 func (s *Simulator) heartbeats(p *simPort) {
 	defer p.wg.Done()
-	beat := encodeTMResponse(tmOpReadMultiple, tmStatusNoTags, nil)
+	beat := serial.EncodeTMResponse(serial.TMOpReadMultiple, serial.TMStatusNoTags, nil)
 	for {
 		s.mu.Lock()
 		every := s.heartbeat
@@ -573,7 +612,7 @@ func (s *Simulator) heartbeats(p *simPort) {
 	}
 }
 
-func (s *Simulator) answerR2000(p *simPort, f R2000Frame) {
+func (s *Simulator) answerR2000(p *simPort, f serial.R2000Frame) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.mute || !p.baudIs(s.baud) {
@@ -581,13 +620,13 @@ func (s *Simulator) answerR2000(p *simPort, f R2000Frame) {
 	}
 	const addr = 0x01
 	switch f.Cmd {
-	case r2000CmdFirmwareVersion:
+	case serial.R2000CmdFirmwareVersion:
 		s.record("0x72")
-		p.queue(encodeR2000(addr, r2000CmdFirmwareVersion, []byte{0x01, 0x09}), false)
-	case r2000CmdSetWorkAntenna:
+		p.queue(serial.EncodeR2000(addr, serial.R2000CmdFirmwareVersion, []byte{0x01, 0x09}), false)
+	case serial.R2000CmdSetWorkAntenna:
 		s.record(fmt.Sprintf("0x74:%X", f.Data))
-		p.queue(encodeR2000(addr, r2000CmdSetWorkAntenna, []byte{r2000Success}), false)
-	case r2000CmdRealTimeInventory:
+		p.queue(serial.EncodeR2000(addr, serial.R2000CmdSetWorkAntenna, []byte{serial.R2000Success}), false)
+	case serial.R2000CmdRealTimeInventory:
 		if len(s.received) == 0 || s.received[len(s.received)-1] != "0x89" {
 			s.record("0x89")
 		}
@@ -607,10 +646,10 @@ func (s *Simulator) answerR2000(p *simPort, f R2000Frame) {
 				return
 			}
 			s.roundOpen = false
-			p.queue(encodeR2000(addr, r2000CmdRealTimeInventory, []byte{0x00, 0x00, 0x78, 0x00, 0x00, 0x01, 0x59}), false)
+			p.queue(serial.EncodeR2000(addr, serial.R2000CmdRealTimeInventory, []byte{0x00, 0x00, 0x78, 0x00, 0x00, 0x01, 0x59}), false)
 		})
 	default:
 		s.record(fmt.Sprintf("0x%02X", f.Cmd))
-		p.queue(encodeR2000(addr, f.Cmd, []byte{0x11}), false)
+		p.queue(serial.EncodeR2000(addr, f.Cmd, []byte{0x11}), false)
 	}
 }

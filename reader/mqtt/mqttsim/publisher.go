@@ -1,4 +1,4 @@
-package mqtt
+package mqttsim
 
 import (
 	"context"
@@ -13,10 +13,11 @@ import (
 	paho "github.com/eclipse/paho.mqtt.golang"
 
 	"github.com/rfidgw/rfidgw/reader"
+	"github.com/rfidgw/rfidgw/reader/mqtt"
 )
 
-// PublisherOptions configure a simulated MQTT reader (`rfidgw sim`).
-type PublisherOptions struct {
+// Options configure a simulated MQTT reader (`rfidgw sim`).
+type Options struct {
 	Broker string // tcp://host:port, ssl://…, ws://…
 	// Topic to publish tag events on; "{reader}" is replaced by each read's
 	// reader id, so one publisher can play several readers
@@ -46,7 +47,7 @@ type PublisherOptions struct {
 // Publisher publishes the reads fed to it in a vendor's MQTT format. It
 // implements reader.Emulator.
 type Publisher struct {
-	opts   PublisherOptions
+	opts   Options
 	qos    byte
 	client paho.Client
 	store  *paho.MemoryStore
@@ -65,29 +66,29 @@ type Publisher struct {
 
 var _ reader.Emulator = (*Publisher)(nil)
 
-// NewPublisher connects to the broker (failing with a classified error if
+// New connects to the broker (failing with a classified error if
 // the first attempt does not succeed) and starts publishing what Feed gets.
 // After that it reconnects by itself; QoS 1/2 messages published while the
 // broker is away are kept and sent on reconnect (persistent session).
-func NewPublisher(opts PublisherOptions) (*Publisher, error) {
-	if opts.Format != FormatImpinj && opts.Format != FormatZebra {
-		return nil, fmt.Errorf("%w: publisher format %q: want impinj or zebra", ErrConfig, opts.Format)
+func New(opts Options) (*Publisher, error) {
+	if opts.Format != mqtt.FormatImpinj && opts.Format != mqtt.FormatZebra {
+		return nil, fmt.Errorf("%w: publisher format %q: want impinj or zebra", mqtt.ErrConfig, opts.Format)
 	}
 	if opts.Topic == "" || strings.ContainsAny(opts.Topic, "+#") {
-		return nil, fmt.Errorf("%w: publisher topic %q: want a topic without wildcards, e.g. rfid/{reader}/events", ErrConfig, opts.Topic)
+		return nil, fmt.Errorf("%w: publisher topic %q: want a topic without wildcards, e.g. rfid/{reader}/events", mqtt.ErrConfig, opts.Topic)
 	}
-	broker, tlsCfg, err := parseBroker("publisher broker", opts.Broker, opts.TLS)
+	broker, tlsCfg, err := mqtt.ParseBroker("publisher broker", opts.Broker, opts.TLS)
 	if err != nil {
 		return nil, err
 	}
 	p := &Publisher{opts: opts, qos: 1, wake: make(chan struct{}, 1), done: make(chan struct{}), store: paho.NewMemoryStore()}
 	if opts.QoS != nil {
 		if *opts.QoS < 0 || *opts.QoS > 2 {
-			return nil, fmt.Errorf("%w: publisher qos %d: want 0, 1 or 2", ErrConfig, *opts.QoS)
+			return nil, fmt.Errorf("%w: publisher qos %d: want 0, 1 or 2", mqtt.ErrConfig, *opts.QoS)
 		}
 		p.qos = byte(*opts.QoS)
 	}
-	if p.opts.Batch < 1 || opts.Format == FormatImpinj {
+	if p.opts.Batch < 1 || opts.Format == mqtt.FormatImpinj {
 		p.opts.Batch = 1
 	}
 	if p.opts.Queue < 1 {
@@ -103,6 +104,7 @@ func NewPublisher(opts PublisherOptions) (*Publisher, error) {
 	}
 	p.log = p.log.With("publisher", p.opts.ClientID, "broker", opts.Broker)
 
+	connectTimeout, keepAlive := mqtt.ConnectTimeouts()
 	o := paho.NewClientOptions()
 	o.AddBroker(broker)
 	o.SetClientID(p.opts.ClientID)
@@ -123,8 +125,8 @@ func NewPublisher(opts PublisherOptions) (*Publisher, error) {
 	}
 	o.SetConnectionLostHandler(func(_ paho.Client, err error) { p.log.Warn("sim publisher lost the broker; reconnecting", "err", err) })
 	p.client = paho.NewClient(o)
-	if err := waitToken(context.Background(), p.client.Connect(), connectTimeout+2*time.Second); err != nil {
-		return nil, classify(err, opts.Broker, opts.Username, p.opts.ClientID, tlsCfg != nil)
+	if err := mqtt.WaitToken(context.Background(), p.client.Connect(), connectTimeout+2*time.Second); err != nil {
+		return nil, mqtt.Classify(err, opts.Broker, opts.Username, p.opts.ClientID, tlsCfg != nil)
 	}
 	go p.loop()
 	return p, nil
@@ -206,15 +208,15 @@ func (p *Publisher) loop() {
 		}
 		// The payload is copied: paho keeps it in its store until acked.
 		tok := p.client.Publish(topic, p.qos, false, append([]byte(nil), payload...))
-		if err := waitToken(context.Background(), tok, 30*time.Second); err != nil {
-			p.log.Error("sim publish failed; reads lost", "topic", topic, "reads", len(batch), "err", fmt.Errorf("%w: %w", ErrPublish, err))
+		if err := mqtt.WaitToken(context.Background(), tok, 30*time.Second); err != nil {
+			p.log.Error("sim publish failed; reads lost", "topic", topic, "reads", len(batch), "err", fmt.Errorf("%w: %w", mqtt.ErrPublish, err))
 		}
 	}
 }
 
 // encode writes reads in the vendor's format.
 func (p *Publisher) encode(dst []byte, reads []reader.Read) []byte {
-	if p.opts.Format == FormatImpinj {
+	if p.opts.Format == mqtt.FormatImpinj {
 		return AppendImpinj(dst, reads[0])
 	}
 	if len(reads) == 1 {
@@ -305,7 +307,7 @@ func (p *Publisher) Close() error {
 	}
 	p.client.Disconnect(250)
 	if unacked > 0 {
-		return fmt.Errorf("%w: %d messages not acknowledged by broker %s at close", ErrPublish, unacked, p.opts.Broker)
+		return fmt.Errorf("%w: %d messages not acknowledged by broker %s at close", mqtt.ErrPublish, unacked, p.opts.Broker)
 	}
 	return nil
 }
