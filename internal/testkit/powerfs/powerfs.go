@@ -91,11 +91,11 @@ type FS struct {
 	pending []nsOp           // directory changes not yet durable
 
 	// faults
-	fault        Fault
-	fsyncErrs    int // fsyncs failed so far
-	spaceLimit   int64
-	fsyncDelay   time.Duration
-	syncs        int // fsyncs that made data durable (files and directory)
+	fault      Fault
+	fsyncErrs  int // fsyncs failed so far
+	spaceLimit int64
+	fsyncDelay time.Duration
+	syncs      int // fsyncs that made data durable (files and directory)
 }
 
 type file struct {
