@@ -232,7 +232,16 @@ func TestChaos(t *testing.T) {
 		mnt, backing := filepath.Join(dir, "mnt"), filepath.Join(dir, "disk")
 		os.MkdirAll(mnt, 0o755)
 		os.MkdirAll(backing, 0o755)
-		disk, err := powerfs.Start(mnt, backing)
+		// A slow fsync widens the moment between a commit's writes and their
+		// fsync; at this event rate a cut would otherwise rarely catch one.
+		mount := func() (*powerfs.Proc, error) {
+			d, err := powerfs.Start(mnt, backing)
+			if err == nil {
+				err = d.SlowFsync(300 * time.Millisecond)
+			}
+			return d, err
+		}
+		disk, err := mount()
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -261,7 +270,7 @@ func TestChaos(t *testing.T) {
 					if err := disk.Stop(); err != nil {
 						r.note("cut %d: unmount: %v", i, err)
 					}
-					if disk, err = powerfs.Start(mnt, backing); err != nil {
+					if disk, err = mount(); err != nil {
 						r.note("cut %d: mount again: %v", i, err)
 						return
 					}
