@@ -28,7 +28,10 @@ import (
 //	go test -run PowerCut ./buffer/                         # 40 cuts, ~10 s (make test; 10 with -short)
 //	go test -run PowerCut ./buffer/ -args -powercut.cuts=200 # make chaos
 
-var powerCuts = flag.Int("powercut.cuts", 40, "power cuts of TestPowerCut (make chaos runs 200)")
+var (
+	powerCuts   = flag.Int("powercut.cuts", 40, "power cuts of TestPowerCut (make chaos runs 200)")
+	powerNoSync = flag.Bool("powercut.nosync", false, "run TestPowerCut with fsync off (Options.NoSync): it must fail")
+)
 
 func TestMain(m *testing.M) {
 	powerfs.ServeChild() // the FUSE server runs in a child process (see powerfs)
@@ -323,8 +326,10 @@ func TestPowerCut(t *testing.T) {
 	if testing.Short() && cuts == 40 {
 		cuts = 10 // make race runs -short, where each cut is slow
 	}
+	opts := powerCutOptions()
+	opts.NoSync = *powerNoSync
 	start := time.Now()
-	run, bad := powerCutLoop(t, cuts, powerCutOptions())
+	run, bad := powerCutLoop(t, cuts, opts)
 	t.Logf("%d power cuts (%d torn) in %v: %d events acknowledged, %d delivered; %d cuts caught unsynced data: %d pages and %d directory changes thrown away; %d compactions",
 		run.cuts, run.torn, time.Since(start).Round(time.Millisecond), run.appended, run.delivered, run.caught, run.lostPages, run.lostDirOps, run.compactions)
 	if len(bad) > 0 {
