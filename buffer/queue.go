@@ -109,6 +109,7 @@ type Queue struct {
 	acksGone   chan struct{} // closed and replaced when a commit deleted acked records
 	corrupt    map[uint64]string
 	corruptQ   []uint64 // found bad by Lease, quarantine in the next transaction
+	epochState          // the stream epoch (epoch.go)
 }
 
 type appendReq struct {
@@ -174,6 +175,10 @@ func Open(dir string, opts Options) (*Queue, error) {
 		ceiling = 0
 	}
 	if err := q.openDB(ceiling); err != nil {
+		return nil, err
+	}
+	if err := q.openEpoch(ceiling); err != nil {
+		_ = q.db.Close()
 		return nil, err
 	}
 	q.ceiling = max(ceiling, q.st.lastSeq+1+opts.SeqBlock)
@@ -701,6 +706,7 @@ func (q *Queue) Close() error {
 	q.closeOnce.Do(func() { close(q.closing) })
 	<-q.done
 	<-q.preallocDone
+	q.closeEpoch()
 	return q.closeErr
 }
 

@@ -61,8 +61,8 @@ func checkDemoEvents(t *testing.T, got []testkit.Event) {
 	}
 	sort.Slice(got, func(i, j int) bool { return got[i].Seq < got[j].Seq })
 	for i, e := range got {
-		if e.Seq != uint64(i+1) || e.ID != fmt.Sprintf("e2e-%d", i+1) || e.Gateway != "e2e" || e.Schema != 1 {
-			t.Errorf("event %d: seq %d id %q gateway %q schema %d; want seq %d id e2e-%d", i, e.Seq, e.ID, e.Gateway, e.Schema, i+1, i+1)
+		if e.Seq != uint64(i+1) || e.ID != fmt.Sprintf("e2e-%s-%d", e.Epoch, i+1) || len(e.Epoch) != 16 || e.Gateway != "e2e" || e.Schema != 1 {
+			t.Errorf("event %d: seq %d id %q epoch %q gateway %q schema %d; want seq %d id e2e-<epoch>-%d", i, e.Seq, e.ID, e.Epoch, e.Gateway, e.Schema, i+1, i+1)
 		}
 		w := demoExpected[i]
 		zone, from, to := "", "", ""
