@@ -87,8 +87,11 @@ deb:
 deb-test:
 	./scripts/deb_test.sh
 
-# the full fault-injection suite (about 30-40 minutes); a short form runs in `make test`
+# the full fault-injection suite (about 30-40 minutes) and 200 power cuts of the
+# buffer on powerfs (about a minute; root and /dev/fuse, else skipped); short
+# forms run in `make test`
 chaos: build
+	$(GO) test -count=1 -run PowerCut -v -timeout 20m ./buffer/ -args -powercut.cuts=200
 	$(GO) test -count=1 -run . -v -timeout 60m ./chaos/ -args -chaos.full
 
 # the long fleet test (the short form runs in `make test`): docs/reliability.md
