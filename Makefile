@@ -12,7 +12,7 @@ FUZZTIME ?= 8s
 # missing (root only; otherwise the tests that need them skip and say why).
 APT_CMDS := mosquitto:mosquitto chromium:chromium dpkg-deb:dpkg promtool:prometheus
 
-.PHONY: all build deps test vet lint race unit fuzz-short fuzz bench bench-e2e bench-e2e-short demo clean deb deb-test chaos
+.PHONY: all build deps test vet lint race unit fuzz-short fuzz bench bench-e2e bench-e2e-short demo clean deb deb-test chaos fleet demo-fleet
 
 all: build
 
@@ -87,9 +87,20 @@ deb:
 deb-test:
 	./scripts/deb_test.sh
 
-# the full fault-injection suite (about 30-40 minutes); a short form runs in `make test`
+# the full fault-injection suite (about 30-40 minutes) and 200 power cuts of the
+# buffer on powerfs (about a minute; root and /dev/fuse, else skipped); short
+# forms run in `make test`
 chaos: build
+	$(GO) test -count=1 -run PowerCut -v -timeout 20m ./buffer/ -args -powercut.cuts=200
 	$(GO) test -count=1 -run . -v -timeout 60m ./chaos/ -args -chaos.full
+
+# the long fleet test (the short form runs in `make test`): docs/reliability.md
+fleet: build
+	$(GO) test -count=1 -run TestFleet -v -timeout 60m ./cmd/rfidgw/ -args -fleet.full
+
+# three gateways and the hub on the dev broker: scripts/demo-fleet.sh
+demo-fleet: build
+	./scripts/demo-fleet.sh
 
 test: deps vet lint build unit race deb-test fuzz-short
 	@echo "make test: all green"

@@ -63,10 +63,19 @@ type Event struct {
 	Dropped  uint64
 	FirstSeq uint64
 	LastSeq  uint64
+
+	// Epoch is the gateway's stream epoch, set only on an event read back
+	// from Kafka (the uplink puts it into the id on the way out; the engine
+	// and the buffer never set it).
+	Epoch string
 }
 
-// ID is the event's stable identifier: "<gateway>-<seq>".
+// ID is the event's stable identifier: "<gateway>-<seq>", or
+// "<gateway>-<epoch>-<seq>" once the event carries its stream epoch.
 func (e *Event) ID() string {
+	if e.Epoch != "" {
+		return e.Gateway + "-" + e.Epoch + "-" + strconv.FormatUint(e.Seq, 10)
+	}
 	return e.Gateway + "-" + strconv.FormatUint(e.Seq, 10)
 }
 

@@ -52,7 +52,9 @@ func (b *epcisBuilder) build(r *buffer.Record, events *kafka.Message) (*kafka.Me
 	if r.Type == "gap" {
 		return nil, nil
 	}
-	e, err := epcis.ParseEvent(r.Value)
+	// The events message carries the id as Kafka gets it (with the
+	// stream epoch); the EPCIS form must name the same id.
+	e, err := epcis.ParseEvent(events.Value)
 	if err != nil {
 		return nil, err
 	}

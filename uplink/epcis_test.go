@@ -234,7 +234,7 @@ func TestEPCISTopicLostMidRun(t *testing.T) {
 	}
 	missing := 0
 	for _, r := range want[len(want)-100:] { // the last records were produced after the recreation
-		if !onNew[EventID(testGateway, r.Seq)] {
+		if !onNew[EventID(testGateway, "", r.Seq)] {
 			missing++
 		}
 	}

@@ -291,6 +291,9 @@ func (f *Forwarder) Run(ctx context.Context) error {
 // pump leases records and produces them until ctx ends or a failure stops it.
 func (f *Forwarder) pump(ctx context.Context) {
 	mb := newMessageBuilder(f.cfg.Topic, f.gateway)
+	if es, ok := f.q.(EpochSource); ok {
+		mb.withEpochs(es)
+	}
 	var eb *epcisBuilder
 	per := 1 // messages per record, counted in inflight
 	if f.epcis != nil {

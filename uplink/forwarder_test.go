@@ -8,6 +8,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
 	"github.com/rfidgw/rfidgw/internal/metrics"
+	"github.com/rfidgw/rfidgw/internal/schema"
 )
 
 func TestForwarderHappyPath(t *testing.T) {
@@ -91,6 +92,9 @@ func TestForwarderHeartbeat(t *testing.T) {
 	for _, m := range st {
 		s := statusOf(t, m.Value)
 		kinds[s.Kind]++
+		if err := schema.ValidateStatus(m.Value); err != nil {
+			t.Errorf("%s: %v", m.Value, err)
+		}
 		if s.Kind == StatusHeartbeat && (s.Version != "v-test" || s.Readers["rack-row-a"] != ReaderOffline || s.LagSeconds != 1.5 || !s.UplinkConnected) {
 			t.Errorf("heartbeat %+v", s)
 		}

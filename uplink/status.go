@@ -41,6 +41,20 @@ type GatewayStatus struct {
 	LagSeconds      float64 `json:"lag_seconds"`
 	EventsDropped   uint64  `json:"events_dropped"`
 	UplinkConnected bool    `json:"uplink_connected"`
+
+	// Epoch is the gateway's current stream epoch and EpochFirstSeq its
+	// first seq; NewEpoch is true on the startup status of the start that
+	// created it, with EpochReason saying why. Set by the forwarder when its
+	// queue has epochs.
+	Epoch         string `json:"epoch,omitempty"`
+	EpochFirstSeq uint64 `json:"epoch_first_seq,omitempty"`
+	NewEpoch      bool   `json:"new_epoch,omitempty"`
+	EpochReason   string `json:"epoch_reason,omitempty"`
+	// LastSeq is the highest seq the gateway assigned so far; OldestSeq the
+	// oldest seq still in its buffer (0 when the buffer is empty): every
+	// seq below it was delivered to Kafka or reported in a gap event.
+	LastSeq   uint64 `json:"last_seq"`
+	OldestSeq uint64 `json:"oldest_seq"`
 	// Config is the remotely pushed config this gateway runs and the result
 	// of the last push (absent when remote_config is off).
 	Config *ConfigStatus `json:"config,omitempty"`
@@ -104,6 +118,13 @@ func (f *Forwarder) PublishStatus(s GatewayStatus) {
 		s.Kind = StatusReader
 	}
 	s.UplinkConnected = f.Connected()
+	if es, ok := f.q.(EpochSource); ok {
+		e := es.Epoch()
+		s.Epoch, s.EpochFirstSeq = e.ID, e.FirstSeq
+		if e.New && s.Kind == StatusStartup {
+			s.NewEpoch, s.EpochReason = true, e.Reason
+		}
+	}
 	if n := len(s.Readers); n > MaxStatusReaders {
 		ids := make([]string, 0, n)
 		for id := range s.Readers {

@@ -61,8 +61,8 @@ func checkDemoEvents(t *testing.T, got []testkit.Event) {
 	}
 	sort.Slice(got, func(i, j int) bool { return got[i].Seq < got[j].Seq })
 	for i, e := range got {
-		if e.Seq != uint64(i+1) || e.ID != fmt.Sprintf("e2e-%d", i+1) || e.Gateway != "e2e" || e.Schema != 1 {
-			t.Errorf("event %d: seq %d id %q gateway %q schema %d; want seq %d id e2e-%d", i, e.Seq, e.ID, e.Gateway, e.Schema, i+1, i+1)
+		if e.Seq != uint64(i+1) || e.ID != fmt.Sprintf("e2e-%s-%d", e.Epoch, i+1) || len(e.Epoch) != 16 || e.Gateway != "e2e" || e.Schema != 1 {
+			t.Errorf("event %d: seq %d id %q epoch %q gateway %q schema %d; want seq %d id e2e-<epoch>-%d", i, e.Seq, e.ID, e.Epoch, e.Gateway, e.Schema, i+1, i+1)
 		}
 		w := demoExpected[i]
 		zone, from, to := "", "", ""
@@ -102,8 +102,14 @@ func checkDemoEvents(t *testing.T, got []testkit.Event) {
 // as an EPCIS 2.0 ObjectEvent that the GS1 schema accepts, keyed by the EPC,
 // with the mapped bizStep, the gate's readPoint, the pure identity of the
 // tag and a hash eventID a hub can recompute.
-func checkDemoEPCIS(t *testing.T, got []testkit.Event) {
+func checkDemoEPCIS(t *testing.T, got, movements []testkit.Event) {
 	t.Helper()
+	// rfidgw:id names the movement as the events topic carries it (with the
+	// stream epoch), so a hub can join the two topics.
+	idBySeq := map[int64]string{}
+	for _, m := range movements {
+		idBySeq[int64(m.Seq)] = m.ID
+	}
 	if len(got) != len(demoExpected) {
 		t.Fatalf("%d EPCIS events, want %d", len(got), len(demoExpected))
 	}
@@ -118,6 +124,9 @@ func checkDemoEPCIS(t *testing.T, got []testkit.Event) {
 		}
 		seq, _ := ev["rfidgw:seq"].(json.Number).Int64()
 		bySeq[seq] = ev
+		if want := idBySeq[seq]; want == "" || ev["rfidgw:id"] != want {
+			t.Errorf("EPCIS seq %d: rfidgw:id %v, the events topic says %q", seq, ev["rfidgw:id"], want)
+		}
 		if e.Key != ev["rfidgw:epc"] || e.Headers["content-type"] != "application/ld+json" || e.Headers["ce_type"] != "rfidgw.epcis.object_event.v1" {
 			t.Errorf("EPCIS seq %d: key %s headers %v", seq, e.Key, e.Headers)
 		}
@@ -176,7 +185,7 @@ func TestEndToEndFileReaderToKafka(t *testing.T) {
 		got = more
 	}
 	checkDemoEvents(t, got)
-	checkDemoEPCIS(t, testkit.Consume(t, brokers, "rfid.epcis", len(demoExpected), 30*time.Second))
+	checkDemoEPCIS(t, testkit.Consume(t, brokers, "rfid.epcis", len(demoExpected), 30*time.Second), got)
 
 	metrics := fmt.Sprintf("http://127.0.0.1:%d/metrics", httpPort)
 	testkit.WaitFor(t, 20*time.Second, "the buffer to drain", func() bool {

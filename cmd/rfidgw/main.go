@@ -60,7 +60,7 @@ Then run:    rfidgw run --config /etc/rfidgw/gateway.yaml`,
 	root.SetVersionTemplate(versionLine() + "\n")
 	root.PersistentFlags().String("log-format", "auto", "log format: auto (text on a terminal, JSON otherwise), text or json")
 	root.PersistentFlags().String("log-level", "", "log level: debug, info, warn, error (default: the config's log.level, else info)")
-	root.AddCommand(runCmd(), checkCmd(), replayCmd(), simCmd(), tailCmd(), bufferCmd(), epcCmd(), configCmd(), versionCmd())
+	root.AddCommand(runCmd(), checkCmd(), replayCmd(), simCmd(), tailCmd(), bufferCmd(), epcCmd(), configCmd(), hubCmd(), versionCmd())
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error { return usageErr(err) })
 
 	// Exit 2 means bad usage or config; a panic on the main goroutine is a

@@ -486,6 +486,7 @@ func Document(events []ObjectEvent, created time.Time) ([]byte, error) {
 func ParseEvent(b []byte) (edge.Event, error) {
 	var j struct {
 		Seq      uint64         `json:"seq"`
+		Epoch    string         `json:"epoch"`
 		Gateway  string         `json:"gateway"`
 		Type     string         `json:"type"`
 		EPC      *string        `json:"epc"`
@@ -505,7 +506,7 @@ func ParseEvent(b []byte) (edge.Event, error) {
 		return edge.Event{}, fmt.Errorf("%w: not an rfidgw event (no gateway or type)", ErrEvent)
 	}
 	e := edge.Event{Seq: j.Seq, Gateway: j.Gateway, Type: edge.EventType(j.Type), Time: j.Time, From: j.From, To: j.To, Evidence: j.Evidence,
-		Dropped: j.Dropped, FirstSeq: j.FirstSeq, LastSeq: j.LastSeq}
+		Dropped: j.Dropped, FirstSeq: j.FirstSeq, LastSeq: j.LastSeq, Epoch: j.Epoch}
 	if j.EPC != nil {
 		e.EPC = *j.EPC
 	}

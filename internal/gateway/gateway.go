@@ -653,9 +653,18 @@ func (g *Gateway) process(events []edge.Event, r *reader.Read) []edge.Event {
 		g.clockMu.Unlock()
 	}
 	if r.IsStatus() {
+		up := r.Status == reader.StatusOnline
 		g.readersMu.Lock()
-		g.readersUp[r.Reader] = r.Status == reader.StatusOnline
+		was, known := g.readersUp[r.Reader]
+		g.readersUp[r.Reader] = up
 		g.readersMu.Unlock()
+		if (!known || was != up) && g.fwd != nil {
+			// Reader state changes go to the status topic at once (the
+			// hub's /gateways shows readers offline; docs/events.md).
+			s := g.status()
+			s.Kind = uplink.StatusReader
+			g.fwd.PublishStatus(s)
+		}
 	}
 	if g.rec != nil {
 		if err := g.rec.Write(r); err != nil {
@@ -854,6 +863,8 @@ func (g *Gateway) status() uplink.GatewayStatus {
 		BufferBytes:  st.Bytes,
 		LagSeconds:   st.OldestAge.Seconds(),
 		Version:      g.version,
+		LastSeq:      st.LastSeq,
+		OldestSeq:    st.OldestSeq,
 		Config:       g.configStatus(),
 	}
 }

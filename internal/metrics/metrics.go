@@ -45,6 +45,8 @@ type Metrics struct {
 	BufferWriteErrors   prometheus.Counter
 	BufferCorruptFiles  prometheus.Counter
 	BufferCompactions   prometheus.Counter
+	// BufferEpochsStarted counts new stream epochs (buffer/epoch.go).
+	BufferEpochsStarted prometheus.Counter
 
 	// Uplink metrics.
 	UplinkDelivered  prometheus.Counter
@@ -98,10 +100,11 @@ func New() *Metrics {
 			Name: "rfidgw_buffer_commit_seconds", Help: "Time of one group commit (bbolt transaction with fsync).",
 			Buckets: prometheus.ExponentialBuckets(0.0001, 2, 16),
 		}),
-		EventsDropped:      counter("rfidgw_events_dropped_total", "Events the buffer had to drop because it was full; each drop is also a gap event."),
-		BufferWriteErrors:  counter("rfidgw_buffer_write_errors_total", "Buffer commits that failed (disk full, fsync error)."),
-		BufferCorruptFiles: counter("rfidgw_buffer_corrupt_files_total", "Buffer files that could not be opened and were moved aside."),
-		BufferCompactions:  counter("rfidgw_buffer_compactions_total", "Times the buffer file was compacted to give space back."),
+		EventsDropped:       counter("rfidgw_events_dropped_total", "Events the buffer had to drop because it was full; each drop is also a gap event."),
+		BufferWriteErrors:   counter("rfidgw_buffer_write_errors_total", "Buffer commits that failed (disk full, fsync error)."),
+		BufferCorruptFiles:  counter("rfidgw_buffer_corrupt_files_total", "Buffer files that could not be opened and were moved aside."),
+		BufferCompactions:   counter("rfidgw_buffer_compactions_total", "Times the buffer file was compacted to give space back."),
+		BufferEpochsStarted: counter("rfidgw_buffer_epochs_started_total", "New stream epochs started (new data dir, or a replaced or restored buffer.db)."),
 
 		UplinkDelivered:  counter("rfidgw_uplink_delivered_total", "Events Kafka acknowledged."),
 		UplinkErrors:     counterVec("rfidgw_uplink_errors_total", "Delivery errors, per kind (delivery, fatal, produce).", "kind"),
