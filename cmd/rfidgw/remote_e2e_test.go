@@ -20,6 +20,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/rfidgw/rfidgw/internal/remoteconfig"
+	"github.com/rfidgw/rfidgw/internal/schema"
 	"github.com/rfidgw/rfidgw/internal/testkit"
 )
 
@@ -328,6 +329,10 @@ remote_config: {public_keys: ["%s"], rollback_after: 4s}
 		return true
 	})
 
+	// Every status on the status topic matches docs/status.schema.json,
+	// and each gateway said at once what became of its pushes.
+	checkConfigStatuses(t, brokers, n)
+
 	// 3. A local zone edit and SIGHUP on gw-4: the pushed zones win over
 	// the local file's.
 	g := gws[4]
@@ -404,5 +409,59 @@ func TestConfigToolsRefuse(t *testing.T) {
 				t.Errorf("exit %v, want 2 naming %q:\n%s", err, tc.want, out)
 			}
 		})
+	}
+}
+
+// checkConfigStatuses reads the status topic: every message must match
+// docs/status.schema.json, carry the config object, and every gateway must
+// have sent kind "config" statuses (published when a push is decided).
+func checkConfigStatuses(t *testing.T, brokers string, n int) {
+	t.Helper()
+	cl, err := kgo.NewClient(kgo.SeedBrokers(brokers), kgo.ConsumeTopics("rfid.gateway-status"),
+		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	configKinds := map[string]int{}
+	seen := 0
+	// The gateways send a heartbeat every second: read until every
+	// partition gave a record produced after the start (its history is read
+	// by then), bounded by a deadline.
+	start := time.Now()
+	deadline := start.Add(20 * time.Second)
+	parts, fresh := map[int32]bool{}, map[int32]bool{}
+	for time.Now().Before(deadline) && (len(fresh) == 0 || len(fresh) < len(parts)) {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		fs := cl.PollFetches(ctx)
+		cancel()
+		fs.EachRecord(func(r *kgo.Record) {
+			parts[r.Partition] = true
+			if r.Timestamp.After(start) {
+				fresh[r.Partition] = true
+			}
+		})
+		fs.EachRecord(func(r *kgo.Record) {
+			seen++
+			if err := schema.ValidateStatus(r.Value); err != nil {
+				t.Errorf("status %s: %v", r.Value, err)
+				return
+			}
+			var s struct {
+				Gateway string          `json:"gateway"`
+				Kind    string          `json:"kind"`
+				Config  json.RawMessage `json:"config"`
+			}
+			json.Unmarshal(r.Value, &s)
+			if s.Config == nil {
+				t.Errorf("status without the config object: %s", r.Value)
+			}
+			if s.Kind == "config" {
+				configKinds[s.Gateway]++
+			}
+		})
+	}
+	if len(configKinds) != n {
+		t.Errorf("config statuses from %d gateways (%v), want %d; %d statuses read", len(configKinds), configKinds, n, seen)
 	}
 }
