@@ -87,7 +87,9 @@ type Queue struct {
 	ceiling     uint64 // every assigned seq is below it (buffer.seq)
 	lastCompact time.Time
 	lastDropLog time.Time
-	gapNow      bool // write the open gap event at the next commit (disk room is back)
+	gapNow      bool          // write the open gap event at the next commit (disk room is back)
+	unsure      *unsureCommit // a failed commit whose outcome is not settled (see failed)
+	dirUnsynced bool          // a compaction renamed the file but the directory fsync failed
 	keyScratch  []byte
 
 	dropped atomic.Uint64 // events dropped because the buffer was full, since Open (Stats.Dropped); atomic, no lock
@@ -290,34 +292,50 @@ func (q *Queue) load(db *bolt.DB, ceiling uint64) error {
 			return fmt.Errorf("buffer: initialise %s: %w", q.path, err)
 		}
 	}
-	var m metaState
-	var e ends
-	err = view(db, func(tx *bolt.Tx) error {
+	v, err := q.readView(db)
+	if err != nil {
+		return err
+	}
+	q.st, q.ends, q.fileBytes, q.dataBytes = v.st, v.ends, v.fileBytes, v.dataBytes
+	return nil
+}
+
+// fileView is the bookkeeping of an open file, as the shared view mirrors it.
+type fileView struct {
+	st                   metaState
+	ends                 ends
+	fileBytes, dataBytes int64
+	txid                 int // bbolt's id of the last committed transaction
+}
+
+// readView reads the bookkeeping of an open file and checks it.
+func (q *Queue) readView(db *bolt.DB) (fileView, error) {
+	var v fileView
+	err := view(db, func(tx *bolt.Tx) error {
 		var err error
-		if m, err = readMeta(tx); err != nil {
+		if v.st, err = readMeta(tx); err != nil {
 			return err
 		}
 		if tx.Bucket(bucketCorrupt) == nil {
 			return fmt.Errorf("%w: missing corrupt bucket", ErrCorruptFile)
 		}
-		e = readEnds(tx)
-		if e.newestSeq > m.lastSeq {
-			return fmt.Errorf("%w: record seq %d above last_seq %d", ErrCorruptFile, e.newestSeq, m.lastSeq)
+		v.ends = readEnds(tx)
+		if v.ends.newestSeq > v.st.lastSeq {
+			return fmt.Errorf("%w: record seq %d above last_seq %d", ErrCorruptFile, v.ends.newestSeq, v.st.lastSeq)
 		}
+		v.dataBytes, v.txid = tx.Size(), tx.ID()
 		return nil
 	})
 	if err != nil {
 		if !errors.Is(err, ErrCorruptFile) {
 			err = fmt.Errorf("%w: %w", ErrCorruptFile, err)
 		}
-		return fmt.Errorf("%s: %w", q.path, err)
+		return v, fmt.Errorf("%s: %w", q.path, err)
 	}
-	q.st, q.ends = m, e
 	if fi, err := os.Stat(q.path); err == nil {
-		q.fileBytes = fi.Size()
+		v.fileBytes = fi.Size()
 	}
-	err = view(db, func(tx *bolt.Tx) error { q.dataBytes = tx.Size(); return nil })
-	return err
+	return v, nil
 }
 
 type salvage struct{ lastSeq, firstSeq, count uint64 }
@@ -523,10 +541,16 @@ func (q *Queue) read(pos uint64, limit int) (recs []Record, next uint64, err err
 		c := tx.Bucket(bucketEvents).Cursor()
 		q.mu.Lock()
 		defer q.mu.Unlock()
+		// Only what a commit published: a commit that failed may show in the
+		// file before it is known to be durable (see settle).
+		last := q.st.lastSeq
 		for k, v := c.Seek(seqKey(pos)); k != nil && len(recs) < limit; k, v = c.Next() {
 			seq, ok := keySeq(k)
 			if !ok {
 				return fmt.Errorf("%w: key %x in events is not a seq", ErrCorruptFile, k)
+			}
+			if seq > last {
+				break
 			}
 			next = seq + 1
 			if q.acks.has(seq) {

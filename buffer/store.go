@@ -38,6 +38,9 @@ var (
 	metaBytes   = []byte("bytes")
 	metaGap     = []byte("gap")
 	metaClosed  = []byte("closed_at")
+	// metaConfirmed is written by the commit that makes a failed-but-stored
+	// commit durable (see Queue.settle).
+	metaConfirmed = []byte("confirmed_at")
 )
 
 const layoutFormat = 1

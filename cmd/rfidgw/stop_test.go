@@ -47,7 +47,7 @@ func TestStopWhileCommitRetried(t *testing.T) {
 	testkit.WaitFor(t, 60*time.Second, "the gateway running", func() bool {
 		return strings.Contains(gw.Output(), "gateway running")
 	})
-	disk.FailFsync(syscall.EIO, false)
+	disk.FailFsync(powerfs.Fault{Errno: syscall.EIO})
 	testkit.WaitFor(t, 60*time.Second, "a commit being retried", func() bool {
 		return strings.Contains(gw.Output(), "holding them and retrying")
 	})

@@ -91,12 +91,11 @@ type FS struct {
 	pending []nsOp           // directory changes not yet durable
 
 	// faults
-	fsyncErr     syscall.Errno
-	fsyncErrOnce bool
-	fsyncErrs    int // fsyncs failed so far
-	spaceLimit   int64
-	fsyncDelay   time.Duration
-	syncs        int // fsyncs that made data durable (files and directory)
+	fault      Fault
+	fsyncErrs  int // fsyncs failed so far
+	spaceLimit int64
+	fsyncDelay time.Duration
+	syncs      int // fsyncs that made data durable (files and directory)
 }
 
 type file struct {
@@ -105,6 +104,7 @@ type file struct {
 	dsize    int64            // durable size (of the backing file)
 	zeroFrom int64            // live bytes at or above this read as zero unless dirty (a truncate since the last fsync)
 	dirty    map[int64][]byte // page index -> live page
+	lost     map[int64][]byte // pages of a failed fsync the cache kept (Fault.KeepCache): read, never written
 	backing  string           // path of the durable data ("" none yet)
 	inode    *fs.Inode
 }
@@ -121,6 +121,7 @@ type nsOp struct {
 	kind          nsKind
 	name, newName string
 	f             *file
+	replaced      *file // rename over an existing name: one atomic change
 }
 
 // Mount mounts a new FS at mountpoint over backing (both directories must
@@ -261,12 +262,24 @@ func (p *FS) tear(f *file, keep []int64, tornDone *bool, rng *rand.Rand) error {
 	return nil
 }
 
-// FailFsync makes the next fsync (once) or every fsync (until
-// ClearFaults) fail with errno. The failing file's unsynced pages are
-// dropped, as the kernel may drop them after a failed write-back.
-func (p *FS) FailFsync(errno syscall.Errno, once bool) {
+// Fault is an fsync fault.
+type Fault struct {
+	Errno syscall.Errno // 0: none
+	Once  bool          // fail one fsync, else every one until ClearFaults
+	Skip  int           // let this many matching fsyncs succeed first
+	Dir   bool          // only fsyncs of the directory
+	Files bool          // only fsyncs of files
+	// KeepCache: the failing file's unsynced pages stay readable (as the
+	// Linux page cache keeps them after a failed write-back, marked clean)
+	// but are never written and are gone after a cut. Without it they are
+	// dropped at once (reads return the durable content).
+	KeepCache bool
+}
+
+// FailFsync sets the fsync fault.
+func (p *FS) FailFsync(f Fault) {
 	p.mu.Lock()
-	p.fsyncErr, p.fsyncErrOnce = errno, once
+	p.fault = f
 	p.mu.Unlock()
 }
 
@@ -288,7 +301,7 @@ func (p *FS) SlowFsync(d time.Duration) {
 // ClearFaults removes every fault.
 func (p *FS) ClearFaults() {
 	p.mu.Lock()
-	p.fsyncErr, p.spaceLimit, p.fsyncDelay = 0, 0, 0
+	p.fault, p.spaceLimit, p.fsyncDelay = Fault{}, 0, 0
 	p.mu.Unlock()
 }
 
@@ -330,6 +343,7 @@ func (p *FS) files() []*file {
 	}
 	for _, op := range p.pending {
 		add(op.f)
+		add(op.replaced)
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].id < out[j].id })
 	return out
@@ -344,8 +358,9 @@ func sortedPages(m map[int64][]byte) []int64 {
 	return idx
 }
 
-// fsyncFault applies the fsync faults; p.mu held (released while sleeping).
-func (p *FS) fsyncFault() syscall.Errno {
+// fsyncFault applies the fsync faults to an fsync of the directory or a
+// file; p.mu held (released while sleeping).
+func (p *FS) fsyncFault(dir bool) syscall.Errno {
 	if d := p.fsyncDelay; d > 0 {
 		p.mu.Unlock()
 		time.Sleep(d)
@@ -354,14 +369,20 @@ func (p *FS) fsyncFault() syscall.Errno {
 	if p.dead {
 		return syscall.EIO
 	}
-	if e := p.fsyncErr; e != 0 {
-		if p.fsyncErrOnce {
-			p.fsyncErr = 0
-		}
-		p.fsyncErrs++
-		return e
+	f := &p.fault
+	if f.Errno == 0 || (f.Dir && !dir) || (f.Files && dir) {
+		return 0
 	}
-	return 0
+	if f.Skip > 0 {
+		f.Skip--
+		return 0
+	}
+	e := f.Errno
+	if f.Once {
+		f.Errno = 0
+	}
+	p.fsyncErrs++
+	return e
 }
 
 // ---- file data ----
@@ -385,6 +406,9 @@ func (p *FS) readAt(f *file, b []byte, off int64) error {
 	}
 	for i := off / pageSize; i*pageSize < off+int64(len(b)); i++ {
 		pg, ok := f.dirty[i]
+		if !ok {
+			pg, ok = f.lost[i]
+		}
 		if !ok {
 			continue
 		}
@@ -411,6 +435,7 @@ func (p *FS) page(f *file, i int64) ([]byte, error) {
 		f.dirty = map[int64][]byte{}
 	}
 	f.dirty[i] = pg
+	delete(f.lost, i) // rewritten: dirty again, written by the next fsync
 	return pg, nil
 }
 
@@ -448,6 +473,11 @@ func (p *FS) truncate(f *file, n int64) syscall.Errno {
 				delete(f.dirty, i)
 			}
 		}
+		for i := range f.lost {
+			if i*pageSize >= n {
+				delete(f.lost, i)
+			}
+		}
 		if n%pageSize != 0 {
 			pg, err := p.page(f, n/pageSize)
 			if err != nil {
@@ -466,9 +496,9 @@ func (p *FS) fsyncFile(f *file) syscall.Errno {
 	if p.dead {
 		return syscall.EIO
 	}
-	if e := p.fsyncFault(); e != 0 {
+	if e := p.fsyncFault(false); e != 0 {
 		if !p.dead {
-			p.dropDirty(f)
+			p.failWriteback(f)
 		}
 		return e
 	}
@@ -512,10 +542,21 @@ func (p *FS) fsyncFile(f *file) syscall.Errno {
 	return 0
 }
 
-// dropDirty throws f's unsynced changes away (a failed write-back) and
-// tells the kernel to forget its cached pages.
-func (p *FS) dropDirty(f *file) {
-	f.dirty = nil
+// failWriteback handles f's failed fsync: its unsynced pages are never
+// written; with KeepCache they stay readable until a cut, else they are
+// dropped and the kernel is told to forget its cached pages.
+func (p *FS) failWriteback(f *file) {
+	if p.fault.KeepCache {
+		if f.lost == nil {
+			f.lost = map[int64][]byte{}
+		}
+		for i, pg := range f.dirty {
+			f.lost[i] = pg
+		}
+		f.dirty = nil
+		return
+	}
+	f.dirty, f.lost = nil, nil
 	f.size, f.zeroFrom = f.dsize, f.dsize
 	if in := f.inode; in != nil {
 		go in.NotifyContent(0, 0) // not from inside the request
@@ -544,6 +585,13 @@ func (p *FS) applyOp(op nsOp) error {
 		op.f.backing = dst
 	case opRename:
 		dst := filepath.Join(p.backing, op.newName)
+		if r := op.replaced; r != nil && r.backing == dst {
+			stash := filepath.Join(p.backing, stashDir, strconv.FormatUint(r.id, 10))
+			if err := os.Rename(dst, stash); err != nil {
+				return err
+			}
+			r.backing = stash
+		}
 		if err := os.Rename(op.f.backing, dst); err != nil {
 			return err
 		}
@@ -562,8 +610,8 @@ func (p *FS) fsyncDir() syscall.Errno {
 	if p.dead {
 		return syscall.EIO
 	}
-	if e := p.fsyncFault(); e != 0 {
-		return e
+	if e := p.fsyncFault(true); e != 0 {
+		return e // the changes stay pending: a later fsync may succeed
 	}
 	for len(p.pending) > 0 {
 		op := p.pending[0]
@@ -679,13 +727,10 @@ func (d *dirNode) Rename(ctx context.Context, name string, newParent fs.InodeEmb
 	if name == newName {
 		return 0
 	}
-	if old, ok := p.names[newName]; ok {
-		// The replaced file goes first (it ends where an unlink would).
-		p.pending = append(p.pending, nsOp{kind: opUnlink, name: newName, f: old})
-	}
+	old := p.names[newName] // replaced atomically with the rename
 	delete(p.names, name)
 	p.names[newName] = f
-	p.pending = append(p.pending, nsOp{kind: opRename, name: name, newName: newName, f: f})
+	p.pending = append(p.pending, nsOp{kind: opRename, name: name, newName: newName, f: f, replaced: old})
 	return 0
 }
 

@@ -190,7 +190,7 @@ func TestFsyncFaults(t *testing.T) {
 	write(t, path, []byte("durable"), true)
 	syncDir(t, mnt)
 
-	p.FailFsync(syscall.EIO, true)
+	p.FailFsync(Fault{Errno: syscall.EIO, Once: true})
 	f, err := os.OpenFile(path, os.O_WRONLY, 0)
 	if err != nil {
 		t.Fatal(err)
@@ -211,7 +211,7 @@ func TestFsyncFaults(t *testing.T) {
 	f.Close()
 
 	// Until cleared.
-	p.FailFsync(syscall.EIO, false)
+	p.FailFsync(Fault{Errno: syscall.EIO})
 	for i := 0; i < 3; i++ {
 		d, _ := os.Open(mnt)
 		if err := d.Sync(); !errors.Is(err, syscall.EIO) {
@@ -221,6 +221,30 @@ func TestFsyncFaults(t *testing.T) {
 	}
 	p.ClearFaults()
 	syncDir(t, mnt)
+
+	// KeepCache: the failed pages stay readable, but a cut loses them.
+	p.FailFsync(Fault{Errno: syscall.EIO, Once: true, KeepCache: true})
+	f, err = os.OpenFile(path, os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.WriteAt([]byte("CACHED!"), 0); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Sync(); !errors.Is(err, syscall.EIO) {
+		t.Fatalf("fsync with the EIO fault: %v", err)
+	}
+	if err := f.Sync(); err != nil {
+		t.Fatalf("fsync after the failed one: %v", err)
+	}
+	f.Close()
+	if got, _ := os.ReadFile(path); string(got) != "CACHED!" {
+		t.Errorf("KeepCache: after a failed fsync the file reads %q, want the cached write", got)
+	}
+	p = reboot(t, p, mnt, backing, 0)
+	if got, _ := os.ReadFile(path); string(got) != "durable" {
+		t.Errorf("KeepCache: after the cut the file reads %q, want the durable content", got)
+	}
 
 	// ENOSPC from a byte count, and statfs says so.
 	_, _, used, err := p.Stats()
@@ -331,4 +355,37 @@ func TestBoltOnPowerFS(t *testing.T) {
 		}
 	}
 	db.Close()
+}
+
+// A rename over an existing name is one change: whatever part of the
+// unsynced directory changes a torn cut keeps, the name holds the old or
+// the new file, never nothing.
+func TestRenameAtomicUnderTornCuts(t *testing.T) {
+	p, mnt, backing := mount(t)
+	seq := filepath.Join(mnt, "seq")
+	write(t, seq, []byte("old"), true)
+	syncDir(t, mnt)
+	seen := map[string]int{}
+	for i := int64(1); i <= 20; i++ {
+		write(t, filepath.Join(mnt, "other"), []byte("x"), true) // an unsynced create before
+		write(t, seq+".tmp", []byte("new"), true)
+		if err := os.Rename(seq+".tmp", seq); err != nil {
+			t.Fatal(err)
+		}
+		p = reboot(t, p, mnt, backing, i)
+		got, err := os.ReadFile(seq)
+		if err != nil || (string(got) != "old" && string(got) != "new") {
+			t.Fatalf("torn cut %d: seq = %q, %v; want old or new", i, got, err)
+		}
+		seen[string(got)]++
+		// Back to the old content, durably.
+		write(t, seq, []byte("old"), true)
+		_ = os.Remove(seq + ".tmp")
+		_ = os.Remove(filepath.Join(mnt, "other"))
+		syncDir(t, mnt)
+	}
+	t.Logf("after 20 torn cuts seq held: %v", seen)
+	if seen["old"] == 0 || seen["new"] == 0 {
+		t.Errorf("the torn cuts never kept (or never dropped) the rename: %v", seen)
+	}
 }

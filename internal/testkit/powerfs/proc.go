@@ -85,8 +85,9 @@ func (p *FS) command(f []string) (string, error) {
 		st, err := p.Cut(o)
 		b, _ := json.Marshal(st)
 		return string(b), err
-	case "fail-fsync":
-		p.FailFsync(syscall.Errno(arg(1)), arg(2) != 0)
+	case "fail-fsync": // errno once skip dir files keep
+		p.FailFsync(Fault{Errno: syscall.Errno(arg(1)), Once: arg(2) != 0, Skip: int(arg(3)),
+			Dir: arg(4) != 0, Files: arg(5) != 0, KeepCache: arg(6) != 0})
 	case "limit":
 		p.LimitSpace(arg(1))
 	case "slow":
@@ -174,12 +175,14 @@ func (c *Proc) Cut(tearSeed int64) (CutStats, error) {
 }
 
 // FailFsync: see FS.FailFsync.
-func (c *Proc) FailFsync(errno syscall.Errno, once bool) error {
-	o := 0
-	if once {
-		o = 1
+func (c *Proc) FailFsync(f Fault) error {
+	b := func(v bool) int {
+		if v {
+			return 1
+		}
+		return 0
 	}
-	_, err := c.do("fail-fsync %d %d", int(errno), o)
+	_, err := c.do("fail-fsync %d %d %d %d %d %d", int(f.Errno), b(f.Once), f.Skip, b(f.Dir), b(f.Files), b(f.KeepCache))
 	return err
 }
 
