@@ -223,6 +223,43 @@ func ClientConfig(c Config) (kafka.ConfigMap, error) {
 	return baseConfig(c.withDefaults())
 }
 
+// producerOnlyKeys are librdkafka producer settings passed through for the
+// forwarder: they mean nothing to a consumer, which would only warn.
+var producerOnlyKeys = []string{"linger.ms", "compression.type", "compression.codec", "queue.buffering.max.messages",
+	"partitioner", "batch.num.messages", "batch.size", "queue.buffering.max.ms", "queue.buffering.max.kbytes",
+	"max.in.flight.requests.per.connection", "max.in.flight", "enable.idempotence", "enable.gapless.guarantee",
+	"acks", "request.required.acks", "retries", "message.send.max.retries", "retry.backoff.ms", "request.timeout.ms"}
+
+// consumerConfig builds the librdkafka configuration of a consumer of the
+// cluster (`rfidgw tail`): the same brokers, passthrough keys (security,
+// client tuning) and password file as the forwarder's producer (baseConfig),
+// without the producer-only keys, assigning partitions itself and
+// committing nothing under group.
+func consumerConfig(c Config, clientID, group string) (kafka.ConfigMap, error) {
+	cm, err := baseConfig(c)
+	if err != nil {
+		return nil, err
+	}
+	for _, k := range producerOnlyKeys {
+		delete(cm, k)
+	}
+	setDefault := func(k string, v kafka.ConfigValue) {
+		if _, ok := cm[k]; !ok {
+			cm[k] = v
+		}
+	}
+	cm["group.id"] = group
+	cm["enable.auto.commit"] = false
+	cm["enable.auto.offset.store"] = false
+	cm["enable.partition.eof"] = false
+	cm["go.logs.channel.enable"] = true
+	setDefault("allow.auto.create.topics", "false")
+	setDefault("client.id", clientID)
+	setDefault("reconnect.backoff.max.ms", "1000")
+	setDefault("fetch.wait.max.ms", "500")
+	return cm, nil
+}
+
 // baseConfig is what every client (producer, admin) of Config shares:
 // brokers, the passthrough keys and the SASL password from its file.
 func baseConfig(c Config) (kafka.ConfigMap, error) {

@@ -9,11 +9,10 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 
-	"github.com/twmb/franz-go/pkg/kadm"
-	"github.com/twmb/franz-go/pkg/kerr"
-	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/confluentinc/confluent-kafka-go/v2/kafka"
 )
 
 // TailOptions are the flags of `rfidgw tail`.
@@ -22,8 +21,9 @@ type TailOptions struct {
 	Topic         string // default rfid.movements
 	FromBeginning bool   // else only events produced from now on
 	Gateway       string // only this gateway's events; "" = all
-	// Librdkafka is the uplink's librdkafka map: its security.protocol,
-	// ssl.* and sasl.* keys are applied (other keys are ignored).
+	// Librdkafka is the uplink's librdkafka map, applied as the forwarder
+	// applies it (the same client, librdkafka): security.protocol, ssl.*,
+	// sasl.* and client tuning; producer-only keys are left out.
 	Librdkafka       map[string]string
 	SASLPasswordFile string
 	Count            int // stop after this many events; 0 = until ctx ends
@@ -65,18 +65,28 @@ func Tail(ctx context.Context, opts TailOptions, out io.Writer, warn io.Writer) 
 	if len(opts.Brokers) == 0 {
 		return fmt.Errorf("%w: tail: no brokers given", ErrConfig)
 	}
-	sec, err := kgoSecurity(opts.Librdkafka, opts.SASLPasswordFile)
+	// The forwarder's mapping of the librdkafka keys (baseConfig), for a
+	// consumer that assigns its partitions and commits nothing.
+	cm, err := consumerConfig(Config{Brokers: opts.Brokers, Librdkafka: opts.Librdkafka,
+		SASLPasswordFile: opts.SASLPasswordFile}, "rfidgw-tail", "rfidgw-tail")
 	if err != nil {
-		return err
+		return fmt.Errorf("tail: %w", err)
 	}
-	admCl, err := kgo.NewClient(append(slices.Clone(sec), kgo.SeedBrokers(opts.Brokers...))...)
+	where := fmt.Sprintf("tail %s on %s", opts.Topic, strings.Join(opts.Brokers, ","))
+	// A refused port or an unknown host fails at once with a short reason
+	// (as in `rfidgw check`), where librdkafka would retry until the timeout.
+	if err := dialBootstrap(ctx, opts.Brokers); err != nil {
+		return fmt.Errorf("%s: %w", where, err)
+	}
+	c, err := kafka.NewConsumer(&cm)
 	if err != nil {
 		return fmt.Errorf("%w: tail: %w", ErrConfig, err)
 	}
-	defer admCl.Close()
-	adm := kadm.NewClient(admCl)
+	defer c.Close()
+	logs := &tailLogs{}
+	go logs.drain(c.Logs())
 
-	parts, start, err := tailStart(ctx, adm, opts.Topic, opts.FromBeginning)
+	parts, start, err := tailStart(ctx, c, opts.Topic, opts.FromBeginning, logs)
 	if err != nil {
 		hint := ""
 		if errors.Is(err, ErrUnreachable) && strings.HasPrefix(strings.ToLower(opts.Librdkafka["security.protocol"]), "sasl") {
@@ -84,21 +94,17 @@ func Tail(ctx context.Context, opts TailOptions, out io.Writer, warn io.Writer) 
 			// instead of answering.
 			hint = " (if the brokers are up, check sasl.username and the password)"
 		}
-		return fmt.Errorf("tail %s on %s: %w%s", opts.Topic, strings.Join(opts.Brokers, ","), err, hint)
+		return fmt.Errorf("%s: %w%s", where, err, hint)
 	}
-	offsets := map[int32]kgo.Offset{}
 	pos := map[int32]int64{} // next offset to read, per partition
+	tps := make([]kafka.TopicPartition, 0, len(parts))
 	for _, p := range parts {
-		offsets[p] = kgo.NewOffset().At(start[p])
 		pos[p] = start[p]
+		tps = append(tps, kafka.TopicPartition{Topic: &opts.Topic, Partition: p, Offset: kafka.Offset(start[p])})
 	}
-	cl, err := kgo.NewClient(append(slices.Clone(sec), kgo.SeedBrokers(opts.Brokers...),
-		kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{opts.Topic: offsets}),
-		kgo.FetchMaxWait(500*time.Millisecond))...)
-	if err != nil {
-		return fmt.Errorf("%w: tail: %w", ErrConfig, err)
+	if err := c.Assign(tps); err != nil {
+		return fmt.Errorf("%s: assigning partitions: %w", where, classify(err))
 	}
-	defer cl.Close()
 
 	tr := newSeqTracker(parts, warn)
 	for _, p := range parts {
@@ -106,124 +112,175 @@ func Tail(ctx context.Context, opts TailOptions, out io.Writer, warn io.Writer) 
 		// events just before the start are not holes.
 		tr.cut[p] = start[p] > 0
 	}
-	caughtUp := func(ctx context.Context) map[int32]bool {
-		ends, err := adm.ListEndOffsets(ctx, opts.Topic)
+	// caughtUp says which partitions have nothing more to read: fresh asks
+	// the brokers, else the high watermarks of the last fetches are used.
+	caughtUp := func(fresh bool) map[int32]bool {
 		caught := map[int32]bool{}
-		if err != nil {
-			return caught
+		for _, p := range parts {
+			hi := int64(-1)
+			if !fresh {
+				_, hi, _ = c.GetWatermarkOffsets(opts.Topic, p)
+			}
+			if hi < 0 {
+				var err error
+				if _, hi, err = c.QueryWatermarkOffsets(opts.Topic, p, 2000); err != nil {
+					continue
+				}
+			}
+			caught[p] = pos[p] >= hi
 		}
-		ends.Each(func(o kadm.ListedOffset) {
-			caught[o.Partition] = o.Err == nil && pos[o.Partition] >= o.Offset
-		})
 		return caught
 	}
 	printed := 0
 	var lastSettle time.Time
+	lastErr := map[kafka.ErrorCode]time.Time{}
 	for {
-		// Wake up at least once a second to settle holes while idle.
-		pctx, pcancel := context.WithTimeout(ctx, time.Second)
-		fs := cl.PollFetches(pctx)
-		pcancel()
-		if ctx.Err() != nil || fs.IsClientClosed() {
+		if ctx.Err() != nil {
 			return tr.result(opts.FailOnHoles)
 		}
-		var fatal error
-		fs.EachError(func(t string, p int32, err error) {
-			if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
-				return
+		// Wake up often to notice ctx, and at least once a second to
+		// settle holes while idle.
+		switch m := c.Poll(200).(type) {
+		case *kafka.Message:
+			p, off := m.TopicPartition.Partition, int64(m.TopicPartition.Offset)
+			if m.TopicPartition.Error != nil {
+				fmt.Fprintf(warn, "FETCH-ERROR partition=%d: %v\n", p, m.TopicPartition.Error)
+				break
 			}
-			if isAuthErr(err) {
-				fatal = fmt.Errorf("%w: %w", ErrAuthentication, err)
-				return
-			}
-			fmt.Fprintf(warn, "FETCH-ERROR partition=%d: %v\n", p, err)
-		})
-		if fatal != nil {
-			return fmt.Errorf("tail %s: %w", opts.Topic, fatal)
-		}
-		for it := fs.RecordIter(); !it.Done(); {
-			r := it.Next()
-			pos[r.Partition] = r.Offset + 1
-			ev, err := parseTailEvent(r.Value)
+			pos[p] = off + 1
+			ev, err := parseTailEvent(m.Value)
 			if err != nil {
-				fmt.Fprintf(warn, "NOT-JSON partition=%d offset=%d: %v\n", r.Partition, r.Offset, err)
-				continue
+				fmt.Fprintf(warn, "NOT-JSON partition=%d offset=%d: %v\n", p, off, err)
+				break
 			}
 			if opts.Gateway != "" && ev.Gateway != opts.Gateway {
-				continue
+				break
 			}
-			line := r.Value
+			line := m.Value
 			if opts.Meta {
-				key, _ := json.Marshal(string(r.Key))
-				line = fmt.Appendf(nil, `{"partition":%d,"offset":%d,"key":%s,"event":%s}`, r.Partition, r.Offset, key, r.Value)
+				key, _ := json.Marshal(string(m.Key))
+				line = fmt.Appendf(nil, `{"partition":%d,"offset":%d,"key":%s,"event":%s}`, p, off, key, m.Value)
 			}
 			if _, err := out.Write(append(line, '\n')); err != nil {
 				return fmt.Errorf("tail: writing: %w", err)
 			}
 			if ev.Seq != nil {
 				stream := streamName(ev.Gateway, ev.Epoch)
-				tr.observe(stream, ev.ID, *ev.Seq, r.Partition, r.Offset)
+				tr.observe(stream, ev.ID, *ev.Seq, p, off)
 				if ev.Type == "gap" && ev.FirstSeq > 0 && ev.LastSeq >= ev.FirstSeq {
 					tr.declare(stream, ev.FirstSeq, ev.LastSeq)
 				}
 			}
 			printed++
 			if opts.Count > 0 && printed >= opts.Count {
-				fctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-				tr.settle(time.Now(), caughtUp(fctx), 0)
-				cancel()
+				tr.settle(time.Now(), caughtUp(true), 0)
 				return tr.result(opts.FailOnHoles)
+			}
+		case kafka.Error:
+			if e := classify(m); m.IsFatal() || errors.Is(e, ErrAuthentication) || errors.Is(e, ErrNotAuthorized) {
+				return fmt.Errorf("%s: %w", where, e)
+			}
+			// librdkafka reconnects by itself: say so once in a while.
+			if t, ok := lastErr[m.Code()]; !ok || time.Since(t) >= 30*time.Second {
+				lastErr[m.Code()] = time.Now()
+				fmt.Fprintf(warn, "KAFKA-ERROR %v\n", m)
 			}
 		}
 		if tr.open() && time.Since(lastSettle) >= time.Second {
 			lastSettle = time.Now()
-			tr.settle(lastSettle, caughtUp(ctx), opts.HoleGrace)
+			tr.settle(lastSettle, caughtUp(false), opts.HoleGrace)
 		}
 	}
 }
 
+// tailStartTimeout bounds finding the topic's partitions and offsets.
+const tailStartTimeout = 15 * time.Second
+
 // tailStart returns the topic's partitions and the offset to start each at.
-func tailStart(ctx context.Context, adm *kadm.Client, topic string, fromBeginning bool) ([]int32, map[int32]int64, error) {
-	ctx, cancel := context.WithTimeout(ctx, 15*time.Second)
+func tailStart(ctx context.Context, c *kafka.Consumer, topic string, fromBeginning bool, logs *tailLogs) ([]int32, map[int32]int64, error) {
+	ctx, cancel := context.WithTimeout(ctx, tailStartTimeout)
 	defer cancel()
-	tds, err := adm.ListTopics(ctx, topic)
-	if err != nil {
-		if isAuthErr(err) {
-			return nil, nil, fmt.Errorf("%w: %w", ErrAuthentication, err)
+	var md *kafka.Metadata
+	for {
+		var err error
+		// All topics: asking for one could make a broker create it.
+		md, err = c.GetMetadata(nil, true, 1000)
+		if err == nil {
+			break
 		}
-		return nil, nil, fmt.Errorf("%w: %w", ErrUnreachable, err)
+		// The client's error events say why metadata does not come.
+		for ev := c.Poll(0); ev != nil; ev = c.Poll(0) {
+			if e, ok := ev.(kafka.Error); ok {
+				err = e
+				if ce := classify(e); e.IsFatal() || errors.Is(ce, ErrAuthentication) {
+					return nil, nil, ce
+				}
+			}
+		}
+		if ctx.Err() != nil {
+			err = classify(err)
+			if !errors.Is(err, ErrUnreachable) {
+				err = fmt.Errorf("%w: %w", ErrUnreachable, err)
+			}
+			if l := logs.last(); l != "" && !strings.Contains(err.Error(), l) {
+				err = fmt.Errorf("%w (librdkafka: %s)", err, l)
+			}
+			return nil, nil, err
+		}
 	}
-	td, ok := tds[topic]
+	tm, ok := md.Topics[topic]
 	switch {
-	case !ok || errors.Is(td.Err, kerr.UnknownTopicOrPartition):
+	case !ok || len(tm.Partitions) == 0 && tm.Error.Code() == kafka.ErrNoError:
 		return nil, nil, ErrTopicMissing
-	case errors.Is(td.Err, kerr.TopicAuthorizationFailed):
-		return nil, nil, fmt.Errorf("%w: %w", ErrNotAuthorized, td.Err)
-	case td.Err != nil:
-		return nil, nil, td.Err
+	case tm.Error.Code() != kafka.ErrNoError:
+		return nil, nil, classify(tm.Error)
 	}
-	parts := td.Partitions.Numbers()
-	sort.Slice(parts, func(i, j int) bool { return parts[i] < parts[j] })
-	var listed kadm.ListedOffsets
-	if fromBeginning {
-		listed, err = adm.ListStartOffsets(ctx, topic)
-	} else {
-		listed, err = adm.ListEndOffsets(ctx, topic)
+	parts := make([]int32, 0, len(tm.Partitions))
+	for _, p := range tm.Partitions {
+		parts = append(parts, p.ID)
 	}
-	if err == nil {
-		err = listed.Error()
-	}
-	if err != nil {
-		return nil, nil, fmt.Errorf("listing offsets: %w", err)
-	}
+	slices.Sort(parts)
 	start := map[int32]int64{}
-	listed.Each(func(o kadm.ListedOffset) { start[o.Partition] = o.Offset })
+	for _, p := range parts {
+		ms := int(max(time.Until(deadlineOf(ctx)), time.Millisecond) / time.Millisecond)
+		lo, hi, err := c.QueryWatermarkOffsets(topic, p, ms)
+		if err != nil {
+			return nil, nil, fmt.Errorf("listing offsets of partition %d: %w", p, classify(err))
+		}
+		if fromBeginning {
+			start[p] = lo
+		} else {
+			start[p] = hi
+		}
+	}
 	return parts, start, nil
 }
 
-func isAuthErr(err error) bool {
-	return errors.Is(err, kerr.SaslAuthenticationFailed) || errors.Is(err, kerr.IllegalSaslState) ||
-		errors.Is(err, kerr.UnsupportedSaslMechanism) || errors.Is(err, kerr.ClusterAuthorizationFailed)
+func deadlineOf(ctx context.Context) time.Time {
+	d, _ := ctx.Deadline()
+	return d
+}
+
+// tailLogs keeps librdkafka's last warning for error messages.
+type tailLogs struct {
+	mu   sync.Mutex
+	line string
+}
+
+func (l *tailLogs) drain(ch chan kafka.LogEvent) {
+	for e := range ch {
+		if e.Level <= 4 {
+			l.mu.Lock()
+			l.line = librdkafkaLine(e.Message)
+			l.mu.Unlock()
+		}
+	}
+}
+
+func (l *tailLogs) last() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.line
 }
 
 // tailEvent is what tail reads of an event.

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -83,7 +84,18 @@ http: {listen: "127.0.0.1:%d"}
 	must(b.WaitVisible(`#zones [data-zone="rack-A01"] tr[data-epc="`+moving+`"][data-settled="true"]`, wait))
 	must(b.WaitVisible(`#zones [data-zone="rack-A02"] tr[data-epc="`+moving+`"][data-settled="true"]`, wait))
 	must(b.WaitVisible(`#zones [data-zone="rack-B01"] tr[data-epc="`+sitting+`"]`, wait))
-	must(b.WaitVisible(`#events tr[data-event-id="page-3"]`, wait)) // 2 first placements + the move
+	// 2 first placements + the move: seq 3, shown with the id Kafka carries
+	// (<gateway>-<epoch>-<seq>).
+	kafkaID := ""
+	for _, e := range testkit.Consume(t, kafka.ListenAddrs()[0], "rfid.movements", 3, wait) {
+		if e.Seq == 3 {
+			kafkaID = e.ID
+		}
+	}
+	if !regexp.MustCompile(`^page-[0-9a-f]+-3$`).MatchString(kafkaID) {
+		t.Fatalf("event seq 3 in Kafka has id %q, want page-<epoch>-3", kafkaID)
+	}
+	must(b.WaitVisible(`#events tr[data-event-id="`+kafkaID+`"]`, wait))
 	if p, err := b.Screenshot("zone-page-daemon"); err == nil {
 		t.Logf("screenshot: %s", p)
 	}

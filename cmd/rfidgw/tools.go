@@ -15,22 +15,45 @@ import (
 
 	"github.com/rfidgw/rfidgw/buffer"
 	"github.com/rfidgw/rfidgw/internal/config"
+	"github.com/rfidgw/rfidgw/internal/gateway"
 	"github.com/rfidgw/rfidgw/uplink"
 )
 
 func tailCmd() *cobra.Command {
 	var opts uplink.TailOptions
-	var brokers string
+	var brokers, cfgPath string
 	cmd := &cobra.Command{
 		Use:   "tail --brokers LIST --topic T",
 		Short: "print events from Kafka and warn about seq holes and duplicate ids",
 		Long: `Tail consumes the events topic and prints each event as a JSON line on stdout.
 On stderr it warns when, per gateway, a seq is missing (a hole) or an id is
-seen twice (a redelivery): the same check the hub runs.`,
+seen twice (a redelivery): the same check the hub runs. With --config it
+connects as the daemon does: its brokers, topic and uplink.kafka.librdkafka
+settings (TLS, SASL, password file), through the same client (librdkafka).`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if cfgPath != "" {
+				// The daemon's Kafka settings: brokers, topic and the
+				// librdkafka keys (TLS, SASL), mapped as the forwarder maps
+				// them. --brokers and --topic given win.
+				cfg, err := loadConfig(cfgPath, config.ScopeAll)
+				if err != nil {
+					return err
+				}
+				ucfg, err := gateway.UplinkConfig(cfg)
+				if err != nil {
+					return usageErr(err)
+				}
+				opts.Librdkafka, opts.SASLPasswordFile = ucfg.Librdkafka, ucfg.SASLPasswordFile
+				if brokers == "" {
+					brokers = strings.Join(ucfg.Brokers, ",")
+				}
+				if !cmd.Flags().Changed("topic") && ucfg.Topic != "" {
+					opts.Topic = ucfg.Topic
+				}
+			}
 			if brokers == "" {
-				return usageErr(fmt.Errorf("--brokers is required (host:port[,host:port])"))
+				return usageErr(fmt.Errorf("--brokers is required (host:port[,host:port]), or --config with uplink.kafka.brokers"))
 			}
 			opts.Brokers = strings.Split(brokers, ",")
 			ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
@@ -42,7 +65,8 @@ seen twice (a redelivery): the same check the hub runs.`,
 			return err
 		},
 	}
-	cmd.Flags().StringVar(&brokers, "brokers", "", "Kafka bootstrap brokers, comma-separated")
+	cmd.Flags().StringVar(&brokers, "brokers", "", "Kafka bootstrap brokers, comma-separated (default: the --config's)")
+	cmd.Flags().StringVarP(&cfgPath, "config", "c", "", "a gateway config file: connect with its uplink.kafka settings (brokers, topic, librdkafka TLS/SASL)")
 	cmd.Flags().StringVar(&opts.Topic, "topic", uplink.DefaultTopic, "topic to read")
 	cmd.Flags().BoolVar(&opts.FromBeginning, "from-beginning", false, "start at the oldest message instead of new ones")
 	cmd.Flags().StringVar(&opts.Gateway, "gateway", "", "only events of this gateway id")

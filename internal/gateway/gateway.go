@@ -736,7 +736,7 @@ func (g *Gateway) commit(ctx context.Context, events []edge.Event) error {
 			for i := range events {
 				g.eventsTotal(events[i].Type).Inc()
 			}
-			g.page.recordEvents(events)
+			g.page.recordEvents(events, g.queue.EpochOf)
 			return nil
 		}
 		if errors.Is(err, buffer.ErrFull) {

@@ -9,6 +9,7 @@ import (
 
 	"github.com/rfidgw/rfidgw/edge"
 	"github.com/rfidgw/rfidgw/internal/zonepage"
+	"github.com/rfidgw/rfidgw/uplink"
 )
 
 const (
@@ -150,10 +151,18 @@ func (m pageModel) Uplink() zonepage.UplinkView {
 	}
 }
 
-// recordEvents keeps committed events for the page.
-func (p *pageState) recordEvents(events []edge.Event) {
-	if len(events) > 0 {
-		p.events.Add(events...)
+// recordEvents keeps committed events for the page, as Kafka gets them:
+// with the id <gateway>-<epoch>-<seq> and the "epoch" field (epochOf gives
+// a seq's stream epoch, the buffer's), so that the page and `rfidgw tail`
+// show the same id.
+func (p *pageState) recordEvents(events []edge.Event, epochOf func(seq uint64) string) {
+	for i := range events {
+		e := &events[i]
+		js := e.AppendJSON(nil)
+		if epochOf != nil {
+			js = uplink.AddEpoch(js, e.Gateway, epochOf(e.Seq), e.Seq)
+		}
+		p.events.AddJSON(e.EPC, js)
 	}
 }
 

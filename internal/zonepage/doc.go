@@ -12,7 +12,7 @@
 //	GET /api/readers      []ReaderView
 //	GET /api/zones        zones with their tags; ?epc=HEX filters by EPC substring
 //	GET /api/tag/{epc}    TagDetail
-//	GET /api/events       recent events (docs/events.md JSON), newest first; ?limit=N
+//	GET /api/events       recent events (docs/events.md JSON, with the id and epoch Kafka carries when the gateway gives them), newest first; ?limit=N
 //	GET /api/uplink       UplinkView
 //	GET /api/stream       server-sent events: "snapshot" (readers, zones, uplink)
 //	                      and "events" (new events); ?epc=HEX filters server-side

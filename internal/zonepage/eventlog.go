@@ -40,6 +40,16 @@ func (l *EventLog) Add(events ...edge.Event) {
 	}
 }
 
+// AddJSON records one committed event given as its JSON as Kafka carries
+// it (the id with the stream epoch, see the gateway), for the tag epc.
+func (l *EventLog) AddJSON(epc string, js json.RawMessage) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.ring[l.next] = loggedEvent{epc: epc, json: js}
+	l.next = (l.next + 1) % len(l.ring)
+	l.n = min(l.n+1, len(l.ring))
+}
+
 // Recent returns up to limit events, newest first. The slices are shared
 // and never changed: do not modify them.
 func (l *EventLog) Recent(limit int) []json.RawMessage {

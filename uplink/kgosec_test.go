@@ -13,9 +13,9 @@ import (
 )
 
 // kgoSecurity translates the security part of a librdkafka configuration
-// (security.protocol, ssl.*, sasl.*) into franz-go options, so that `rfidgw
-// tail` connects with the same settings as the forwarder. Other keys are
-// producer tuning and are ignored.
+// (security.protocol, ssl.*, sasl.*) into franz-go options, so that the
+// tests' franz-go readers connect with the same settings as the forwarder.
+// Other keys are ignored. (The product itself has only librdkafka.)
 func kgoSecurity(conf map[string]string, passwordFile string) ([]kgo.Opt, error) {
 	get := func(k string) string { return strings.TrimSpace(conf[k]) }
 	proto := strings.ToLower(get("security.protocol"))
