@@ -331,6 +331,18 @@ func (s *Source) session(ctx context.Context, link *reader.Link) error {
 	c.link = link
 
 	caps, err := c.capabilities()
+	if errors.Is(err, ErrResponseTimeout) {
+		// Some LLRP peers never answer GET_READER_CAPABILITIES; the
+		// inventory does not need the answer. Go on with conservative
+		// defaults (antenna count unknown: the configured antennas are
+		// not checked) rather than dropping a reader that would work.
+		if !s.capsWarned {
+			s.capsWarned = true
+			s.log.Warn("llrp reader did not answer GET_READER_CAPABILITIES; using conservative defaults (vendor unknown, antennas not checked)",
+				"timeout", s.requestTimeout, "err", err)
+		}
+		caps, err = &GetReaderCapabilitiesResponse{HasGeneral: true}, nil
+	}
 	if err != nil {
 		return err
 	}

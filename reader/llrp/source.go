@@ -54,6 +54,7 @@ type Source struct {
 	now            func() time.Time
 
 	clockLogged bool
+	capsWarned  bool // GET_READER_CAPABILITIES went unanswered once: warned
 }
 
 // New builds the LLRP source of one `readers:` entry. It checks the config
@@ -180,6 +181,11 @@ func (s *Source) Check(ctx context.Context) (string, error) {
 	}
 	defer c.close()
 	caps, err := c.capabilities()
+	if errors.Is(err, ErrResponseTimeout) {
+		// The daemon uses such a reader with conservative defaults.
+		c.closeConnection(false)
+		return fmt.Sprintf("LLRP reader at %s (did not answer GET_READER_CAPABILITIES within %v; used with conservative defaults, antennas not checked)", s.addr, s.requestTimeout), nil
+	}
 	if err != nil {
 		return "", err
 	}

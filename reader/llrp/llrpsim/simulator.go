@@ -61,6 +61,7 @@ type Simulator struct {
 	silent      atomic.Bool
 	refuse      atomic.Bool
 	rejectReset atomic.Bool // see SetRejectReset
+	noCaps      atomic.Bool // see SetIgnoreCapabilities
 	acks        atomic.Int64
 	accept      atomic.Int64
 	processed   atomic.Int64 // fed reads the report loops handled
@@ -217,6 +218,10 @@ func (s *Simulator) Close() error {
 // SetRejectReset makes SET_READER_CONFIG with a factory reset fail, like
 // readers that do not allow it.
 func (s *Simulator) SetRejectReset(reject bool) { s.rejectReset.Store(reject) }
+
+// SetIgnoreCapabilities makes the reader never answer
+// GET_READER_CAPABILITIES (some LLRP peers do not implement it).
+func (s *Simulator) SetIgnoreCapabilities(ignore bool) { s.noCaps.Store(ignore) }
 
 // Processed is how many fed reads the report loops handled.
 func (s *Simulator) Processed() int64 { return s.processed.Load() }
@@ -397,6 +402,9 @@ func (c *simConn) handle(h llrp.Header, body []byte) bool {
 	var rsp llrp.Message
 	switch h.Type {
 	case llrp.MsgGetReaderCapabilities:
+		if s.noCaps.Load() {
+			return true // like llrpjs' dummy reader: never answered
+		}
 		rsp = &llrp.GetReaderCapabilitiesResponse{
 			HasGeneral: true,
 			General: llrp.GeneralCapabilities{MaxAntennas: uint16(s.opts.Antennas), HasUTCClock: !s.opts.UptimeOnly,

@@ -1,0 +1,74 @@
+package llrp_test
+
+import (
+	"bytes"
+	"context"
+	"log/slog"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/rfidgw/rfidgw/reader"
+	"github.com/rfidgw/rfidgw/reader/llrp"
+	"github.com/rfidgw/rfidgw/reader/llrp/llrpsim"
+)
+
+// lockedBuf is a log destination the test reads while the source writes.
+type lockedBuf struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuf) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuf) count(s string) int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return strings.Count(l.b.String(), s)
+}
+
+// TestSessionNoCapabilities: a reader that never answers
+// GET_READER_CAPABILITIES (llrpjs' dummy reader) is used with conservative
+// defaults after the timeout: online, reads delivered, one warning over
+// several connections; Check describes it instead of failing.
+func TestSessionNoCapabilities(t *testing.T) {
+	sim, addr := startSim(t, llrpsim.Options{})
+	sim.SetIgnoreCapabilities(true)
+	logs := &lockedBuf{}
+	cfg := reader.Config{ID: "nocaps-" + t.Name(), Type: reader.TypeLLRP, Settings: &llrp.Settings{Address: addr}, Antennas: []int{1, 2}}
+	src, err := llrp.New(cfg, slog.New(slog.NewTextHandler(logs, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	llrp.SetBackoff(src, 20*time.Millisecond, 200*time.Millisecond)
+	llrp.SetRequestTimeout(src, 300*time.Millisecond)
+
+	desc, err := src.Check(context.Background())
+	if err != nil || !strings.Contains(desc, "did not answer GET_READER_CAPABILITIES") {
+		t.Fatalf("Check = %q, %v; want a description of the defaults, no error", desc, err)
+	}
+
+	sink := &recSink{}
+	runSource(t, src, sink)
+	sink.nStatus(t, reader.StatusOnline, 1)
+	sim.Feed(reader.Read{Antenna: 2, EPC: "300000000000000000000001", RSSI: -50})
+	sim.Feed(reader.Read{Antenna: 3, EPC: "300000000000000000000002", RSSI: -50}) // not configured
+	sim.Feed(reader.Read{Antenna: 1, EPC: "300000000000000000000003", RSSI: -50})
+	rs := tags(sink.nTags(t, 2))
+	if rs[0].EPC != "300000000000000000000001" || rs[1].EPC != "300000000000000000000003" {
+		t.Fatalf("reads %+v", rs)
+	}
+
+	sim.DropConnections()
+	sink.nStatus(t, reader.StatusOnline, 2)
+	sim.Feed(reader.Read{Antenna: 1, EPC: "300000000000000000000004", RSSI: -50})
+	sink.nTags(t, 3)
+	if n := logs.count("did not answer GET_READER_CAPABILITIES"); n != 1 {
+		t.Fatalf("%d capability warnings over 2 connections, want 1:\n%s", n, logs.b.String())
+	}
+}
