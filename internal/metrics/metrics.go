@@ -41,7 +41,11 @@ var (
 	ReaderConnected   = gaugeVec("rfidgw_reader_connected", "1 while the reader is connected, else 0.", "reader")
 	ReaderFrameErrors = counterVec("rfidgw_reader_frame_errors_total", "Frames or payloads from the reader that could not be decoded (bad checksum, bad JSON, unknown parameter).", "reader")
 	ReaderReconnects  = counterVec("rfidgw_reader_reconnects_total", "Connection attempts after a reader was lost.", "reader")
-	ReadsIgnoredTotal = counterVec("rfidgw_reads_ignored_total", "Reads the edge engine ignored, per reader and reason (no_zone, weak).", "reader", "reason")
+	// ReaderConfigReapplied counts reconnects after which the reader no
+	// longer had the gateway's ROSpec (rebooted to defaults, or reset by
+	// another client), so the configuration was sent again.
+	ReaderConfigReapplied = counterVec("rfidgw_reader_config_reapplied_total", "Reconnects after which the reader had lost the gateway's configuration (ROSpec) and it was sent again.", "reader")
+	ReadsIgnoredTotal     = counterVec("rfidgw_reads_ignored_total", "Reads the edge engine ignored, per reader and reason (no_zone, weak).", "reader", "reason")
 )
 
 // Edge and event metrics.

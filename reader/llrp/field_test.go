@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/rfidgw/rfidgw/internal/metrics"
 	"github.com/rfidgw/rfidgw/reader"
 	"github.com/rfidgw/rfidgw/reader/llrp"
 	"github.com/rfidgw/rfidgw/reader/llrp/llrpsim"
@@ -70,5 +71,53 @@ func TestSessionNoCapabilities(t *testing.T) {
 	sink.nTags(t, 3)
 	if n := logs.count("did not answer GET_READER_CAPABILITIES"); n != 1 {
 		t.Fatalf("%d capability warnings over 2 connections, want 1:\n%s", n, logs.b.String())
+	}
+}
+
+// TestSessionReconnectVerifies: after a network cut the reader still holds
+// the gateway's ROSpec: it is kept (no reset, nothing counted). After a
+// reboot to defaults it is gone: it is applied again, counted once in
+// rfidgw_reader_config_reapplied_total, and reads flow again.
+func TestSessionReconnectVerifies(t *testing.T) {
+	sim, addr := startSim(t, llrpsim.Options{KeepROSpecs: true})
+	id := "verify-" + t.Name()
+	src := newTestSource(t, reader.Config{ID: id, Settings: &llrp.Settings{Address: addr, Keepalive: 200 * time.Millisecond}})
+	sink := &recSink{}
+	runSource(t, src, sink)
+	sink.nStatus(t, reader.StatusOnline, 1)
+	reapplied := func() float64 { return metricValue(t, metrics.ReaderConfigReapplied.WithLabelValues(id)) }
+	if sim.GetROSpecsAnswered() != 0 || reapplied() != 0 {
+		t.Fatalf("first connection: %d GET_ROSPECS, %v reapplied; want a plain install", sim.GetROSpecsAnswered(), reapplied())
+	}
+
+	sim.DropConnections() // network cut: the reader keeps its ROSpec
+	sink.nStatus(t, reader.StatusOnline, 2)
+	if sim.GetROSpecsAnswered() != 1 || reapplied() != 0 {
+		t.Fatalf("after a cut: %d GET_ROSPECS, %v reapplied; want 1, 0", sim.GetROSpecsAnswered(), reapplied())
+	}
+	sim.Feed(reader.Read{Antenna: 1, EPC: "300000000000000000000001", RSSI: -50})
+	sink.nTags(t, 1)
+
+	sim.Reboot() // back to defaults: no ROSpec, no keepalive
+	sink.nStatus(t, reader.StatusOnline, 3)
+	if sim.GetROSpecsAnswered() != 2 || reapplied() != 1 {
+		t.Fatalf("after a reboot: %d GET_ROSPECS, %v reapplied; want 2, 1", sim.GetROSpecsAnswered(), reapplied())
+	}
+	sim.Feed(reader.Read{Antenna: 2, EPC: "300000000000000000000002", RSSI: -50})
+	rs := tags(sink.nTags(t, 2))
+	if rs[1].EPC != "300000000000000000000002" {
+		t.Fatalf("reads after the reboot %+v", rs)
+	}
+	// The keepalive was set again: the session stays up past 3 intervals.
+	acks := sim.KeepaliveAcks()
+	deadline := time.Now().Add(waitLimit)
+	for sim.KeepaliveAcks() < acks+4 {
+		if time.Now().After(deadline) {
+			t.Fatal("no keepalives after the reboot: the config was not applied again")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if st := statuses(sink.snapshot()); len(st) != 5 {
+		t.Fatalf("statuses %v, want online offline online offline online", st)
 	}
 }

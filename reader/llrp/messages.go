@@ -43,7 +43,9 @@ func DecodeMessage(h Header, body []byte) (Message, error) {
 		MsgDeleteROSpecResponse, MsgStartROSpecResponse, MsgStopROSpecResponse,
 		MsgEnableROSpecResponse, MsgDisableROSpecResponse, MsgErrorMessage:
 		m = &StatusResponse{Kind: h.Type}
-	case MsgKeepalive, MsgKeepaliveAck, MsgCloseConnection, MsgEnableEventsAndReports:
+	case MsgGetROSpecsResponse:
+		m = &GetROSpecsResponse{}
+	case MsgKeepalive, MsgKeepaliveAck, MsgCloseConnection, MsgEnableEventsAndReports, MsgGetROSpecs:
 		m = &Empty{Kind: h.Type}
 	case MsgReaderEventNotification:
 		m = &ReaderEventNotification{}
@@ -348,6 +350,53 @@ func (m *AddROSpec) DecodeBody(b []byte) error {
 		return fmt.Errorf("%w: ADD_ROSPEC holds parameter type %d, want ROSpec (177)", ErrBadParameter, p.typ)
 	}
 	return m.ROSpec.decode(p.val)
+}
+
+// maxROSpecsListed bounds the ROSpecs decoded from one GET_ROSPECS_RESPONSE
+// (readers hold a handful; the gateway adds one).
+const maxROSpecsListed = 64
+
+// GetROSpecsResponse lists the ROSpecs the reader holds, with their current
+// state. GET_ROSPECS itself has no body (Empty{Kind: MsgGetROSpecs}).
+type GetROSpecsResponse struct {
+	Status  Status
+	ROSpecs []ROSpec
+}
+
+func (m *GetROSpecsResponse) Type() MessageType { return MsgGetROSpecsResponse }
+func (m *GetROSpecsResponse) AppendBody(dst []byte) []byte {
+	dst = m.Status.append(dst)
+	for i := range m.ROSpecs {
+		dst = m.ROSpecs[i].append(dst)
+	}
+	return dst
+}
+
+func (m *GetROSpecsResponse) DecodeBody(b []byte) error {
+	*m = GetROSpecsResponse{}
+	for rest := b; len(rest) > 0; {
+		p, r, err := nextTLV(rest, "GET_ROSPECS_RESPONSE")
+		if err != nil {
+			return err
+		}
+		rest = r
+		switch p.typ {
+		case pLLRPStatus:
+			if err := m.Status.decode(p.val); err != nil {
+				return err
+			}
+		case pROSpec:
+			if len(m.ROSpecs) >= maxROSpecsListed {
+				return fmt.Errorf("%w: GET_ROSPECS_RESPONSE lists more than %d ROSpecs", ErrBadParameter, maxROSpecsListed)
+			}
+			var ro ROSpec
+			if err := ro.decode(p.val); err != nil {
+				return err
+			}
+			m.ROSpecs = append(m.ROSpecs, ro)
+		}
+	}
+	return nil
 }
 
 // Connection attempt statuses of ConnectionAttemptEvent.

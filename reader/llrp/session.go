@@ -206,6 +206,8 @@ func statusOf(m Message) *Status {
 		return &r.Status
 	case *GetReaderCapabilitiesResponse:
 		return &r.Status
+	case *GetROSpecsResponse:
+		return &r.Status
 	}
 	return nil
 }
@@ -349,6 +351,35 @@ func (s *Source) session(ctx context.Context, link *reader.Link) error {
 	if err := s.checkAntennas(caps.General.MaxAntennas); err != nil {
 		return err
 	}
+	kept := false
+	if s.installed {
+		if kept, err = c.resume(); err != nil {
+			return err
+		}
+	}
+	if !kept {
+		if err := s.install(c); err != nil {
+			return err
+		}
+	}
+	s.installed = true
+	g := caps.General
+	s.log.Info("llrp reader connected", "addr", s.addr, "vendor", VendorName(g.Manufacturer), "model", g.Model,
+		"firmware", g.Firmware, "antennas", g.MaxAntennas, "keepalive", s.keepalive.String(), "rospec_kept", kept)
+	if err := link.Online(); err != nil {
+		return err
+	}
+
+	err = c.loop()
+	if ctx.Err() != nil {
+		c.closeConnection(true)
+	}
+	return err
+}
+
+// install sets the reader up from scratch: factory reset and keepalive,
+// then the gateway's ROSpec, enabled and started.
+func (s *Source) install(c *conn) error {
 	if err := c.configure(); err != nil {
 		return err
 	}
@@ -373,18 +404,72 @@ func (s *Source) session(ctx context.Context, link *reader.Link) error {
 			return err
 		}
 	}
-	g := caps.General
-	s.log.Info("llrp reader connected", "addr", s.addr, "vendor", VendorName(g.Manufacturer), "model", g.Model,
-		"firmware", g.Firmware, "antennas", g.MaxAntennas, "keepalive", s.keepalive.String())
-	if err := link.Online(); err != nil {
-		return err
-	}
+	return nil
+}
 
-	err = c.loop()
-	if ctx.Err() != nil {
-		c.closeConnection(true)
+// resume runs on a reconnect within one gateway run. It asks the reader
+// for its ROSpecs (GET_ROSPECS): when the gateway's ROSpec is still there
+// as sent, the reader did not lose its settings; the ROSpec is re-enabled
+// and started if it has to be, and reports the reader held during the cut
+// (ENABLE_EVENTS_AND_REPORTS) are not erased by a factory reset. When it
+// is gone or changed (the reader rebooted to defaults, or another client
+// reset it) resume says so with a log line and
+// rfidgw_reader_config_reapplied_total, and the caller installs it again.
+// A reader that does not support GET_ROSPECS is installed again silently,
+// as on every connection before.
+func (c *conn) resume() (bool, error) {
+	rsp, err := c.request(&Empty{Kind: MsgGetROSpecs}, MsgGetROSpecsResponse)
+	if errors.Is(err, ErrStatus) {
+		c.s.log.Debug("llrp reader cannot list its ROSpecs; configuring it again", "err", err)
+		return false, nil
 	}
-	return err
+	if err != nil {
+		return false, err
+	}
+	want := c.s.rospec()
+	var have *ROSpec
+	for i, ro := range rsp.(*GetROSpecsResponse).ROSpecs {
+		if ro.ID == rospecID {
+			have = &rsp.(*GetROSpecsResponse).ROSpecs[i]
+		}
+	}
+	why := ""
+	switch {
+	case have == nil:
+		why = "the reader no longer has the gateway's ROSpec (rebooted to its defaults, or reset by another client)"
+	case !sameROSpec(have, &want):
+		why = "the reader's ROSpec differs from the gateway's (changed by another client)"
+	}
+	if why != "" {
+		metrics.ReaderConfigReapplied.WithLabelValues(c.s.id).Inc()
+		c.s.log.Warn("llrp reader lost its configuration; applying it again", "why", why)
+		return false, nil
+	}
+	// The keepalive is part of the reader config, which survives with the
+	// ROSpec; sending it again costs one round trip and covers readers
+	// that keep ROSpecs but not the config.
+	ka := &KeepaliveSpec{Trigger: 1, IntervalMS: uint32(c.s.keepalive / time.Millisecond)}
+	if _, err := c.request(&SetReaderConfig{Keepalive: ka}, MsgSetReaderConfigResponse); err != nil {
+		return false, err
+	}
+	if have.CurrentState == 0 { // disabled
+		if _, err := c.request(&ROSpecCommand{Kind: MsgEnableROSpec, ROSpecID: rospecID}, MsgEnableROSpecResponse); err != nil {
+			return false, err
+		}
+	}
+	if have.CurrentState != 2 { // not active
+		if _, err := c.request(&ROSpecCommand{Kind: MsgStartROSpec, ROSpecID: rospecID}, MsgStartROSpecResponse); err != nil {
+			return false, err
+		}
+	}
+	return true, nil
+}
+
+// sameROSpec compares two ROSpecs as encoded, ignoring their state.
+func sameROSpec(a, b *ROSpec) bool {
+	x, y := *a, *b
+	x.CurrentState, y.CurrentState = 0, 0
+	return string(x.append(nil)) == string(y.append(nil))
 }
 
 // configure sets the keepalive, after a factory reset so that settings a

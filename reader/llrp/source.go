@@ -55,6 +55,7 @@ type Source struct {
 
 	clockLogged bool
 	capsWarned  bool // GET_READER_CAPABILITIES went unanswered once: warned
+	installed   bool // the ROSpec was installed once in this run: reconnects verify it (resume)
 }
 
 // New builds the LLRP source of one `readers:` entry. It checks the config

@@ -39,6 +39,12 @@ type Options struct {
 	// ImpinjPeakRSSI adds Impinj's centi-dBm peak RSSI custom parameter to
 	// every TagReportData that reports PeakRSSI.
 	ImpinjPeakRSSI bool
+	// KeepROSpecs makes ROSpecs (with their state) and the keepalive
+	// survive the client connection, like on a real reader: a reconnecting
+	// client finds them again, DropConnections is a network cut, and
+	// Reboot clears them (a reader back at its defaults). Without it every
+	// connection starts with none.
+	KeepROSpecs bool
 	// QueueSize bounds the reads Feed queues per connection before it drops
 	// the oldest (default 10000).
 	QueueSize int
@@ -60,18 +66,22 @@ type Simulator struct {
 
 	silent      atomic.Bool
 	refuse      atomic.Bool
-	rejectReset atomic.Bool // see SetRejectReset
-	noCaps      atomic.Bool // see SetIgnoreCapabilities
+	rejectReset atomic.Bool  // see SetRejectReset
+	noCaps      atomic.Bool  // see SetIgnoreCapabilities
+	gen         atomic.Int64 // boots (Reboot); state saved by a connection of an older boot is dropped
+	getROSpecs  atomic.Int64 // GET_ROSPECS requests answered
 	acks        atomic.Int64
 	accept      atomic.Int64
 	processed   atomic.Int64 // fed reads the report loops handled
 
-	mu     sync.Mutex
-	ln     net.Listener
-	conns  map[*simConn]struct{}
-	active *simConn // the client holding the reader's one LLRP session
-	closed bool
-	wg     sync.WaitGroup
+	mu      sync.Mutex
+	ln      net.Listener
+	conns   map[*simConn]struct{}
+	active  *simConn      // the client holding the reader's one LLRP session
+	saved   []simROSpec   // KeepROSpecs: the reader's ROSpecs between connections
+	savedKA time.Duration // KeepROSpecs: the keepalive between connections
+	closed  bool
+	wg      sync.WaitGroup
 }
 
 // New returns a simulator; call Listen to start it.
@@ -177,14 +187,34 @@ func (s *Simulator) uptime(t time.Time) uint64 {
 
 // DropConnections closes every client socket, like a reader restart: its
 // uptime starts again from zero.
+//
+// With KeepROSpecs it is a network cut instead: the reader keeps its
+// ROSpecs and its uptime (Reboot is the restart).
 func (s *Simulator) DropConnections() {
-	s.boot.Store(time.Now().UnixNano())
+	if !s.opts.KeepROSpecs {
+		s.boot.Store(time.Now().UnixNano())
+	}
 	s.mu.Lock()
 	for c := range s.conns {
 		c.close()
 	}
 	s.mu.Unlock()
 }
+
+// Reboot is a reader restart back to its defaults: clients are dropped,
+// uptime starts from zero and (with KeepROSpecs) its ROSpecs and keepalive
+// are gone.
+func (s *Simulator) Reboot() {
+	s.gen.Add(1)
+	s.mu.Lock()
+	s.saved, s.savedKA = nil, 0
+	s.mu.Unlock()
+	s.boot.Store(time.Now().UnixNano())
+	s.DropConnections()
+}
+
+// GetROSpecsAnswered counts GET_ROSPECS requests the reader answered.
+func (s *Simulator) GetROSpecsAnswered() int64 { return s.getROSpecs.Load() }
 
 // SetKeepaliveSilent stops (true) or resumes sending keepalives, to
 // simulate a hung reader.
@@ -367,6 +397,33 @@ func (c *simConn) serve() {
 		_ = c.event(llrp.ReaderEventNotification{HasConnectionAttempt: true, ConnectionStatus: llrp.ConnFailedClientInitiated})
 		return
 	}
+	if s.opts.KeepROSpecs {
+		gen := s.gen.Load()
+		s.mu.Lock()
+		saved, ka := s.saved, s.savedKA
+		s.mu.Unlock()
+		c.mu.Lock()
+		for _, r := range saved {
+			c.rospecs[r.spec.ID] = &simROSpec{spec: r.spec, state: r.state}
+		}
+		c.ka = ka
+		c.mu.Unlock()
+		c.kaChange <- struct{}{} // buffered, empty on a new connection
+		defer func() {
+			c.mu.Lock()
+			var keep []simROSpec
+			for _, r := range c.rospecs {
+				keep = append(keep, simROSpec{spec: r.spec, state: r.state})
+			}
+			ka := c.ka
+			c.mu.Unlock()
+			s.mu.Lock()
+			if s.gen.Load() == gen {
+				s.saved, s.savedKA = keep, ka
+			}
+			s.mu.Unlock()
+		}()
+	}
 	if err := c.event(llrp.ReaderEventNotification{HasConnectionAttempt: true, ConnectionStatus: llrp.ConnSuccess}); err != nil {
 		return
 	}
@@ -443,6 +500,17 @@ func (c *simConn) handle(h llrp.Header, body []byte) bool {
 		rsp = success(llrp.MsgSetReaderConfigResponse)
 	case llrp.MsgAddROSpec:
 		rsp = c.addROSpec(body)
+	case llrp.MsgGetROSpecs:
+		s.getROSpecs.Add(1)
+		list := &llrp.GetROSpecsResponse{}
+		c.mu.Lock()
+		for _, r := range c.rospecs {
+			ro := r.spec
+			ro.CurrentState = r.state
+			list.ROSpecs = append(list.ROSpecs, ro)
+		}
+		c.mu.Unlock()
+		rsp = list
 	case llrp.MsgDeleteROSpec, llrp.MsgEnableROSpec, llrp.MsgStartROSpec, llrp.MsgStopROSpec, llrp.MsgDisableROSpec:
 		var m llrp.ROSpecCommand
 		m.Kind = h.Type
