@@ -93,6 +93,10 @@ type readerState struct {
 	online      bool
 	onlineSince int64
 	zones       []int32
+	// antOff holds the antennas the reader reported disconnected (status
+	// reads with an antenna) while it stays online; each counts for the
+	// zone it feeds like an offline reader. Bounded by maxAntennasOff.
+	antOff map[int]struct{}
 	ignored     [len(reasons)]uint64
 	prom        [len(reasons)]prometheus.Counter
 }
@@ -160,6 +164,15 @@ func (e *Engine) install(l *layout) {
 	for id, tab := range l.routes {
 		e.reader(id).routes = tab
 	}
+	defer func() {
+		for _, rs := range e.readers {
+			for a := range rs.antOff {
+				if zi := rs.route(a).zone; zi >= 0 {
+					e.zones[zi].offline++
+				}
+			}
+		}
+	}()
 	for i := range l.zones {
 		z := &l.zones[i]
 		z.readers = make([]*readerState, len(z.readerIDs))
@@ -242,7 +255,11 @@ func (e *Engine) Process(dst []Event, r *reader.Read) []Event {
 	dst = e.advance(dst, ns)
 	t := e.now
 	if r.Status != "" {
-		e.setStatus(rs, r.Status, t)
+		if r.Antenna > 0 {
+			e.setAntennaStatus(rs, r.Antenna, r.Status, t)
+		} else {
+			e.setStatus(rs, r.Status, t)
+		}
 		return dst
 	}
 	rt := rs.route(r.Antenna)
@@ -345,12 +362,58 @@ func (e *Engine) setStatus(rs *readerState, st reader.Status, t int64) {
 		}
 		rs.online = true
 		rs.onlineSince = t
+		// A reconnected reader starts with all antennas connected; its
+		// source reports the disconnected ones again.
+		for a := range rs.antOff {
+			e.setAntennaStatus(rs, a, reader.StatusOnline, t)
+		}
 		for _, zi := range rs.zones {
 			z := &e.zones[zi]
 			z.offline--
 			z.onlineSince = max(z.onlineSince, t)
 		}
 		e.log.Debug("edge: reader online", "reader", rs.id, "time", timeOf(t))
+	}
+}
+
+// maxAntennasOff bounds the disconnected antennas tracked per reader (an
+// antenna id comes from outside); further ones are ignored (logged).
+const maxAntennasOff = 64
+
+// setAntennaStatus records one antenna of a reader being disconnected
+// (offline) or connected again: for the zone it feeds it counts like an
+// offline reader, so its silence makes no departure, and coming back emits
+// nothing and restarts the zone's lost_after and rack dwell from t.
+func (e *Engine) setAntennaStatus(rs *readerState, antenna int, st reader.Status, t int64) {
+	zi := rs.route(antenna).zone
+	switch st {
+	case reader.StatusOffline:
+		if _, ok := rs.antOff[antenna]; ok {
+			return
+		}
+		if len(rs.antOff) >= maxAntennasOff {
+			e.log.Warn("edge: too many disconnected antennas; ignoring this one", "reader", rs.id, "antenna", antenna)
+			return
+		}
+		if rs.antOff == nil {
+			rs.antOff = make(map[int]struct{})
+		}
+		rs.antOff[antenna] = struct{}{}
+		if zi >= 0 {
+			e.zones[zi].offline++
+		}
+		e.log.Debug("edge: antenna disconnected", "reader", rs.id, "antenna", antenna, "time", timeOf(t))
+	case reader.StatusOnline:
+		if _, ok := rs.antOff[antenna]; !ok {
+			return
+		}
+		delete(rs.antOff, antenna)
+		if zi >= 0 {
+			z := &e.zones[zi]
+			z.offline--
+			z.onlineSince = max(z.onlineSince, t)
+		}
+		e.log.Debug("edge: antenna connected", "reader", rs.id, "antenna", antenna, "time", timeOf(t))
 	}
 }
 

@@ -13,6 +13,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -71,7 +72,8 @@ type Gateway struct {
 	lastRead     time.Time
 	lastWall     time.Time
 	readersMu    sync.Mutex
-	readersUp    map[string]bool // copy for status/http
+	readersUp    map[string]bool         // copy for status/http
+	antennasOff  map[string]map[int]bool // reader -> antennas it reports disconnected
 
 	started    atomic.Bool
 	progress   atomic.Int64 // unix nanos of the owner's last loop
@@ -100,15 +102,16 @@ func New(cfg *config.Config, log *slog.Logger) (*Gateway, error) {
 		log = slog.Default()
 	}
 	g := &Gateway{
-		log:        log,
-		cfg:        cfg,
-		sources:    map[string]*runningSource{},
-		in:         make(chan *batch, 64),
-		reloads:    make(chan reloadReq),
-		readersUp:  map[string]bool{},
-		aliveAfter: 5 * time.Second,
-		page:       newPageState(),
-		pause:      make(chan chan struct{}),
+		log:         log,
+		cfg:         cfg,
+		sources:     map[string]*runningSource{},
+		in:          make(chan *batch, 64),
+		reloads:     make(chan reloadReq),
+		readersUp:   map[string]bool{},
+		antennasOff: map[string]map[int]bool{},
+		aliveAfter:  5 * time.Second,
+		page:        newPageState(),
+		pause:       make(chan chan struct{}),
 	}
 	for _, r := range cfg.Readers {
 		if r.IsRecorded() {
@@ -374,7 +377,22 @@ func (g *Gateway) process(events []edge.Event, r *reader.Read) []edge.Event {
 	}
 	if r.IsStatus() {
 		g.readersMu.Lock()
-		g.readersUp[r.Reader] = r.Status == reader.StatusOnline
+		switch {
+		case r.Antenna > 0: // one antenna's connection
+			if g.antennasOff[r.Reader] == nil {
+				g.antennasOff[r.Reader] = map[int]bool{}
+			}
+			if r.Status == reader.StatusOffline && len(g.antennasOff[r.Reader]) < 64 {
+				g.antennasOff[r.Reader][r.Antenna] = true
+			} else {
+				delete(g.antennasOff[r.Reader], r.Antenna)
+			}
+		default:
+			g.readersUp[r.Reader] = r.Status == reader.StatusOnline
+			if r.Status == reader.StatusOnline {
+				delete(g.antennasOff, r.Reader) // the source reports bad antennas again
+			}
+		}
 		g.readersMu.Unlock()
 	}
 	if g.rec != nil {
@@ -498,6 +516,19 @@ func (g *Gateway) StatusLine() string {
 
 // LastProgress is when the owner loop last went round (for the watchdog).
 func (g *Gateway) LastProgress() time.Time { return time.Unix(0, g.progress.Load()) }
+
+// AntennasOff returns, per reader, the antennas it reports disconnected.
+func (g *Gateway) AntennasOff() map[string]map[int]bool {
+	g.readersMu.Lock()
+	defer g.readersMu.Unlock()
+	out := make(map[string]map[int]bool, len(g.antennasOff))
+	for id, m := range g.antennasOff {
+		if len(m) > 0 {
+			out[id] = maps.Clone(m)
+		}
+	}
+	return out
+}
 
 // ReadersOnline returns each reader's last known state.
 func (g *Gateway) ReadersOnline() map[string]bool {
