@@ -41,6 +41,9 @@ var (
 	ReaderConnected   = gaugeVec("rfidgw_reader_connected", "1 while the reader is connected, else 0.", "reader")
 	ReaderFrameErrors = counterVec("rfidgw_reader_frame_errors_total", "Frames or payloads from the reader that could not be decoded (bad checksum, bad JSON, unknown parameter).", "reader")
 	ReaderReconnects  = counterVec("rfidgw_reader_reconnects_total", "Connection attempts after a reader was lost.", "reader")
+	// AntennaConnected is 1 while the reader reports the antenna connected,
+	// 0 while it reports it disconnected (for readers that report it).
+	AntennaConnected = gaugeVec("rfidgw_antenna_connected", "1 while the reader reports the antenna connected, 0 while disconnected (LLRP AntennaEvent / AntennaProperties, Zebra heartbeat).", "reader", "antenna")
 	// ReaderConfigReapplied counts reconnects after which the reader no
 	// longer had the gateway's ROSpec (rebooted to defaults, or reset by
 	// another client), so the configuration was sent again.

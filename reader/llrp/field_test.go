@@ -121,3 +121,16 @@ func TestSessionReconnectVerifies(t *testing.T) {
 		t.Fatalf("statuses %v, want online offline online offline online", st)
 	}
 }
+
+// TestCheckAntennaDisconnected: `rfidgw check` names a configured antenna
+// the reader reports disconnected (and not one the config does not use).
+func TestCheckAntennaDisconnected(t *testing.T) {
+	sim, addr := startSim(t, llrpsim.Options{})
+	sim.SetAntennaConnected(2, false)
+	sim.SetAntennaConnected(4, false)
+	src := newTestSource(t, reader.Config{ID: "chkant", Settings: &llrp.Settings{Address: addr}, Antennas: []int{1, 2, 3}})
+	desc, err := src.Check(context.Background())
+	if err != nil || !strings.HasSuffix(desc, "antennas 4; DISCONNECTED antennas: 2") {
+		t.Fatalf("Check = %q, %v; want the disconnected antenna 2 named", desc, err)
+	}
+}

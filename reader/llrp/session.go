@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"strconv"
 	"time"
 
 	"github.com/rfidgw/rfidgw/internal/metrics"
@@ -27,6 +28,7 @@ type conn struct {
 	stop   func() bool
 
 	link   *reader.Link
+	online bool // link.Online was called: antenna events go to the edge
 	tags   []TagReport
 	reads  []reader.Read
 	clock  readClock
@@ -208,6 +210,8 @@ func statusOf(m Message) *Status {
 		return &r.Status
 	case *GetROSpecsResponse:
 		return &r.Status
+	case *GetReaderConfigResponse:
+		return &r.Status
 	}
 	return nil
 }
@@ -239,7 +243,9 @@ func (c *conn) handle(h Header, body []byte) error {
 			return nil
 		}
 		for _, a := range ev.Antennas {
-			c.s.log.Info("llrp antenna event", "antenna", a.AntennaID, "connected", a.Connected)
+			if err := c.antenna(a.AntennaID, a.Connected); err != nil {
+				return err
+			}
 		}
 		if ev.HasConnectionAttempt && ev.ConnectionStatus != ConnSuccess {
 			c.s.log.Warn("llrp reader reports a connection attempt by another client", "status", ConnectionStatusText(ev.ConnectionStatus))
@@ -369,6 +375,10 @@ func (s *Source) session(ctx context.Context, link *reader.Link) error {
 	if err := link.Online(); err != nil {
 		return err
 	}
+	c.online = true
+	if err := c.antennaStates(); err != nil {
+		return err
+	}
 
 	err = c.loop()
 	if ctx.Err() != nil {
@@ -449,7 +459,7 @@ func (c *conn) resume() (bool, error) {
 	// ROSpec; sending it again costs one round trip and covers readers
 	// that keep ROSpecs but not the config.
 	ka := &KeepaliveSpec{Trigger: 1, IntervalMS: uint32(c.s.keepalive / time.Millisecond)}
-	if _, err := c.request(&SetReaderConfig{Keepalive: ka}, MsgSetReaderConfigResponse); err != nil {
+	if _, err := c.request(&SetReaderConfig{Events: antennaEvents, Keepalive: ka}, MsgSetReaderConfigResponse); err != nil {
 		return false, err
 	}
 	if have.CurrentState == 0 { // disabled
@@ -472,17 +482,81 @@ func sameROSpec(a, b *ROSpec) bool {
 	return string(x.append(nil)) == string(y.append(nil))
 }
 
+// antennaEvents asks the reader for AntennaEvent notifications.
+var antennaEvents = []EventNotificationState{{Event: EventAntenna, On: true}}
+
+// antennaStates asks which antennas are connected (GET_READER_CONFIG,
+// AntennaProperties) right after the reader is online: the edge starts a
+// reconnected reader with all antennas connected, and an antenna that came
+// loose during a cut sends no event. A reader that does not answer is
+// left to its AntennaEvents.
+func (c *conn) antennaStates() error {
+	rsp, err := c.request(&GetReaderConfig{RequestedData: ConfigAntennaProperties}, MsgGetReaderConfigResponse)
+	if errors.Is(err, ErrStatus) || errors.Is(err, ErrResponseTimeout) {
+		c.s.log.Debug("llrp reader did not report its antennas", "err", err)
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	for _, a := range rsp.(*GetReaderConfigResponse).Antennas {
+		if err := c.antenna(a.AntennaID, a.Connected); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// antenna records that the reader reports antenna id (dis)connected: the
+// metric, a log line on a change, and a status read for the edge (an
+// antenna the config does not use is only logged).
+func (c *conn) antenna(id uint16, connected bool) error {
+	if id == 0 || id > maxAntennaProperties || !c.online {
+		return nil // before Online, antennaStates will ask
+	}
+	was, known := c.s.antennaUp[id]
+	if !c.s.cfg.WantsAntenna(int(id)) {
+		if !connected && (!known || was) {
+			c.s.log.Info("llrp antenna disconnected (not one the config uses)", "antenna", id)
+		}
+		c.s.antennaUp[id] = connected
+		return nil
+	}
+	v := 0.0
+	if connected {
+		v = 1
+	}
+	metrics.AntennaConnected.WithLabelValues(c.s.id, strconv.Itoa(int(id))).Set(v)
+	if connected && (!known || was) {
+		c.s.antennaUp[id] = true
+		return nil // nothing changed for the edge
+	}
+	c.s.antennaUp[id] = connected
+	st := reader.StatusOnline
+	if !connected {
+		st = reader.StatusOffline
+		if !known || was {
+			c.s.log.Warn("llrp antenna disconnected; its zones count it like an offline reader", "antenna", id)
+		}
+	} else if known && !was {
+		c.s.log.Info("llrp antenna connected again", "antenna", id)
+	}
+	r := reader.StatusRead(c.s.now(), c.s.id, st)
+	r.Antenna = int(id)
+	return c.link.Deliver(c.ctx, []reader.Read{r})
+}
+
 // configure sets the keepalive, after a factory reset so that settings a
 // previous client left (ROSpecs, AccessSpecs, report holds) cannot
 // interfere. A reader that refuses the reset still gets the keepalive.
 func (c *conn) configure() error {
 	ka := &KeepaliveSpec{Trigger: 1, IntervalMS: uint32(c.s.keepalive / time.Millisecond)}
-	_, err := c.request(&SetReaderConfig{ResetToFactoryDefault: true, Keepalive: ka}, MsgSetReaderConfigResponse)
+	_, err := c.request(&SetReaderConfig{ResetToFactoryDefault: true, Events: antennaEvents, Keepalive: ka}, MsgSetReaderConfigResponse)
 	if !errors.Is(err, ErrStatus) {
 		return err
 	}
 	c.s.log.Warn("llrp reader refused the factory reset; configuring without it", "err", err)
-	_, err = c.request(&SetReaderConfig{Keepalive: ka}, MsgSetReaderConfigResponse)
+	_, err = c.request(&SetReaderConfig{Events: antennaEvents, Keepalive: ka}, MsgSetReaderConfigResponse)
 	return err
 }
 

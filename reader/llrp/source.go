@@ -9,6 +9,8 @@ import (
 	"log/slog"
 	"net"
 	"os"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/rfidgw/rfidgw/internal/backoff"
@@ -54,8 +56,9 @@ type Source struct {
 	now            func() time.Time
 
 	clockLogged bool
-	capsWarned  bool // GET_READER_CAPABILITIES went unanswered once: warned
-	installed   bool // the ROSpec was installed once in this run: reconnects verify it (resume)
+	capsWarned  bool            // GET_READER_CAPABILITIES went unanswered once: warned
+	antennaUp   map[uint16]bool // what the reader last reported per antenna (owned by the session goroutine)
+	installed   bool            // the ROSpec was installed once in this run: reconnects verify it (resume)
 }
 
 // New builds the LLRP source of one `readers:` entry. It checks the config
@@ -87,6 +90,7 @@ func New(cfg reader.Config, log *slog.Logger) (*Source, error) {
 		requestTimeout: 10 * time.Second,
 		dialTimeout:    10 * time.Second,
 		now:            time.Now,
+		antennaUp:      map[uint16]bool{},
 	}
 	if err := set.checkAddress(where); err != nil {
 		return nil, err
@@ -190,9 +194,22 @@ func (s *Source) Check(ctx context.Context) (string, error) {
 	if err != nil {
 		return "", err
 	}
+	var off []string
+	if rsp, err := c.request(&GetReaderConfig{RequestedData: ConfigAntennaProperties}, MsgGetReaderConfigResponse); err == nil {
+		for _, a := range rsp.(*GetReaderConfigResponse).Antennas {
+			if !a.Connected && s.cfg.WantsAntenna(int(a.AntennaID)) {
+				off = append(off, strconv.Itoa(int(a.AntennaID)))
+			}
+		}
+	}
 	c.closeConnection(false)
 	g := caps.General
 	desc := fmt.Sprintf("%s model %d firmware %s antennas %d", VendorName(g.Manufacturer), g.Model, g.Firmware, g.MaxAntennas)
+	if len(off) > 0 {
+		// Not an error: the gateway runs, and those zones count the antenna
+		// like an offline reader; the technician should see it.
+		desc += "; DISCONNECTED antennas: " + strings.Join(off, ", ")
+	}
 	if err := s.checkAntennas(g.MaxAntennas); err != nil {
 		return desc, err
 	}

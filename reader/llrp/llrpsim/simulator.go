@@ -78,6 +78,7 @@ type Simulator struct {
 	ln      net.Listener
 	conns   map[*simConn]struct{}
 	active  *simConn      // the client holding the reader's one LLRP session
+	antOff  map[int]bool  // antennas disconnected (SetAntennaConnected)
 	saved   []simROSpec   // KeepROSpecs: the reader's ROSpecs between connections
 	savedKA time.Duration // KeepROSpecs: the keepalive between connections
 	closed  bool
@@ -167,6 +168,12 @@ func (s *Simulator) Feed(r reader.Read) {
 	if c == nil || r.IsStatus() {
 		return
 	}
+	s.mu.Lock()
+	off := s.antOff[r.Antenna]
+	s.mu.Unlock()
+	if off {
+		return // a disconnected antenna reads nothing
+	}
 	for {
 		select {
 		case c.feed <- r:
@@ -211,6 +218,29 @@ func (s *Simulator) Reboot() {
 	s.mu.Unlock()
 	s.boot.Store(time.Now().UnixNano())
 	s.DropConnections()
+}
+
+// SetAntennaConnected connects or disconnects antenna a (a loose cable): a
+// disconnected antenna reads nothing, GET_READER_CONFIG reports it, and a
+// client that asked for AntennaEvents gets one on every change.
+func (s *Simulator) SetAntennaConnected(a int, connected bool) {
+	s.mu.Lock()
+	if s.antOff == nil {
+		s.antOff = map[int]bool{}
+	}
+	changed := s.antOff[a] == connected
+	s.antOff[a] = !connected
+	c := s.active
+	s.mu.Unlock()
+	if !changed || c == nil {
+		return
+	}
+	c.mu.Lock()
+	on := c.antEv
+	c.mu.Unlock()
+	if on {
+		_ = c.event(llrp.ReaderEventNotification{Antennas: []llrp.AntennaEvent{{AntennaID: uint16(a), Connected: connected}}})
+	}
 }
 
 // GetROSpecsAnswered counts GET_ROSPECS requests the reader answered.
@@ -330,6 +360,7 @@ type simConn struct {
 	wbuf    []byte
 	mu      sync.Mutex // guards the fields below
 	ka      time.Duration
+	antEv   bool // the client asked for AntennaEvents
 	rospecs map[uint32]*simROSpec
 }
 
@@ -485,6 +516,12 @@ func (c *simConn) handle(h llrp.Header, body []byte) bool {
 		if m.ResetToFactoryDefault {
 			clear(c.rospecs)
 			c.ka = 0
+			c.antEv = false
+		}
+		for _, e := range m.Events {
+			if e.Event == llrp.EventAntenna {
+				c.antEv = e.On
+			}
 		}
 		if m.Keepalive != nil {
 			c.ka = 0
@@ -500,6 +537,23 @@ func (c *simConn) handle(h llrp.Header, body []byte) bool {
 		rsp = success(llrp.MsgSetReaderConfigResponse)
 	case llrp.MsgAddROSpec:
 		rsp = c.addROSpec(body)
+	case llrp.MsgGetReaderConfig:
+		var m llrp.GetReaderConfig
+		if err := m.DecodeBody(body); err != nil {
+			rsp = failure(llrp.MsgGetReaderConfigResponse, llrp.StatusParameterError, "%v", err)
+			break
+		}
+		cfg := &llrp.GetReaderConfigResponse{}
+		if m.RequestedData == 0 || m.RequestedData == llrp.ConfigAntennaProperties {
+			s.mu.Lock()
+			for a := 1; a <= s.opts.Antennas && a <= 256; a++ {
+				if m.AntennaID == 0 || int(m.AntennaID) == a {
+					cfg.Antennas = append(cfg.Antennas, llrp.AntennaProperty{AntennaID: uint16(a), Connected: !s.antOff[a], GainCdBi: 600})
+				}
+			}
+			s.mu.Unlock()
+		}
+		rsp = cfg
 	case llrp.MsgGetROSpecs:
 		s.getROSpecs.Add(1)
 		list := &llrp.GetROSpecsResponse{}
