@@ -26,7 +26,6 @@ import (
 	bolt "go.etcd.io/bbolt"
 
 	"github.com/rfidgw/rfidgw/edge"
-	rfmetrics "github.com/rfidgw/rfidgw/internal/metrics"
 )
 
 // benchEvent is an inward event whose stored record is about 250 bytes.
@@ -351,17 +350,17 @@ func BenchmarkBacklog(b *testing.B) {
 	b.ReportMetric(float64(p99.Microseconds())/1000, "p99-ms-10k/s-with-backlog")
 
 	b.ReportMetric(heap.Phase(), "heap-MiB-append")
-	compactions0 := counterValue(b, rfmetrics.BufferCompactions)
+	compactions0 := counterValue(b, testMetrics.BufferCompactions)
 	n, rate := drain(b, q)
 	b.ReportMetric(float64(n), "drained-events")
 	b.ReportMetric(rate, "drain-events/s")
 	b.ReportMetric(heap.Phase(), "heap-MiB-drain")
 	// The drained file is large and empty: the next tick compacts it.
-	for start := time.Now(); counterValue(b, rfmetrics.BufferCompactions) == compactions0 && time.Since(start) < 10*time.Second; {
+	for start := time.Now(); counterValue(b, testMetrics.BufferCompactions) == compactions0 && time.Since(start) < 10*time.Second; {
 		time.Sleep(10 * time.Millisecond)
 	}
 	fi2, _ := os.Stat(filepath.Join(dir, dbFile))
-	b.ReportMetric(counterValue(b, rfmetrics.BufferCompactions)-compactions0, "compactions")
+	b.ReportMetric(counterValue(b, testMetrics.BufferCompactions)-compactions0, "compactions")
 	b.ReportMetric(float64(fi2.Size())/(1<<20), "file-MiB-after-drain")
 	// Appends after the drain (and the compaction).
 	b.ReportMetric(appendRate(b, q, 64, 1, 3*time.Second), "append-events/s-after-drain")
@@ -409,7 +408,7 @@ func BenchmarkBacklog(b *testing.B) {
 
 func commitCount() uint64 {
 	var m dto.Metric
-	_ = rfmetrics.BufferCommitSeconds.Write(&m)
+	_ = testMetrics.BufferCommitSeconds.Write(&m)
 	return m.Histogram.GetSampleCount()
 }
 
@@ -417,7 +416,7 @@ func commitCount() uint64 {
 // of the commits since the snapshot, as the upper bound of its bucket.
 func commitSnapshot() *dto.Histogram {
 	var m dto.Metric
-	_ = rfmetrics.BufferCommitSeconds.Write(&m)
+	_ = testMetrics.BufferCommitSeconds.Write(&m)
 	return m.Histogram
 }
 

@@ -18,7 +18,7 @@ import (
 //	uvarint  length K of the Kafka key, then K bytes of key
 //	8 bytes  event time, Unix ns (0 = zero time)
 //	8 bytes  commit time, Unix ns
-//	rest     the event JSON (contract §6)
+//	rest     the event JSON (docs/events.md)
 //
 // The seq is inside the CRC so a record under the wrong key is caught too.
 const (

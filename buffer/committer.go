@@ -49,7 +49,6 @@ import (
 	bolt "go.etcd.io/bbolt"
 
 	"github.com/rfidgw/rfidgw/edge"
-	"github.com/rfidgw/rfidgw/internal/metrics"
 )
 
 // probeFreeBytes is the free space a full disk needs before the probe tries
@@ -175,6 +174,14 @@ type txResult struct {
 // commit runs one transaction for batch plus the waiting acks and corrupt
 // records. probe is set by the tick while writes fail.
 func (q *Queue) commit(batch []*appendReq, probe bool) {
+	if q.unsure != nil { // a failed commit is not settled yet: nothing else runs
+		if probe {
+			q.settle()
+		} else {
+			q.answerBatch(batch, fmt.Errorf("buffer: not accepting events: %w", q.unsure.err))
+		}
+		return
+	}
 	w := q.takeWork(batch)
 	if w.readyErr != nil && !probe {
 		q.answerFailed(w, fmt.Errorf("buffer: not accepting events: %w", w.readyErr))
@@ -184,12 +191,14 @@ func (q *Queue) commit(batch []*appendReq, probe bool) {
 		return
 	}
 	free, err := q.prepare(w)
-	var res *txResult
-	if err == nil {
-		res, err = q.runTx(w, free)
-	}
 	if err != nil {
-		q.failed(w, err)
+		q.answerFailed(w, fmt.Errorf("%w: %w", ErrWrite, err))
+		q.notReady(err)
+		return
+	}
+	res, txid, err := q.runTx(w, free)
+	if err != nil {
+		q.failed(w, res, txid, err)
 		return
 	}
 	q.publish(w, res)
@@ -221,13 +230,24 @@ func (q *Queue) takeWork(batch []*appendReq) *work {
 // (their events get their seqs back) and returns the acks and corrupt
 // records to the shared view for the next commit.
 func (q *Queue) answerFailed(w *work, err error) {
-	for _, r := range w.batch {
+	q.answerBatch(w.batch, err)
+	q.putBack(w)
+}
+
+func (q *Queue) answerBatch(batch []*appendReq, err error) {
+	for _, r := range batch {
 		r.restore() // collect encoded them with seqs
 		r.done <- err
 	}
+}
+
+// putBack returns the acks and corrupt records of w for the next commit
+// (deleting them twice is harmless).
+func (q *Queue) putBack(w *work) {
 	q.mu.Lock()
 	q.acks.failed()
 	q.corruptQ = append(w.corr, q.corruptQ...)
+	q.maxSeq = 0
 	q.mu.Unlock()
 }
 
@@ -241,7 +261,14 @@ func (q *Queue) prepare(w *work) (free int64, err error) {
 	for _, r := range w.batch {
 		nev += uint64(len(r.events))
 	}
-	err = q.reserveSeqs(w.st.lastSeq + nev)
+	if q.dirUnsynced { // a compaction's rename is not durable yet
+		if err = syncDir(q.dir); err == nil {
+			q.dirUnsynced = false
+		}
+	}
+	if err == nil {
+		err = q.reserveSeqs(w.st.lastSeq + nev)
+	}
 	free = -1
 	if err == nil && len(w.batch) > 0 && q.opts.MinFreeDisk > 0 {
 		if free, err = freeDisk(q.dir); err == nil {
@@ -270,12 +297,14 @@ func (q *Queue) reserveSeqs(last uint64) error {
 	return nil
 }
 
-// runTx runs the write transaction of w.
-func (q *Queue) runTx(w *work, free int64) (*txResult, error) {
+// runTx runs the write transaction of w. When the transaction body ran
+// but its commit failed, res is still what it would have done and txid its
+// bbolt id (see failed).
+func (q *Queue) runTx(w *work, free int64) (res *txResult, txid int, err error) {
 	start := time.Now()
-	var res *txResult
 	q.dbMu.RLock()
-	err := q.db.Update(func(tx *bolt.Tx) error {
+	err = q.db.Update(func(tx *bolt.Tx) error {
+		txid = tx.ID()
 		t := q.newTxn(tx, w, free, start)
 		if err := t.apply(w); err != nil {
 			return err
@@ -284,26 +313,117 @@ func (q *Queue) runTx(w *work, free int64) (*txResult, error) {
 		return nil
 	})
 	q.dbMu.RUnlock()
-	metrics.BufferCommitSeconds.Observe(time.Since(start).Seconds())
-	return res, err
+	q.opts.Metrics.BufferCommitSeconds.Observe(time.Since(start).Seconds())
+	return res, txid, err
 }
 
-// failed handles a commit that did not happen (or may not have): the callers
-// get ErrWrite, the buffer refuses writes until a probe commit succeeds, and
-// the bookkeeping is read again from the file.
-func (q *Queue) failed(w *work, err error) {
-	metrics.BufferWriteErrors.Inc()
-	werr := fmt.Errorf("%w: %w", ErrWrite, err)
-	q.answerFailed(w, werr)
+// notReady refuses writes until a probe commit succeeds.
+func (q *Queue) notReady(err error) {
+	q.opts.Metrics.BufferWriteErrors.Inc()
 	q.mu.Lock()
-	q.maxSeq = 0
 	wasReady := q.readyErr == nil
-	q.readyErr = werr
+	q.readyErr = fmt.Errorf("%w: %w", ErrWrite, err)
 	q.mu.Unlock()
 	if wasReady {
 		q.log.Error("buffer commit failed: refusing writes until a probe commit succeeds", "err", err)
 	}
-	q.resync()
+}
+
+// unsureCommit is a commit bbolt reported as failed whose outcome is not
+// known yet: its callers wait.
+type unsureCommit struct {
+	w    *work
+	res  *txResult // nil if the transaction body itself failed
+	txid int
+	err  error // ErrWrite, what the callers get if it is not stored
+}
+
+// failed handles a commit bbolt reported as failed. After a failed fsync
+// the kernel may have dropped the written pages, or kept them in its cache
+// without ever writing them: neither the memory of this process nor bbolt's
+// mapping can be trusted. So the buffer marks itself not ready, drops its
+// in-memory view of the commit (the acks and corrupt records go back to be
+// done again, Lease sees only the view published before), and settles the
+// outcome from the file (settle). The callers get their answer only then:
+// nil if the commit is durable after all, ErrWrite if it is not, so that
+// a retry never stores the same events twice under different ids.
+func (q *Queue) failed(w *work, res *txResult, txid int, err error) {
+	q.notReady(err)
+	q.putBack(w)
+	q.unsure = &unsureCommit{w: w, res: res, txid: txid, err: fmt.Errorf("%w: %w", ErrWrite, err)}
+	if res == nil {
+		q.settled(false) // the transaction never reached the file
+		return
+	}
+	q.settle()
+}
+
+// settle reopens the file and reads its bookkeeping from disk. If the
+// unsure commit does not show, its callers get ErrWrite and the view is
+// the file's. If it shows, a second (empty) commit must succeed to make it
+// durable before its callers get nil. When neither can be decided (the
+// file cannot be opened, the second commit fails too) the commit stays
+// unsure and the probe tries again.
+func (q *Queue) settle() {
+	u := q.unsure
+	v, err := q.reopenFromDisk()
+	if err != nil {
+		q.log.Error("buffer: reopening the file after a failed commit failed; retrying", "err", err)
+		return
+	}
+	if v.txid < u.txid {
+		q.mu.Lock()
+		q.st, q.ends, q.dataBytes = v.st, v.ends, v.dataBytes
+		q.fileBytes = max(v.fileBytes, v.dataBytes)
+		q.mu.Unlock()
+		q.settled(false)
+		return
+	}
+	q.dbMu.RLock()
+	err = q.db.Update(func(tx *bolt.Tx) error {
+		return tx.Bucket(bucketMeta).Put(metaConfirmed, []byte(time.Now().UTC().Format(time.RFC3339Nano)))
+	})
+	q.dbMu.RUnlock()
+	if err != nil {
+		q.log.Error("buffer: a failed commit shows in the file but could not be made durable; retrying", "err", err)
+		return
+	}
+	q.log.Warn("buffer: a commit reported as failed is in the file; made durable by a second commit, its events are accepted",
+		"last_seq", u.res.st.lastSeq)
+	q.settled(true)
+}
+
+// settled answers the callers of the unsure commit.
+func (q *Queue) settled(stored bool) {
+	u := q.unsure
+	q.unsure = nil
+	if !stored {
+		q.answerBatch(u.w.batch, u.err)
+		return
+	}
+	q.publish(u.w, u.res)
+}
+
+// reopenFromDisk closes the file and opens it again, so that nothing of
+// bbolt's memory of the failed commit is used, and reads its bookkeeping.
+func (q *Queue) reopenFromDisk() (fileView, error) {
+	q.dbMu.Lock()
+	defer q.dbMu.Unlock()
+	if q.db != nil {
+		_ = q.db.Close()
+		q.db = nil
+	}
+	db, err := boltOpen(q.path, q.boltOptions())
+	if err != nil {
+		return fileView{}, err
+	}
+	v, err := q.readView(db)
+	if err != nil {
+		_ = db.Close()
+		return v, err
+	}
+	q.db = db
+	return v, nil
 }
 
 // publish applies a committed transaction to the shared view, wakes Lease
@@ -361,7 +481,8 @@ func (q *Queue) publish(w *work, res *txResult) {
 // report counts and logs the losses and gap events of one transaction.
 func (q *Queue) report(res *txResult, now time.Time) {
 	if res.dropped > 0 {
-		metrics.EventsDropped.Add(float64(res.dropped))
+		q.opts.Metrics.EventsDropped.Add(float64(res.dropped))
+		q.dropped.Add(uint64(res.dropped))
 		// One ERROR line per run of drops and then at most one per 10 s: a
 		// full buffer drops on every commit.
 		if now.Sub(q.lastDropLog) >= 10*time.Second || res.st.gap.dropped == res.dropped {
@@ -372,40 +493,10 @@ func (q *Queue) report(res *txResult, now time.Time) {
 		}
 	}
 	for _, g := range res.gaps {
-		metrics.EventsTotal.WithLabelValues(string(edge.Gap)).Inc()
+		q.opts.Metrics.EventsTotal.WithLabelValues(string(edge.Gap)).Inc()
 		q.log.Error("gap event written: events were lost",
 			"seq", g.Seq, "dropped", g.Dropped, "first_seq", g.FirstSeq, "last_seq", g.LastSeq)
 	}
-}
-
-// resync reloads the bookkeeping after a failed commit: if the failure came
-// after bbolt wrote its meta page (a failed fsync), the transaction may be
-// visible after all.
-func (q *Queue) resync() {
-	q.dbMu.RLock()
-	defer q.dbMu.RUnlock()
-	if q.db == nil {
-		return
-	}
-	var m metaState
-	var e ends
-	err := view(q.db, func(tx *bolt.Tx) error {
-		var err error
-		m, err = readMeta(tx)
-		e = readEnds(tx)
-		return err
-	})
-	if err != nil {
-		q.log.Error("buffer: re-reading the bookkeeping after a failed commit", "err", err)
-		return
-	}
-	q.mu.Lock()
-	if m.lastSeq != q.st.lastSeq {
-		q.log.Warn("a failed commit turned out to be stored; its events may be sent twice under different ids",
-			"last_seq_before", q.st.lastSeq, "last_seq_now", m.lastSeq)
-	}
-	q.st, q.ends = m, e
-	q.mu.Unlock()
 }
 
 // txn is one write transaction in progress: apply runs its steps in order.
@@ -711,7 +802,7 @@ func (t *txn) dropOldest(need int64) error {
 // GapInterval after its first loss, or at once when the disk headroom came
 // back (checkDiskFull) even if no event arrives to notice it.
 func (q *Queue) gapDue(g gapState, now time.Time) bool {
-	return g.open() && (q.gapNow || now.Sub(time.Unix(0, g.since)) >= q.opts.GapInterval)
+	return g.open() && (q.gapNow || g.age(now) >= q.opts.GapInterval)
 }
 
 // closeGap writes the gap event of the open run of losses.
@@ -789,6 +880,13 @@ func (q *Queue) shutdown() {
 		break
 	}
 	q.commit(nil, false) // the last acks
+	if q.unsure != nil {
+		q.settle()
+	}
+	if u := q.unsure; u != nil {
+		q.unsure = nil
+		q.answerBatch(u.w.batch, fmt.Errorf("%w: closed before the outcome of a failed commit was known: its events may or may not be stored", u.err))
+	}
 	q.dbMu.Lock()
 	defer q.dbMu.Unlock()
 	if q.db == nil {

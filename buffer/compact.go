@@ -8,8 +8,6 @@ import (
 	"time"
 
 	bolt "go.etcd.io/bbolt"
-
-	"github.com/rfidgw/rfidgw/internal/metrics"
 )
 
 // maybeCompact gives disk space back: bbolt never shrinks its file, so when
@@ -84,8 +82,15 @@ func (q *Queue) compact() error {
 	}
 	q.db = nil
 	renameErr := os.Rename(tmp, q.path)
+	var dirErr error
 	if renameErr == nil && !q.opts.NoSync {
-		renameErr = syncDir(q.dir)
+		// Until the directory is synced the rename is not durable: a power
+		// cut would bring the old file back without what is committed to
+		// the new one. So nothing is committed until it is (prepare).
+		if dirErr = syncDir(q.dir); dirErr != nil {
+			q.dirUnsynced = true
+			q.notReady(fmt.Errorf("fsync of %s after compaction: %w", q.dir, dirErr))
+		}
 	}
 	db, err := boltOpen(q.path, q.boltOptions())
 	if err == nil {
@@ -104,11 +109,14 @@ func (q *Queue) compact() error {
 		return errors.Join(werr, renameErr)
 	}
 	q.db = db
+	if dirErr != nil {
+		return fmt.Errorf("fsync %s after renaming the compacted file: %w", q.dir, dirErr)
+	}
 	if renameErr != nil {
 		_ = os.Remove(tmp)
 		return fmt.Errorf("rename %s: %w", tmp, renameErr)
 	}
-	metrics.BufferCompactions.Inc()
+	q.opts.Metrics.BufferCompactions.Inc()
 	q.mu.Lock()
 	after := q.dataBytes
 	q.updateMetricsLocked(time.Now())

@@ -19,8 +19,6 @@ import (
 	"time"
 
 	bolt "go.etcd.io/bbolt"
-
-	rfmetrics "github.com/rfidgw/rfidgw/internal/metrics"
 )
 
 const (
@@ -66,7 +64,7 @@ func TestHelperCrash(t *testing.T) {
 	ctx := context.Background()
 	go func() {
 		for last := 0.0; ; time.Sleep(time.Millisecond) {
-			if n := counterValue(t, rfmetrics.BufferCompactions); n > last {
+			if n := counterValue(t, testMetrics.BufferCompactions); n > last {
 				say("K")
 				last = n
 			}

@@ -14,8 +14,6 @@ import (
 	"time"
 
 	bolt "go.etcd.io/bbolt"
-
-	"github.com/rfidgw/rfidgw/internal/metrics"
 )
 
 func TestCorruptFileMovedAside(t *testing.T) {
@@ -60,9 +58,9 @@ func TestCorruptFileMovedAside(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			before := counterValue(t, metrics.BufferCorruptFiles)
+			before := counterValue(t, testMetrics.BufferCorruptFiles)
 			q := openQueue(t, dir, testOptions())
-			if got := counterValue(t, metrics.BufferCorruptFiles) - before; got != 1 {
+			if got := counterValue(t, testMetrics.BufferCorruptFiles) - before; got != 1 {
 				t.Errorf("rfidgw_buffer_corrupt_files_total grew by %v, want 1", got)
 			}
 			aside, _ := filepath.Glob(filepath.Join(dir, dbFile+".corrupt-*"))
@@ -147,7 +145,7 @@ func TestCorruptRecordDetected(t *testing.T) {
 		t.Errorf("Dump wrote %d lines, want the 9 good records", n)
 	}
 
-	dropped0 := counterValue(t, metrics.EventsDropped)
+	dropped0 := counterValue(t, testMetrics.EventsDropped)
 	q = openQueue(t, dir, testOptions())
 	recs := leaseAll(t, q)
 	want := []uint64{1, 2, 3, 4, 6, 7, 8, 9, 10, 11}
@@ -157,7 +155,7 @@ func TestCorruptRecordDetected(t *testing.T) {
 	if g := parseGap(t, recs[9]); g.Dropped != 1 || g.FirstSeq != 5 || g.LastSeq != 5 {
 		t.Errorf("gap for the corrupt record: %+v", g)
 	}
-	if got := counterValue(t, metrics.EventsDropped) - dropped0; got != 1 {
+	if got := counterValue(t, testMetrics.EventsDropped) - dropped0; got != 1 {
 		t.Errorf("dropped counter grew by %v, want 1", got)
 	}
 	if err := q.Close(); err != nil {
@@ -219,7 +217,7 @@ func TestCompactionGivesSpaceBack(t *testing.T) {
 	opts.CompactMinFileBytes = 1 << 20
 	opts.CompactMaxEvents = 100
 	q := openQueue(t, dir, opts)
-	compactions0 := counterValue(t, metrics.BufferCompactions)
+	compactions0 := counterValue(t, testMetrics.BufferCompactions)
 	for i := range 20 {
 		appendN(t, q, i*1000, 1000)
 	}
@@ -236,7 +234,7 @@ func TestCompactionGivesSpaceBack(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	waitFor(t, "compaction", func() bool { return counterValue(t, metrics.BufferCompactions) > compactions0 })
+	waitFor(t, "compaction", func() bool { return counterValue(t, testMetrics.BufferCompactions) > compactions0 })
 	fi, err := os.Stat(filepath.Join(dir, dbFile))
 	if err != nil {
 		t.Fatal(err)
@@ -272,7 +270,7 @@ func TestDiskFullRefusesAndRecovers(t *testing.T) {
 	writeFile(t, filler, make([]byte, 1<<20))
 	opts := testOptions()
 	q := openQueue(t, dir, opts)
-	errs0 := counterValue(t, metrics.BufferWriteErrors)
+	errs0 := counterValue(t, testMetrics.BufferWriteErrors)
 	ctx := context.Background()
 	var committed []uint64
 	var err error
@@ -293,10 +291,29 @@ func TestDiskFullRefusesAndRecovers(t *testing.T) {
 	if !errors.Is(err, ErrWrite) || !strings.Contains(err.Error(), "no space left") {
 		t.Fatalf("Append on a full disk: %v, want ErrWrite naming the full disk", err)
 	}
-	if q.Ready() == nil {
-		t.Fatal("Ready() is nil with the disk full")
+	// The failed commit may have left a little room (a file growth step that
+	// did not fit): take it, so that the probe cannot find the disk usable
+	// again before the test frees space itself.
+	rest := filepath.Join(dir, "filler-rest")
+	if f, ferr := os.Create(rest); ferr == nil {
+		chunk := make([]byte, 4<<10)
+		for {
+			if _, werr := f.Write(chunk); werr != nil {
+				break
+			}
+		}
+		f.Close()
 	}
-	if got := counterValue(t, metrics.BufferWriteErrors) - errs0; got < 1 {
+	// A probe that ran before the rest was taken may have fitted; with the
+	// disk now full the next probe fails and readiness must stay off.
+	waitFor(t, "not Ready with the disk full", func() bool { return q.Ready() != nil })
+	for i := 0; i < 10; i++ {
+		time.Sleep(2 * opts.TickInterval)
+		if q.Ready() == nil {
+			t.Fatal("Ready() is nil with the disk full")
+		}
+	}
+	if got := counterValue(t, testMetrics.BufferWriteErrors) - errs0; got < 1 {
 		t.Errorf("write errors counter grew by %v", got)
 	}
 	if err := q.Append(ctx, testEvents(0, 1), nil); !errors.Is(err, ErrWrite) {
@@ -306,6 +323,7 @@ func TestDiskFullRefusesAndRecovers(t *testing.T) {
 	if err := os.Remove(filler); err != nil {
 		t.Fatal(err)
 	}
+	_ = os.Remove(rest)
 	waitFor(t, "Ready after space returned", func() bool { return q.Ready() == nil })
 	evs := appendN(t, q, 100000, 5)
 	if evs[0].Seq != uint64(len(committed))+1 {

@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/rfidgw/rfidgw/edge"
-	"github.com/rfidgw/rfidgw/internal/metrics"
 )
 
 // recordSize is the stored size of testEvent(i) at a one- or two-digit seq.
@@ -58,8 +57,8 @@ func TestFullDropOldest(t *testing.T) {
 	opts := testOptions()
 	opts.MaxBytes = 10*size + size/2
 	q := openQueue(t, t.TempDir(), opts)
-	dropped0 := counterValue(t, metrics.EventsDropped)
-	gaps0 := counterValue(t, metrics.EventsTotal.WithLabelValues("gap"))
+	dropped0 := counterValue(t, testMetrics.EventsDropped)
+	gaps0 := counterValue(t, testMetrics.EventsTotal.WithLabelValues("gap"))
 
 	for i := range 30 {
 		appendN(t, q, i, 1) // drop_oldest never refuses
@@ -69,8 +68,11 @@ func TestFullDropOldest(t *testing.T) {
 		t.Fatalf("stats after overfilling: %+v (max %d)", st, opts.MaxBytes)
 	}
 	lost := st.PendingGap
-	if got := counterValue(t, metrics.EventsDropped) - dropped0; got != float64(lost) {
+	if got := counterValue(t, testMetrics.EventsDropped) - dropped0; got != float64(lost) {
 		t.Errorf("rfidgw_events_dropped_total grew by %v, want %d", got, lost)
+	}
+	if st.Dropped != lost {
+		t.Errorf("Stats().Dropped = %d, want %d", st.Dropped, lost)
 	}
 	kept := leaseAll(t, q)
 	if want := seqRange(lost+1, 30); !slices.Equal(seqsOf(kept), want) {
@@ -94,7 +96,7 @@ func TestFullDropOldest(t *testing.T) {
 	if g.Dropped != lost || g.FirstSeq != 1 || g.LastSeq != lost || g.ID != "floor3-31" {
 		t.Errorf("gap event %+v, want dropped %d seq 1..%d", g, lost, lost)
 	}
-	if got := counterValue(t, metrics.EventsTotal.WithLabelValues("gap")) - gaps0; got != 1 {
+	if got := counterValue(t, testMetrics.EventsTotal.WithLabelValues("gap")) - gaps0; got != 1 {
 		t.Errorf("gap events counted %v, want 1", got)
 	}
 	if q.Stats().PendingGap != 0 {
@@ -125,7 +127,7 @@ func TestFullRejectNew(t *testing.T) {
 	opts.OnFull = RejectNew
 	opts.MaxBytes = 5*size + size/2
 	q := openQueue(t, t.TempDir(), opts)
-	dropped0 := counterValue(t, metrics.EventsDropped)
+	dropped0 := counterValue(t, testMetrics.EventsDropped)
 	ctx := context.Background()
 
 	appendN(t, q, 0, 5)
@@ -141,7 +143,7 @@ func TestFullRejectNew(t *testing.T) {
 	if err := q.Append(ctx, testEvents(7, 1), nil); !errors.Is(err, ErrFull) {
 		t.Fatalf("second Append to a full buffer: %v, want ErrFull", err)
 	}
-	if got := counterValue(t, metrics.EventsDropped) - dropped0; got != 3 {
+	if got := counterValue(t, testMetrics.EventsDropped) - dropped0; got != 3 {
 		t.Errorf("dropped counter grew by %v, want 3", got)
 	}
 	if err := q.Ready(); err != nil {

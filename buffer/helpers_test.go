@@ -12,12 +12,17 @@ import (
 	dto "github.com/prometheus/client_model/go"
 
 	"github.com/rfidgw/rfidgw/edge"
+	"github.com/rfidgw/rfidgw/internal/metrics"
 )
 
 var testLog = slog.New(slog.NewTextHandler(io.Discard, nil))
 
+// testMetrics receives the metrics of every Queue opened with testOptions.
+var testMetrics = metrics.New()
+
 func testOptions() Options {
 	return Options{
+		Metrics:      testMetrics,
 		Gateway:      "floor3",
 		MinFreeDisk:  -1,
 		Log:          testLog,

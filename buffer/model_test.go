@@ -6,8 +6,6 @@ import (
 	"math/rand/v2"
 	"testing"
 	"time"
-
-	"github.com/rfidgw/rfidgw/internal/metrics"
 )
 
 // TestRandomOpsAccounting runs random Appends, Leases, Acks and Rewinds on
@@ -25,7 +23,7 @@ func TestRandomOpsAccounting(t *testing.T) {
 			opts.GapInterval = 30 * time.Millisecond
 			opts.TickInterval = 5 * time.Millisecond
 			q := openQueue(t, t.TempDir(), opts)
-			dropped0 := counterValue(t, metrics.EventsDropped)
+			dropped0 := counterValue(t, testMetrics.EventsDropped)
 			rng := rand.New(rand.NewPCG(1, uint64(len(policy))))
 			acked := map[uint64]bool{}
 			type gap struct{ first, last, dropped uint64 }
@@ -108,7 +106,7 @@ func TestRandomOpsAccounting(t *testing.T) {
 			if gapTotal < lostUnacked || gapTotal > missing {
 				t.Fatalf("gap events count %d lost; %d seqs missing, %d of them never acked", gapTotal, missing, lostUnacked)
 			}
-			if got := counterValue(t, metrics.EventsDropped) - dropped0; got != float64(gapTotal) {
+			if got := counterValue(t, testMetrics.EventsDropped) - dropped0; got != float64(gapTotal) {
 				t.Fatalf("dropped counter %v, gap events say %d", got, gapTotal)
 			}
 			if len(gaps) == 0 {

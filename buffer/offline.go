@@ -55,7 +55,7 @@ func ReadStats(dir string) (Stats, error) {
 }
 
 // Dump writes the pending events of a stopped gateway's buffer in dir to w
-// as JSON lines (contract §6), oldest first. Records that fail their CRC
+// as JSON lines (docs/events.md), oldest first. Records that fail their CRC
 // are skipped and named in the returned error (errors.Is ErrCorruptRecord),
 // after every good record was written.
 func Dump(dir string, w io.Writer) error {

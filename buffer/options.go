@@ -5,9 +5,11 @@ import (
 	"log/slog"
 	"regexp"
 	"time"
+
+	"github.com/rfidgw/rfidgw/internal/metrics"
 )
 
-// On-full policies (contract §4 buffer.on_full).
+// On-full policies (buffer.on_full in docs/config.md).
 const (
 	DropOldest = "drop_oldest"
 	RejectNew  = "reject_new"
@@ -34,6 +36,10 @@ type Options struct {
 	MinFreeDisk int64  // free bytes to leave on the filesystem; default 256 MiB, < 0 disables
 	OnFull      string // "drop_oldest" (default) | "reject_new"
 	Log         *slog.Logger
+	// Metrics receives the rfidgw_buffer_* metrics, rfidgw_events_dropped_total,
+	// the gap events' rfidgw_events_total and rfidgw_uplink_lag_seconds (the
+	// daemon's); nil gives the Queue a private Metrics that nobody serves.
+	Metrics *metrics.Metrics
 
 	// MaxBatchEvents and MaxBatchBytes bound how many waiting Append calls the
 	// committer takes into one transaction (one call is never split).
@@ -63,17 +69,28 @@ type Options struct {
 	compactEvery time.Duration // tests: least time between compactions (default 1 min)
 }
 
-var gatewayID = regexp.MustCompile(`^[a-z0-9._-]{1,64}$`)
+// GatewayIDPattern is what a gateway id (gateway.id) must be: it names the
+// gateway in every event and keys its gap events. The config checks it here.
+const GatewayIDPattern = `[a-z0-9._-]{1,64}`
+
+var gatewayID = regexp.MustCompile(`^` + GatewayIDPattern + `$`)
+
+// ValidGatewayID reports whether id matches GatewayIDPattern.
+func ValidGatewayID(id string) bool { return gatewayID.MatchString(id) }
+
+// ValidOnFull reports whether s is an on-full policy (DropOldest or
+// RejectNew); "" is not (Options takes it as the default, the config file
+// has filled it in).
+func ValidOnFull(s string) bool { return s == DropOldest || s == RejectNew }
 
 func (o Options) withDefaults() (Options, error) {
-	if !gatewayID.MatchString(o.Gateway) {
-		return o, fmt.Errorf("%w: buffer option gateway %q: want [a-z0-9._-]{1,64}", ErrInvalid, o.Gateway)
+	if !ValidGatewayID(o.Gateway) {
+		return o, fmt.Errorf("%w: buffer option gateway %q: want %s", ErrInvalid, o.Gateway, GatewayIDPattern)
 	}
-	switch o.OnFull {
-	case "":
+	if o.OnFull == "" {
 		o.OnFull = DropOldest
-	case DropOldest, RejectNew:
-	default:
+	}
+	if !ValidOnFull(o.OnFull) {
 		return o, fmt.Errorf("%w: buffer.on_full %q: want %s or %s", ErrInvalid, o.OnFull, DropOldest, RejectNew)
 	}
 	if o.MaxBytes < 0 {
@@ -87,6 +104,9 @@ func (o Options) withDefaults() (Options, error) {
 	}
 	if o.Log == nil {
 		o.Log = slog.Default()
+	}
+	if o.Metrics == nil {
+		o.Metrics = metrics.New()
 	}
 	if o.MaxBatchEvents <= 0 {
 		o.MaxBatchEvents = DefaultMaxBatchEvents

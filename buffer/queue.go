@@ -14,7 +14,6 @@ import (
 	bolt "go.etcd.io/bbolt"
 
 	"github.com/rfidgw/rfidgw/edge"
-	"github.com/rfidgw/rfidgw/internal/metrics"
 )
 
 // StateChange is one edge-state update committed with the events it caused
@@ -34,6 +33,7 @@ type Stats struct {
 	LastSeq         uint64        // highest seq ever assigned (stored, delivered or lost)
 	FileBytes       int64         // size of buffer.db on disk
 	PendingGap      uint64        // events lost whose gap event is not written yet
+	Dropped         uint64        // events dropped because the buffer was full, since Open
 	ReadyErr        string        // why writes are refused ("" when they work)
 	DiskFull        string        // why events are being lost by on_full because the filesystem is at min_free_disk ("" when not)
 }
@@ -41,7 +41,7 @@ type Stats struct {
 // Queue is the durable event queue. Open starts its committer goroutine;
 // Close stops it. All methods are safe for concurrent use.
 //
-// Wiring (cmd/rfidgw):
+// Wiring (internal/gateway):
 //
 //	q, err := buffer.Open(cfg.Gateway.DataDir, buffer.Options{Gateway: id,
 //		MaxBytes: b.MaxBytes, MinFreeDisk: b.MinFreeDisk, OnFull: b.OnFull, Log: log})
@@ -87,8 +87,12 @@ type Queue struct {
 	ceiling     uint64 // every assigned seq is below it (buffer.seq)
 	lastCompact time.Time
 	lastDropLog time.Time
-	gapNow      bool // write the open gap event at the next commit (disk room is back)
+	gapNow      bool          // write the open gap event at the next commit (disk room is back)
+	unsure      *unsureCommit // a failed commit whose outcome is not settled (see failed)
+	dirUnsynced bool          // a compaction renamed the file but the directory fsync failed
 	keyScratch  []byte
+
+	dropped atomic.Uint64 // events dropped because the buffer was full, since Open (Stats.Dropped); atomic, no lock
 
 	mu         sync.Mutex // guards everything below
 	st         metaState  // mirror of the last committed meta
@@ -105,6 +109,7 @@ type Queue struct {
 	acksGone   chan struct{} // closed and replaced when a commit deleted acked records
 	corrupt    map[uint64]string
 	corruptQ   []uint64 // found bad by Lease, quarantine in the next transaction
+	epochState          // the stream epoch (epoch.go)
 }
 
 type appendReq struct {
@@ -172,6 +177,10 @@ func Open(dir string, opts Options) (*Queue, error) {
 	if err := q.openDB(ceiling); err != nil {
 		return nil, err
 	}
+	if err := q.openEpoch(ceiling); err != nil {
+		_ = q.db.Close()
+		return nil, err
+	}
 	q.ceiling = max(ceiling, q.st.lastSeq+1+opts.SeqBlock)
 	if err := writeSeqCeiling(dir, q.ceiling, opts.NoSync); err != nil {
 		_ = q.db.Close()
@@ -220,7 +229,7 @@ func (q *Queue) openDB(ceiling uint64) error {
 	if rerr := os.Rename(q.path, aside); rerr != nil {
 		return fmt.Errorf("buffer: %w; moving it aside failed: %w", err, rerr)
 	}
-	metrics.BufferCorruptFiles.Inc()
+	q.opts.Metrics.BufferCorruptFiles.Inc()
 	salvaged, serr := salvageMeta(aside)
 	q.log.Error("buffer file cannot be opened; moved aside and started a new one (nothing deleted)",
 		"err", err, "moved_to", aside, "salvaged_meta", serr == nil,
@@ -253,7 +262,7 @@ func (q *Queue) openDB(ceiling uint64) error {
 		return fmt.Errorf("buffer: start a new file: %w", err)
 	}
 	if q.st.gap.open() {
-		q.st.gap.since = 0 // write the gap event at the first chance
+		q.st.gap.since, q.st.gap.opened = 0, time.Time{} // write the gap event at the first chance
 	}
 	q.db = db
 	return nil
@@ -283,34 +292,50 @@ func (q *Queue) load(db *bolt.DB, ceiling uint64) error {
 			return fmt.Errorf("buffer: initialise %s: %w", q.path, err)
 		}
 	}
-	var m metaState
-	var e ends
-	err = view(db, func(tx *bolt.Tx) error {
+	v, err := q.readView(db)
+	if err != nil {
+		return err
+	}
+	q.st, q.ends, q.fileBytes, q.dataBytes = v.st, v.ends, v.fileBytes, v.dataBytes
+	return nil
+}
+
+// fileView is the bookkeeping of an open file, as the shared view mirrors it.
+type fileView struct {
+	st                   metaState
+	ends                 ends
+	fileBytes, dataBytes int64
+	txid                 int // bbolt's id of the last committed transaction
+}
+
+// readView reads the bookkeeping of an open file and checks it.
+func (q *Queue) readView(db *bolt.DB) (fileView, error) {
+	var v fileView
+	err := view(db, func(tx *bolt.Tx) error {
 		var err error
-		if m, err = readMeta(tx); err != nil {
+		if v.st, err = readMeta(tx); err != nil {
 			return err
 		}
 		if tx.Bucket(bucketCorrupt) == nil {
 			return fmt.Errorf("%w: missing corrupt bucket", ErrCorruptFile)
 		}
-		e = readEnds(tx)
-		if e.newestSeq > m.lastSeq {
-			return fmt.Errorf("%w: record seq %d above last_seq %d", ErrCorruptFile, e.newestSeq, m.lastSeq)
+		v.ends = readEnds(tx)
+		if v.ends.newestSeq > v.st.lastSeq {
+			return fmt.Errorf("%w: record seq %d above last_seq %d", ErrCorruptFile, v.ends.newestSeq, v.st.lastSeq)
 		}
+		v.dataBytes, v.txid = tx.Size(), tx.ID()
 		return nil
 	})
 	if err != nil {
 		if !errors.Is(err, ErrCorruptFile) {
 			err = fmt.Errorf("%w: %w", ErrCorruptFile, err)
 		}
-		return fmt.Errorf("%s: %w", q.path, err)
+		return v, fmt.Errorf("%s: %w", q.path, err)
 	}
-	q.st, q.ends = m, e
 	if fi, err := os.Stat(q.path); err == nil {
-		q.fileBytes = fi.Size()
+		v.fileBytes = fi.Size()
 	}
-	err = view(db, func(tx *bolt.Tx) error { q.dataBytes = tx.Size(); return nil })
-	return err
+	return v, nil
 }
 
 type salvage struct{ lastSeq, firstSeq, count uint64 }
@@ -516,10 +541,16 @@ func (q *Queue) read(pos uint64, limit int) (recs []Record, next uint64, err err
 		c := tx.Bucket(bucketEvents).Cursor()
 		q.mu.Lock()
 		defer q.mu.Unlock()
+		// Only what a commit published: a commit that failed may show in the
+		// file before it is known to be durable (see settle).
+		last := q.st.lastSeq
 		for k, v := c.Seek(seqKey(pos)); k != nil && len(recs) < limit; k, v = c.Next() {
 			seq, ok := keySeq(k)
 			if !ok {
 				return fmt.Errorf("%w: key %x in events is not a seq", ErrCorruptFile, k)
+			}
+			if seq > last {
+				break
 			}
 			next = seq + 1
 			if q.acks.has(seq) {
@@ -616,6 +647,7 @@ func (q *Queue) Stats() Stats {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	s := q.statsLocked(time.Now())
+	s.Dropped = q.dropped.Load()
 	if q.readyErr != nil {
 		s.ReadyErr = q.readyErr.Error()
 	}
@@ -674,17 +706,18 @@ func (q *Queue) Close() error {
 	q.closeOnce.Do(func() { close(q.closing) })
 	<-q.done
 	<-q.preallocDone
+	q.closeEpoch()
 	return q.closeErr
 }
 
 // updateMetricsLocked publishes the gauges; q.mu held (or not yet shared).
 func (q *Queue) updateMetricsLocked(now time.Time) {
-	metrics.BufferEvents.Set(float64(q.st.count))
-	metrics.BufferBytes.Set(float64(q.st.bytes))
-	metrics.BufferFileBytes.Set(float64(q.fileBytes))
+	q.opts.Metrics.BufferEvents.Set(float64(q.st.count))
+	q.opts.Metrics.BufferBytes.Set(float64(q.st.bytes))
+	q.opts.Metrics.BufferFileBytes.Set(float64(q.fileBytes))
 	lag := 0.0
 	if q.st.count > 0 && !q.ends.oldestCommitted.IsZero() {
 		lag = max(0, now.Sub(q.ends.oldestCommitted).Seconds())
 	}
-	metrics.UplinkLagSeconds.Set(lag)
+	q.opts.Metrics.UplinkLagSeconds.Set(lag)
 }

@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"github.com/rfidgw/rfidgw/edge"
-	"github.com/rfidgw/rfidgw/internal/metrics"
 )
 
 func TestAppendAssignsSeqAndGateway(t *testing.T) {
@@ -290,7 +289,7 @@ func TestManyAcksDeleted(t *testing.T) {
 	if len(seqs) != 50000 {
 		t.Fatalf("leased %d, want 50000", len(seqs))
 	}
-	if counterValue(t, metrics.UplinkLagSeconds) <= 0 || q.Stats().OldestAge <= 0 {
+	if counterValue(t, testMetrics.UplinkLagSeconds) <= 0 || q.Stats().OldestAge <= 0 {
 		t.Errorf("lag not reported with 50,000 pending: %+v", q.Stats())
 	}
 	if err := q.Ack(seqs...); err != nil {
@@ -300,7 +299,7 @@ func TestManyAcksDeleted(t *testing.T) {
 	if st := q.Stats(); st.Bytes != 0 || st.OldestSeq != 0 {
 		t.Errorf("stats after acking everything: %+v", st)
 	}
-	waitFor(t, "lag 0", func() bool { return counterValue(t, metrics.UplinkLagSeconds) == 0 })
+	waitFor(t, "lag 0", func() bool { return counterValue(t, testMetrics.UplinkLagSeconds) == 0 })
 }
 
 // Concurrent Leases never hand out the same record twice (Lease claims

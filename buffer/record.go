@@ -15,5 +15,5 @@ type Record struct {
 	Type      string    // event type (inward, outward, rack_move, rack_depart, gap)
 	Time      time.Time // event time
 	Committed time.Time // when the buffer committed it (for lag)
-	Value     []byte    // the event JSON of contract §6, with id and seq
+	Value     []byte    // the event JSON of docs/events.md, with id and seq
 }

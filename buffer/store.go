@@ -38,6 +38,9 @@ var (
 	metaBytes   = []byte("bytes")
 	metaGap     = []byte("gap")
 	metaClosed  = []byte("closed_at")
+	// metaConfirmed is written by the commit that makes a failed-but-stored
+	// commit durable (see Queue.settle).
+	metaConfirmed = []byte("confirmed_at")
 )
 
 const layoutFormat = 1
@@ -46,6 +49,18 @@ const layoutFormat = 1
 type gapState struct {
 	first, last, dropped uint64
 	since                int64 // Unix ns of the first loss
+	// opened is the first loss with the monotonic clock reading, so that
+	// a wall-clock step neither delays nor hurries the gap event; zero
+	// for a run restored from disk (then since is used).
+	opened time.Time
+}
+
+// age is how long the run of losses has been open at now.
+func (g gapState) age(now time.Time) time.Duration {
+	if !g.opened.IsZero() {
+		return now.Sub(g.opened)
+	}
+	return now.Sub(time.Unix(0, g.since))
 }
 
 func (g gapState) open() bool { return g.dropped > 0 }
@@ -55,7 +70,7 @@ func (g *gapState) add(first, last, n uint64, now time.Time) {
 		return
 	}
 	if !g.open() {
-		*g = gapState{first: first, last: last, since: now.UnixNano()}
+		*g = gapState{first: first, last: last, since: now.UnixNano(), opened: now}
 	}
 	g.first = min(g.first, first)
 	g.last = max(g.last, last)

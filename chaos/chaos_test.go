@@ -10,6 +10,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/rfidgw/rfidgw/internal/testkit/powerfs"
 )
 
 var (
@@ -27,6 +29,7 @@ func only(t *testing.T, plain bool) {
 }
 
 func TestMain(m *testing.M) {
+	powerfs.ServeChild() // the power_cut run's FUSE server is a child process
 	flag.Parse()
 	code := m.Run()
 	if t := table(); strings.Count(t, "\n") > 1 {
@@ -88,7 +91,7 @@ func TestChaos(t *testing.T) {
 	t.Run("kafka_outages", func(t *testing.T) {
 		only(t, true)
 		// Three outages, 20% of the playback; the last one outlasts
-		// librdkafka's message timeout (2 s here).
+		// message.timeout.ms (2 s here), the uplink's own report deadline.
 		execute(t, runOpts{name: "kafka_outages", slice: sl, exact: true, scale: ex,
 			librdkafka: `{message.timeout.ms: "2000"}`,
 			fault: func(r *run) {
@@ -211,6 +214,67 @@ func TestChaos(t *testing.T) {
 				}
 				if !ready {
 					r.note("/readyz not ready 30 s after the disk had room again")
+				}
+			}})
+	})
+
+	t.Run("power_cut", func(t *testing.T) {
+		only(t, false)
+		if err := powerfs.Available(); err != nil {
+			t.Skip(err)
+		}
+		// data_dir on powerfs: at each cut every write not yet fsync'd is
+		// thrown away (half the cuts torn), then the gateway is SIGKILLed,
+		// the file system "reboots" and the gateway starts again.
+		rng := seed(t)
+		cuts := pick(20, 55)
+		dir := t.TempDir()
+		mnt, backing := filepath.Join(dir, "mnt"), filepath.Join(dir, "disk")
+		os.MkdirAll(mnt, 0o755)
+		os.MkdirAll(backing, 0o755)
+		// A slow fsync widens the moment between a commit's writes and their
+		// fsync; at this event rate a cut would otherwise rarely catch one.
+		mount := func() (*powerfs.Proc, error) {
+			d, err := powerfs.Start(mnt, backing)
+			if err == nil {
+				err = d.SlowFsync(300 * time.Millisecond)
+			}
+			return d, err
+		}
+		disk, err := mount()
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer func() { disk.Stop() }()
+		var lostPages, lostDirOps int
+		defer func() {
+			t.Logf("%d power cuts threw away %d unsynced pages and %d directory changes", cuts, lostPages, lostDirOps)
+		}()
+		minGap, maxGap := pick(400*time.Millisecond, 2*time.Second), pick(1600*time.Millisecond, 18*time.Second)
+		execute(t, runOpts{name: "power_cut", slice: pick(5*time.Minute, 0), scale: pick(10.0, 3.0), dataDir: mnt,
+			drainTimeout: 3 * time.Minute,
+			fault: func(r *run) {
+				r.at(0.05)
+				for i := 0; i < cuts; i++ {
+					time.Sleep(minGap + time.Duration(rng.Int63n(int64(maxGap-minGap))))
+					tear := int64(0)
+					if i%2 == 1 {
+						tear = rng.Int63() | 1
+					}
+					cs, err := disk.Cut(tear)
+					if err != nil {
+						r.note("cut %d: %v", i, err)
+					}
+					lostPages, lostDirOps = lostPages+cs.LostPages, lostDirOps+cs.LostDirOps
+					r.gw.kill()
+					if err := disk.Stop(); err != nil {
+						r.note("cut %d: unmount: %v", i, err)
+					}
+					if disk, err = mount(); err != nil {
+						r.note("cut %d: mount again: %v", i, err)
+						return
+					}
+					r.gw.start()
 				}
 			}})
 	})

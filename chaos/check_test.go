@@ -109,7 +109,11 @@ func check(r *run, events []event, lastSeq uint64, droppedMetric float64) *row {
 			}
 			continue
 		}
-		if e.ID != fmt.Sprintf("chaos-%d", e.Seq) {
+		wantID := fmt.Sprintf("chaos-%d", e.Seq) // no epoch: the checker's own tests
+		if e.Epoch != "" {
+			wantID = fmt.Sprintf("chaos-%s-%d", e.Epoch, e.Seq)
+		}
+		if e.ID != wantID {
 			rw.Problems = append(rw.Problems, fmt.Sprintf("id %q does not match seq %d", e.ID, e.Seq))
 		}
 		byID[e.ID] = e

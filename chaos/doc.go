@@ -1,5 +1,5 @@
 // Package chaos is the fault-injection suite of the delivery guarantee
-// (contract §8, issue 10). Its tests run the real binaries on loopback — the
+// (docs/events.md, "Delivery"; issue 10). Its tests run the real binaries on loopback — the
 // gateway (`rfidgw run`), simulated readers of all three kinds (`rfidgw sim`:
 // LLRP, a ThingMagic module on a pty, an Impinj MQTT publisher through a real
 // Mosquitto) and the dev Kafka broker (`devkafka`) — play a slice of the

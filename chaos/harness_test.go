@@ -185,6 +185,7 @@ type place struct {
 // event is the part of an event the checker looks at.
 type event struct {
 	ID       string    `json:"id"`
+	Epoch    string    `json:"epoch"`
 	Seq      uint64    `json:"seq"`
 	Type     string    `json:"type"`
 	EPC      *string   `json:"epc"`

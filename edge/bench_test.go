@@ -11,7 +11,7 @@ import (
 	"github.com/rfidgw/rfidgw/reader"
 )
 
-// The benchmark floor, like the EdgeX comparison in figures.md: 10 readers ×
+// The benchmark floor, the stream of the EdgeX comparison in BENCH.md: 10 readers ×
 // 5 antennas = 50 rack zones, 10,000 tags each at a home antenna (N(-50,
 // 2.5) dBm) with 10 % cross-reads at a neighbouring antenna (N(-66, 3)),
 // and a real move every 10,000 reads. Each tag is read about 7 times a
@@ -222,7 +222,7 @@ func TestSteadyStateAllocatesNothing(t *testing.T) {
 // antenna at N(-50, 2.5), 10 % cross-reads at a neighbour at N(-66, 3),
 // rare real moves) for 4 minutes of 2,000 tags and counts the engine's
 // rack_move events against the real moves: EdgeX emits about 100 Moved
-// events per real move on such a stream (figures.md); the goal here is
+// events per real move on such a stream (BENCH.md); the goal here is
 // exactly one.
 func TestBenchStreamQuality(t *testing.T) {
 	if testing.Short() {

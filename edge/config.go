@@ -11,7 +11,7 @@ const (
 	KindRack = "rack"
 )
 
-// Settings are the edge knobs (contract §4 `edge:`). Names follow the
+// Settings are the edge knobs (`edge:` in docs/config.md). Names follow the
 // EPCglobal ALE smoothing vocabulary where one exists.
 type Settings struct {
 	MinRSSI        float64       `mapstructure:"min_rssi"`        // dBm; weaker reads are ignored
@@ -23,7 +23,7 @@ type Settings struct {
 	GateWindow     time.Duration `mapstructure:"gate_window"`     // both sides of a gate within this window
 }
 
-// DefaultSettings are the contract's defaults.
+// DefaultSettings are the defaults of `edge:` (docs/config.md, docs/zones.md).
 func DefaultSettings() Settings {
 	return Settings{
 		MinRSSI:        -75,
@@ -92,7 +92,23 @@ type Zone struct {
 	Inside   []AntennaRef `mapstructure:"inside"`
 	Antennas []AntennaRef `mapstructure:"antennas"`
 
+	// Accept and Ignore filter the reads of this zone's antennas by EPC
+	// (internal/gs1 patterns: scheme names, urn:epc:id:... globs, hex
+	// prefixes) before the engine sees them; see ReadFilter.
+	Accept []string `mapstructure:"accept"`
+	Ignore []string `mapstructure:"ignore"`
+	// EPCIS is the zone's identity in the EPCIS output; the engine does not
+	// use it (internal/epcis checks and uses it).
+	EPCIS ZoneEPCIS `mapstructure:"epcis"`
+
 	Overrides `mapstructure:",squash"`
+}
+
+// ZoneEPCIS is `zones[].epcis`: the readPoint and bizLocation URIs of the
+// zone's EPCIS events (typically SGLNs, urn:epc:id:sgln:...).
+type ZoneEPCIS struct {
+	ReadPoint   string `mapstructure:"read_point"`
+	BizLocation string `mapstructure:"biz_location"`
 }
 
 // Location returns where a rack zone stands.
@@ -104,6 +120,10 @@ func (z *Zone) Location() *Location {
 type Config struct {
 	Zones    []Zone
 	Settings Settings
+
+	// Accept and Ignore are the gateway-wide read filter (`filter:`),
+	// applied before the zones' own; see ReadFilter.
+	Accept, Ignore []string
 
 	// KnownReaders, when not nil, are the reader ids of `readers:`; a zone
 	// naming another reader is then a config error.

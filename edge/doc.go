@@ -3,7 +3,8 @@
 // lost_after), gate direction, rack moves and departures, reader health, and
 // the recording of reads for tuning (Recorder).
 //
-// The Engine is pure: it has no goroutines, no clock and no I/O of its own.
+// The Engine is pure: it has no goroutines, no clock, no I/O and no metrics
+// of its own (the owner exports its counters through a StatsSink).
 // A single owner feeds it reads and the current time and collects the events
 // it returns; the same input gives the same events, byte for byte, whatever
 // the Tick cadence, which is what `rfidgw replay` relies on.
@@ -20,6 +21,7 @@
 //	func (e *Engine) TakeStateChanges(dst []StateChange) []StateChange
 //	func (e *Engine) PendingStateChanges() int
 //	func (e *Engine) Stats() Stats
+//	func (e *Engine) SetStatsSink(s StatsSink)  // counters for the owner to export (metrics)
 //	func (e *Engine) Snapshot(now time.Time, fn func(TagView))
 //	func NewRecorder(path string, maxBytes int64, opts ...RecorderOption) (*Recorder, error)
 //	func (r *Recorder) Write(rd *reader.Read) error

@@ -7,8 +7,6 @@ import (
 	"slices"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
-	"github.com/rfidgw/rfidgw/internal/metrics"
 	"github.com/rfidgw/rfidgw/reader"
 )
 
@@ -59,6 +57,31 @@ type Engine struct {
 	maxAhead       int64 // ns; Config.MaxReadAhead
 	lastTick       int64 // ns; time of the last Tick; 0 = none yet
 	clamped        uint64
+
+	sink StatsSink // nil: counts stay in Stats only
+}
+
+// StatsSink receives the engine's counters as they change, for the owner to
+// export (the daemon feeds Prometheus from it). The engine calls it from the
+// owner's goroutine, inside Process and Tick: it must not block.
+type StatsSink interface {
+	// IgnoredCounter returns the counter of reads of reader ignored for
+	// reason (ReasonNoZone, ...); the engine asks once per pair and keeps it.
+	IgnoredCounter(reader, reason string) Counter
+	// TagsTracked is called at every Tick with the number of tags tracked.
+	TagsTracked(n int)
+}
+
+// Counter is one monotonic count of a StatsSink (a prometheus.Counter is one).
+type Counter interface{ Inc() }
+
+// SetStatsSink makes s receive the engine's counters from now on; nil stops
+// it. Counts from before are in Stats only.
+func (e *Engine) SetStatsSink(s StatsSink) {
+	e.sink = s
+	for _, rs := range e.readers {
+		rs.sinkCtr = [len(reasons)]Counter{}
+	}
 }
 
 // StateChange is a change of a tag's settled rack, to be persisted in the
@@ -98,7 +121,7 @@ type readerState struct {
 	// zone it feeds like an offline reader. Bounded by maxAntennasOff.
 	antOff map[int]struct{}
 	ignored     [len(reasons)]uint64
-	prom        [len(reasons)]prometheus.Counter
+	sinkCtr     [len(reasons)]Counter // from StatsSink.IgnoredCounter, looked up once
 }
 
 func (rs *readerState) route(antenna int) route {
@@ -114,12 +137,15 @@ func (rs *readerState) route(antenna int) route {
 	return t.all
 }
 
-func (rs *readerState) ignore(reason int) {
+func (e *Engine) ignore(rs *readerState, reason int) {
 	rs.ignored[reason]++
-	if rs.prom[reason] == nil {
-		rs.prom[reason] = metrics.ReadsIgnoredTotal.WithLabelValues(rs.id, reasons[reason])
+	if e.sink == nil {
+		return
 	}
-	rs.prom[reason].Inc()
+	if rs.sinkCtr[reason] == nil {
+		rs.sinkCtr[reason] = e.sink.IgnoredCounter(rs.id, reasons[reason])
+	}
+	rs.sinkCtr[reason].Inc()
 }
 
 // tagState is what the engine keeps per tag (48 bytes); per-zone detail
@@ -245,7 +271,7 @@ func (e *Engine) Process(dst []Event, r *reader.Read) []Event {
 	}
 	ns, ok := nanos(r.Time)
 	if !ok {
-		rs.ignore(ignBadTime)
+		e.ignore(rs, ignBadTime)
 		return dst
 	}
 	if e.maxAhead > 0 && e.lastTick != 0 && ns > e.lastTick+e.maxAhead {
@@ -264,16 +290,16 @@ func (e *Engine) Process(dst []Event, r *reader.Read) []Event {
 	}
 	rt := rs.route(r.Antenna)
 	if rt.zone < 0 {
-		rs.ignore(ignNoZone)
+		e.ignore(rs, ignNoZone)
 		return dst
 	}
 	z := &e.zones[rt.zone]
 	if !(r.RSSI >= z.minRSSI) { // NaN is weak too
-		rs.ignore(ignWeak)
+		e.ignore(rs, ignWeak)
 		return dst
 	}
 	if r.EPC == "" {
-		rs.ignore(ignNoEPC)
+		e.ignore(rs, ignNoEPC)
 		return dst
 	}
 	e.reads++
@@ -296,7 +322,9 @@ func (e *Engine) Tick(dst []Event, now time.Time) []Event {
 	}
 	e.lastTick = ns
 	dst = e.advance(dst, ns)
-	metrics.TagsTracked.Set(float64(e.byEPC.n))
+	if e.sink != nil {
+		e.sink.TagsTracked(e.byEPC.n)
+	}
 	return dst
 }
 

@@ -11,9 +11,6 @@ import (
 	"testing"
 	"time"
 
-	dto "github.com/prometheus/client_model/go"
-
-	"github.com/rfidgw/rfidgw/internal/metrics"
 	"github.com/rfidgw/rfidgw/reader"
 )
 
@@ -457,17 +454,32 @@ func TestPerZoneOverrides(t *testing.T) {
 	}
 }
 
-func counterValue(t *testing.T, rdr, reason string) float64 {
-	var m dto.Metric
-	if err := metrics.ReadsIgnoredTotal.WithLabelValues(rdr, reason).Write(&m); err != nil {
-		t.Fatal(err)
-	}
-	return m.GetCounter().GetValue()
+// testSink is a StatsSink that keeps the counts in maps.
+type testSink struct {
+	ignored map[string]*testCounter // "reader/reason"
+	lookups int
+	tags    int
 }
+
+type testCounter struct{ n int }
+
+func (c *testCounter) Inc() { c.n++ }
+
+func (s *testSink) IgnoredCounter(rdr, reason string) Counter {
+	s.lookups++
+	k := rdr + "/" + reason
+	if s.ignored[k] == nil {
+		s.ignored[k] = &testCounter{}
+	}
+	return s.ignored[k]
+}
+
+func (s *testSink) TagsTracked(n int) { s.tags = n }
 
 func TestIgnoredReadsCounted(t *testing.T) {
 	f := newFeeder(t, testConfig())
-	before := counterValue(t, "r", ReasonWeak)
+	sink := &testSink{ignored: map[string]*testCounter{}, tags: -1}
+	f.e.SetStatsSink(sink)
 	f.read(0, "r", 1, epcA, -80)                                       // weak
 	f.read(0, "r", 9, epcA, -50)                                       // no zone: antenna 9
 	f.read(0, "zz", 1, epcA, -50)                                      // no zone: unknown reader
@@ -486,8 +498,16 @@ func TestIgnoredReadsCounted(t *testing.T) {
 	if st.Reads != 1 || st.Tags != 1 {
 		t.Errorf("reads %d tags %d, want 1 and 1", st.Reads, st.Tags)
 	}
-	if got := counterValue(t, "r", ReasonWeak) - before; got != 1 {
-		t.Errorf("rfidgw_reads_ignored_total{reader=r,reason=weak} grew by %v, want 1", got)
+	if got := sink.ignored["r/"+ReasonWeak]; got == nil || got.n != 1 {
+		t.Errorf("sink's ignored counter {reader=r,reason=weak} = %v, want 1", got)
+	}
+	f.read(0, "r", 1, epcA, -80) // weak again: the counter is looked up once
+	if sink.lookups != 4 || sink.ignored["r/"+ReasonWeak].n != 2 {
+		t.Errorf("%d counter lookups, weak count %d; want 4 lookups (one per reader and reason) and 2", sink.lookups, sink.ignored["r/"+ReasonWeak].n)
+	}
+	f.e.Tick(nil, t0.Add(time.Second))
+	if sink.tags != 1 {
+		t.Errorf("sink's tags tracked = %d after Tick, want 1", sink.tags)
 	}
 }
 

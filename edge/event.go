@@ -3,9 +3,11 @@ package edge
 import (
 	"strconv"
 	"time"
+
+	"github.com/rfidgw/rfidgw/internal/gs1"
 )
 
-// EventType is the kind of movement an Event records (contract §6).
+// EventType is the kind of movement an Event records (docs/events.md).
 type EventType string
 
 // Event types.
@@ -61,10 +63,19 @@ type Event struct {
 	Dropped  uint64
 	FirstSeq uint64
 	LastSeq  uint64
+
+	// Epoch is the gateway's stream epoch, set only on an event read back
+	// from Kafka (the uplink puts it into the id on the way out; the engine
+	// and the buffer never set it).
+	Epoch string
 }
 
-// ID is the event's stable identifier: "<gateway>-<seq>".
+// ID is the event's stable identifier: "<gateway>-<seq>", or
+// "<gateway>-<epoch>-<seq>" once the event carries its stream epoch.
 func (e *Event) ID() string {
+	if e.Epoch != "" {
+		return e.Gateway + "-" + e.Epoch + "-" + strconv.FormatUint(e.Seq, 10)
+	}
 	return e.Gateway + "-" + strconv.FormatUint(e.Seq, 10)
 }
 
@@ -76,7 +87,7 @@ func (e *Event) Key() string {
 	return e.EPC
 }
 
-// AppendJSON appends the event as the JSON object of contract §6. The output
+// AppendJSON appends the event as the JSON object docs/events.md describes. The output
 // depends only on the event's fields, so the same events give the same bytes.
 func (e *Event) AppendJSON(dst []byte) []byte {
 	dst = append(dst, `{"schema":1,"id":`...)
@@ -95,6 +106,14 @@ func (e *Event) AppendJSON(dst []byte) []byte {
 		dst = append(dst, "null"...)
 	} else {
 		dst = strconv.AppendQuote(dst, e.EPC)
+	}
+	// epc_uri: the GS1 pure identity of the EPC, null when it does not
+	// decode (another scheme, or not an EPC) and on gap events.
+	dst = append(dst, `,"epc_uri":`...)
+	if u := EPCURI(e.EPC); u == "" {
+		dst = append(dst, "null"...)
+	} else {
+		dst = strconv.AppendQuote(dst, u)
 	}
 	dst = append(dst, `,"time":"`...)
 	dst = e.Time.UTC().AppendFormat(dst, EventTimeLayout)
@@ -119,6 +138,19 @@ func (e *Event) AppendJSON(dst []byte) []byte {
 	dst = append(dst, `,"evidence":`...)
 	dst = appendEvidence(dst, e.Evidence)
 	return append(dst, '}')
+}
+
+// EPCURI is the GS1 pure identity URI of an EPC (urn:epc:id:...), "" when
+// it does not decode (TDS 2.x, internal/gs1).
+func EPCURI(epc string) string {
+	if epc == "" {
+		return ""
+	}
+	d, err := gs1.Decode(epc)
+	if err != nil {
+		return ""
+	}
+	return d.URI
 }
 
 func appendLocation(dst []byte, l *Location) []byte {

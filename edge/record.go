@@ -18,7 +18,7 @@ const (
 	// DefaultRecordFiles is how many files a recording rotates over:
 	// path, path.1, ..., path.7 (oldest).
 	DefaultRecordFiles = 8
-	// DefaultRecordMaxBytes is the contract's record.max_bytes default.
+	// DefaultRecordMaxBytes is the default of record.max_bytes (docs/config.md).
 	DefaultRecordMaxBytes = 256 << 20
 
 	recordFlushEvery = time.Second      // of read time
@@ -26,7 +26,7 @@ const (
 )
 
 // Recorder appends reads and reader status changes to a file in the format
-// of contract §5 (one JSON object per line), so that `rfidgw replay` can run
+// of docs/zones.md, "The reads format" (one JSON object per line), so that `rfidgw replay` can run
 // a recorded day with other settings. Files rotate: when path would grow
 // past max_bytes/files it becomes path.1, path.1 becomes path.2 and so on;
 // the oldest is deleted, so all files together stay within max_bytes.

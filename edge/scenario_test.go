@@ -54,7 +54,7 @@ func loadConfig(t testing.TB, path string) Config {
 
 var readsCache = map[string][]reader.Read{}
 
-// loadReads reads a reads file (contract §5), plain or gzipped. The result
+// loadReads reads a reads file (docs/zones.md, "The reads format"), plain or gzipped. The result
 // is shared between callers: do not modify it.
 func loadReads(t testing.TB, path string) []reader.Read {
 	t.Helper()

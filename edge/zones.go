@@ -4,6 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"time"
+
+	"github.com/rfidgw/rfidgw/internal/gs1"
 )
 
 // Limits of the configuration, checked by Config.Validate.
@@ -14,10 +16,17 @@ const (
 	// MaxPresenceWindow bounds presence_window (read times are kept to the
 	// millisecond in 16 bits).
 	MaxPresenceWindow = 60 * time.Second
+	// MaxDwell, MaxLostAfter and MaxGateWindow bound the other durations:
+	// far above any floor's needs, and far below where times overflow.
+	MaxDwell      = 24 * time.Hour
+	MaxLostAfter  = 7 * 24 * time.Hour
+	MaxGateWindow = time.Hour
 	// MaxZones bounds the number of zones.
 	MaxZones = 32767
 	// MaxAntenna is the largest antenna number a zone may name.
 	MaxAntenna = 4096
+	// MaxPatterns bounds each accept and ignore list.
+	MaxPatterns = 256
 )
 
 // Validate checks the zones and settings and returns every problem found,
@@ -91,6 +100,7 @@ func compile(c Config) (*layout, error) {
 		errs = append(errs, &ConfigError{Path: path, Msg: fmt.Sprintf(format, args...)})
 	}
 	checkSettings(add, "edge.", c.Settings, nil)
+	gwFilter := checkPatterns(add, "filter", c.Accept, c.Ignore)
 	if len(c.Zones) > MaxZones {
 		add("zones", "%d zones; at most %d are supported", len(c.Zones), MaxZones)
 		return nil, errors.Join(errs...)
@@ -117,6 +127,11 @@ func compile(c Config) (*layout, error) {
 		}
 		s := z.Overrides.Apply(c.Settings)
 		checkSettings(add, p+".", s, &z.Overrides)
+		if zf := checkPatterns(add, p, z.Accept, z.Ignore); zf != nil {
+			for _, pat := range gs1.Unreachable(gwFilter, zf) {
+				add(p+".accept", "%q can never match: the gateway-wide filter (filter:) lets no such EPC through", pat)
+			}
+		}
 		zs := zoneState{
 			id:      z.ID,
 			loc:     Location{Zone: z.ID, Floor: z.Floor, Room: z.Room, Row: z.Row, Rack: z.Rack},
@@ -171,6 +186,35 @@ func compile(c Config) (*layout, error) {
 	}
 	l.retention = max(l.retention, int64(c.Settings.PresenceWindow), int64(c.Settings.GateWindow)) + int64(time.Second)
 	return l, nil
+}
+
+// checkPatterns reports every accept/ignore pattern that is invalid or can
+// never match, under path.accept[i] / path.ignore[i], and returns the
+// compiled filter (nil when there are none or some are bad).
+func checkPatterns(add func(string, string, ...any), path string, accept, ignore []string) *gs1.Filter {
+	ok := true
+	for _, l := range []struct {
+		key  string
+		list []string
+	}{{"accept", accept}, {"ignore", ignore}} {
+		key, list := l.key, l.list
+		if len(list) > MaxPatterns {
+			add(path+"."+key, "%d patterns; at most %d", len(list), MaxPatterns)
+			ok = false
+			continue
+		}
+		for i, s := range list {
+			if _, err := gs1.ParsePattern(s); err != nil {
+				add(fmt.Sprintf("%s.%s[%d]", path, key, i), "%v", err)
+				ok = false
+			}
+		}
+	}
+	if !ok {
+		return nil
+	}
+	f, _ := gs1.NewFilter(accept, ignore)
+	return f
 }
 
 // claim routes the antennas of refs to zone idx, reporting antennas that
@@ -269,14 +313,20 @@ func checkSettings(add func(string, string, ...any), prefix string, s Settings, 
 		add(prefix+"dwell", "%v is negative: set e.g. %v (the default)", s.Dwell, d.Dwell)
 	case s.Dwell == 0:
 		add(prefix+"dwell", "0s would move a tag on its first stronger read: set e.g. %v (the default); for quick moves 1s", d.Dwell)
+	case s.Dwell > MaxDwell:
+		add(prefix+"dwell", "%v is above the maximum %v (default %v)", s.Dwell, MaxDwell, d.Dwell)
 	}
 	if check(o.HysteresisDB != nil) && !(s.HysteresisDB >= 0 && s.HysteresisDB <= 100) {
 		add(prefix+"hysteresis_db", "%v is outside 0..100 dB (default %v)", s.HysteresisDB, d.HysteresisDB)
 	}
 	if check(o.LostAfter != nil) && s.LostAfter <= 0 {
 		add(prefix+"lost_after", "%v must be positive (at 0s a tag departs the moment a read is missing): set e.g. %v (the default)", s.LostAfter, d.LostAfter)
+	} else if check(o.LostAfter != nil) && s.LostAfter > MaxLostAfter {
+		add(prefix+"lost_after", "%v is above the maximum %v (default %v)", s.LostAfter, MaxLostAfter, d.LostAfter)
 	}
 	if check(o.GateWindow != nil) && s.GateWindow <= 0 {
 		add(prefix+"gate_window", "%v must be positive (it is the time between a gate's two sides): set e.g. %v (the default)", s.GateWindow, d.GateWindow)
+	} else if check(o.GateWindow != nil) && s.GateWindow > MaxGateWindow {
+		add(prefix+"gate_window", "%v is above the maximum %v (default %v)", s.GateWindow, MaxGateWindow, d.GateWindow)
 	}
 }

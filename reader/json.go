@@ -18,7 +18,7 @@ const TimeLayout = "2006-01-02T15:04:05.000000Z07:00"
 // ErrBadRead is wrapped by every ParseRead error.
 var ErrBadRead = errors.New("bad read")
 
-// AppendJSON appends r as one JSON object (contract §5), without a newline.
+// AppendJSON appends r as one JSON object (docs/zones.md, "The reads format"), without a newline.
 func (r *Read) AppendJSON(dst []byte) []byte {
 	dst = append(dst, `{"time":"`...)
 	dst = r.Time.UTC().AppendFormat(dst, TimeLayout)
@@ -51,7 +51,7 @@ type readJSON struct {
 	Status  string   `json:"status"`
 }
 
-// ParseRead decodes one JSON line of contract §5. The EPC is normalised to
+// ParseRead decodes one JSON line of the reads format (docs/zones.md). The EPC is normalised to
 // upper-case hex; a line without epc must carry a status.
 func ParseRead(line []byte) (Read, error) {
 	var j readJSON
@@ -133,25 +133,57 @@ func HexEPC(b []byte) string {
 	return string(out)
 }
 
-// ScanReads parses the reads JSON-lines in r (contract §5) and calls fn for
+// MaxReadLine is the longest reads-file line ScanReads parses; a longer one
+// is reported to fn as a bad read (with its line number) and skipped.
+const MaxReadLine = 1 << 20
+
+// ScanReads parses the reads JSON-lines in r (docs/zones.md) and calls fn for
 // each non-empty line with its 1-based number and the read, or the reason it
-// is not one. It returns fn's first error, or a read error naming the line.
+// is not one (a line over MaxReadLine is such a reason: the rest of the file
+// is still read). It returns fn's first error, or a read error naming the
+// line.
 func ScanReads(r io.Reader, fn func(line int, rd Read, err error) error) error {
-	sc := bufio.NewScanner(r)
-	sc.Buffer(make([]byte, 64<<10), 1<<20)
+	br := bufio.NewReaderSize(r, 64<<10)
+	var buf []byte
 	line := 0
-	for sc.Scan() {
-		line++
-		if len(sc.Bytes()) == 0 {
-			continue
+	for {
+		chunk, err := br.ReadSlice('\n')
+		long := false
+		buf = append(buf[:0], chunk...)
+		for err == bufio.ErrBufferFull {
+			if len(buf) <= MaxReadLine {
+				chunk, err = br.ReadSlice('\n')
+				buf = append(buf, chunk...)
+				continue
+			}
+			long = true // skip to the end of the line without keeping it
+			buf = buf[:0]
+			_, err = br.ReadSlice('\n')
 		}
-		rd, err := ParseRead(sc.Bytes())
-		if err := fn(line, rd, err); err != nil {
-			return err
+		if err != nil && err != io.EOF {
+			return fmt.Errorf("line %d: %w", line+1, err)
+		}
+		if len(buf) > 0 || long {
+			line++
+			text := bytes.TrimRight(buf, "\r\n")
+			var rd Read
+			var perr error
+			switch {
+			case long || len(text) > MaxReadLine:
+				perr = fmt.Errorf("%w: line longer than %d bytes, skipped", ErrBadRead, MaxReadLine)
+			case len(text) == 0:
+				perr = nil
+			default:
+				rd, perr = ParseRead(text)
+			}
+			if long || len(text) > 0 {
+				if ferr := fn(line, rd, perr); ferr != nil {
+					return ferr
+				}
+			}
+		}
+		if err == io.EOF {
+			return nil
 		}
 	}
-	if err := sc.Err(); err != nil {
-		return fmt.Errorf("line %d: %w", line+1, err)
-	}
-	return nil
 }

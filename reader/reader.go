@@ -29,9 +29,15 @@ const (
 	StatusOffline Status = "offline"
 )
 
+// MaxEPCHex bounds an EPC, in hex digits, for every source: 496 bits (124
+// digits) is the longest EPC, the rest leaves room for PC/XPC words. The
+// gateway refuses longer ones where reads enter it (reason epc_too_long);
+// parsers may refuse them earlier.
+const MaxEPCHex = 256
+
 // Read is one tag observation, or a reader status change when Status is set
 // (and EPC empty). It is the unit that flows from readers to the edge engine,
-// and one line of the record/replay format (contract §5).
+// and one line of the record/replay format (docs/zones.md, "The reads format").
 type Read struct {
 	Time    time.Time // UTC, microsecond precision where the reader gives it
 	Reader  string    // reader id from the config

@@ -25,6 +25,17 @@ type Settings interface {
 type Env struct {
 	GatewayID string       // names the gateway (an MQTT client id includes it)
 	Log       *slog.Logger // nil means slog.Default()
+	// Metrics receives the reader metrics (rfidgw_reads_total, ...); nil
+	// means Discard (tests, `rfidgw check`).
+	Metrics Metrics
+}
+
+// Meter returns e.Metrics, or Discard when it is nil.
+func (e Env) Meter() Metrics {
+	if e.Metrics == nil {
+		return Discard
+	}
+	return e.Metrics
 }
 
 // Logger returns e.Log or slog.Default().

@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/rfidgw/rfidgw/internal/backoff"
-	"github.com/rfidgw/rfidgw/internal/metrics"
 )
 
 // Session runs one connection of a protocol: it connects, identifies the
@@ -39,6 +38,9 @@ type Supervisor struct {
 	OwnStatus bool
 	// Now is the clock (time.Now when nil).
 	Now func() time.Time
+	// Metrics receives rfidgw_reader_connected and
+	// rfidgw_reader_reconnects_total; nil: Discard.
+	Metrics Metrics
 	// Sleep waits between attempts (backoff.Sleep when nil; tests record).
 	Sleep func(ctx context.Context, d time.Duration) error
 }
@@ -103,12 +105,15 @@ func (s *Supervisor) Supervise(ctx context.Context, session Session) error {
 	if s.Log == nil {
 		s.Log = slog.Default()
 	}
+	if s.Metrics == nil {
+		s.Metrics = Discard
+	}
 	if !s.OwnStatus {
-		connected := metrics.ReaderConnected.WithLabelValues(s.ID)
+		connected := s.Metrics.Connected(s.ID)
 		connected.Set(0)
 		defer connected.Set(0)
 	}
-	reconnects := metrics.ReaderReconnects.WithLabelValues(s.ID)
+	reconnects := s.Metrics.Reconnects(s.ID)
 	var state Status // what the edge was last told
 	lastErr := ""
 	for attempt := 0; ; attempt++ {
@@ -170,7 +175,7 @@ func (s *Supervisor) setState(ctx context.Context, state *Status, st Status) err
 	if st == StatusOnline {
 		v = 1
 	}
-	metrics.ReaderConnected.WithLabelValues(s.ID).Set(v)
+	s.Metrics.Connected(s.ID).Set(v)
 	return s.Sink.Deliver(ctx, []Read{StatusRead(s.now(), s.ID, st)})
 }
 

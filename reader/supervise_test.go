@@ -9,10 +9,7 @@ import (
 	"testing"
 	"time"
 
-	dto "github.com/prometheus/client_model/go"
-
 	"github.com/rfidgw/rfidgw/internal/backoff"
-	"github.com/rfidgw/rfidgw/internal/metrics"
 )
 
 // logCount counts log lines by level and message.
@@ -43,22 +40,49 @@ func (h *logCount) count(prefix string) int {
 	return n
 }
 
-func gauge(t *testing.T, id string) float64 {
-	t.Helper()
-	var m dto.Metric
-	if err := metrics.ReaderConnected.WithLabelValues(id).Write(&m); err != nil {
-		t.Fatal(err)
-	}
-	return m.GetGauge().GetValue()
+// fakeMetrics is a Metrics that keeps its values in a map (this package
+// cannot import internal/metrics, which implements Metrics on Prometheus).
+type fakeMetrics struct {
+	mu sync.Mutex
+	v  map[string]float64
 }
 
-func reconnects(t *testing.T, id string) float64 {
+type fakeValue struct {
+	f   *fakeMetrics
+	key string
+}
+
+func (c fakeValue) Inc()          { c.Add(1) }
+func (c fakeValue) Add(d float64) { c.f.mu.Lock(); c.f.v[c.key] += d; c.f.mu.Unlock() }
+func (c fakeValue) Set(x float64) { c.f.mu.Lock(); c.f.v[c.key] = x; c.f.mu.Unlock() }
+
+func (f *fakeMetrics) Reads(id string) Counter       { return fakeValue{f, "reads/" + id} }
+func (f *fakeMetrics) FrameErrors(id string) Counter { return fakeValue{f, "frame_errors/" + id} }
+func (f *fakeMetrics) Reconnects(id string) Counter  { return fakeValue{f, "reconnects/" + id} }
+func (f *fakeMetrics) Connected(id string) Gauge     { return fakeValue{f, "connected/" + id} }
+func (f *fakeMetrics) AntennaConnected(id, a string) Gauge {
+	return fakeValue{f, "antenna/" + id + "/" + a}
+}
+func (f *fakeMetrics) ConfigReapplied(id string) Counter { return fakeValue{f, "reapplied/" + id} }
+func (f *fakeMetrics) ClockOffset(id string) Gauge       { return fakeValue{f, "clock/" + id} }
+func (f *fakeMetrics) Ignored(id, reason string) Counter {
+	return fakeValue{f, "ignored/" + id + "/" + reason}
+}
+
+func (f *fakeMetrics) get(key string) float64 {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.v[key]
+}
+
+func gauge(t *testing.T, mt *fakeMetrics, id string) float64 {
 	t.Helper()
-	var m dto.Metric
-	if err := metrics.ReaderReconnects.WithLabelValues(id).Write(&m); err != nil {
-		t.Fatal(err)
-	}
-	return m.GetCounter().GetValue()
+	return mt.get("connected/" + id)
+}
+
+func reconnects(t *testing.T, mt *fakeMetrics, id string) float64 {
+	t.Helper()
+	return mt.get("reconnects/" + id)
 }
 
 // TestSuperviseStatusesAndLogging: a reader that is down reports offline
@@ -66,6 +90,7 @@ func reconnects(t *testing.T, id string) float64 {
 // the gauge says so); a lost connection reports offline and always logs.
 func TestSuperviseStatusesAndLogging(t *testing.T) {
 	id := "sup-" + t.Name()
+	mt := &fakeMetrics{v: map[string]float64{}}
 	var mu sync.Mutex
 	var statuses []Status
 	sink := SinkFunc(func(_ context.Context, reads []Read) error {
@@ -92,14 +117,14 @@ func TestSuperviseStatusesAndLogging(t *testing.T) {
 			if err := link.Online(); err != nil {
 				return err
 			}
-			gaugeOnline = gauge(t, id)
+			gaugeOnline = gauge(t, mt, id)
 			return errors.New("connection reset")
 		}
 		cancel()
 		return ctx.Err()
 	}
-	before := reconnects(t, id)
-	sup := &Supervisor{ID: id, Kind: "test", Sink: sink, Log: slog.New(h), Backoff: backoff.Backoff{Min: time.Millisecond, Max: 2 * time.Millisecond}}
+	before := reconnects(t, mt, id)
+	sup := &Supervisor{ID: id, Kind: "test", Sink: sink, Log: slog.New(h), Backoff: backoff.Backoff{Min: time.Millisecond, Max: 2 * time.Millisecond}, Metrics: mt}
 	if err := sup.Supervise(ctx, session); err != nil {
 		t.Fatalf("Supervise = %v after cancel, want nil", err)
 	}
@@ -107,10 +132,10 @@ func TestSuperviseStatusesAndLogging(t *testing.T) {
 	if len(statuses) != len(want) || statuses[0] != want[0] || statuses[1] != want[1] || statuses[2] != want[2] {
 		t.Fatalf("statuses %v, want %v", statuses, want)
 	}
-	if gaugeOnline != 1 || gauge(t, id) != 0 {
-		t.Fatalf("rfidgw_reader_connected online=%v after=%v, want 1 then 0", gaugeOnline, gauge(t, id))
+	if gaugeOnline != 1 || gauge(t, mt, id) != 0 {
+		t.Fatalf("rfidgw_reader_connected online=%v after=%v, want 1 then 0", gaugeOnline, gauge(t, mt, id))
 	}
-	if got := reconnects(t, id) - before; got != 5 {
+	if got := reconnects(t, mt, id) - before; got != 5 {
 		t.Fatalf("reconnects grew by %v, want 5 (6 attempts)", got)
 	}
 	if n := h.count("WARN test reader not available"); n != 2 {

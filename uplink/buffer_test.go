@@ -9,6 +9,7 @@ import (
 
 	"github.com/rfidgw/rfidgw/buffer"
 	"github.com/rfidgw/rfidgw/edge"
+	"github.com/rfidgw/rfidgw/internal/schema"
 	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
 )
@@ -73,14 +74,21 @@ func TestWithRealBuffer(t *testing.T) {
 	lastByKey := map[string]uint64{}
 	for _, m := range got {
 		var ev struct {
-			ID  string `json:"id"`
-			Seq uint64 `json:"seq"`
-			EPC string `json:"epc"`
+			ID    string `json:"id"`
+			Epoch string `json:"epoch"`
+			Seq   uint64 `json:"seq"`
+			EPC   string `json:"epc"`
 		}
 		if err := json.Unmarshal(m.Value, &ev); err != nil {
 			t.Fatalf("value %s: %v", m.Value, err)
 		}
-		if ce := header(m, HeaderID); ce != ev.ID || ev.ID != EventID(testGateway, ev.Seq) || string(m.Key) != ev.EPC {
+		if err := schema.ValidateEvent(m.Value); err != nil {
+			t.Errorf("seq %d: %v", ev.Seq, err)
+		}
+		if ev.Epoch != q.Epoch().ID || ev.Epoch == "" {
+			t.Errorf("seq %d: epoch %q, want the buffer's %q", ev.Seq, ev.Epoch, q.Epoch().ID)
+		}
+		if ce := header(m, HeaderID); ce != ev.ID || ev.ID != EventID(testGateway, ev.Epoch, ev.Seq) || string(m.Key) != ev.EPC {
 			t.Errorf("ce_id %q, id %q, seq %d, key %s, epc %s", ce, ev.ID, ev.Seq, m.Key, ev.EPC)
 		}
 		if ev.Seq < lastByKey[ev.EPC] && !seen[ev.Seq] {

@@ -20,7 +20,7 @@ const checkDefaultTimeout = 15 * time.Second
 
 // Check connects to Kafka with cfg as the forwarder would (same librdkafka
 // settings and credentials) and reports, for `rfidgw check`: the brokers
-// answer, the credentials are accepted, the event and status topics exist,
+// answer, the credentials are accepted, the event, status (and EPCIS) topics exist,
 // and the broker grants WRITE on them when it tells (Kafka >= 2.3). It
 // produces nothing. The string describes what was found; the error says
 // what is wrong and wraps ErrUnreachable, ErrAuthentication,
@@ -116,11 +116,15 @@ func Check(ctx context.Context, cfg Config) (string, error) {
 		}
 	}
 	var notes []string
-	for _, topic := range []string{cfg.Topic, cfg.StatusTopic} {
+	topics := []string{cfg.Topic, cfg.StatusTopic}
+	if cfg.EPCISTopic != "" {
+		topics = append(topics, cfg.EPCISTopic)
+	}
+	for _, topic := range topics {
 		tm, ok := md.Topics[topic]
 		switch {
 		case !ok:
-			return "", fmt.Errorf("kafka %s: topic %s: %w (create it, or fix uplink.kafka.topic/status_topic)", brokers, topic, ErrTopicMissing)
+			return "", fmt.Errorf("kafka %s: topic %s: %w (create it, or fix uplink.kafka.topic/status_topic/epcis_topic)", brokers, topic, ErrTopicMissing)
 		case tm.Error.Code() != kafka.ErrNoError:
 			return "", fmt.Errorf("kafka %s: topic %s: %w", brokers, topic, classify(tm.Error))
 		case len(tm.Partitions) == 0:
@@ -128,7 +132,7 @@ func Check(ctx context.Context, cfg Config) (string, error) {
 		}
 		notes = append(notes, fmt.Sprintf("%s %d partitions", topic, len(tm.Partitions)))
 	}
-	if err := checkWrite(ctx, p, cfg.Topic, cfg.StatusTopic); err != nil {
+	if err := checkWrite(ctx, p, topics...); err != nil {
 		return "", fmt.Errorf("kafka %s: %w", brokers, err)
 	}
 	// A fatal error here is the idempotent producer refused its id

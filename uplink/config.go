@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/confluentinc/confluent-kafka-go/v2/kafka"
+	"github.com/rfidgw/rfidgw/internal/epcis"
+	"github.com/rfidgw/rfidgw/internal/metrics"
 )
 
 // Defaults for Config fields left empty.
@@ -22,11 +24,30 @@ const (
 	DefaultBackoffMax   = 30 * time.Second
 )
 
-// Config is `uplink.kafka` of the gateway config (contract §4).
+// Bounds of the numeric settings (Validate): what works, not what parses.
+// MaxInFlight sizes librdkafka's queue and the delivery report channel
+// (two slots per event), so a billion would exhaust memory; a heartbeat
+// below a second floods the status topic.
+const (
+	MaxMaxInFlight  = 1_000_000
+	MinHeartbeat    = time.Second
+	MaxHeartbeat    = time.Hour
+	MaxFlushTimeout = 10 * time.Second // within the daemon's stop bound
+	MinRetryBackoff = 10 * time.Millisecond
+	MaxRetryBackoff = 10 * time.Minute
+)
+
+// Config is `uplink.kafka` of the gateway config (docs/config.md).
 type Config struct {
 	Brokers     []string `mapstructure:"brokers"`
 	Topic       string   `mapstructure:"topic"`        // default rfid.movements
 	StatusTopic string   `mapstructure:"status_topic"` // default rfid.gateway-status
+	// EPCISTopic, when set, turns on the EPCIS 2.0 output: every movement
+	// also goes to this topic as an EPCIS ObjectEvent (see epcis.go).
+	EPCISTopic string `mapstructure:"epcis_topic"`
+	// EPCIS maps events to EPCIS (zones' readPoint and bizLocation, bizStep
+	// mapping, time zone); nil means the defaults. Set by the wiring.
+	EPCIS *epcis.Encoder `mapstructure:"-"`
 	// Librdkafka is passed through to librdkafka (security.protocol, sasl.*,
 	// ssl.*, linger.ms, compression.type, ...). A few keys the delivery
 	// guarantee depends on cannot be changed (see producerConfig).
@@ -34,8 +55,8 @@ type Config struct {
 	// SASLPasswordFile holds the SASL password, so it need not sit in the
 	// YAML; librdkafka key "sasl.password_file" is accepted as well.
 	SASLPasswordFile string `mapstructure:"sasl_password_file"`
-	// MaxInFlight bounds the events handed to the producer and not yet
-	// reported (default 10000).
+	// MaxInFlight bounds the messages handed to the producer and not yet
+	// reported (default 10000): one per event, two with the EPCIS topic on.
 	MaxInFlight int `mapstructure:"max_in_flight"`
 	// Heartbeat is the period of the gateway status heartbeat (default 30s).
 	Heartbeat time.Duration `mapstructure:"heartbeat"`
@@ -46,6 +67,9 @@ type Config struct {
 	// before events are produced again after a failure (100ms..30s).
 	RetryBackoffMin time.Duration `mapstructure:"retry_backoff_min"`
 	RetryBackoffMax time.Duration `mapstructure:"retry_backoff_max"`
+	// Metrics receives the rfidgw_uplink_* metrics (the daemon's); nil gives
+	// the forwarder a private Metrics that nobody serves.
+	Metrics *metrics.Metrics `mapstructure:"-"`
 }
 
 // withDefaults returns c with empty fields set to their defaults.
@@ -83,9 +107,13 @@ const keyPrefix = "uplink.kafka."
 // ownedKeys are librdkafka properties the delivery guarantee depends on:
 // the value given is the only one accepted.
 var ownedKeys = map[string][]string{
-	"enable.idempotence":    {"true"},
-	"acks":                  {"all", "-1"},
-	"request.required.acks": {"all", "-1"},
+	"enable.idempotence": {"true"},
+	// A possible gap inside librdkafka (a batch failing after later ones
+	// were sent) becomes a fatal error, so the producer is recreated and
+	// every unacknowledged event is sent again in seq order.
+	"enable.gapless.guarantee": {"true"},
+	"acks":                     {"all", "-1"},
+	"request.required.acks":    {"all", "-1"},
 }
 
 // refusedKeys cannot be passed through at all, with the reason.
@@ -109,9 +137,11 @@ func producerConfig(c Config, clientID string) (kafka.ConfigMap, error) {
 			cm[k] = v
 		}
 	}
-	// Infinite: the buffer holds the backlog, and a message librdkafka
-	// expires during an outage would have to be produced again anyway.
-	setDefault("message.timeout.ms", "0")
+	// Infinite, always: the buffer holds the backlog, and a message that
+	// librdkafka expires lets it send later messages of the same partition
+	// first (it carries on past the gap). A message.timeout.ms given in the
+	// config is the forwarder's own deadline instead (deliveryTimeout).
+	set("message.timeout.ms", "0")
 	setDefault("compression.type", "lz4")
 	setDefault("linger.ms", "5")
 	// Reconnect within a second of the broker's return (default 10 s).
@@ -125,6 +155,7 @@ func producerConfig(c Config, clientID string) (kafka.ConfigMap, error) {
 	// never fails with a full queue.
 	setDefault("queue.buffering.max.messages", strconv.Itoa(max(c.MaxInFlight*2, 100000)))
 	set("enable.idempotence", "true")
+	set("enable.gapless.guarantee", "true")
 	set("acks", "all")
 	delete(cm, "request.required.acks")
 	// Delivery reports need only the opaque and the error: copying key
@@ -133,6 +164,63 @@ func producerConfig(c Config, clientID string) (kafka.ConfigMap, error) {
 	set("go.events.channel.size", max(c.MaxInFlight*2, 100000))
 	set("go.logs.channel.enable", true)
 	return cm, nil
+}
+
+// timeoutKeys are librdkafka's names for the per-message delivery timeout.
+var timeoutKeys = map[string]bool{"message.timeout.ms": true, "delivery.timeout.ms": true}
+
+// Bounds of a finite delivery timeout: below the minimum the producer would
+// be recreated on every slow broker answer; the maximum is librdkafka's.
+const (
+	minDeliveryTimeout = time.Second
+	maxDeliveryTimeout = 2147483647 * time.Millisecond
+)
+
+// parseDeliveryTimeout checks a message.timeout.ms value: 0 (never) or
+// minDeliveryTimeout..maxDeliveryTimeout in milliseconds.
+func parseDeliveryTimeout(key, v string) (time.Duration, error) {
+	ms, err := strconv.ParseInt(strings.TrimSpace(v), 10, 64)
+	d := time.Duration(ms) * time.Millisecond
+	if err != nil || ms < 0 || (ms > 0 && (d < minDeliveryTimeout || d > maxDeliveryTimeout)) {
+		return 0, fmt.Errorf("%slibrdkafka.%s: %q: want 0 (never, the default) or %d..%d milliseconds",
+			keyPrefix, key, v, minDeliveryTimeout.Milliseconds(), maxDeliveryTimeout.Milliseconds())
+	}
+	return d, nil
+}
+
+// deliveryTimeout is the forwarder's deadline for delivery reports, from
+// librdkafka.message.timeout.ms (or its alias delivery.timeout.ms); 0 means
+// none. librdkafka itself never expires a message: when events are in
+// flight and no report came for this long, the forwarder closes the
+// producer and sends every unacknowledged event again, in seq order, with
+// a new one, which keeps the order per EPC that expiring inside librdkafka
+// would break.
+func deliveryTimeout(c Config) (time.Duration, error) {
+	m, okM := c.Librdkafka["message.timeout.ms"]
+	a, okA := c.Librdkafka["delivery.timeout.ms"]
+	key, v := "message.timeout.ms", m
+	switch {
+	case okM && okA:
+		return 0, fmt.Errorf("%w: %slibrdkafka.delivery.timeout.ms: conflicts with message.timeout.ms (the same setting); give one", ErrConfig, keyPrefix)
+	case okA:
+		key, v = "delivery.timeout.ms", a
+	case !okM:
+		return 0, nil
+	}
+	d, err := parseDeliveryTimeout(key, v)
+	if err != nil {
+		return 0, fmt.Errorf("%w: %w", ErrConfig, err)
+	}
+	return d, nil
+}
+
+// ClientConfig is the librdkafka configuration every client of the
+// cluster shares (brokers, the passthrough security and tuning keys, the
+// SASL password from its file), for other clients of the product such as
+// the remote config consumer. It validates nothing beyond what baseConfig
+// checks.
+func ClientConfig(c Config) (kafka.ConfigMap, error) {
+	return baseConfig(c.withDefaults())
 }
 
 // baseConfig is what every client (producer, admin) of Config shares:
@@ -158,6 +246,12 @@ func baseConfig(c Config) (kafka.ConfigMap, error) {
 		case strings.HasPrefix(k, "go."):
 			problems = append(problems, fmt.Sprintf("%slibrdkafka.%s: Go client settings are set by the uplink", keyPrefix, k))
 			continue
+		}
+		if timeoutKeys[k] {
+			if _, err := parseDeliveryTimeout(k, v); err != nil {
+				problems = append(problems, err.Error())
+			}
+			continue // the forwarder's own deadline; librdkafka's stays 0
 		}
 		if why, ok := refusedKeys[k]; ok {
 			problems = append(problems, fmt.Sprintf("%slibrdkafka.%s: not allowed: %s", keyPrefix, k, why))
@@ -225,9 +319,33 @@ func (c Config) Validate() error {
 	if _, err := baseConfig(c); err != nil {
 		return err
 	}
+	if _, err := deliveryTimeout(c); err != nil {
+		return err
+	}
+	if c.MaxInFlight > MaxMaxInFlight {
+		problems = append(problems, fmt.Sprintf("%smax_in_flight: %d is outside 1..%d", keyPrefix, c.MaxInFlight, MaxMaxInFlight))
+	}
+	if c.Heartbeat < MinHeartbeat || c.Heartbeat > MaxHeartbeat {
+		problems = append(problems, fmt.Sprintf("%sheartbeat: %v is outside %v..%v", keyPrefix, c.Heartbeat, MinHeartbeat, MaxHeartbeat))
+	}
+	if c.FlushTimeout > MaxFlushTimeout {
+		problems = append(problems, fmt.Sprintf("%sflush_timeout: %v is above %v", keyPrefix, c.FlushTimeout, MaxFlushTimeout))
+	}
+	for key, d := range map[string]time.Duration{"retry_backoff_min": c.RetryBackoffMin, "retry_backoff_max": c.RetryBackoffMax} {
+		if d < MinRetryBackoff || d > MaxRetryBackoff {
+			problems = append(problems, fmt.Sprintf("%s%s: %v is outside %v..%v", keyPrefix, key, d, MinRetryBackoff, MaxRetryBackoff))
+		}
+	}
 	for key, t := range map[string]string{"topic": c.Topic, "status_topic": c.StatusTopic} {
 		if err := validTopic(t); err != nil {
 			problems = append(problems, fmt.Sprintf("%s%s: %v", keyPrefix, key, err))
+		}
+	}
+	if c.EPCISTopic != "" {
+		if err := validTopic(c.EPCISTopic); err != nil {
+			problems = append(problems, fmt.Sprintf("%sepcis_topic: %v", keyPrefix, err))
+		} else if c.EPCISTopic == c.Topic || c.EPCISTopic == c.StatusTopic {
+			problems = append(problems, fmt.Sprintf("%sepcis_topic: %q is already the events or status topic; EPCIS needs its own", keyPrefix, c.EPCISTopic))
 		}
 	}
 	if len(problems) > 0 {

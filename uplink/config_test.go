@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestProducerConfigDefaults(t *testing.T) {
@@ -23,6 +24,25 @@ func TestProducerConfigDefaults(t *testing.T) {
 	for k, v := range want {
 		if cm[k] != v {
 			t.Errorf("%s = %v, want %v", k, cm[k], v)
+		}
+	}
+}
+
+// A finite message.timeout.ms is the forwarder's deadline; librdkafka's
+// stays infinite (it would deliver later messages past an expired one).
+func TestMessageTimeoutIsTheForwardersOwn(t *testing.T) {
+	for _, k := range []string{"message.timeout.ms", "delivery.timeout.ms"} {
+		cfg := Config{Brokers: []string{"k:1"}, Librdkafka: map[string]string{k: "3000"}}.withDefaults()
+		cm, err := producerConfig(cfg, "x")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if cm["message.timeout.ms"] != "0" || cm["delivery.timeout.ms"] != nil || cm["enable.gapless.guarantee"] != "true" {
+			t.Errorf("%s: librdkafka gets message.timeout.ms=%v delivery.timeout.ms=%v gapless=%v", k,
+				cm["message.timeout.ms"], cm["delivery.timeout.ms"], cm["enable.gapless.guarantee"])
+		}
+		if d, err := deliveryTimeout(cfg); err != nil || d != 3*time.Second {
+			t.Errorf("%s: deliveryTimeout = %v, %v", k, d, err)
 		}
 	}
 }
@@ -54,6 +74,18 @@ func TestConfigProblems(t *testing.T) {
 		{"topic", Config{Brokers: []string{"k:1"}, Topic: "rfid movements"},
 			[]string{"uplink.kafka.topic", `character ' '`}},
 		{"empty broker", Config{Brokers: []string{"k:1", " "}}, []string{"uplink.kafka.brokers[1]: empty"}},
+		{"max_in_flight", Config{Brokers: []string{"k:1"}, MaxInFlight: 1_000_000_000},
+			[]string{"uplink.kafka.max_in_flight: 1000000000 is outside 1..1000000"}},
+		{"heartbeat", Config{Brokers: []string{"k:1"}, Heartbeat: time.Nanosecond},
+			[]string{"uplink.kafka.heartbeat: 1ns is outside 1s..1h0m0s"}},
+		{"gapless off", Config{Brokers: []string{"k:1"}, Librdkafka: map[string]string{"enable.gapless.guarantee": "false"}},
+			[]string{"uplink.kafka.librdkafka.enable.gapless.guarantee"}},
+		{"timeout too small", Config{Brokers: []string{"k:1"}, Librdkafka: map[string]string{"message.timeout.ms": "10"}},
+			[]string{`uplink.kafka.librdkafka.message.timeout.ms: "10": want 0 (never, the default) or 1000..2147483647 milliseconds`}},
+		{"timeout not a number", Config{Brokers: []string{"k:1"}, Librdkafka: map[string]string{"delivery.timeout.ms": "3s"}},
+			[]string{`uplink.kafka.librdkafka.delivery.timeout.ms: "3s"`}},
+		{"timeout twice", Config{Brokers: []string{"k:1"}, Librdkafka: map[string]string{"delivery.timeout.ms": "3000", "message.timeout.ms": "3000"}},
+			[]string{"delivery.timeout.ms: conflicts with message.timeout.ms"}},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

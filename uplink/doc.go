@@ -5,15 +5,17 @@
 // idempotent confluent-kafka-go producer (acks=all, compression, a bounded
 // in-flight window) and acknowledges each record to the buffer only from a
 // successful delivery report. The buffer, not librdkafka's queue, holds the
-// backlog: librdkafka's message timeout is infinite by default, and any failed
-// or timed-out delivery makes the forwarder stop, wait for every outstanding
+// backlog: librdkafka's message timeout is always infinite (a configured
+// message.timeout.ms is the forwarder's own deadline for delivery reports,
+// after which it recreates the producer), gaps inside librdkafka are fatal
+// (enable.gapless.guarantee), and any failed delivery makes the forwarder stop, wait for every outstanding
 // report, rewind the buffer and produce again from the oldest unacknowledged
 // record, after a backoff with jitter. Fatal producer errors (an idempotent
 // producer whose sequence no longer matches the broker's log) close and
 // recreate the producer. Messages carry CloudEvents binary-mode headers and
-// the id "<gateway>-<seq>" the hub dedupes by (contract §6, §8).
+// the id "<gateway>-<seq>" the hub dedupes by (docs/events.md).
 //
-// Wiring for cmd/rfidgw:
+// Wiring (internal/gateway):
 //
 //	fw, err := uplink.NewForwarder(cfg, gatewayID, queue, logger)
 //	fw.SetStatusFunc(func() uplink.GatewayStatus { ... })   // heartbeat every cfg.Heartbeat

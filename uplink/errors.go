@@ -18,4 +18,7 @@ var (
 	ErrUnreachable = errors.New("no broker reachable")
 	// ErrClosed is returned by Run when it is called twice.
 	ErrClosed = errors.New("forwarder already running or stopped")
+	// ErrHoles is returned by Tail with FailOnHoles when seqs went missing
+	// that no gap event explains.
+	ErrHoles = errors.New("seq holes")
 )

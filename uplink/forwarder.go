@@ -13,6 +13,7 @@ import (
 
 	"github.com/confluentinc/confluent-kafka-go/v2/kafka"
 	"github.com/rfidgw/rfidgw/buffer"
+	"github.com/rfidgw/rfidgw/internal/epcis"
 	"github.com/rfidgw/rfidgw/internal/metrics"
 )
 
@@ -55,6 +56,14 @@ type Forwarder struct {
 	q        Queue
 	log      *slog.Logger
 	prodConf kafka.ConfigMap
+	// timeout is the deadline for delivery reports (message.timeout.ms),
+	// 0 for none; see deliveryTimeout.
+	timeout time.Duration
+	// start is the monotonic base of lastReport.
+	start time.Time
+	// lastReport is when (since start) the last delivery report came, or
+	// the in-flight window last became non-empty.
+	lastReport atomic.Int64
 
 	// prod is the current producer, nil while it is being recreated. Only
 	// Run's goroutine replaces it; PublishStatus reads it under prodMu.
@@ -65,8 +74,14 @@ type Forwarder struct {
 	statusMu sync.Mutex
 	statusFn func() GatewayStatus
 
+	m *metrics.Metrics // Config.Metrics, or a private one nobody serves
+
 	running   atomic.Bool
 	connected atomic.Bool
+	// refused is set while the brokers refuse our events for a reason a
+	// person must fix (ACLs, credentials, topic): a topic check that
+	// passes does not make the uplink connected then, only a delivery.
+	refused   atomic.Bool
 	delivered atomic.Uint64 // records acknowledged, for the backoff reset
 	// stop tells the produce loop to stop at once: a delivery failed or
 	// the producer failed fatally.
@@ -81,6 +96,12 @@ type Forwarder struct {
 
 	logMu   sync.Mutex
 	lastLog map[string]time.Time
+
+	// EPCIS output (nil when off); pend counts the acknowledged messages of
+	// records produced as more than one (see epcis.go).
+	epcis  *epcis.Encoder
+	pendMu sync.Mutex
+	pend   map[uint64]uint8
 }
 
 // NewForwarder checks cfg, builds the producer (which checks every
@@ -105,20 +126,43 @@ func NewForwarder(cfg Config, gateway string, q Queue, log *slog.Logger) (*Forwa
 	if err != nil {
 		return nil, err
 	}
+	timeout, err := deliveryTimeout(cfg)
+	if err != nil {
+		return nil, err
+	}
 	f := &Forwarder{
 		cfg:      cfg,
 		gateway:  gateway,
 		q:        q,
 		log:      log,
 		prodConf: pc,
+		timeout:  timeout,
+		start:    time.Now(),
 		wake:     make(chan struct{}, 1),
 		lastLog:  map[string]time.Time{},
+		pend:     map[uint64]uint8{},
+		m:        cfg.Metrics,
+	}
+	if f.m == nil {
+		f.m = metrics.New()
+	}
+	if cfg.EPCISTopic != "" {
+		f.epcis = cfg.EPCIS
+		if f.epcis == nil {
+			if f.epcis, err = epcis.NewEncoder(epcis.Config{}); err != nil {
+				return nil, fmt.Errorf("%w: %w", ErrConfig, err)
+			}
+		}
 	}
 	if err := f.openProducer(); err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrConfig, err)
 	}
 	return f, nil
 }
+
+// Delivered is the number of events Kafka acknowledged since the forwarder
+// was created (what rfidgw_uplink_delivered_total counts).
+func (f *Forwarder) Delivered() uint64 { return f.delivered.Load() }
 
 // Connected reports whether the last delivery to Kafka (or the last topic
 // check) succeeded and no broker loss was reported since.
@@ -127,9 +171,9 @@ func (f *Forwarder) Connected() bool { return f.connected.Load() }
 func (f *Forwarder) setConnected(v bool) {
 	f.connected.Store(v)
 	if v {
-		metrics.UplinkConnected.Set(1)
+		f.m.UplinkConnected.Set(1)
 	} else {
-		metrics.UplinkConnected.Set(0)
+		f.m.UplinkConnected.Set(0)
 	}
 }
 
@@ -148,6 +192,13 @@ func (f *Forwarder) Run(ctx context.Context) error {
 		defer hb.Done()
 		f.heartbeats(ctx)
 	}()
+	if f.timeout > 0 {
+		hb.Add(1)
+		go func() {
+			defer hb.Done()
+			f.watchReports(ctx)
+		}()
+	}
 
 	attempt := 0
 	deliveredBefore := f.delivered.Load()
@@ -171,7 +222,7 @@ func (f *Forwarder) Run(ctx context.Context) error {
 		if needCheck {
 			if err := f.checkTopic(); err != nil {
 				f.setConnected(false)
-				metrics.UplinkErrors.WithLabelValues(errorKind(err)).Inc()
+				f.m.UplinkErrors.WithLabelValues(errorKind(err)).Inc()
 				f.logEvery("check:"+errorKind(err), slog.LevelError, "uplink: cannot produce; events stay in the buffer and are retried", "topic", f.cfg.Topic, "err", err)
 				pause()
 				continue
@@ -188,17 +239,36 @@ func (f *Forwarder) Run(ctx context.Context) error {
 		if fatal == nil {
 			fatal = f.prod.GetFatalError()
 		}
+		gapless := false
 		if fatal != nil {
-			metrics.UplinkErrors.WithLabelValues("fatal").Inc()
+			var cause error
+			if cause, gapless = gaplessCause(fatal); gapless {
+				// librdkafka refused to go on past a failed batch
+				// (enable.gapless.guarantee): the batch's own error is
+				// what to report; the producer is unusable either way.
+				failure = cause
+			}
+		}
+		switch {
+		case errors.Is(fatal, errReportTimeout):
+			f.logEvery("timeout", slog.LevelWarn, "uplink: no delivery report within message.timeout.ms; recreating the producer and producing again from the oldest unacknowledged event", "err", fatal)
+			f.closeProducer()
+		case fatal != nil && !gapless:
+			f.m.UplinkErrors.WithLabelValues("fatal").Inc()
 			f.log.Error("uplink: Kafka producer failed fatally (e.g. the broker lost its log); recreating it and producing again from the oldest unacknowledged event", "err", fatal)
 			f.closeProducer()
-		} else {
+		default:
 			level := slog.LevelWarn
 			if needsTopicCheck(failure) {
 				level = slog.LevelError // needs a person: credentials, ACLs, topic
+				f.refused.Store(true)
 			}
 			f.logEvery("fail:"+errorKind(failure), level, "uplink: delivery failed; events stay in the buffer and are produced again from the oldest unacknowledged one", "err", failure)
-			if !f.drain(ctx) && ctx.Err() == nil {
+			if gapless {
+				f.m.UplinkErrors.WithLabelValues(errorKind(failure)).Inc()
+				f.setConnected(false)
+				f.closeProducer()
+			} else if !f.drain(ctx) && ctx.Err() == nil {
 				f.log.Warn("uplink: outstanding deliveries not reported in time; recreating the producer", "wait", drainTimeout)
 				f.closeProducer()
 			}
@@ -208,6 +278,7 @@ func (f *Forwarder) Run(ctx context.Context) error {
 			break
 		}
 		pause()
+		f.clearPending()
 		f.q.Rewind()
 		f.clearFailure()
 	}
@@ -220,6 +291,14 @@ func (f *Forwarder) Run(ctx context.Context) error {
 // pump leases records and produces them until ctx ends or a failure stops it.
 func (f *Forwarder) pump(ctx context.Context) {
 	mb := newMessageBuilder(f.cfg.Topic, f.gateway)
+	if es, ok := f.q.(EpochSource); ok {
+		mb.withEpochs(es)
+	}
+	var eb *epcisBuilder
+	per := 1 // messages per record, counted in inflight
+	if f.epcis != nil {
+		eb, per = newEPCISBuilder(f.cfg.EPCISTopic, f.epcis), 2
+	}
 	minRoom := max(1, min(leaseBatch, f.cfg.MaxInFlight/4))
 	for {
 		f.mu.Lock()
@@ -241,7 +320,7 @@ func (f *Forwarder) pump(ctx context.Context) {
 		f.cancelLease = cancel
 		f.mu.Unlock()
 
-		recs, err := f.q.Lease(lctx, min(room, leaseBatch))
+		recs, err := f.q.Lease(lctx, max(1, min(room/per, leaseBatch)))
 
 		f.mu.Lock()
 		f.cancelLease = nil
@@ -251,7 +330,7 @@ func (f *Forwarder) pump(ctx context.Context) {
 			return // leased records are forgotten by the Rewind that follows
 		}
 		if err != nil {
-			metrics.UplinkErrors.WithLabelValues("queue").Inc()
+			f.m.UplinkErrors.WithLabelValues("queue").Inc()
 			f.logEvery("lease", slog.LevelError, "uplink: reading the buffer failed; retrying", "err", err)
 			sleep(ctx, time.Second)
 			continue
@@ -260,18 +339,45 @@ func (f *Forwarder) pump(ctx context.Context) {
 			continue
 		}
 
-		// Counted before producing so that reports never find it short.
-		f.addInflight(len(recs))
+		// Counted before producing so that reports never find it short;
+		// budget is what is counted and not produced yet.
+		budget := per * len(recs)
+		f.addInflight(budget)
 		for i := range recs {
 			if f.stop.Load() {
-				f.addInflight(-(len(recs) - i))
+				f.addInflight(-budget)
 				return
 			}
-			if err := f.prod.Produce(mb.build(&recs[i]), nil); err != nil {
-				f.addInflight(-(len(recs) - i))
-				metrics.UplinkErrors.WithLabelValues("produce").Inc()
+			msg := mb.build(&recs[i])
+			var em *kafka.Message
+			if eb != nil {
+				var err error
+				if em, err = eb.build(&recs[i], msg); err != nil {
+					f.epcisSkip(&recs[i], err)
+				}
+				if em == nil {
+					budget--
+					f.addInflight(-1)
+					msg.Opaque = partOpaque{seq: recs[i].Seq, parts: 1}
+				} else {
+					msg.Opaque = partOpaque{seq: recs[i].Seq, parts: 2}
+				}
+			}
+			if err := f.prod.Produce(msg, nil); err != nil {
+				f.addInflight(-budget)
+				f.m.UplinkErrors.WithLabelValues("produce").Inc()
 				f.fail(fmt.Errorf("producing event seq %d: %w", recs[i].Seq, err), false)
 				return
+			}
+			budget--
+			if em != nil {
+				if err := f.prod.Produce(em, nil); err != nil {
+					f.addInflight(-budget)
+					f.m.UplinkErrors.WithLabelValues("produce").Inc()
+					f.fail(fmt.Errorf("producing the EPCIS event of seq %d: %w", recs[i].Seq, err), false)
+					return
+				}
+				budget--
 			}
 		}
 	}
@@ -279,8 +385,11 @@ func (f *Forwarder) pump(ctx context.Context) {
 
 func (f *Forwarder) addInflight(n int) {
 	f.mu.Lock()
+	if f.inflight == 0 && n > 0 {
+		f.lastReport.Store(int64(time.Since(f.start)))
+	}
 	f.inflight += n
-	metrics.UplinkInFlight.Set(float64(f.inflight))
+	f.m.UplinkInFlight.Set(float64(f.inflight))
 	f.mu.Unlock()
 	if n < 0 {
 		f.signal()
@@ -365,6 +474,35 @@ func (f *Forwarder) waitInflight(ctx context.Context, d time.Duration) bool {
 	}
 }
 
+// errReportTimeout is the failure watchReports records.
+var errReportTimeout = errors.New("no delivery report")
+
+// watchReports fails the producer as fatally broken when events are in
+// flight and no delivery report came for f.timeout: Run then closes it and
+// produces every unacknowledged event again with a new one. librdkafka's
+// own message timeout stays infinite because it would carry on with later
+// messages of the partition after the expired ones (order per EPC).
+func (f *Forwarder) watchReports(ctx context.Context) {
+	t := time.NewTicker(min(f.timeout/4, time.Second))
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		f.mu.Lock()
+		n := f.inflight
+		f.mu.Unlock()
+		since := time.Since(f.start) - time.Duration(f.lastReport.Load())
+		if n > 0 && since > f.timeout && !f.stop.Load() {
+			f.m.UplinkErrors.WithLabelValues("delivery").Inc()
+			f.setConnected(false)
+			f.fail(fmt.Errorf("%w for %v with %d events in flight (message.timeout.ms %d)", errReportTimeout, since.Round(time.Millisecond), n, f.timeout.Milliseconds()), true)
+		}
+	}
+}
+
 // openProducer creates the producer and its event and log goroutines.
 func (f *Forwarder) openProducer() error {
 	cm := kafka.ConfigMap{}
@@ -400,7 +538,7 @@ func (f *Forwarder) closeProducer() {
 	<-done
 	f.mu.Lock()
 	f.inflight = 0
-	metrics.UplinkInFlight.Set(0)
+	f.m.UplinkInFlight.Set(0)
 	f.mu.Unlock()
 }
 
@@ -455,15 +593,16 @@ func (f *Forwarder) serve(p *kafka.Producer, done chan struct{}) {
 		if len(acks) > 0 {
 			if err := f.q.Ack(acks...); err != nil {
 				// They stay leased; the next rewind sends them again.
-				metrics.UplinkErrors.WithLabelValues("queue").Inc()
+				f.m.UplinkErrors.WithLabelValues("queue").Inc()
 				f.logEvery("ack", slog.LevelError, "uplink: acknowledging delivered events to the buffer failed; they will be sent again", "events", len(acks), "err", err)
 			} else {
-				metrics.UplinkDelivered.Add(float64(len(acks)))
+				f.m.UplinkDelivered.Add(float64(len(acks)))
 				f.delivered.Add(uint64(len(acks)))
 			}
 			acks = acks[:0]
 		}
 		if reports > 0 {
+			f.lastReport.Store(int64(time.Since(f.start)))
 			// After the acks, so a rewind never re-leases a record
 			// whose ack is still on its way.
 			f.addInflight(-reports)
@@ -478,6 +617,10 @@ func (f *Forwarder) handle(ev kafka.Event, acks *[]uint64) int {
 	case *kafka.Message:
 		err := e.TopicPartition.Error
 		seq, isRecord := e.Opaque.(uint64)
+		part, isPart := e.Opaque.(partOpaque)
+		if isPart {
+			seq, isRecord = part.seq, true
+		}
 		if !isRecord {
 			if err == nil {
 				f.setConnected(true)
@@ -487,18 +630,21 @@ func (f *Forwarder) handle(ev kafka.Event, acks *[]uint64) int {
 			return 0
 		}
 		if err == nil {
+			f.refused.Store(false)
 			f.setConnected(true)
-			*acks = append(*acks, seq)
+			if !isPart || f.partDone(part) {
+				*acks = append(*acks, seq)
+			}
 			return 1
 		}
 		var kerr kafka.Error
 		if errors.As(err, &kerr) && (kerr.Code() == kafka.ErrPurgeQueue || kerr.Code() == kafka.ErrPurgeInflight) {
 			return 1 // our own purge after a failure: already handled
 		}
-		metrics.UplinkErrors.WithLabelValues("delivery").Inc()
+		f.m.UplinkErrors.WithLabelValues("delivery").Inc()
 		f.setConnected(false)
 		fatal := errors.As(err, &kerr) && kerr.IsFatal()
-		f.fail(fmt.Errorf("delivery of event seq %d to %s: %w", seq, f.cfg.Topic, classify(err)), fatal)
+		f.fail(fmt.Errorf("delivery of event seq %d to %s: %w", seq, *e.TopicPartition.Topic, classify(err)), fatal)
 		return 1
 	case kafka.Error:
 		f.clientError(e)
@@ -514,11 +660,11 @@ func (f *Forwarder) clientError(e kafka.Error) {
 		f.fail(fmt.Errorf("fatal producer error: %w", e), true)
 	case e.Code() == kafka.ErrAllBrokersDown:
 		f.setConnected(false)
-		metrics.UplinkErrors.WithLabelValues("connection").Inc()
+		f.m.UplinkErrors.WithLabelValues("connection").Inc()
 		f.logEvery("down", slog.LevelWarn, "uplink: all Kafka brokers are down; events stay in the buffer", "err", e)
 	case errors.Is(classify(e), ErrAuthentication):
 		f.setConnected(false)
-		metrics.UplinkErrors.WithLabelValues("auth").Inc()
+		f.m.UplinkErrors.WithLabelValues("auth").Inc()
 		f.logEvery("auth", slog.LevelError, "uplink: Kafka authentication failed (check sasl.username, the password file, TLS certificates); events stay in the buffer", "err", e)
 	default:
 		f.logEvery("client:"+e.Code().String(), slog.LevelWarn, "uplink: Kafka client error", "err", e)
@@ -530,7 +676,7 @@ func (f *Forwarder) forwardLogs(logs chan kafka.LogEvent) {
 	for l := range logs {
 		// Warn at most: the uplink logs what a failure means at Error.
 		level := slog.LevelDebug
-		if l.Level <= 4 { // syslog warning and worse
+		if l.Level <= 4 && !(l.Tag == "CONFWARN" && strings.Contains(l.Message, "enable.gapless.guarantee")) { // syslog warning and worse; not our own experimental setting
 			level = slog.LevelWarn
 		}
 		f.log.Log(context.Background(), level, "librdkafka: "+l.Message, "tag", l.Tag, "client", l.Name)
@@ -557,14 +703,35 @@ func (f *Forwarder) heartbeats(ctx context.Context) {
 // than our backoff, and the events wait in the buffer either way.
 func (f *Forwarder) checkTopic() error {
 	err := topicMetadata(f.prod, f.cfg.Topic)
+	if err == nil && f.epcis != nil {
+		err = topicMetadata(f.prod, f.cfg.EPCISTopic)
+	}
 	if errors.Is(err, ErrUnreachable) {
 		f.logEvery("check", slog.LevelWarn, "uplink: Kafka not reachable yet; producing as soon as it is", "err", err)
 		return nil
 	}
-	if err == nil {
+	if err == nil && !f.refused.Load() {
 		f.setConnected(true)
 	}
 	return err
+}
+
+// gaplessCause reports whether err is librdkafka refusing to go on past a
+// failed batch (enable.gapless.guarantee), and returns the batch's own
+// error then, classified, as far as the message names it.
+func gaplessCause(err error) (error, bool) {
+	var kerr kafka.Error
+	s := err.Error()
+	if !(errors.As(err, &kerr) && kerr.Code() == kafka.ErrGaplessGuarantee) && !strings.Contains(s, "gap-less") {
+		return err, false
+	}
+	for _, c := range []kafka.ErrorCode{kafka.ErrTopicAuthorizationFailed, kafka.ErrClusterAuthorizationFailed,
+		kafka.ErrUnknownTopicOrPart, kafka.ErrUnknownTopic, kafka.ErrSaslAuthenticationFailed, kafka.ErrMsgSizeTooLarge} {
+		if strings.Contains(s, c.String()) {
+			return classify(kafka.NewError(c, s, false)), true
+		}
+	}
+	return err, true
 }
 
 // metadataClient is what the producer and the admin client share.

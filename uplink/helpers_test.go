@@ -117,7 +117,7 @@ func checkDelivery(t testing.TB, got []*kgo.Record, want []buffer.Record, maxDup
 	t.Helper()
 	byID := map[string]buffer.Record{}
 	for _, r := range want {
-		byID[EventID(testGateway, r.Seq)] = r
+		byID[EventID(testGateway, "", r.Seq)] = r
 	}
 	seen := map[string]int{}
 	lastByKey := map[string]uint64{}

@@ -8,7 +8,7 @@ import (
 	"github.com/rfidgw/rfidgw/buffer"
 )
 
-// Header names of the message (CloudEvents Kafka binary mode, contract §6).
+// Header names of the message (CloudEvents Kafka binary mode, docs/events.md).
 const (
 	HeaderSpecVersion = "ce_specversion"
 	HeaderID          = "ce_id"
@@ -21,9 +21,23 @@ const (
 // ceTimeLayout is RFC 3339 in UTC with milliseconds, like the event's time.
 const ceTimeLayout = "2006-01-02T15:04:05.000Z07:00"
 
-// EventID is the id of event seq of a gateway: "<gateway>-<seq>".
-func EventID(gateway string, seq uint64) string {
-	return gateway + "-" + strconv.FormatUint(seq, 10)
+// EventID is the id of event seq of a gateway's stream epoch:
+// "<gateway>-<epoch>-<seq>", or "<gateway>-<seq>" without an epoch (events of
+// gateways before stream epochs).
+func EventID(gateway, epoch string, seq uint64) string {
+	if epoch == "" {
+		return gateway + "-" + strconv.FormatUint(seq, 10)
+	}
+	return gateway + "-" + epoch + "-" + strconv.FormatUint(seq, 10)
+}
+
+// EpochSource is implemented by a Queue whose records belong to stream
+// epochs (buffer.Queue). With it, the forwarder sends ids of the form
+// "<gateway>-<epoch>-<seq>" and an "epoch" field right after "id"; without it
+// (test queues) ids stay "<gateway>-<seq>".
+type EpochSource interface {
+	Epoch() buffer.Epoch
+	EpochOf(seq uint64) string
 }
 
 // messageBuilder fills one reusable kafka.Message per record: Produce copies
@@ -38,6 +52,64 @@ type messageBuilder struct {
 	msg         kafka.Message
 	headers     [6]kafka.Header
 	scratch     []byte
+
+	epochs   EpochSource  // nil: no epochs
+	cur      buffer.Epoch // the current epoch (records from its FirstSeq on)
+	valueBuf []byte
+}
+
+// withEpochs makes the builder put each record's epoch into its id and value.
+func (b *messageBuilder) withEpochs(es EpochSource) *messageBuilder {
+	b.epochs = es
+	b.cur = es.Epoch()
+	return b
+}
+
+func (b *messageBuilder) epochOf(seq uint64) string {
+	if b.epochs == nil {
+		return ""
+	}
+	if b.cur.ID != "" && seq >= b.cur.FirstSeq {
+		return b.cur.ID
+	}
+	return b.epochs.EpochOf(seq)
+}
+
+// AddEpoch returns a stored event value as the forwarder sends it: with
+// the epoch in its id and an "epoch" field (`rfidgw buffer dump` uses it).
+func AddEpoch(value []byte, gateway, epoch string, seq uint64) []byte {
+	if epoch == "" {
+		return value
+	}
+	b := messageBuilder{idPrefix: []byte(gateway + "-")}
+	return b.addEpoch(value, epoch, seq)
+}
+
+// addEpoch rewrites a stored event value that starts with
+// {"schema":1,"id":"<gateway>-<seq>" into
+// {"schema":1,"id":"<gateway>-<epoch>-<seq>","epoch":"<epoch>" and the rest
+// unchanged. A value of another form is returned as it is.
+func (b *messageBuilder) addEpoch(value []byte, epoch string, seq uint64) []byte {
+	const head = `{"schema":1,"id":"`
+	v := b.valueBuf[:0]
+	v = append(v, head...)
+	v = append(v, b.idPrefix...)
+	v = strconv.AppendUint(v, seq, 10)
+	v = append(v, '"')
+	old := len(v)
+	if len(value) < old || string(value[:old]) != string(v) {
+		return value
+	}
+	v = append(v[:len(head)], b.idPrefix...)
+	v = append(v, epoch...)
+	v = append(v, '-')
+	v = strconv.AppendUint(v, seq, 10)
+	v = append(v, `","epoch":"`...)
+	v = append(v, epoch...)
+	v = append(v, '"')
+	v = append(v, value[old:]...)
+	b.valueBuf = v
+	return v
 }
 
 func newMessageBuilder(topic, gateway string) *messageBuilder {
@@ -67,7 +139,12 @@ func (b *messageBuilder) build(r *buffer.Record) *kafka.Message {
 		b.types[r.Type] = ceType
 	}
 	// ce_id and ce_time share one scratch buffer: both are copied by Produce.
+	epoch := b.epochOf(r.Seq)
 	s := append(b.scratch[:0], b.idPrefix...)
+	if epoch != "" {
+		s = append(s, epoch...)
+		s = append(s, '-')
+	}
 	s = strconv.AppendUint(s, r.Seq, 10)
 	idEnd := len(s)
 	s = r.Time.UTC().AppendFormat(s, ceTimeLayout)
@@ -81,6 +158,9 @@ func (b *messageBuilder) build(r *buffer.Record) *kafka.Message {
 	b.headers[5].Value = b.contentType
 	b.msg.Key = r.Key
 	b.msg.Value = r.Value
+	if epoch != "" {
+		b.msg.Value = b.addEpoch(r.Value, epoch, r.Seq)
+	}
 	b.msg.Headers = b.headers[:]
 	b.msg.Opaque = r.Seq
 	return &b.msg

@@ -32,16 +32,25 @@ type TailOptions struct {
 	// events of one gateway travel on several partitions and arrive out of
 	// seq order.
 	HoleGrace time.Duration
+	// FailOnHoles makes Tail return ErrHoles at the end when a hole was
+	// reported that no gap event explains (exit 1 in `rfidgw tail`).
+	FailOnHoles bool
+	// Meta prints each event wrapped with where it was in Kafka:
+	// {"partition":P,"offset":O,"key":"K","event":{...}}.
+	Meta bool
 }
 
 // Tail prints each event of the topic as one JSON line on out, and writes a
 // line on warn for each duplicate id and each hole in seq per gateway: the
-// hub's checks (contract §6). It returns nil when ctx ends or Count events
+// hub's checks (docs/events.md). It returns nil when ctx ends or Count events
 // were printed, and an error if the topic cannot be read.
 //
 // Warning lines (one per finding, greppable):
 //
-//	DUPLICATE gateway=floor3 id=floor3-42 seq=42 partition=1 offset=1234
+// Seqs are tracked per gateway stream epoch (epoch= appears when the event
+// has one): a new epoch starts again at its first seq without duplicates.
+//
+//	DUPLICATE gateway=floor3 epoch=6931a2f0c3d9e1b2 id=floor3-6931a2f0c3d9e1b2-42 seq=42 partition=1 offset=1234
 //	HOLE gateway=floor3 seq=43..45 missing=3
 //	HOLE gateway=floor3 seq=50..59 missing=10 (dropped by the gateway: its buffer was full, a gap event says so)
 //	LATE gateway=floor3 seq=44 partition=0 offset=99 (arrived after it was reported missing)
@@ -116,7 +125,7 @@ func Tail(ctx context.Context, opts TailOptions, out io.Writer, warn io.Writer) 
 		fs := cl.PollFetches(pctx)
 		pcancel()
 		if ctx.Err() != nil || fs.IsClientClosed() {
-			return nil
+			return tr.result(opts.FailOnHoles)
 		}
 		var fatal error
 		fs.EachError(func(t string, p int32, err error) {
@@ -143,13 +152,19 @@ func Tail(ctx context.Context, opts TailOptions, out io.Writer, warn io.Writer) 
 			if opts.Gateway != "" && ev.Gateway != opts.Gateway {
 				continue
 			}
-			if _, err := out.Write(append(r.Value, '\n')); err != nil {
+			line := r.Value
+			if opts.Meta {
+				key, _ := json.Marshal(string(r.Key))
+				line = fmt.Appendf(nil, `{"partition":%d,"offset":%d,"key":%s,"event":%s}`, r.Partition, r.Offset, key, r.Value)
+			}
+			if _, err := out.Write(append(line, '\n')); err != nil {
 				return fmt.Errorf("tail: writing: %w", err)
 			}
 			if ev.Seq != nil {
-				tr.observe(ev.Gateway, *ev.Seq, r.Partition, r.Offset)
+				stream := streamName(ev.Gateway, ev.Epoch)
+				tr.observe(stream, ev.ID, *ev.Seq, r.Partition, r.Offset)
 				if ev.Type == "gap" && ev.FirstSeq > 0 && ev.LastSeq >= ev.FirstSeq {
-					tr.declare(ev.Gateway, ev.FirstSeq, ev.LastSeq)
+					tr.declare(stream, ev.FirstSeq, ev.LastSeq)
 				}
 			}
 			printed++
@@ -157,7 +172,7 @@ func Tail(ctx context.Context, opts TailOptions, out io.Writer, warn io.Writer) 
 				fctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 				tr.settle(time.Now(), caughtUp(fctx), 0)
 				cancel()
-				return nil
+				return tr.result(opts.FailOnHoles)
 			}
 		}
 		if tr.open() && time.Since(lastSettle) >= time.Second {
@@ -214,6 +229,7 @@ func isAuthErr(err error) bool {
 // tailEvent is what tail reads of an event.
 type tailEvent struct {
 	ID       string  `json:"id"`
+	Epoch    string  `json:"epoch"`
 	Seq      *uint64 `json:"seq"`
 	Gateway  string  `json:"gateway"`
 	Type     string  `json:"type"`
@@ -278,13 +294,33 @@ type seqTracker struct {
 	cut   map[int32]bool // partitions not read from their first event
 	gws   map[string]*gwTrack
 	warn  io.Writer
+	// missing counts the seqs reported missing that no gap event explains.
+	missing uint64
 }
 
 func newSeqTracker(parts []int32, warn io.Writer) *seqTracker {
 	return &seqTracker{parts: parts, cut: map[int32]bool{}, gws: map[string]*gwTrack{}, warn: warn}
 }
 
-func (t *seqTracker) observe(gw string, seq uint64, part int32, off int64) {
+// streamName is the tracker's key of a gateway stream epoch as printed:
+// "floor3 epoch=6931a2f0c3d9e1b2", or "floor3" without an epoch.
+func streamName(gw, epoch string) string {
+	if epoch == "" {
+		return gw
+	}
+	return gw + " epoch=" + epoch
+}
+
+// result is ErrHoles when failOnHoles and a hole no gap event explains was
+// reported.
+func (t *seqTracker) result(failOnHoles bool) error {
+	if failOnHoles && t.missing > 0 {
+		return fmt.Errorf("%w: %d seqs missing that no gap event explains", ErrHoles, t.missing)
+	}
+	return nil
+}
+
+func (t *seqTracker) observe(gw, id string, seq uint64, part int32, off int64) {
 	g := t.gws[gw]
 	if g == nil {
 		g = &gwTrack{maxByPart: map[int32]uint64{}, noticed: map[uint64]time.Time{}, first: map[int32]bool{}}
@@ -298,7 +334,7 @@ func (t *seqTracker) observe(gw string, seq uint64, part int32, off int64) {
 	}
 	g.maxByPart[part] = max(g.maxByPart[part], seq)
 	if g.seen.contains(seq) {
-		fmt.Fprintf(t.warn, "DUPLICATE gateway=%s id=%s seq=%d partition=%d offset=%d\n", gw, EventID(gw, seq), seq, part, off)
+		fmt.Fprintf(t.warn, "DUPLICATE gateway=%s id=%s seq=%d partition=%d offset=%d\n", gw, id, seq, part, off)
 		return
 	}
 	if g.reported.contains(seq) {
@@ -380,6 +416,9 @@ func (t *seqTracker) settle(now time.Time, caught map[int32]bool, grace time.Dur
 				why = " (dropped by the gateway: its buffer was full, a gap event says so)"
 			}
 			fmt.Fprintf(t.warn, "HOLE gateway=%s seq=%d..%d missing=%d%s\n", gw, h.lo, h.hi, h.hi-h.lo+1, why)
+			if why == "" {
+				t.missing += h.hi - h.lo + 1
+			}
 			g.reported.add(h.lo, h.hi)
 			delete(g.noticed, h.lo)
 		}

@@ -3,12 +3,15 @@ package uplink
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/rfidgw/rfidgw/buffer"
 )
 
 func produceRaw(t *testing.T, addrs []string, recs ...*kgo.Record) {
@@ -181,7 +184,7 @@ func TestSeqTrackerStartFloor(t *testing.T) {
 			p   int32
 			seq uint64
 		}{{0, 10}, {1, 13}, {0, 11}, {1, 14}, {0, 16}} {
-			tr.observe("g", o.seq, o.p, 0)
+			tr.observe("g", "", o.seq, o.p, 0)
 		}
 		tr.settle(time.Now(), map[int32]bool{0: true, 1: true}, 0)
 		want := "HOLE gateway=g seq=15..15 missing=1\n"
@@ -192,4 +195,69 @@ func TestSeqTrackerStartFloor(t *testing.T) {
 			t.Errorf("cut=%v: warnings %q, want %q", cut, warn.String(), want)
 		}
 	}
+}
+
+// A new stream epoch starts again at seq 1: not a duplicate. A hole no gap
+// event explains makes result fail (tail --fail-on-holes); one a gap event
+// explains does not.
+func TestSeqTrackerEpochsAndFailOnHoles(t *testing.T) {
+	var warn bytes.Buffer
+	tr := newSeqTracker([]int32{0}, &warn)
+	for _, ep := range []string{"0000000100000001", "0000000200000002"} {
+		for seq := uint64(1); seq <= 3; seq++ {
+			tr.observe(streamName("g", ep), EventID("g", ep, seq), seq, 0, 0)
+		}
+	}
+	tr.settle(time.Now(), map[int32]bool{0: true}, 0)
+	if warn.Len() != 0 || tr.result(true) != nil {
+		t.Fatalf("two epochs from seq 1: warnings %q, result %v", warn.String(), tr.result(true))
+	}
+	s := streamName("g", "0000000200000002")
+	tr.observe(s, "", 6, 0, 1) // 4..5 missing, covered by a gap event
+	tr.declare(s, 4, 5)
+	tr.observe(s, "", 9, 0, 2) // 7..8 missing
+	tr.settle(time.Now(), map[int32]bool{0: true}, 0)
+	if !strings.Contains(warn.String(), "HOLE gateway=g epoch=0000000200000002 seq=7..8 missing=2\n") {
+		t.Fatalf("warnings %q", warn.String())
+	}
+	if err := tr.result(true); !errors.Is(err, ErrHoles) || !strings.Contains(err.Error(), "2 seqs") {
+		t.Fatalf("result = %v, want ErrHoles for 2 seqs", err)
+	}
+	if err := tr.result(false); err != nil {
+		t.Fatalf("without fail-on-holes: %v", err)
+	}
+}
+
+// The stored value gets the epoch in its id and an epoch field; a value of
+// another form is sent unchanged.
+func TestMessageEpoch(t *testing.T) {
+	b := newMessageBuilder("t", "floor3")
+	b.withEpochs(fixedEpochs{id: "0000000a0000000b", first: 5, old: "00000009000000ff"})
+	r := buffer.Record{Seq: 7, Type: "inward", Key: []byte("AB"), Value: []byte(`{"schema":1,"id":"floor3-7","seq":7,"gateway":"floor3"}`)}
+	m := b.build(&r)
+	want := `{"schema":1,"id":"floor3-0000000a0000000b-7","epoch":"0000000a0000000b","seq":7,"gateway":"floor3"}`
+	if string(m.Value) != want || string(m.Headers[1].Value) != "floor3-0000000a0000000b-7" {
+		t.Fatalf("value %s, ce_id %s", m.Value, m.Headers[1].Value)
+	}
+	r = buffer.Record{Seq: 3, Type: "inward", Value: []byte(`{"schema":1,"id":"floor3-3","seq":3}`)}
+	if m := b.build(&r); string(m.Value) != `{"schema":1,"id":"floor3-00000009000000ff-3","epoch":"00000009000000ff","seq":3}` {
+		t.Fatalf("older epoch: %s", m.Value)
+	}
+	r = buffer.Record{Seq: 8, Type: "inward", Value: []byte(`{"schema":1,"id":"other-8"}`)}
+	if m := b.build(&r); string(m.Value) != `{"schema":1,"id":"other-8"}` {
+		t.Fatalf("unexpected form changed: %s", m.Value)
+	}
+}
+
+type fixedEpochs struct {
+	id, old string
+	first   uint64
+}
+
+func (f fixedEpochs) Epoch() buffer.Epoch { return buffer.Epoch{ID: f.id, FirstSeq: f.first} }
+func (f fixedEpochs) EpochOf(seq uint64) string {
+	if seq >= f.first {
+		return f.id
+	}
+	return f.old
 }

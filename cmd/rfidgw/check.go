@@ -15,6 +15,8 @@ import (
 
 	"github.com/rfidgw/rfidgw/internal/config"
 	"github.com/rfidgw/rfidgw/internal/gateway"
+	"github.com/rfidgw/rfidgw/internal/redact"
+	"github.com/rfidgw/rfidgw/internal/remoteconfig"
 	"github.com/rfidgw/rfidgw/reader"
 	"github.com/rfidgw/rfidgw/uplink"
 )
@@ -37,7 +39,7 @@ It exits 0 only if everything is ok, 1 if a dependency failed.`,
 			if err != nil {
 				return err
 			}
-			out := cmd.OutOrStdout()
+			out := redact.Writer(cmd.OutOrStdout()) // no credentials in the report
 			fmt.Fprintf(out, "ok    config %s: gateway %s, %s, %s\n", cfg.File, cfg.Gateway.ID, plural(len(cfg.Readers), "reader"), plural(len(cfg.Zones), "zone"))
 			if configOnly {
 				return nil
@@ -75,6 +77,16 @@ It exits 0 only if everything is ok, 1 if a dependency failed.`,
 			brokers := strings.Join(cfg.Uplink.Kafka.Brokers, ",")
 			report("kafka "+brokers, detail, err, kafkaFix(err, cfg.Uplink.Kafka.Topic, cfg.Uplink.Kafka.StatusTopic),
 				"kafka "+brokers+": ", "kafka ok: ")
+			if rc := cfg.RemoteConfig; rc.Enabled() {
+				ctx, cancel := context.WithTimeout(cmd.Context(), timeout)
+				detail, err := "", error(nil)
+				if ucfg, err = gateway.UplinkConfig(cfg); err == nil {
+					detail, err = remoteconfig.CheckTopic(ctx, ucfg, rc.Topic, cfg.Gateway.ID)
+				}
+				cancel()
+				report("remote config topic "+rc.Topic, detail, err,
+					"the gateway's Kafka user needs Read and Describe on "+rc.Topic+" (docs/install.md §13)")
+			}
 			detail, err = checkDataDir(cfg.Gateway.DataDir, int64(cfg.Buffer.MinFreeDisk))
 			report("data_dir "+cfg.Gateway.DataDir, detail, err, "create it writable for the rfidgw user, or free space")
 			detail, err = checkClock()

@@ -13,6 +13,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kfake"
+
+	"github.com/rfidgw/rfidgw/internal/epcis"
+	"github.com/rfidgw/rfidgw/internal/gs1"
 	"github.com/rfidgw/rfidgw/internal/schema"
 	"github.com/rfidgw/rfidgw/internal/testkit"
 )
@@ -57,8 +61,8 @@ func checkDemoEvents(t *testing.T, got []testkit.Event) {
 	}
 	sort.Slice(got, func(i, j int) bool { return got[i].Seq < got[j].Seq })
 	for i, e := range got {
-		if e.Seq != uint64(i+1) || e.ID != fmt.Sprintf("e2e-%d", i+1) || e.Gateway != "e2e" || e.Schema != 1 {
-			t.Errorf("event %d: seq %d id %q gateway %q schema %d; want seq %d id e2e-%d", i, e.Seq, e.ID, e.Gateway, e.Schema, i+1, i+1)
+		if e.Seq != uint64(i+1) || e.ID != fmt.Sprintf("e2e-%s-%d", e.Epoch, i+1) || len(e.Epoch) != 16 || e.Gateway != "e2e" || e.Schema != 1 {
+			t.Errorf("event %d: seq %d id %q epoch %q gateway %q schema %d; want seq %d id e2e-<epoch>-%d", i, e.Seq, e.ID, e.Epoch, e.Gateway, e.Schema, i+1, i+1)
 		}
 		w := demoExpected[i]
 		zone, from, to := "", "", ""
@@ -94,16 +98,83 @@ func checkDemoEvents(t *testing.T, got []testkit.Event) {
 	}
 }
 
+// checkDemoEPCIS: the EPCIS topic carries every movement of the demo floor
+// as an EPCIS 2.0 ObjectEvent that the GS1 schema accepts, keyed by the EPC,
+// with the mapped bizStep, the gate's readPoint, the pure identity of the
+// tag and a hash eventID a hub can recompute.
+func checkDemoEPCIS(t *testing.T, got, movements []testkit.Event) {
+	t.Helper()
+	// rfidgw:id names the movement as the events topic carries it (with the
+	// stream epoch), so a hub can join the two topics.
+	idBySeq := map[int64]string{}
+	for _, m := range movements {
+		idBySeq[int64(m.Seq)] = m.ID
+	}
+	if len(got) != len(demoExpected) {
+		t.Fatalf("%d EPCIS events, want %d", len(got), len(demoExpected))
+	}
+	bizStep := map[string]string{"inward": "arriving", "outward": "departing", "rack_move": "storing", "rack_depart": "storing"}
+	bySeq := map[int64]map[string]any{}
+	for _, e := range got {
+		var ev map[string]any
+		dec := json.NewDecoder(strings.NewReader(string(e.Raw)))
+		dec.UseNumber()
+		if err := dec.Decode(&ev); err != nil {
+			t.Fatal(err)
+		}
+		seq, _ := ev["rfidgw:seq"].(json.Number).Int64()
+		bySeq[seq] = ev
+		if want := idBySeq[seq]; want == "" || ev["rfidgw:id"] != want {
+			t.Errorf("EPCIS seq %d: rfidgw:id %v, the events topic says %q", seq, ev["rfidgw:id"], want)
+		}
+		if e.Key != ev["rfidgw:epc"] || e.Headers["content-type"] != "application/ld+json" || e.Headers["ce_type"] != "rfidgw.epcis.object_event.v1" {
+			t.Errorf("EPCIS seq %d: key %s headers %v", seq, e.Key, e.Headers)
+		}
+		if err := schema.ValidateEPCIS(e.Raw); err != nil && !errors.Is(err, schema.ErrNoEPCISSchema) {
+			t.Errorf("EPCIS seq %d: %v", seq, err)
+		}
+		if id, _, err := epcis.HashEvent(ev, map[string]string{epcis.Prefix: epcis.Namespace}); err != nil || id != ev["eventID"] {
+			t.Errorf("EPCIS seq %d: eventID %v, hash %s %v", seq, ev["eventID"], id, err)
+		}
+	}
+	for i, w := range demoExpected {
+		ev := bySeq[int64(i+1)]
+		if ev == nil {
+			t.Errorf("EPCIS seq %d missing", i+1)
+			continue
+		}
+		// The demo's tags: one a valid SGTIN-96, one with an SGTIN header
+		// but an item reference out of range, which EPCIS carries as a raw URI.
+		wantURI := gs1.RawURI(w.epc)
+		if d, err := gs1.Decode(w.epc); err == nil {
+			wantURI = d.URI
+		}
+		epcList, _ := ev["epcList"].([]any)
+		if ev["rfidgw:movement"] != w.typ || ev["bizStep"] != bizStep[w.typ] || ev["action"] != "OBSERVE" || ev["eventTimeZoneOffset"] != "+01:00" ||
+			len(epcList) != 1 || epcList[0] != wantURI {
+			t.Errorf("EPCIS seq %d = %v; want %+v", i+1, ev, w)
+		}
+		if rp, _ := ev["readPoint"].(map[string]any); (w.zone == "gate-a") != (rp != nil && rp["id"] == "urn:epc:id:sgln:0614141.00777.1") {
+			t.Errorf("EPCIS seq %d: readPoint %v", i+1, ev["readPoint"])
+		}
+	}
+}
+
 func TestEndToEndFileReaderToKafka(t *testing.T) {
 	bin, _ := testkit.Binaries(t)
-	kafka := testkit.Kafka(t, 0)
+	kafka := testkit.Kafka(t, 0, kfake.SeedTopics(3, "rfid.epcis"))
 	brokers := kafka.ListenAddrs()[0]
 	dir := t.TempDir()
 	httpPort := testkit.FreePort(t)
 	cfg := gatewayConfig(t, dir, demoReads(), brokers, httpPort)
-	// Record the reads for tuning, as a facility team would.
+	// Record the reads for tuning, as a facility team would; EPCIS output on,
+	// with the gate's GS1 location.
 	recorded := filepath.Join(dir, "rec", "reads.jsonl")
 	body, _ := os.ReadFile(cfg)
+	body = []byte(strings.Replace(string(body), "    status_topic: rfid.gateway-status\n",
+		"    status_topic: rfid.gateway-status\n    epcis_topic: rfid.epcis\n  epcis: {time_zone: Europe/Berlin}\n", 1))
+	body = []byte(strings.Replace(string(body), "    inside:  [{reader: dock-1, antennas: [3, 4]}]\n",
+		"    inside:  [{reader: dock-1, antennas: [3, 4]}]\n    epcis: {read_point: \"urn:epc:id:sgln:0614141.00777.1\"}\n", 1))
 	os.WriteFile(cfg, append(body, []byte("record: {path: "+recorded+", max_bytes: 64MiB}\n")...), 0o644)
 
 	gw := testkit.Start(t, nil, bin, "run", "--config", cfg, "--log-format", "text")
@@ -114,6 +185,7 @@ func TestEndToEndFileReaderToKafka(t *testing.T) {
 		got = more
 	}
 	checkDemoEvents(t, got)
+	checkDemoEPCIS(t, testkit.Consume(t, brokers, "rfid.epcis", len(demoExpected), 30*time.Second), got)
 
 	metrics := fmt.Sprintf("http://127.0.0.1:%d/metrics", httpPort)
 	testkit.WaitFor(t, 20*time.Second, "the buffer to drain", func() bool {

@@ -10,6 +10,8 @@ import (
 	"syscall"
 
 	"github.com/spf13/cobra"
+
+	"github.com/rfidgw/rfidgw/internal/redact"
 )
 
 func isTerminal(f *os.File) bool {
@@ -44,7 +46,9 @@ func newLogger(cmd *cobra.Command, cfgFormat, cfgLevel string) *slog.Logger {
 		lv = slog.LevelInfo
 	}
 	json := format == "json" || (format == "auto" && !isTerminal(os.Stderr))
-	return buildLogger(os.Stderr, json, lv, journalStream(os.Stderr))
+	// Credentials that reach a log line (a broker URL with a password, a
+	// librdkafka error quoting its config) are masked on the way out.
+	return buildLogger(redact.Writer(os.Stderr), json, lv, journalStream(os.Stderr))
 }
 
 // buildLogger is newLogger without flags and environment, for tests.

@@ -18,6 +18,8 @@ import (
 	"github.com/rfidgw/rfidgw/internal/config"
 	"github.com/rfidgw/rfidgw/internal/gateway"
 	"github.com/rfidgw/rfidgw/internal/keyed"
+	"github.com/rfidgw/rfidgw/internal/redact"
+	"github.com/rfidgw/rfidgw/internal/remoteconfig"
 )
 
 // Set with -ldflags "-X main.version=... -X main.commit=... -X main.date=...".
@@ -58,7 +60,7 @@ Then run:    rfidgw run --config /etc/rfidgw/gateway.yaml`,
 	root.SetVersionTemplate(versionLine() + "\n")
 	root.PersistentFlags().String("log-format", "auto", "log format: auto (text on a terminal, JSON otherwise), text or json")
 	root.PersistentFlags().String("log-level", "", "log level: debug, info, warn, error (default: the config's log.level, else info)")
-	root.AddCommand(runCmd(), checkCmd(), replayCmd(), simCmd(), tailCmd(), bufferCmd(), versionCmd())
+	root.AddCommand(runCmd(), checkCmd(), replayCmd(), simCmd(), tailCmd(), bufferCmd(), epcCmd(), configCmd(), hubCmd(), versionCmd())
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error { return usageErr(err) })
 
 	// Exit 2 means bad usage or config; a panic on the main goroutine is a
@@ -78,7 +80,7 @@ Then run:    rfidgw run --config /etc/rfidgw/gateway.yaml`,
 			code = 2
 		}
 		if err.Error() != "" {
-			msg := "rfidgw: " + err.Error()
+			msg := "rfidgw: " + redact.String(err.Error()) // no credentials from a bad broker URL
 			// Under systemd this last word is an error in the journal
 			// (journalctl -p err), not an info line: every line of it
 			// (one per config problem) carries the priority.
@@ -134,6 +136,12 @@ func loadConfig(path string, scope config.Scope) (*config.Config, error) {
 	if err != nil {
 		return nil, usageErr(err)
 	}
+	return validateConfig(cfg, scope)
+}
+
+// validateConfig is the whole check of a loaded config: the same for the
+// file (`check --config-only`, run, SIGHUP) and for a pushed config.
+func validateConfig(cfg *config.Config, scope config.Scope) (*config.Config, error) {
 	if err := cfg.Validate(scope); err != nil {
 		return nil, usageErr(err)
 	}
@@ -146,9 +154,24 @@ func loadConfig(path string, scope config.Scope) (*config.Config, error) {
 				p.Add(keyed.In(fmt.Sprintf("readers[%d]", i), []error{err})...)
 			}
 		}
+		if rc := cfg.RemoteConfig; rc.Enabled() {
+			if _, err := remoteconfig.LoadKeySet(rc.PublicKeys); err != nil {
+				p.Add(err)
+			}
+		}
 		if len(p.Items) > 0 {
 			return nil, usageErr(p)
 		}
 	}
 	return cfg, nil
+}
+
+// loadConfigYAML is loadConfig for the local file composed with pushed
+// sections (remoteconfig.Loader); name stands for the file in problems.
+func loadConfigYAML(name string, data []byte) (*config.Config, error) {
+	cfg, err := config.LoadYAML(name, data)
+	if err != nil {
+		return nil, usageErr(err)
+	}
+	return validateConfig(cfg, config.ScopeAll)
 }

@@ -9,16 +9,17 @@ import (
 
 	"github.com/rfidgw/rfidgw/edge"
 	"github.com/rfidgw/rfidgw/internal/config"
+	"github.com/rfidgw/rfidgw/internal/epcis"
 	"github.com/rfidgw/rfidgw/reader"
 )
 
 func replayCmd() *cobra.Command {
-	var cfgPath, readsPath, comparePath string
+	var cfgPath, readsPath, comparePath, format string
 	var flush bool
 	cmd := &cobra.Command{
 		Use:   "replay --config FILE --reads READS.jsonl",
 		Short: "run the edge engine over recorded reads and print the events (no buffer, no Kafka)",
-		Long: `Replay feeds recorded reads (contract §5 JSON lines, e.g. from record.path) through
+		Long: `Replay feeds recorded reads (JSON lines as docs/zones.md describes, e.g. from record.path) through
 the edge engine with the zones and edge settings of --config and prints the
 events as JSON lines on stdout, numbered from seq 1. The engine's clock follows
 the reads, so the output is deterministic: change a setting, replay the same
@@ -29,11 +30,27 @@ OTHER.yaml's zones and settings, and replay prints only what differs: one
 line per event that only one of the two emits ("-" only with --config, "+"
 only with OTHER.yaml) or that both emit a second or more apart ("~"), in time
 order, then a summary line per event type. Events are the same when type,
-EPC, zone and the racks moved between match.`,
+EPC, zone and the racks moved between match.
+
+Reads of foreign tags are dropped by the config's filter: and zones'
+accept/ignore lists first, as the daemon does (with --compare, each config's
+own lists).
+
+--format epcis prints one EPCIS 2.0 EPCISDocument (JSON-LD) with every movement
+as an ObjectEvent instead, mapped as the EPCIS topic would carry it (bizStep
+mapping, zones' readPoint/bizLocation, time zone from uplink.epcis and
+zones[].epcis); its creationDate is the time of the last read, so the output
+stays deterministic.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if readsPath == "" {
 				return usageErr(fmt.Errorf("--reads is required"))
+			}
+			if format != "jsonl" && format != "epcis" {
+				return usageErr(fmt.Errorf("--format: %q is neither jsonl nor epcis", format))
+			}
+			if format == "epcis" && comparePath != "" {
+				return usageErr(fmt.Errorf("--format epcis and --compare do not go together"))
 			}
 			cfg, err := loadConfig(cfgPath, config.ScopeEdge)
 			if err != nil {
@@ -43,9 +60,21 @@ EPC, zone and the racks moved between match.`,
 			if err != nil {
 				return usageErr(err)
 			}
+			filter, err := edge.NewReadFilter(cfg.EdgeConfig())
+			if err != nil {
+				return usageErr(err)
+			}
+			var enc *epcis.Encoder
+			var epcisEvents []epcis.ObjectEvent
+			if format == "epcis" {
+				if enc, err = epcis.NewEncoder(cfg.EPCISConfig()); err != nil {
+					return usageErr(err)
+				}
+			}
 			// --compare: a second engine with the other settings over the
 			// same reads; the events are kept and compared at the end.
 			var other *edge.Engine
+			var otherFilter *edge.ReadFilter
 			var evA, evB, evOther []edge.Event
 			if comparePath != "" {
 				cfgB, err := loadConfig(comparePath, config.ScopeEdge)
@@ -53,6 +82,9 @@ EPC, zone and the racks moved between match.`,
 					return err
 				}
 				if other, err = edge.New(cfgB.EdgeConfig()); err != nil {
+					return usageErr(fmt.Errorf("%s: %w", comparePath, err))
+				}
+				if otherFilter, err = edge.NewReadFilter(cfgB.EdgeConfig()); err != nil {
 					return usageErr(fmt.Errorf("%s: %w", comparePath, err))
 				}
 			}
@@ -83,6 +115,16 @@ EPC, zone and the racks moved between match.`,
 				for i := range events {
 					seq++
 					events[i].Seq, events[i].Gateway = seq, cfg.Gateway.ID
+					if enc != nil {
+						ev, ok, err := enc.Encode(&events[i])
+						if err != nil {
+							return err
+						}
+						if ok {
+							epcisEvents = append(epcisEvents, ev)
+						}
+						continue
+					}
 					buf = events[i].AppendJSON(buf[:0])
 					buf = append(buf, '\n')
 					if _, err := out.Write(buf); err != nil {
@@ -92,7 +134,7 @@ EPC, zone and the racks moved between match.`,
 				events = events[:0]
 				return nil
 			}
-			lines, bad := 0, 0
+			lines, bad, filtered := 0, 0, 0
 			err = reader.ScanReads(in, func(line int, r reader.Read, perr error) error {
 				lines = line
 				if perr != nil {
@@ -104,10 +146,16 @@ EPC, zone and the racks moved between match.`,
 				if other != nil {
 					r2 := r
 					evOther = other.Tick(evOther, r2.Time)
-					evOther = other.Process(evOther, &r2)
+					if otherFilter.Allows(&r2) {
+						evOther = other.Process(evOther, &r2)
+					}
 				}
 				events = eng.Tick(events, r.Time)
-				events = eng.Process(events, &r)
+				if filter.Allows(&r) {
+					events = eng.Process(events, &r)
+				} else {
+					filtered++
+				}
 				last = r
 				return emit()
 			})
@@ -130,12 +178,25 @@ EPC, zone and the racks moved between match.`,
 			if bad > 0 {
 				fmt.Fprintf(cmd.ErrOrStderr(), "rfidgw: %d of %d lines were not reads\n", bad, lines)
 			}
+			if filtered > 0 {
+				fmt.Fprintf(cmd.ErrOrStderr(), "rfidgw: %d reads of foreign tags dropped by filter:/accept/ignore\n", filtered)
+			}
+			if enc != nil {
+				doc, err := epcis.Document(epcisEvents, last.Time)
+				if err != nil {
+					return err
+				}
+				if _, err := out.Write(doc); err != nil {
+					return err
+				}
+			}
 			return nil
 		},
 	}
 	configFlag(cmd, &cfgPath, "gateway config with zones and edge settings")
 	cmd.Flags().StringVar(&readsPath, "reads", "", "reads JSON-lines file (- for stdin)")
 	cmd.Flags().StringVar(&comparePath, "compare", "", "a second config: print the events that differ between it and --config over the same reads")
+	cmd.Flags().StringVar(&format, "format", "jsonl", "output: jsonl (rfidgw events, one per line) or epcis (one EPCIS 2.0 EPCISDocument)")
 	cmd.Flags().BoolVar(&flush, "flush", false, "at the end of input, emit what pending timeouts would emit (departures, dwell)")
 	return cmd
 }

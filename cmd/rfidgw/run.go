@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 	"time"
 
@@ -14,6 +15,8 @@ import (
 	"github.com/rfidgw/rfidgw/buffer"
 	"github.com/rfidgw/rfidgw/internal/config"
 	"github.com/rfidgw/rfidgw/internal/gateway"
+	"github.com/rfidgw/rfidgw/internal/metrics"
+	"github.com/rfidgw/rfidgw/internal/remoteconfig"
 	"github.com/rfidgw/rfidgw/internal/sdnotify"
 	"github.com/rfidgw/rfidgw/internal/zonepage"
 )
@@ -63,7 +66,15 @@ func runCmd() *cobra.Command {
 		Long: `Run the gateway: connect the readers, turn reads into events, commit them to the
 buffer in gateway.data_dir and forward them to Kafka. SIGTERM/SIGINT stop it
 cleanly; SIGHUP reloads zones, edge settings and changed readers from the same
-file (a bad new config is rejected and the old one keeps running).`,
+file (a bad new config is rejected and the old one keeps running).
+
+With remote_config.public_keys set, it also reads signed pushes of zones, tag
+filters, edge and reader settings from Kafka (rfidgw config push), applies them behind a
+health gate (remote_config.rollback_after) and rolls back by itself when the
+gateway is not ready or a reader that was online does not come back. Pushed
+sections win over the same sections of the local file, also on SIGHUP; the
+last good push is kept in gateway.data_dir and runs after a restart even while
+Kafka is away.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			cfg, err := loadConfig(cfgPath, config.ScopeAll)
@@ -75,8 +86,26 @@ file (a bad new config is rejected and the old one keeps running).`,
 			if err != nil {
 				return usageErr(err)
 			}
-			gateway.Version, gateway.Commit = version, commit
-			gw, err := gateway.New(cfg, log)
+			// Remote config: start with the local file plus the last good
+			// pushed sections kept in the data dir (Kafka may be away).
+			var remote *remoteconfig.Manager
+			if cfg.RemoteConfig.Enabled() {
+				body, err := os.ReadFile(cfgPath)
+				if err != nil {
+					return usageErr(err)
+				}
+				remote, err = remoteconfig.Open(remoteconfig.Options{
+					Local: cfg, LocalYAML: body, Load: loadConfigYAML, Log: log,
+				})
+				if err != nil {
+					if errors.Is(err, config.ErrConfig) {
+						return usageErr(err)
+					}
+					return err
+				}
+				cfg = remote.Running()
+			}
+			gw, err := gateway.New(cfg, gateway.Options{Log: log, Version: version, Commit: commit, Metrics: metrics.New()})
 			if err != nil {
 				if errors.Is(err, config.ErrConfig) {
 					return usageErr(err)
@@ -85,6 +114,25 @@ file (a bad new config is rejected and the old one keeps running).`,
 			}
 			ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 			defer stop()
+			if remote != nil {
+				gw.UseRemoteConfig(remote)
+				ucfg, err := gateway.UplinkConfig(cfg)
+				if err != nil {
+					return usageErr(err)
+				}
+				cons, err := remoteconfig.NewConsumer(ucfg, cfg.RemoteConfig.Topic, cfg.Gateway.ID, log)
+				if err != nil {
+					return usageErr(err)
+				}
+				go remote.Run(ctx, gw.RemoteTarget())
+				go func() {
+					if err := cons.Run(ctx, remote.Offer); err != nil {
+						log.Error("remote config consumer stopped; the config in effect stays until a restart", "err", err)
+					}
+				}()
+				log.Info("remote config on", "topic", cfg.RemoteConfig.Topic, "keys", strings.Join(remote.Keys(), ","),
+					"rollback_after", remote.Gate(), "version", remote.Status().Version, "hash", remote.Status().Hash)
+			}
 			if cfg.HTTP.Listen != "" {
 				gw.Handle("/", zonepage.Handler(gw.PageModel(), zonepage.Options{Logger: log, Done: ctx.Done()}))
 				addr, _, err := gateway.Serve(ctx, cfg.HTTP.Listen, gw.Handler(token))
@@ -99,7 +147,13 @@ file (a bad new config is rejected and the old one keeps running).`,
 				for range hup {
 					sdnotify.Reloading()
 					next, err := loadConfig(cfgPath, config.ScopeAll)
-					if err == nil {
+					if err == nil && remote != nil {
+						// Pushed sections win over the local file's.
+						var body []byte
+						if body, err = os.ReadFile(cfgPath); err == nil {
+							err = remote.LocalReload(ctx, next, body)
+						}
+					} else if err == nil {
 						err = gw.Reload(ctx, next)
 					}
 					if err != nil {
@@ -116,6 +170,6 @@ file (a bad new config is rejected and the old one keeps running).`,
 			return err
 		},
 	}
-	configFlag(cmd, &cfgPath, "gateway config file (YAML)")
+	configFlag(cmd, &cfgPath, "gateway config file (YAML, every key in docs/config.md)")
 	return cmd
 }

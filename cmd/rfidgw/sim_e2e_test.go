@@ -20,7 +20,7 @@ import (
 // so the engine sees the same physics in less time.
 const timeScale = 10
 
-// scaledEdge is the contract's edge defaults divided by timeScale.
+// scaledEdge is the edge defaults (docs/config.md) divided by timeScale.
 var scaledEdge = `edge:
   min_rssi: -75
   min_reads: 2

@@ -164,6 +164,56 @@ func TestByteSize(t *testing.T) {
 	}
 }
 
+const gs1Config = `
+gateway: {id: floor3, data_dir: ./data}
+readers:
+  - {id: dock-1, type: llrp, address: 127.0.0.1:5084}
+filter: {accept: [giai, "urn:epc:id:sgtin:0614141.*"], ignore: [raw]}
+zones:
+  - id: gate-a
+    kind: gate
+    outside: [{reader: dock-1, antennas: [1]}]
+    inside: [{reader: dock-1, antennas: [2]}]
+    accept: ["urn:epc:id:giai:0614141.*"]
+    epcis: {read_point: "urn:epc:id:sgln:0614141.00777.1", biz_location: "urn:epc:id:sgln:0614141.00777.0"}
+uplink:
+  kafka: {brokers: [127.0.0.1:9092], epcis_topic: rfid.epcis}
+  epcis: {time_zone: Europe/Berlin, biz_steps: {rack_move: installing}}
+`
+
+func TestGS1Settings(t *testing.T) {
+	c, err := Load(write(t, gs1Config))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Validate(ScopeAll); err != nil {
+		t.Fatalf("valid config rejected: %v", err)
+	}
+	ec := c.EdgeConfig()
+	if len(ec.Accept) != 2 || ec.Ignore[0] != "raw" || c.Zones[0].Accept[0] != "urn:epc:id:giai:0614141.*" {
+		t.Errorf("filters: %+v %+v", ec.Accept, c.Zones[0])
+	}
+	x := c.EPCISConfig()
+	if c.Uplink.Kafka.EPCISTopic != "rfid.epcis" || x.TimeZone != "Europe/Berlin" || x.BizSteps["rack_move"] != "installing" ||
+		x.Zones["gate-a"].ReadPoint != "urn:epc:id:sgln:0614141.00777.1" {
+		t.Errorf("epcis: %+v %+v", c.Uplink, x)
+	}
+	for _, tc := range []struct{ edit, want string }{
+		{strings.Replace(gs1Config, "ignore: [raw]", "ignore: [rawr]", 1), "filter.ignore[0]:"},
+		{strings.Replace(gs1Config, `accept: ["urn:epc:id:giai:0614141.*"]`, `accept: [sscc]`, 1), `zones[0].accept: "sscc" can never match`},
+		{strings.Replace(gs1Config, `accept: ["urn:epc:id:giai:0614141.*"]`, `accept: ["urn:epc:id:giai:06141.*"]`, 1), "zones[0].accept[0]:"},
+		{strings.Replace(gs1Config, "urn:epc:id:sgln:0614141.00777.1", "urn:epc:id:sgtin:0614141.812345.1", 1), "zones[0].epcis.read_point:"},
+		{strings.Replace(gs1Config, "Europe/Berlin", "Moon/Base", 1), "uplink.epcis.time_zone:"},
+		{strings.Replace(gs1Config, "installing", "mounting", 1), "uplink.epcis.biz_steps.rack_move:"},
+		{strings.Replace(gs1Config, "epcis_topic: rfid.epcis", "epcis_topic: rfid.movements", 1), "uplink.kafka.epcis_topic:"},
+		{strings.Replace(gs1Config, "epcis: {time_zone", "epcis: {tz: x, time_zone", 1), "tz"},
+	} {
+		if got := problems(t, tc.edit); !strings.Contains(got, tc.want) {
+			t.Errorf("want %q in:\n%s", tc.want, got)
+		}
+	}
+}
+
 // TestReaderKeysBelongToTheirType: each reader type decodes its own keys
 // strictly, so a key of another type is an error with its key path.
 var fileLineRe = regexp.MustCompile(`^.*\.yaml(:\d+)?: `)

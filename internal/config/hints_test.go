@@ -4,8 +4,8 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
-	"strings"
 	"slices"
+	"strings"
 	"testing"
 )
 
@@ -56,7 +56,7 @@ uplink:
 
 func TestKeysAt(t *testing.T) {
 	root := reflect.TypeOf(Config{})
-	if got := keysAt(root, "uplink.kafak"); !slices.Equal(got, []string{"kafka"}) {
+	if got := keysAt(root, "uplink.kafak"); !slices.Equal(got, []string{"kafka", "epcis"}) {
 		t.Errorf("keysAt(uplink.kafak) = %v", got)
 	}
 	if got := keysAt(root, "edge.dwel"); !slices.Contains(got, "dwell") || !slices.Contains(got, "hysteresis_db") {

@@ -1,6 +1,7 @@
 package config
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"os"
@@ -90,9 +91,28 @@ func Load(path string) (*Config, error) {
 		}
 		return nil, &Problems{File: path, Items: []*keyed.Error{{Msg: fmt.Sprintf("not valid YAML: %v", err)}}}
 	}
+	data, _ := os.ReadFile(path) // viper just read it
+	return decode(v, path, data)
+}
+
+// LoadYAML is Load for a config that is not a file of its own (the local
+// file with remotely pushed sections); name stands for the file in problems
+// and in Config.File.
+func LoadYAML(name string, data []byte) (*Config, error) {
+	v := viper.New()
+	v.SetConfigType("yaml")
+	if err := v.ReadConfig(bytes.NewReader(data)); err != nil {
+		return nil, &Problems{File: name, Items: []*keyed.Error{{Msg: fmt.Sprintf("not valid YAML: %v", err)}}}
+	}
+	// No line numbers: the composed text is neither the local file nor
+	// the pushed one.
+	return decode(v, name, nil)
+}
+
+// decode is Load after the YAML (data, for line numbers) was read.
+func decode(v *viper.Viper, path string, data []byte) (*Config, error) {
 	cfg := Default()
 	envNames := bindEnv(v, reflect.TypeOf(cfg), "")
-	data, _ := os.ReadFile(path) // viper just read it
 	lines := indexYAML(data)
 
 	// Reader entries are decoded by their type (reader.DecodeEntry); the

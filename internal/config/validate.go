@@ -4,10 +4,15 @@ import (
 	"fmt"
 	"net"
 	"regexp"
+	"strings"
+	"time"
 
+	"github.com/rfidgw/rfidgw/buffer"
 	"github.com/rfidgw/rfidgw/edge"
+	"github.com/rfidgw/rfidgw/internal/epcis"
 	"github.com/rfidgw/rfidgw/internal/keyed"
 	"github.com/rfidgw/rfidgw/reader"
+	"github.com/rfidgw/rfidgw/uplink"
 )
 
 // Scope says how much of the config a command needs.
@@ -19,8 +24,6 @@ const (
 	ScopeAll
 )
 
-var gatewayIDRe = regexp.MustCompile(`^[a-z0-9._-]{1,64}$`)
-
 // Validate checks the config and returns every problem found, or nil.
 func (c *Config) Validate(scope Scope) error {
 	p := &Problems{File: c.File}
@@ -31,6 +34,7 @@ func (c *Config) Validate(scope Scope) error {
 	if err := c.EdgeConfig().Validate(); err != nil {
 		p.Add(err)
 	}
+	c.validateEPCIS(p)
 	if scope == ScopeAll {
 		c.validateRest(p)
 	}
@@ -45,8 +49,8 @@ func (c *Config) validateGateway(p *Problems) {
 	switch {
 	case c.Gateway.ID == "":
 		p.add("gateway.id", "required (a short name of this gateway, e.g. floor3)")
-	case !gatewayIDRe.MatchString(c.Gateway.ID):
-		p.add("gateway.id", "%q must match [a-z0-9._-]{1,64}", c.Gateway.ID)
+	case !buffer.ValidGatewayID(c.Gateway.ID):
+		p.add("gateway.id", "%q must match %s", c.Gateway.ID, buffer.GatewayIDPattern)
 	}
 	if c.Gateway.DataDir == "" {
 		p.add("gateway.data_dir", "required (where the buffer lives, e.g. /var/lib/rfidgw)")
@@ -89,17 +93,48 @@ func (c *Config) EdgeConfig() edge.Config {
 	for _, r := range c.Readers {
 		known = append(known, r.ReaderIDs()...)
 	}
-	return edge.Config{Zones: c.Zones, Settings: c.Edge, KnownReaders: known}
+	return edge.Config{Zones: c.Zones, Settings: c.Edge, KnownReaders: known, Accept: c.Filter.Accept, Ignore: c.Filter.Ignore}
+}
+
+// validateEPCIS checks uplink.epcis and the zones' epcis URIs (also when
+// no EPCIS topic is set: replay --format epcis uses them).
+func (c *Config) validateEPCIS(p *Problems) {
+	for i, z := range c.Zones {
+		for _, kv := range [][2]string{{"read_point", z.EPCIS.ReadPoint}, {"biz_location", z.EPCIS.BizLocation}} {
+			key, v := kv[0], kv[1]
+			if v == "" {
+				continue
+			}
+			if err := epcis.CheckLocationURI(v); err != nil {
+				p.add(fmt.Sprintf("zones[%d].epcis.%s", i, key), "%v", err)
+			}
+		}
+	}
+	ec := c.EPCISConfig()
+	ec.Zones = nil // reported above, with their index
+	if _, err := epcis.NewEncoder(ec); err != nil {
+		for _, item := range strings.Split(strings.TrimPrefix(err.Error(), epcis.ErrConfig.Error()+": "), "; ") {
+			key, msg, _ := strings.Cut(item, ": ")
+			p.add("uplink.epcis."+key, "%s", msg)
+		}
+	}
 }
 
 func (c *Config) validateRest(p *Problems) {
-	switch c.Buffer.OnFull {
-	case "drop_oldest", "reject_new":
-	default:
-		p.add("buffer.on_full", "%q is not drop_oldest or reject_new", c.Buffer.OnFull)
+	if !buffer.ValidOnFull(c.Buffer.OnFull) {
+		p.add("buffer.on_full", "%q is not %s or %s", c.Buffer.OnFull, buffer.DropOldest, buffer.RejectNew)
 	}
-	if c.Buffer.MaxBytes <= 0 {
-		p.add("buffer.max_bytes", "must be positive, e.g. 2GiB")
+	// Bounds: a buffer or recording larger than 1 TiB is a typo (a unit
+	// too many); min_free_disk below 0 turns the disk check off.
+	const maxFile = ByteSize(1 << 40)
+	if c.Buffer.MaxBytes <= 0 || c.Buffer.MaxBytes > maxFile {
+		p.add("buffer.max_bytes", "%d is outside 1..%d (1 TiB), e.g. 2GiB", c.Buffer.MaxBytes, maxFile)
+	}
+	if c.Buffer.MinFreeDisk > maxFile {
+		p.add("buffer.min_free_disk", "%d is above %d (1 TiB)", c.Buffer.MinFreeDisk, maxFile)
+	}
+	if c.Record.MaxBytes < 0 || c.Record.MaxBytes > maxFile {
+		p.add("record.max_bytes", "%d is outside 0..%d (1 TiB)", c.Record.MaxBytes, maxFile)
 	}
 	k := &c.Uplink.Kafka
 	if len(k.Brokers) == 0 {
@@ -113,11 +148,14 @@ func (c *Config) validateRest(p *Problems) {
 	if k.Topic == "" {
 		p.add("uplink.kafka.topic", "required")
 	}
-	if k.MaxInFlight < 1 {
-		p.add("uplink.kafka.max_in_flight", "must be at least 1")
+	if k.EPCISTopic != "" && (k.EPCISTopic == k.Topic || k.EPCISTopic == k.StatusTopic) {
+		p.add("uplink.kafka.epcis_topic", "%q is already the events or status topic; EPCIS needs its own", k.EPCISTopic)
 	}
-	if k.Heartbeat <= 0 {
-		p.add("uplink.kafka.heartbeat", "%v must be positive (the gateway status period): set e.g. 30s (the default)", k.Heartbeat)
+	if k.MaxInFlight < 1 || k.MaxInFlight > uplink.MaxMaxInFlight {
+		p.add("uplink.kafka.max_in_flight", "%d is outside 1..%d (events handed to Kafka and not yet acknowledged): set e.g. 10000 (the default)", k.MaxInFlight, uplink.MaxMaxInFlight)
+	}
+	if k.Heartbeat < uplink.MinHeartbeat || k.Heartbeat > uplink.MaxHeartbeat {
+		p.add("uplink.kafka.heartbeat", "%v is outside %v..%v (the gateway status period): set e.g. 30s (the default)", k.Heartbeat, uplink.MinHeartbeat, uplink.MaxHeartbeat)
 	}
 	if c.HTTP.Listen != "" {
 		host, _, err := net.SplitHostPort(c.HTTP.Listen)
@@ -127,6 +165,7 @@ func (c *Config) validateRest(p *Problems) {
 			p.add("http.listen", "%q is not a loopback address; set http.token_file so only holders of the token see /metrics and the zone page", c.HTTP.Listen)
 		}
 	}
+	c.validateRemote(p)
 	switch c.Log.Format {
 	case "auto", "text", "json":
 	default:
@@ -146,4 +185,28 @@ func IsLoopback(host string) bool {
 	}
 	ip := net.ParseIP(host)
 	return ip != nil && ip.IsLoopback()
+}
+
+var topicRe = regexp.MustCompile(`^[a-zA-Z0-9._-]{1,249}$`)
+
+// validateRemote checks remote_config (the key files themselves are read by
+// the command that loads the config).
+func (c *Config) validateRemote(p *Problems) {
+	r := &c.RemoteConfig
+	if !r.Enabled() {
+		return
+	}
+	if !topicRe.MatchString(r.Topic) {
+		p.add("remote_config.topic", "%q is not a Kafka topic name (a-z A-Z 0-9 . _ -, at most 249)", r.Topic)
+	} else if r.Topic == c.Uplink.Kafka.Topic || r.Topic == c.Uplink.Kafka.StatusTopic {
+		p.add("remote_config.topic", "%q is already the events or status topic", r.Topic)
+	}
+	for i, f := range r.PublicKeys {
+		if strings.TrimSpace(f) == "" {
+			p.add(fmt.Sprintf("remote_config.public_keys[%d]", i), "empty (a PEM file written by rfidgw config keygen, e.g. /etc/rfidgw/keys/config.pub)")
+		}
+	}
+	if r.RollbackAfter < time.Second || r.RollbackAfter > time.Hour {
+		p.add("remote_config.rollback_after", "%s is not between 1s and 1h", r.RollbackAfter)
+	}
 }

@@ -22,11 +22,15 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/rfidgw/rfidgw/buffer"
 	"github.com/rfidgw/rfidgw/edge"
 	"github.com/rfidgw/rfidgw/internal/backoff"
 	"github.com/rfidgw/rfidgw/internal/config"
+	"github.com/rfidgw/rfidgw/internal/epcis"
 	"github.com/rfidgw/rfidgw/internal/metrics"
+	"github.com/rfidgw/rfidgw/internal/remoteconfig"
 	"github.com/rfidgw/rfidgw/reader"
 	"github.com/rfidgw/rfidgw/uplink"
 )
@@ -36,6 +40,21 @@ var ErrStopped = errors.New("gateway stopped")
 
 // tickEvery is how often the owner asks the engine for timeouts.
 const tickEvery = 200 * time.Millisecond
+
+// Stop bounds (docs/install.md "Stopping"). StopTimeout bounds Run's whole
+// stop after its context ended, below systemd's TimeoutStopSec=30s;
+// CommitGrace is how long a refused commit is still retried once the stop
+// began. Events not committed by then were never acknowledged to a reader
+// (their Deliver returns the error), so a reader that can redeliver (MQTT
+// QoS 1) sends their reads again after the restart.
+const (
+	StopTimeout = 20 * time.Second
+	CommitGrace = 3 * time.Second
+)
+
+// ReasonEPCTooLong is the rfidgw_reads_ignored_total reason of reads whose
+// EPC is longer than reader.MaxEPCHex.
+const ReasonEPCTooLong = "epc_too_long"
 
 // statePrefix prefixes edge state keys in the buffer's state bucket.
 const statePrefix = "rack/"
@@ -55,13 +74,24 @@ type Gateway struct {
 	sources map[string]*runningSource
 
 	engine *edge.Engine
-	queue  *buffer.Queue
-	fwd    *uplink.Forwarder
-	rec    *edge.Recorder
+	filter *edge.ReadFilter // owner goroutine only
+	// filtered counts reads dropped by the filter per reader: the
+	// rfidgw_reads_ignored_total{reason="filter"} counter and a number for
+	// the zone page. The owner goroutine uses filtered; filteredN (under
+	// filteredMu) shares the numbers with the page.
+	filtered   map[string]filterCount
+	filteredMu sync.Mutex
+	filteredN  map[string]*atomic.Uint64
+	queue      *buffer.Queue
+	fwd        *uplink.Forwarder
+	rec        *edge.Recorder
 
 	in      chan *batch
 	reloads chan reloadReq
 	srcCtx  context.Context // parent of every source, also those a reload starts
+	// commitCtx ends CommitGrace after the stop began: commits give up then.
+	commitCtx    context.Context
+	cancelCommit context.CancelFunc
 
 	page *pageState
 
@@ -71,17 +101,38 @@ type Gateway struct {
 	maxReadAhead time.Duration
 	lastRead     time.Time
 	lastWall     time.Time
-	readersMu    sync.Mutex
-	readersUp    map[string]bool         // copy for status/http
-	antennasOff  map[string]map[int]bool // reader -> antennas it reports disconnected
+	// Live clock (liveNow): the engine runs on the monotonic clock since
+	// clockBase, so a step or slew of the wall clock changes no decision.
+	// clockOff is the wall clock minus that (owner only, see checkClock);
+	// reads are moved into the engine's frame by it and events out of it.
+	clockBase time.Time
+	clockOff  time.Duration
+	wall      func() time.Time // the wall clock without monotonic reading; tests step it
+
+	lastLongEPCLog time.Time // owner only
+	readersMu      sync.Mutex
+	readersUp      map[string]bool         // copy for status/http
+	antennasOff    map[string]map[int]bool // reader -> antennas it reports disconnected
 
 	started    atomic.Bool
 	progress   atomic.Int64 // unix nanos of the owner's last loop
 	aliveAfter time.Duration
 	pause      chan chan struct{} // tests: stall the owner until the channel is closed
 	commitErr  atomic.Pointer[string]
+	// commitSince is when (unix ns) the commit being retried first failed,
+	// 0 when commits succeed; Alive fails once it is commitStuckAfter old.
+	commitSince      atomic.Int64
+	commitStuckAfter time.Duration
 
 	extraHandlers map[string]http.Handler
+
+	version     string
+	buildCommit string
+	m           *metrics.Metrics
+
+	remote    *remoteconfig.Manager // nil when remote_config is off
+	remoteReg *prometheus.Registry  // its metrics
+	running   chan struct{}         // closed once Run started the readers
 
 	wg sync.WaitGroup
 }
@@ -95,13 +146,36 @@ func (g *Gateway) Handle(path string, h http.Handler) {
 	g.extraHandlers[path] = h
 }
 
+// Options are what New needs besides the config.
+type Options struct {
+	Log     *slog.Logger // nil: slog.Default()
+	Version string       // reported in status messages and rfidgw_build_info; "" = "dev"
+	Commit  string       // rfidgw_build_info's commit label; "" = "unknown"
+	// Metrics receives every stage's metrics and is served on /metrics;
+	// nil gives the gateway a fresh one.
+	Metrics *metrics.Metrics
+}
+
 // New opens the buffer, restores edge state and prepares the stages. Nothing
 // runs until Run.
-func New(cfg *config.Config, log *slog.Logger) (*Gateway, error) {
+func New(cfg *config.Config, opts Options) (*Gateway, error) {
+	log := opts.Log
 	if log == nil {
 		log = slog.Default()
 	}
+	if opts.Version == "" {
+		opts.Version = "dev"
+	}
+	if opts.Commit == "" {
+		opts.Commit = "unknown"
+	}
+	if opts.Metrics == nil {
+		opts.Metrics = metrics.New()
+	}
 	g := &Gateway{
+		version:     opts.Version,
+		buildCommit: opts.Commit,
+		m:           opts.Metrics,
 		log:         log,
 		cfg:         cfg,
 		sources:     map[string]*runningSource{},
@@ -110,9 +184,16 @@ func New(cfg *config.Config, log *slog.Logger) (*Gateway, error) {
 		readersUp:   map[string]bool{},
 		antennasOff: map[string]map[int]bool{},
 		aliveAfter:  5 * time.Second,
-		page:        newPageState(),
-		pause:       make(chan chan struct{}),
+		// A commit the buffer refuses this long counts as a stall: the
+		// watchdog stops pinging and systemd restarts the daemon.
+		commitStuckAfter: 60 * time.Second,
+		page:             newPageState(),
+		pause:            make(chan chan struct{}),
+		running:          make(chan struct{}),
 	}
+	g.commitCtx, g.cancelCommit = context.WithCancel(context.Background())
+	g.clockBase = time.Now()
+	g.wall = func() time.Time { return time.Now().Round(0) }
 	for _, r := range cfg.Readers {
 		if r.IsRecorded() {
 			g.virtual = true
@@ -122,7 +203,7 @@ func New(cfg *config.Config, log *slog.Logger) (*Gateway, error) {
 			g.readersUp[id] = false // until its source says it is online
 		}
 	}
-	initMetrics(cfg)
+	g.initMetrics(cfg)
 	ecfg := cfg.EdgeConfig()
 	ecfg.Logger = log
 	if !g.virtual {
@@ -134,13 +215,18 @@ func New(cfg *config.Config, log *slog.Logger) (*Gateway, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", config.ErrConfig, err)
 	}
+	eng.SetStatsSink(g.m.Edge())
 	g.engine = eng
+	if g.filter, err = edge.NewReadFilter(ecfg); err != nil {
+		return nil, fmt.Errorf("%w: %v", config.ErrConfig, err)
+	}
 	q, err := buffer.Open(cfg.Gateway.DataDir, buffer.Options{
 		Gateway:     cfg.Gateway.ID,
 		MaxBytes:    int64(cfg.Buffer.MaxBytes),
 		MinFreeDisk: int64(cfg.Buffer.MinFreeDisk),
 		OnFull:      cfg.Buffer.OnFull,
 		Log:         log,
+		Metrics:     g.m,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("buffer in %s: %w", cfg.Gateway.DataDir, err)
@@ -164,6 +250,7 @@ func New(cfg *config.Config, log *slog.Logger) (*Gateway, error) {
 		q.Close()
 		return nil, fmt.Errorf("%w: %v", config.ErrConfig, err)
 	}
+	ucfg.Metrics = g.m
 	fwd, err := uplink.NewForwarder(ucfg, cfg.Gateway.ID, q, log)
 	if err != nil {
 		q.Close()
@@ -193,10 +280,18 @@ func UplinkConfig(cfg *config.Config) (uplink.Config, error) {
 	if err != nil {
 		return uplink.Config{}, fmt.Errorf("uplink.kafka.librdkafka: %w", err)
 	}
+	var enc *epcis.Encoder
+	if k.EPCISTopic != "" {
+		if enc, err = epcis.NewEncoder(cfg.EPCISConfig()); err != nil {
+			return uplink.Config{}, fmt.Errorf("uplink.epcis: %w", err)
+		}
+	}
 	return uplink.Config{
 		Brokers:          k.Brokers,
 		Topic:            k.Topic,
 		StatusTopic:      k.StatusTopic,
+		EPCISTopic:       k.EPCISTopic,
+		EPCIS:            enc,
 		Librdkafka:       props,
 		SASLPasswordFile: k.SASLPasswordFile,
 		MaxInFlight:      k.MaxInFlight,
@@ -236,18 +331,45 @@ func (g *Gateway) Run(ctx context.Context) error {
 	}
 	g.mu.Unlock()
 	g.started.Store(true)
+	close(g.running)
 	g.log.Info("gateway running", "gateway", g.cfg.Gateway.ID, "readers", len(g.cfg.Readers),
 		"zones", len(g.cfg.Zones), "data_dir", g.cfg.Gateway.DataDir, "clock", map[bool]string{true: "reads", false: "wall"}[g.virtual])
 
 	<-ctx.Done()
-	g.log.Info("gateway stopping")
+	g.log.Info("gateway stopping", "bound", StopTimeout)
 	g.started.Store(false)
+	// The stop is bounded at every step: a commit the buffer refuses is
+	// retried for CommitGrace more (so a source waiting in Deliver gets its
+	// answer), and a step that still does not finish by StopTimeout is left
+	// behind, logged, so systemd never has to SIGKILL the daemon. Nothing
+	// acknowledged is lost either way: acknowledged reads have committed
+	// events, and committed events are on disk.
+	stopBy := time.Now().Add(StopTimeout)
+	grace := time.AfterFunc(CommitGrace, g.cancelCommit)
+	defer grace.Stop()
 	stopSources()
-	g.wg.Wait() // sources returned: no Deliver is pending any more
+	sourcesDone := make(chan struct{})
+	go func() {
+		g.wg.Wait() // sources returned: no Deliver is pending any more
+		close(sourcesDone)
+	}()
+	clean := g.waitStop("readers", sourcesDone, stopBy)
 	stopOwner()
-	<-ownerDone
+	clean = g.waitStop("edge engine", ownerDone, stopBy) && clean
 	stopFwd()
-	err := <-fwdDone
+	var err error
+	fwdStopped := make(chan struct{})
+	go func() {
+		err = <-fwdDone
+		close(fwdStopped)
+	}()
+	clean = g.waitStop("uplink", fwdStopped, stopBy) && clean
+	if !clean {
+		// A stage still runs and may use the buffer: leave the file to
+		// bbolt's crash safety rather than close it under that stage.
+		g.log.Error("gateway stopped without closing the buffer (a stage did not stop in time); committed events are safe on disk")
+		return errors.New("gateway: stop not clean within " + StopTimeout.String())
+	}
 	if cerr := g.queue.Close(); cerr != nil && err == nil {
 		err = cerr
 	}
@@ -259,6 +381,20 @@ func (g *Gateway) Run(ctx context.Context) error {
 		return err
 	}
 	return nil
+}
+
+// waitStop waits for done until stopBy; it logs and returns false if the
+// stage named what is still running then.
+func (g *Gateway) waitStop(what string, done <-chan struct{}, stopBy time.Time) bool {
+	t := time.NewTimer(time.Until(stopBy))
+	defer t.Stop()
+	select {
+	case <-done:
+		return true
+	case <-t.C:
+		g.log.Error("stop: "+what+" did not stop in time; going on without it", "bound", StopTimeout)
+		return false
+	}
 }
 
 // Deliver implements reader.Sink: it returns once the events the reads caused
@@ -292,11 +428,61 @@ func (g *Gateway) now() time.Time {
 }
 
 func (g *Gateway) nowLocked() time.Time {
+	if !g.virtual {
+		return g.liveNow()
+	}
 	wall := time.Now()
-	if !g.virtual || g.lastRead.IsZero() {
+	if g.lastRead.IsZero() {
 		return wall
 	}
-	return g.lastRead.Add(wall.Sub(g.lastWall))
+	return g.lastRead.Add(wall.Sub(g.lastWall)) // monotonic: Sub of two time.Now()
+}
+
+// liveNow is the engine's clock with live readers: the wall clock when the
+// gateway started plus the monotonic time since.
+func (g *Gateway) liveNow() time.Time {
+	return g.clockBase.Round(0).Add(time.Since(g.clockBase))
+}
+
+// clockStepLog is the wall-clock step that is logged and counted.
+const clockStepLog = time.Second
+
+// checkClock updates clockOff, the wall clock minus the engine's clock,
+// and logs and counts a step of clockStepLog or more. Owner only.
+func (g *Gateway) checkClock() {
+	if g.virtual {
+		return
+	}
+	off := g.wall().Sub(g.liveNow()).Truncate(time.Millisecond) // slew noise below 1 ms is ignored
+	if d := off - g.clockOff; d >= clockStepLog || d <= -clockStepLog {
+		g.m.ClockSteps.Inc()
+		g.log.Warn("wall clock stepped; movement decisions keep the monotonic clock, event times follow the new wall clock",
+			"step", d.Round(time.Millisecond), "wall_minus_engine", off.Round(time.Millisecond))
+	}
+	g.clockOff = off
+}
+
+// toEngine moves a read's time from the wall clock into the engine's frame.
+func (g *Gateway) toEngine(r *reader.Read) {
+	if g.clockOff != 0 && !r.Time.IsZero() {
+		r.Time = r.Time.Add(-g.clockOff)
+	}
+}
+
+// toWall moves event times from the engine's frame back to the wall clock.
+func (g *Gateway) toWall(events []edge.Event) {
+	if g.clockOff == 0 {
+		return
+	}
+	for i := range events {
+		e := &events[i]
+		e.Time = e.Time.Add(g.clockOff)
+		if e.Evidence != nil {
+			ev := *e.Evidence // the engine may share it
+			ev.FirstSeen, ev.LastSeen = ev.FirstSeen.Add(g.clockOff), ev.LastSeen.Add(g.clockOff)
+			e.Evidence = &ev
+		}
+	}
 }
 
 // own is the single goroutine that drives the engine.
@@ -348,6 +534,7 @@ func (g *Gateway) own(ctx context.Context) {
 				}
 			}
 			events = events[:0]
+			g.checkClock()
 			for _, b := range pending {
 				g.page.stats.Observe(b.reads)
 				for i := range b.reads {
@@ -357,6 +544,7 @@ func (g *Gateway) own(ctx context.Context) {
 			events = g.engine.Tick(events, g.now())
 			reply(g.commit(ctx, events))
 		case <-tick.C:
+			g.checkClock()
 			events = g.engine.Tick(events[:0], g.now())
 			if len(events) > 0 || g.hasStateChanges() {
 				g.commit(ctx, events)
@@ -367,38 +555,100 @@ func (g *Gateway) own(ctx context.Context) {
 
 func (g *Gateway) hasStateChanges() bool { return g.engine.PendingStateChanges() > 0 }
 
+// filterCount is what Gateway.filtered keeps per reader.
+type filterCount struct {
+	prom prometheus.Counter
+	n    *atomic.Uint64
+}
+
+// FilteredReads returns, per reader, the reads the read filter dropped
+// since start.
+func (g *Gateway) FilteredReads() map[string]uint64 {
+	g.filteredMu.Lock()
+	defer g.filteredMu.Unlock()
+	out := make(map[string]uint64, len(g.filteredN))
+	for id, n := range g.filteredN {
+		out[id] = n.Load()
+	}
+	return out
+}
+
 // process feeds one read to the engine, keeping the clock, the reader
 // states and the recording up to date.
 func (g *Gateway) process(events []edge.Event, r *reader.Read) []edge.Event {
+	if len(r.EPC) > reader.MaxEPCHex {
+		// One bound for every source, checked where reads come in: an EPC
+		// the buffer could not store as state must never reach the engine.
+		g.m.ReadsIgnoredTotal.WithLabelValues(r.Reader, ReasonEPCTooLong).Inc()
+		if now := time.Now(); now.Sub(g.lastLongEPCLog) >= time.Minute {
+			g.lastLongEPCLog = now
+			g.log.Warn("read ignored: EPC too long", "reader", r.Reader, "epc_digits", len(r.EPC), "max", reader.MaxEPCHex, "epc_start", r.EPC[:32])
+		}
+		return events
+	}
+	if !g.virtual && g.clockOff != 0 {
+		rr := *r // the source's slice is not ours to change
+		g.toEngine(&rr)
+		r = &rr
+	}
 	if g.virtual && r.Time.After(g.lastRead) {
 		g.clockMu.Lock()
 		g.lastRead, g.lastWall = r.Time, time.Now()
 		g.clockMu.Unlock()
 	}
 	if r.IsStatus() {
+		up := r.Status == reader.StatusOnline
 		g.readersMu.Lock()
-		switch {
-		case r.Antenna > 0: // one antenna's connection
+		was, known := g.readersUp[r.Reader]
+		if r.Antenna > 0 { // one antenna's connection, not the reader's
 			if g.antennasOff[r.Reader] == nil {
 				g.antennasOff[r.Reader] = map[int]bool{}
 			}
-			if r.Status == reader.StatusOffline && len(g.antennasOff[r.Reader]) < 64 {
+			if !up && len(g.antennasOff[r.Reader]) < 64 {
 				g.antennasOff[r.Reader][r.Antenna] = true
 			} else {
 				delete(g.antennasOff[r.Reader], r.Antenna)
 			}
-		default:
-			g.readersUp[r.Reader] = r.Status == reader.StatusOnline
-			if r.Status == reader.StatusOnline {
+		} else {
+			g.readersUp[r.Reader] = up
+			if up {
 				delete(g.antennasOff, r.Reader) // the source reports bad antennas again
 			}
 		}
 		g.readersMu.Unlock()
+		if r.Antenna == 0 && (!known || was != up) && g.fwd != nil {
+			// Reader state changes go to the status topic at once (the
+			// hub's /gateways shows readers offline; docs/events.md).
+			s := g.status()
+			s.Kind = uplink.StatusReader
+			g.fwd.PublishStatus(s)
+		}
 	}
 	if g.rec != nil {
 		if err := g.rec.Write(r); err != nil {
 			g.log.Warn("recording reads failed", "err", err)
 		}
+	}
+	// Foreign tags (filter: and zones' accept/ignore) stop here; recorded
+	// above, so replay can re-judge them with other patterns.
+	if !g.filter.Allows(r) {
+		c, ok := g.filtered[r.Reader]
+		if !ok {
+			c = filterCount{g.m.ReadsIgnoredTotal.WithLabelValues(r.Reader, edge.ReasonFilter), &atomic.Uint64{}}
+			if g.filtered == nil {
+				g.filtered = map[string]filterCount{}
+			}
+			g.filtered[r.Reader] = c
+			g.filteredMu.Lock()
+			if g.filteredN == nil {
+				g.filteredN = map[string]*atomic.Uint64{}
+			}
+			g.filteredN[r.Reader] = c.n
+			g.filteredMu.Unlock()
+		}
+		c.prom.Inc()
+		c.n.Add(1)
+		return events
 	}
 	return g.engine.Process(events, r)
 }
@@ -407,6 +657,7 @@ func (g *Gateway) process(events []edge.Event, r *reader.Read) []edge.Event {
 // until it succeeds: the engine already moved on, so these events exist only
 // here until the buffer has them. Readers wait meanwhile (back-pressure).
 func (g *Gateway) commit(ctx context.Context, events []edge.Event) error {
+	g.toWall(events)
 	changes := g.engine.TakeStateChanges(nil)
 	state := make([]buffer.StateChange, len(changes))
 	for i, c := range changes {
@@ -417,14 +668,31 @@ func (g *Gateway) commit(ctx context.Context, events []edge.Event) error {
 	}
 	bo := backoff.Backoff{Min: 50 * time.Millisecond, Max: 6400 * time.Millisecond}
 	for {
-		err := g.queue.Append(context.Background(), events, state)
+		err := g.queue.Append(g.commitCtx, events, state)
+		if errors.Is(err, buffer.ErrInvalid) && len(state) > 0 {
+			// The buffer can never store one of these (nothing from a
+			// reader can cause it: EPCs are bounded at the door). Keep the
+			// events; the tags' rack state is rebuilt from the next reads.
+			g.log.Error("edge state dropped: the buffer cannot store it", "tags", len(state), "err", err)
+			state = nil
+			continue
+		}
+		if errors.Is(err, buffer.ErrInvalid) {
+			// Retrying cannot help and would stall every reader: drop them,
+			// loudly. Their reads are acknowledged, so they are not sent
+			// again only to be refused again.
+			g.log.Error("events dropped: the buffer cannot store them", "events", len(events), "err", err)
+			g.commitSince.Store(0)
+			return nil
+		}
 		if err == nil {
+			g.commitSince.Store(0)
 			if g.commitErr.Load() != nil {
 				g.log.Info("buffer accepts events again")
 				g.commitErr.Store(nil)
 			}
 			for i := range events {
-				metrics.EventsTotal.WithLabelValues(string(events[i].Type)).Inc()
+				g.m.EventsTotal.WithLabelValues(string(events[i].Type)).Inc()
 			}
 			g.page.recordEvents(events)
 			return nil
@@ -446,17 +714,18 @@ func (g *Gateway) commit(ctx context.Context, events []edge.Event) error {
 			g.log.Error("cannot commit events to the buffer; holding them and retrying", "events", len(events), "err", err)
 		}
 		g.commitErr.Store(&msg)
+		g.commitSince.CompareAndSwap(0, time.Now().UnixNano())
 		g.progress.Store(time.Now().UnixNano())
 		wait := bo.Next()
 		select {
 		case <-time.After(wait):
-		case <-ctx.Done():
-			// Shutting down with uncommitted events: keep trying a little
-			// longer, they exist nowhere else.
-			if wait > time.Second {
-				g.log.Error("events lost at shutdown: the buffer refused them", "events", len(events), "err", err)
-				return err
-			}
+		case <-g.commitCtx.Done():
+			// Stopping, and the buffer refused these events for CommitGrace:
+			// they exist nowhere else, but their reads were not acknowledged
+			// (the sources get this error), so a reader that redelivers
+			// sends them again after the restart.
+			g.log.Error("events lost at shutdown: the buffer refused them; their reads were not acknowledged", "events", len(events), "err", err)
+			return err
 		}
 	}
 }
@@ -480,9 +749,18 @@ func (g *Gateway) Ready() error {
 }
 
 // Alive reports nil while the edge loop goes round (it ticks every 200 ms
-// even when idle, and keeps going while it retries a refused commit); an
-// error when it is stuck. The systemd watchdog pings only while Alive is nil.
+// even when idle) and commits succeed; an error when the loop is stuck, or
+// when the buffer has refused a commit for commitStuckAfter (60 s). The systemd watchdog pings only while Alive is nil.
 func (g *Gateway) Alive() error {
+	if since := g.commitSince.Load(); since != 0 {
+		if age := time.Since(time.Unix(0, since)); age > g.commitStuckAfter {
+			msg := "unknown error"
+			if p := g.commitErr.Load(); p != nil {
+				msg = *p
+			}
+			return fmt.Errorf("the buffer has refused commits for %s: %s", age.Round(100*time.Millisecond), msg)
+		}
+	}
 	if age := time.Since(time.Unix(0, g.progress.Load())); age > g.aliveAfter {
 		return fmt.Errorf("edge loop stuck for %s", age.Round(100*time.Millisecond))
 	}
@@ -555,30 +833,41 @@ func (g *Gateway) status() uplink.GatewayStatus {
 		BufferEvents: int64(st.Events),
 		BufferBytes:  st.Bytes,
 		LagSeconds:   st.OldestAge.Seconds(),
-		Version:      Version,
+		Version:      g.version,
+		LastSeq:      st.LastSeq,
+		OldestSeq:    st.OldestSeq,
+		Config:       g.configStatus(),
 	}
 }
 
-// Version is the gateway's version, set by the command at start-up.
-var Version = "dev"
+// Metrics is the Metrics the gateway writes to and serves on /metrics.
+func (g *Gateway) Metrics() *metrics.Metrics { return g.m }
 
-// initMetrics creates every labelled series of contract §7 at zero, so
+func (g *Gateway) configStatus() *uplink.ConfigStatus {
+	if g.remote == nil {
+		return nil
+	}
+	s := g.remote.Status()
+	return &s
+}
+
+// initMetrics creates every labelled series (docs/install.md lists them) at zero, so
 // /metrics lists them from the start (a dashboard can tell "no reads yet"
 // from "metric missing").
-func initMetrics(cfg *config.Config) {
+func (g *Gateway) initMetrics(cfg *config.Config) {
 	for _, r := range cfg.Readers {
 		for _, id := range r.ReaderIDs() {
-			metrics.ReadsTotal.WithLabelValues(id)
-			metrics.ReaderConnected.WithLabelValues(id)
-			for _, reason := range []string{edge.ReasonNoZone, edge.ReasonWeak, edge.ReasonNoEPC, edge.ReasonBadTime} {
-				metrics.ReadsIgnoredTotal.WithLabelValues(id, reason)
+			g.m.ReadsTotal.WithLabelValues(id)
+			g.m.ReaderConnected.WithLabelValues(id)
+			for _, reason := range []string{edge.ReasonNoZone, edge.ReasonWeak, edge.ReasonNoEPC, edge.ReasonBadTime, ReasonEPCTooLong} {
+				g.m.ReadsIgnoredTotal.WithLabelValues(id, reason)
 			}
 		}
 	}
 	for _, t := range []edge.EventType{edge.Inward, edge.Outward, edge.RackMove, edge.RackDepart, edge.Gap} {
-		metrics.EventsTotal.WithLabelValues(string(t))
+		g.m.EventsTotal.WithLabelValues(string(t))
 	}
 	for _, k := range []string{"delivery", "fatal", "produce"} {
-		metrics.UplinkErrors.WithLabelValues(k)
+		g.m.UplinkErrors.WithLabelValues(k)
 	}
 }

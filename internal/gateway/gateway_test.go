@@ -40,7 +40,7 @@ uplink: {kafka: {brokers: ["127.0.0.1:9"]}}
 // pinging) and recover when the loop moves again.
 func TestAliveFollowsTheEdgeLoop(t *testing.T) {
 	_ = testkit.FreePort // keep the kit linked for the helpers below
-	gw, err := New(testConfig(t), slog.New(slog.NewTextHandler(io.Discard, nil)))
+	gw, err := New(testConfig(t), Options{Log: slog.New(slog.NewTextHandler(io.Discard, nil))})
 	if err != nil {
 		t.Fatal(err)
 	}

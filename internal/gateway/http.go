@@ -14,11 +14,12 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
-	"github.com/rfidgw/rfidgw/internal/metrics"
+	"github.com/rfidgw/rfidgw/internal/redact"
 )
 
 // Handler returns the gateway's HTTP handler: /healthz (process alive),
-// /readyz (buffer writable, pipeline moving) and /metrics. With a token, every
+// /readyz (buffer writable, pipeline moving), /metrics and /api/config (the
+// remote config in effect). With a token, every
 // path but /healthz needs "Authorization: Bearer <token>" (or ?token=).
 func (g *Gateway) Handler(token string) http.Handler {
 	mux := http.NewServeMux()
@@ -27,12 +28,13 @@ func (g *Gateway) Handler(token string) http.Handler {
 	})
 	mux.HandleFunc("/readyz", func(w http.ResponseWriter, r *http.Request) {
 		if err := g.Ready(); err != nil {
-			http.Error(w, "not ready: "+err.Error(), http.StatusServiceUnavailable)
+			http.Error(w, "not ready: "+redact.String(err.Error()), http.StatusServiceUnavailable)
 			return
 		}
 		fmt.Fprintln(w, "ready")
 	})
-	mux.Handle("/metrics", promhttp.HandlerFor(prometheus.Gatherers{metrics.Registry, g.ownMetrics()}, promhttp.HandlerOpts{}))
+	mux.Handle("/metrics", promhttp.HandlerFor(prometheus.Gatherers{g.m.Registry, g.ownMetrics(), g.remoteMetrics()}, promhttp.HandlerOpts{}))
+	mux.HandleFunc("GET /api/config", g.serveConfig)
 	for path, h := range g.extraHandlers {
 		mux.Handle(path, h)
 	}
@@ -49,12 +51,17 @@ func (g *Gateway) Handler(token string) http.Handler {
 	})
 }
 
+// tokenOK checks the bearer token of r: the auth scheme is case-insensitive
+// (RFC 9110 §11.1), so "bearer" and "BEARER" work as well as "Bearer".
 func tokenOK(r *http.Request, token string) bool {
-	got := strings.TrimPrefix(r.Header.Get("Authorization"), "Bearer ")
+	got := ""
+	if scheme, cred, ok := strings.Cut(strings.TrimSpace(r.Header.Get("Authorization")), " "); ok && strings.EqualFold(scheme, "Bearer") {
+		got = strings.TrimSpace(cred)
+	}
 	if got == "" {
 		got = r.URL.Query().Get("token")
 	}
-	return subtle.ConstantTimeCompare([]byte(got), []byte(token)) == 1
+	return got != "" && subtle.ConstantTimeCompare([]byte(got), []byte(token)) == 1
 }
 
 // ReadToken reads the bearer token from path (trimmed); empty path gives "".

@@ -6,9 +6,6 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 )
 
-// Commit is the build's commit, set by the command at start-up (next to Version).
-var Commit = "unknown"
-
 // ownMetrics are the series that describe this gateway rather than a stage:
 // what build runs, whether /readyz would say ready, and the buffer's limit
 // (so an alert can compare rfidgw_buffer_bytes with it). They live in a
@@ -19,7 +16,7 @@ func (g *Gateway) ownMetrics() *prometheus.Registry {
 		Name: "rfidgw_build_info",
 		Help: "Always 1; the labels name the running build (the same version string as `rfidgw version` and the .deb).",
 	}, []string{"version", "commit", "goversion", "gateway"})
-	bi.WithLabelValues(Version, Commit, runtime.Version(), g.cfg.Gateway.ID).Set(1)
+	bi.WithLabelValues(g.version, g.buildCommit, runtime.Version(), g.cfg.Gateway.ID).Set(1)
 	r.MustRegister(bi)
 	r.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 		Name: "rfidgw_ready",

@@ -2,14 +2,12 @@ package gateway
 
 import (
 	"encoding/json"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 
-	dto "github.com/prometheus/client_model/go"
-
 	"github.com/rfidgw/rfidgw/edge"
-	"github.com/rfidgw/rfidgw/internal/metrics"
 	"github.com/rfidgw/rfidgw/internal/zonepage"
 )
 
@@ -91,6 +89,11 @@ func (m pageModel) Readers() []zonepage.ReaderView {
 		}
 	}
 	g.page.stats.FillRates(now, views)
+	filtered := g.FilteredReads()
+	desc := filterText(cfg.Filter.Accept, cfg.Filter.Ignore)
+	for i := range views {
+		views[i].Filtered, views[i].Filter = filtered[views[i].ID], desc
+	}
 	return views
 }
 
@@ -147,18 +150,10 @@ func (m pageModel) Uplink() zonepage.UplinkView {
 		Bytes:          st.Bytes,
 		LagSeconds:     st.OldestAge.Seconds(),
 		KafkaConnected: g.fwd.Connected(),
-		Delivered:      uint64(counterValue(metrics.UplinkDelivered)),
-		Dropped:        uint64(counterValue(metrics.EventsDropped)),
+		Delivered:      g.fwd.Delivered(),
+		Dropped:        st.Dropped,
 		LastError:      lastErr,
 	}
-}
-
-func counterValue(c interface{ Write(*dto.Metric) error }) float64 {
-	var m dto.Metric
-	if err := c.Write(&m); err != nil || m.Counter == nil {
-		return 0
-	}
-	return m.Counter.GetValue()
 }
 
 // recordEvents keeps committed events for the page.
@@ -185,4 +180,16 @@ func (g *Gateway) zones() []edge.Zone {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	return g.cfg.Zones
+}
+
+// filterText describes the gateway-wide filter for the page.
+func filterText(accept, ignore []string) string {
+	var parts []string
+	if len(accept) > 0 {
+		parts = append(parts, "accept "+strings.Join(accept, ", "))
+	}
+	if len(ignore) > 0 {
+		parts = append(parts, "ignore "+strings.Join(ignore, ", "))
+	}
+	return strings.Join(parts, " · ")
 }

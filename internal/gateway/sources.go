@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"reflect"
 
+	"github.com/rfidgw/rfidgw/edge"
 	"github.com/rfidgw/rfidgw/internal/config"
 	"github.com/rfidgw/rfidgw/reader"
 )
@@ -24,7 +25,7 @@ type runningSource struct {
 
 // startSource runs one source until ctx ends or it returns. Caller holds g.mu.
 func (g *Gateway) startSource(ctx context.Context, rc reader.Config) error {
-	src, err := NewSource(g.cfg.Gateway.ID, rc, g.log)
+	src, err := reader.NewSource(rc, reader.Env{GatewayID: g.cfg.Gateway.ID, Log: g.log, Metrics: g.m.Readers()})
 	if err != nil {
 		return err
 	}
@@ -85,6 +86,7 @@ func (g *Gateway) Reload(ctx context.Context, cfg *config.Config) error {
 	for _, rs := range stopped {
 		<-rs.done
 	}
+	g.forgetReaderStates(stopped, cfg)
 	for _, rc := range cfg.Readers {
 		if _, running := g.sources[rc.ID]; running {
 			continue
@@ -105,9 +107,14 @@ func (g *Gateway) Reload(ctx context.Context, cfg *config.Config) error {
 func (g *Gateway) applyReload(cfg *config.Config) error {
 	ecfg := cfg.EdgeConfig()
 	ecfg.Logger, ecfg.MaxReadAhead = g.log, g.maxReadAhead
+	filter, err := edge.NewReadFilter(ecfg)
+	if err != nil {
+		return fmt.Errorf("%w: %v", config.ErrConfig, err)
+	}
 	if err := g.engine.Reconfigure(ecfg); err != nil {
 		return fmt.Errorf("%w: %v", config.ErrConfig, err)
 	}
+	g.filter = filter
 	g.log.Info("reload: zones and edge settings applied", "zones", len(cfg.Zones))
 	return nil
 }

@@ -18,6 +18,8 @@ func TestEventsOfEveryTypeMatchTheSchema(t *testing.T) {
 		{Seq: 3, Gateway: "floor3", Type: edge.RackMove, EPC: "E28011606000020D8F3A1B2C", Time: at, To: loc},
 		{Seq: 4, Gateway: "floor3", Type: edge.RackMove, EPC: "E28011606000020D8F3A1B2C", Time: at, From: loc, To: loc, Evidence: ev},
 		{Seq: 5, Gateway: "floor3", Type: edge.RackDepart, EPC: "E28011606000020D8F3A1B2C", Time: at, From: loc},
+		{Seq: 6, Gateway: "floor3", Type: edge.Inward, EPC: "3074257BF7194E4000001A85", Time: at, Zone: "gate-a", Evidence: ev},
+		{Seq: 7, Gateway: "floor3", Type: edge.RackMove, EPC: "3876451FD59B2C2BF10000000000000000000000000000000000", Time: at, To: loc},
 		{Seq: 6, Gateway: "floor3", Type: edge.Gap, Time: at, Dropped: 10, FirstSeq: 7, LastSeq: 16},
 	} {
 		if err := ValidateEvent(e.AppendJSON(nil)); err != nil {
@@ -27,7 +29,7 @@ func TestEventsOfEveryTypeMatchTheSchema(t *testing.T) {
 }
 
 func TestSchemaRejectsBrokenEvents(t *testing.T) {
-	good := `{"schema":1,"id":"floor3-1","seq":1,"gateway":"floor3","type":"inward","epc":"E280","time":"2026-11-25T10:00:02.480Z","zone":"gate-a","from":null,"to":null,"evidence":{"reads":1,"first_seen":"2026-11-25T10:00:02.480Z","last_seen":"2026-11-25T10:00:02.480Z","peak_rssi":-50,"readers":["d"],"antennas":[1]}}`
+	good := `{"schema":1,"id":"floor3-1","seq":1,"gateway":"floor3","type":"inward","epc":"E280","epc_uri":null,"time":"2026-11-25T10:00:02.480Z","zone":"gate-a","from":null,"to":null,"evidence":{"reads":1,"first_seen":"2026-11-25T10:00:02.480Z","last_seen":"2026-11-25T10:00:02.480Z","peak_rssi":-50,"readers":["d"],"antennas":[1]}}`
 	if err := ValidateEvent([]byte(good)); err != nil {
 		t.Fatalf("good event rejected: %v", err)
 	}
@@ -37,6 +39,8 @@ func TestSchemaRejectsBrokenEvents(t *testing.T) {
 		"unknown type":         strings.Replace(good, `"inward"`, `"teleport"`, 1),
 		"extra field":          strings.Replace(good, `"schema":1,`, `"schema":1,"x":1,`, 1),
 		"gate no zone":         strings.Replace(good, `"zone":"gate-a"`, `"zone":null`, 1),
+		"epc_uri not a URI":    strings.Replace(good, `"epc_uri":null`, `"epc_uri":"E280"`, 1),
+		"epc_uri raw form":     strings.Replace(good, `"epc_uri":null`, `"epc_uri":"urn:epc:raw:16.xE280"`, 1),
 		"gap fields on a move": strings.Replace(good, `"schema":1,`, `"schema":1,"dropped":3,`, 1),
 	} {
 		if err := ValidateEvent([]byte(bad)); err == nil {

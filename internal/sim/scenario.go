@@ -1,7 +1,7 @@
 // Package sim owns the scenario of `rfidgw sim`: which simulated readers
 // exist (an LLRP reader on a TCP port, a serial module on a pseudo-terminal,
 // an MQTT publisher) and which tag reads they report over time, either
-// replayed from a reads file (contract §5) or generated from scripted tag
+// replayed from a reads file (docs/zones.md) or generated from scripted tag
 // movements. The simulated readers themselves live beside their protocols
 // (reader/llrp/llrpsim, reader/serial/serialsim, reader/mqtt/mqttsim) and
 // register their kind with package reader; this package paces the reads

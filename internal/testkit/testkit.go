@@ -111,6 +111,7 @@ func Kafka(t testing.TB, port int, opts ...kfake.Opt) *kfake.Cluster {
 type Event struct {
 	Schema    int                    `json:"schema"`
 	ID        string                 `json:"id"`
+	Epoch     string                 `json:"epoch"`
 	Seq       uint64                 `json:"seq"`
 	Gateway   string                 `json:"gateway"`
 	Type      string                 `json:"type"`

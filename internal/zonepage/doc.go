@@ -12,7 +12,7 @@
 //	GET /api/readers      []ReaderView
 //	GET /api/zones        zones with their tags; ?epc=HEX filters by EPC substring
 //	GET /api/tag/{epc}    TagDetail
-//	GET /api/events       recent events (contract §6 JSON), newest first; ?limit=N
+//	GET /api/events       recent events (docs/events.md JSON), newest first; ?limit=N
 //	GET /api/uplink       UplinkView
 //	GET /api/stream       server-sent events: "snapshot" (readers, zones, uplink)
 //	                      and "events" (new events); ?epc=HEX filters server-side
@@ -46,7 +46,7 @@
 //	Events(n): events.Recent(n)
 //	Uplink():  from the buffer's and the forwarder's counters
 //
-// Wiring (the lead's cmd/rfidgw): gw.Handle("/", zonepage.Handler(model,
+// Wiring (cmd/rfidgw/run.go): gw.Handle("/", zonepage.Handler(model,
 // zonepage.Options{Logger: log, Done: ctx.Done()})). Relative URLs are used
 // throughout, so the page also works mounted under a prefix with
 // http.StripPrefix. With an HTTP token the page is opened as /?token=T; the

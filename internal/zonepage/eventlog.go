@@ -7,7 +7,7 @@ import (
 	"github.com/rfidgw/rfidgw/edge"
 )
 
-// EventLog keeps the most recent events as their contract §6 JSON, for
+// EventLog keeps the most recent events as their JSON (docs/events.md), for
 // Model.Events and for a tag's recent events: the buffer forgets an event
 // once Kafka has it, the page should not. The gateway adds each event once
 // the buffer committed it (so it has its seq). Safe for concurrent use.

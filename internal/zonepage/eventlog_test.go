@@ -43,7 +43,7 @@ func TestEventLog(t *testing.T) {
 	if got := l.ForTag("Z", 10); len(got) != 0 {
 		t.Errorf("ForTag(Z) = %s", got)
 	}
-	// What the log gives is what the page serves: valid contract JSON.
+	// What the log gives is what the page serves: valid event JSON (docs/event.schema.json).
 	m := newFakeModel()
 	m.events = l.Recent(10)
 	h := Handler(m, quietOpts())

@@ -50,7 +50,7 @@ func newFakeModel() *fakeModel {
 	}
 }
 
-// eventJSON builds a contract §6 event (as the buffer would hand it out).
+// eventJSON builds an event of docs/events.md (as the buffer would hand it out).
 func eventJSON(seq int, typ, epc, from, to string) string {
 	loc := func(z string) string {
 		if z == "" {

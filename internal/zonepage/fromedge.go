@@ -135,7 +135,7 @@ func (c *ZoneCollector) WithSettings(s edge.Settings) *ZoneCollector {
 func (c *ZoneCollector) reset() {
 	s := &ZoneSnapshot{zones: make([]ZoneView, len(c.config)), tags: map[string]TagDetail{}, settings: c.settings}
 	for i, z := range c.config {
-		s.zones[i] = ZoneView{ID: z.ID, Kind: z.Kind, Floor: z.Floor, Room: z.Room, Row: z.Row, Rack: z.Rack, Tags: []ZoneTag{}, Settings: c.settings[z.ID]}
+		s.zones[i] = ZoneView{ID: z.ID, Kind: z.Kind, Floor: z.Floor, Room: z.Room, Row: z.Row, Rack: z.Rack, Accept: z.Accept, Ignore: z.Ignore, Tags: []ZoneTag{}, Settings: c.settings[z.ID]}
 	}
 	c.cur = s
 }

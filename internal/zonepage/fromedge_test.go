@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"math"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -209,5 +210,21 @@ func TestHandlerDoesNotWriteModelData(t *testing.T) {
 	}
 	if !slices.Equal(before, m.zones[1].Tags) {
 		t.Errorf("the handler reordered or changed a zone's tags")
+	}
+}
+
+// The zone page shows each zone's read filter.
+func TestZoneViewShowsFilter(t *testing.T) {
+	zones := testZones()
+	zones[1].Accept = []string{"giai"}
+	zones[1].Ignore = []string{"urn:epc:id:giai:0614141.*"}
+	c := NewZoneCollector(zones)
+	s := c.Collect()
+	b, _ := json.Marshal(s.Zones()[1])
+	if want := `"accept":["giai"],"ignore":["urn:epc:id:giai:0614141.*"]`; !json.Valid(b) || !strings.Contains(string(b), want) {
+		t.Errorf("zone view %s lacks %s", b, want)
+	}
+	if b, _ := json.Marshal(s.Zones()[0]); strings.Contains(string(b), "accept") {
+		t.Errorf("zone without filter shows one: %s", b)
 	}
 }

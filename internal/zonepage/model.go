@@ -21,7 +21,7 @@ type Model interface {
 	// settled zone and recent events; false if the tag is unknown.
 	Tag(epc string) (TagDetail, bool)
 	// Events returns up to limit recent events, newest first, each the
-	// event JSON of contract §6.
+	// event JSON of docs/events.md.
 	Events(limit int) []json.RawMessage
 	// Uplink returns the buffer and Kafka state.
 	Uplink() UplinkView
@@ -36,6 +36,11 @@ type ReaderView struct {
 	ReadsPerSec float64       `json:"reads_per_sec"`
 	Zones       []string      `json:"zones,omitempty"` // zones fed by all of its antennas
 	Antennas    []AntennaView `json:"antennas"`
+	// Filtered counts its reads of foreign tags dropped by the read filter
+	// (filter: and the zones' accept/ignore) since the gateway started;
+	// Filter describes the gateway-wide filter: (empty when none).
+	Filtered uint64 `json:"filtered,omitempty"`
+	Filter   string `json:"filter,omitempty"`
 }
 
 // AntennaView is one antenna port of a reader.
@@ -51,13 +56,17 @@ type AntennaView struct {
 
 // ZoneView is one zone with the tags the engine currently sees in it.
 type ZoneView struct {
-	ID    string    `json:"id"`
-	Kind  string    `json:"kind"` // gate | rack
-	Floor string    `json:"floor,omitempty"`
-	Room  string    `json:"room,omitempty"`
-	Row   string    `json:"row,omitempty"`
-	Rack  string    `json:"rack,omitempty"`
-	Tags  []ZoneTag `json:"tags"`
+	ID    string `json:"id"`
+	Kind  string `json:"kind"` // gate | rack
+	Floor string `json:"floor,omitempty"`
+	Room  string `json:"room,omitempty"`
+	Row   string `json:"row,omitempty"`
+	Rack  string `json:"rack,omitempty"`
+	// Accept and Ignore are the zone's read filter (zones[].accept/ignore):
+	// reads of other tags on its antennas never reach the engine.
+	Accept []string  `json:"accept,omitempty"`
+	Ignore []string  `json:"ignore,omitempty"`
+	Tags   []ZoneTag `json:"tags"`
 	// Settings are the zone's effective edge settings (min_rssi for the
 	// plot's line and weak reads, hysteresis_db, dwell); nil if unknown.
 	Settings *ZoneSettings `json:"settings,omitempty"`

@@ -20,7 +20,7 @@ func init() {
 		Provides: true,
 		Recorded: true,
 		New: func(c reader.Config, env reader.Env) (reader.Source, error) {
-			return New(c, env.Logger())
+			return New(c, env)
 		},
 		Fix: "check the path and that the file holds reads as JSON lines",
 	})

@@ -1,8 +1,8 @@
 // Package file owns the `file` reader type: it plays a reads JSON-lines file
-// (contract §5) at the recorded pace, faster, or as fast as possible. It is
+// (docs/zones.md, "The reads format") at the recorded pace, faster, or as fast as possible. It is
 // the first source of the gateway and stays useful for demos and for testing
 // an install without readers. Read times are kept as recorded: the engine's
-// clock follows them (see cmd/rfidgw's pipeline clock).
+// clock follows them (see the gateway's clock in internal/gateway).
 package file
 
 import (
@@ -13,10 +13,7 @@ import (
 	"os"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
-
 	"github.com/rfidgw/rfidgw/internal/keyed"
-	"github.com/rfidgw/rfidgw/internal/metrics"
 	"github.com/rfidgw/rfidgw/reader"
 )
 
@@ -25,6 +22,7 @@ const maxBatch = 512
 
 // Source plays one reads file.
 type Source struct {
+	m   reader.Metrics
 	cfg reader.Config
 	set *Settings
 	log *slog.Logger
@@ -35,11 +33,10 @@ type Source struct {
 	Done chan struct{}
 }
 
-// New checks that the file can be opened and returns its Source.
-func New(cfg reader.Config, log *slog.Logger) (*Source, error) {
-	if log == nil {
-		log = slog.Default()
-	}
+// New checks that the file can be opened and returns its Source. env gives
+// the logger and the metrics (both may be zero).
+func New(cfg reader.Config, env reader.Env) (*Source, error) {
+	log := env.Logger()
 	set, ok := cfg.Settings.(*Settings)
 	if !ok {
 		return nil, fmt.Errorf("reader %q: settings are not file settings", cfg.ID)
@@ -49,7 +46,7 @@ func New(cfg reader.Config, log *slog.Logger) (*Source, error) {
 		return nil, keyed.Tag(fmt.Errorf("reader %q: %w", cfg.ID, err), "path", "%v", err)
 	}
 	f.Close()
-	return &Source{cfg: cfg, set: set, log: log.With("reader", cfg.ID), sleep: sleepCtx, Done: make(chan struct{})}, nil
+	return &Source{m: env.Meter(), cfg: cfg, set: set, log: log.With("reader", cfg.ID), sleep: sleepCtx, Done: make(chan struct{})}, nil
 }
 
 func sleepCtx(ctx context.Context, d time.Duration) error {
@@ -103,8 +100,8 @@ func (s *Source) Run(ctx context.Context, sink reader.Sink) error {
 	// A reads file is "connected" while it plays, for every reader id it
 	// provides, like a live reader's rfidgw_reader_connected.
 	for _, id := range s.cfg.ReaderIDs() {
-		metrics.ReaderConnected.WithLabelValues(id).Set(1)
-		defer metrics.ReaderConnected.WithLabelValues(id).Set(0)
+		s.m.Connected(id).Set(1)
+		defer s.m.Connected(id).Set(0)
 	}
 	var shift time.Duration
 	for {
@@ -143,10 +140,10 @@ func (s *Source) play(ctx context.Context, sink reader.Sink, shift time.Duration
 		return nil
 	}
 	var wallStart time.Time
-	counters := map[string]prometheus.Counter{} // no label lookup per read
+	counters := map[string]reader.Counter{} // no label lookup per read
 	err = reader.ScanReads(f, func(line int, r reader.Read, perr error) error {
 		if perr != nil {
-			metrics.ReaderFrameErrors.WithLabelValues(s.cfg.ID).Inc()
+			s.m.FrameErrors(s.cfg.ID).Inc()
 			s.log.Warn("skipping a line that is not a read", "path", s.set.Path, "line", line, "err", perr)
 			return nil
 		}
@@ -169,7 +166,7 @@ func (s *Source) play(ctx context.Context, sink reader.Sink, shift time.Duration
 		if !r.IsStatus() {
 			c, ok := counters[r.Reader]
 			if !ok {
-				c = metrics.ReadsTotal.WithLabelValues(r.Reader)
+				c = s.m.Reads(r.Reader)
 				counters[r.Reader] = c
 			}
 			c.Inc()

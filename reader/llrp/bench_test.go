@@ -108,7 +108,7 @@ func BenchmarkSessionReads(b *testing.B) {
 		b.Fatal(err)
 	}
 	defer sim.Close()
-	src, err := llrp.New(reader.Config{ID: "bench", Type: reader.TypeLLRP, Settings: &llrp.Settings{Address: addr.String()}}, quietLog)
+	src, err := llrp.New(reader.Config{ID: "bench", Type: reader.TypeLLRP, Settings: &llrp.Settings{Address: addr.String()}}, reader.Env{Log: quietLog})
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -23,7 +23,7 @@ func init() {
 		Name:     reader.TypeLLRP,
 		Settings: func() reader.Settings { return &Settings{Keepalive: DefaultKeepalive} },
 		New: func(c reader.Config, env reader.Env) (reader.Source, error) {
-			return New(c, env.Logger())
+			return New(c, env)
 		},
 		Fix: "check the reader's address and port (5084, TLS 5085), that it is powered and no other client holds its LLRP connection",
 	})

@@ -20,7 +20,7 @@ func TestNewErrorsNameTheKey(t *testing.T) {
 		"tls.cert":    {ID: "r", Settings: &Settings{Address: "10.0.0.1", TLS: &reader.TLS{Cert: "c.pem"}}},
 		"tls.ca":      {ID: "r", Settings: &Settings{Address: "10.0.0.1", TLS: &reader.TLS{CA: "/nonexistent/ca.pem"}}},
 	} {
-		_, err := New(c, nil)
+		_, err := New(c, reader.Env{})
 		var ke *keyed.Error
 		if !errors.As(err, &ke) || ke.Key != key || strings.Contains(ke.Msg, `reader "r"`) {
 			t.Errorf("%s: %v carries %+v, want key %s", key, err, ke, key)

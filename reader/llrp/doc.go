@@ -5,9 +5,9 @@
 // llrp/llrpsim). It is written from the protocol tables in protocols.md §1,
 // not on an LLRP library.
 //
-// Wiring (cmd/rfidgw):
+// Wiring (the daemon in internal/gateway builds it through the registry):
 //
-//	src, err := llrp.New(cfg, logger) // cfg: a readers: entry with type llrp
+//	src, err := llrp.New(cfg, reader.Env{Log: logger, Metrics: m}) // cfg: a readers: entry with type llrp
 //	// rfidgw run:   go src.Run(ctx, sink)  // reader.Source; returns nil when ctx ends
 //	// rfidgw check: line, err := src.Check(ctx) // "Impinj model 2001002 firmware 5.14.0.240 antennas 4"
 //

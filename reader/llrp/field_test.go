@@ -9,7 +9,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/rfidgw/rfidgw/internal/metrics"
 	"github.com/rfidgw/rfidgw/reader"
 	"github.com/rfidgw/rfidgw/reader/llrp"
 	"github.com/rfidgw/rfidgw/reader/llrp/llrpsim"
@@ -42,7 +41,7 @@ func TestSessionNoCapabilities(t *testing.T) {
 	sim.SetIgnoreCapabilities(true)
 	logs := &lockedBuf{}
 	cfg := reader.Config{ID: "nocaps-" + t.Name(), Type: reader.TypeLLRP, Settings: &llrp.Settings{Address: addr}, Antennas: []int{1, 2}}
-	src, err := llrp.New(cfg, slog.New(slog.NewTextHandler(logs, nil)))
+	src, err := llrp.New(cfg, reader.Env{Log: slog.New(slog.NewTextHandler(logs, nil))})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -85,7 +84,7 @@ func TestSessionReconnectVerifies(t *testing.T) {
 	sink := &recSink{}
 	runSource(t, src, sink)
 	sink.nStatus(t, reader.StatusOnline, 1)
-	reapplied := func() float64 { return metricValue(t, metrics.ReaderConfigReapplied.WithLabelValues(id)) }
+	reapplied := func() float64 { return metricValue(t, testMetrics.ReaderConfigReapplied.WithLabelValues(id)) }
 	if sim.GetROSpecsAnswered() != 0 || reapplied() != 0 {
 		t.Fatalf("first connection: %d GET_ROSPECS, %v reapplied; want a plain install", sim.GetROSpecsAnswered(), reapplied())
 	}

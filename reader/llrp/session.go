@@ -11,7 +11,6 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/rfidgw/rfidgw/internal/metrics"
 	"github.com/rfidgw/rfidgw/reader"
 )
 
@@ -126,7 +125,7 @@ func (c *conn) readErr(err error) error {
 		return c.ctx.Err()
 	}
 	if errors.Is(err, ErrBadHeader) {
-		metrics.ReaderFrameErrors.WithLabelValues(c.s.id).Inc()
+		c.s.m.FrameErrors(c.s.id).Inc()
 	}
 	return fmt.Errorf("reading from llrp reader %q at %s: %w", c.s.id, c.s.addr, err)
 }
@@ -174,7 +173,7 @@ func (c *conn) request(m Message, want MessageType) (Message, error) {
 		case h.Type == want && h.ID == id:
 			rsp, err := DecodeMessage(h, body)
 			if err != nil {
-				metrics.ReaderFrameErrors.WithLabelValues(c.s.id).Inc()
+				c.s.m.FrameErrors(c.s.id).Inc()
 				return nil, err
 			}
 			if st := statusOf(rsp); st != nil {
@@ -238,7 +237,7 @@ func (c *conn) handle(h Header, body []byte) error {
 	case MsgReaderEventNotification:
 		var ev ReaderEventNotification
 		if err := ev.DecodeBody(body); err != nil {
-			metrics.ReaderFrameErrors.WithLabelValues(c.s.id).Inc()
+			c.s.m.FrameErrors(c.s.id).Inc()
 			c.errLog.log(c.s, "bad READER_EVENT_NOTIFICATION", err)
 			return nil
 		}
@@ -278,7 +277,7 @@ func (c *conn) report(body []byte) error {
 		if errors.As(err, &re) {
 			n = re.Count
 		}
-		metrics.ReaderFrameErrors.WithLabelValues(c.s.id).Add(float64(n))
+		c.s.m.FrameErrors(c.s.id).Add(float64(n))
 		c.errLog.log(c.s, "bad TagReportData in RO_ACCESS_REPORT", err)
 	}
 	reads := c.reads[:0]
@@ -304,7 +303,7 @@ func (c *conn) report(body []byte) error {
 	if err := c.link.Deliver(c.ctx, reads); err != nil {
 		return err
 	}
-	metrics.ReadsTotal.WithLabelValues(c.s.id).Add(float64(len(reads)))
+	c.s.m.Reads(c.s.id).Add(float64(len(reads)))
 	c.link.Healthy()
 	return nil
 }
@@ -451,7 +450,7 @@ func (c *conn) resume() (bool, error) {
 		why = "the reader's ROSpec differs from the gateway's (changed by another client)"
 	}
 	if why != "" {
-		metrics.ReaderConfigReapplied.WithLabelValues(c.s.id).Inc()
+		c.s.m.ConfigReapplied(c.s.id).Inc()
 		c.s.log.Warn("llrp reader lost its configuration; applying it again", "why", why)
 		return false, nil
 	}
@@ -526,7 +525,7 @@ func (c *conn) antenna(id uint16, connected bool) error {
 	if connected {
 		v = 1
 	}
-	metrics.AntennaConnected.WithLabelValues(c.s.id, strconv.Itoa(int(id))).Set(v)
+	c.s.m.AntennaConnected(c.s.id, strconv.Itoa(int(id))).Set(v)
 	if connected && (!known || was) {
 		c.s.antennaUp[id] = true
 		return nil // nothing changed for the edge

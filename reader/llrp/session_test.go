@@ -140,6 +140,9 @@ func startSim(t *testing.T, opts llrpsim.Options) (*llrpsim.Simulator, string) {
 	return sim, addr.String()
 }
 
+// testMetrics receives the metrics of the sources newTestSource builds.
+var testMetrics = metrics.New()
+
 // newTestSource builds a Source with short backoff and request timeouts so
 // that reconnection tests do not sit through the production 1 s minimum.
 func newTestSource(t *testing.T, cfg reader.Config) *llrp.Source {
@@ -147,7 +150,7 @@ func newTestSource(t *testing.T, cfg reader.Config) *llrp.Source {
 	if cfg.Type == "" {
 		cfg.Type = reader.TypeLLRP
 	}
-	s, err := llrp.New(cfg, quietLog)
+	s, err := llrp.New(cfg, reader.Env{Log: quietLog, Metrics: testMetrics.Readers()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -180,10 +183,10 @@ func TestSessionReads(t *testing.T) {
 	id := "dock-" + t.Name()
 	src := newTestSource(t, reader.Config{ID: id, Antennas: []int{1, 2}, Settings: &llrp.Settings{Address: addr}})
 	sink := &recSink{}
-	readsBefore := metricValue(t, metrics.ReadsTotal.WithLabelValues(id)) // -count=N reuses the registry
+	readsBefore := metricValue(t, testMetrics.ReadsTotal.WithLabelValues(id)) // -count=N reuses testMetrics
 	runSource(t, src, sink)
 	sink.nStatus(t, reader.StatusOnline, 1)
-	if got := metricValue(t, metrics.ReaderConnected.WithLabelValues(id)); got != 1 {
+	if got := metricValue(t, testMetrics.ReaderConnected.WithLabelValues(id)); got != 1 {
 		t.Fatalf("rfidgw_reader_connected = %v while online", got)
 	}
 
@@ -215,7 +218,7 @@ func TestSessionReads(t *testing.T) {
 	if len(rs) != 3 || rs[2].EPC != "E28011606000020D8F3A1B2D" {
 		t.Fatalf("reads %+v: antenna 3 is outside the ROSpec and must not be reported", rs)
 	}
-	if got := metricValue(t, metrics.ReadsTotal.WithLabelValues(id)) - readsBefore; got != 3 {
+	if got := metricValue(t, testMetrics.ReadsTotal.WithLabelValues(id)) - readsBefore; got != 3 {
 		t.Errorf("rfidgw_reads_total grew by %v, want 3", got)
 	}
 }
@@ -232,7 +235,7 @@ func TestSessionReaderRestart(t *testing.T) {
 
 	sim.DropConnections()
 	sink.nStatus(t, reader.StatusOffline, 1)
-	if got := metricValue(t, metrics.ReaderConnected.WithLabelValues(id)); got != 0 {
+	if got := metricValue(t, testMetrics.ReaderConnected.WithLabelValues(id)); got != 0 {
 		t.Errorf("rfidgw_reader_connected = %v after the reader dropped, want 0", got)
 	}
 	rs := sink.nStatus(t, reader.StatusOnline, 2)
@@ -244,7 +247,7 @@ func TestSessionReaderRestart(t *testing.T) {
 	if rs[1].EPC != "300000000000000000000002" || rs[1].Antenna != 4 {
 		t.Fatalf("read after reconnect %+v", rs[1])
 	}
-	if got := metricValue(t, metrics.ReaderReconnects.WithLabelValues(id)); got < 1 {
+	if got := metricValue(t, testMetrics.ReaderReconnects.WithLabelValues(id)); got < 1 {
 		t.Errorf("rfidgw_reader_reconnects_total = %v, want >= 1", got)
 	}
 	if sim.Accepted() < 2 {
@@ -458,12 +461,12 @@ func TestNewConfigErrors(t *testing.T) {
 		{reader.Config{ID: "r", Settings: &llrp.Settings{Address: "10.0.0.1", TLS: &reader.TLS{CA: notPEM}}}, "no PEM certificate"},
 	}
 	for _, c := range cases {
-		_, err := llrp.New(c.cfg, nil)
+		_, err := llrp.New(c.cfg, reader.Env{})
 		if !errors.Is(err, llrp.ErrConfig) || !strings.Contains(err.Error(), c.want) || !strings.Contains(err.Error(), `reader "r"`) {
 			t.Errorf("New(%+v) = %v, want ErrConfig naming the reader and %q", c.cfg, err, c.want)
 		}
 	}
-	s, err := llrp.New(reader.Config{ID: "r", Settings: &llrp.Settings{Address: "10.0.0.1", TLS: &reader.TLS{}}}, nil)
+	s, err := llrp.New(reader.Config{ID: "r", Settings: &llrp.Settings{Address: "10.0.0.1", TLS: &reader.TLS{}}}, reader.Env{})
 	if err != nil || s.Addr() != "10.0.0.1:5085" || llrp.KeepaliveOf(s) != llrp.DefaultKeepalive {
 		t.Fatalf("defaults: %v %q %v", err, s.Addr(), llrp.KeepaliveOf(s))
 	}

@@ -6,7 +6,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/rfidgw/rfidgw/internal/metrics"
 	"github.com/rfidgw/rfidgw/reader"
 	"github.com/rfidgw/rfidgw/reader/llrp"
 	"github.com/rfidgw/rfidgw/reader/llrp/llrpsim"
@@ -19,7 +18,7 @@ func TestSessionMalformedReport(t *testing.T) {
 	id := "malformed-" + t.Name()
 	src := newTestSource(t, reader.Config{ID: id, Settings: &llrp.Settings{Address: addr}})
 	sink := &recSink{}
-	errsBefore := metricValue(t, metrics.ReaderFrameErrors.WithLabelValues(id))
+	errsBefore := metricValue(t, testMetrics.ReaderFrameErrors.WithLabelValues(id))
 	runSource(t, src, sink)
 	sink.nStatus(t, reader.StatusOnline, 1)
 
@@ -35,7 +34,7 @@ func TestSessionMalformedReport(t *testing.T) {
 	if rs[0].EPC != "300000000000000000000001" || rs[1].EPC != "300000000000000000000003" || rs[1].RSSI != -60 {
 		t.Fatalf("reads %+v", rs)
 	}
-	if got := metricValue(t, metrics.ReaderFrameErrors.WithLabelValues(id)) - errsBefore; got != 1 {
+	if got := metricValue(t, testMetrics.ReaderFrameErrors.WithLabelValues(id)) - errsBefore; got != 1 {
 		t.Fatalf("frame errors grew by %v, want 1", got)
 	}
 	sim.Feed(reader.Read{Antenna: 2, EPC: "300000000000000000000004", RSSI: -50})

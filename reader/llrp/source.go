@@ -39,6 +39,7 @@ var (
 // any number of times (but not while Run holds the reader's only client
 // slot).
 type Source struct {
+	m         reader.Metrics
 	id        string
 	addr      string
 	tls       *tls.Config // nil for plain TCP
@@ -63,11 +64,10 @@ type Source struct {
 
 // New builds the LLRP source of one `readers:` entry. It checks the config
 // (address, antennas, keepalive, TLS files) and returns an error wrapping
-// ErrConfig that names the key at fault; it does not connect.
-func New(cfg reader.Config, log *slog.Logger) (*Source, error) {
-	if log == nil {
-		log = slog.Default()
-	}
+// ErrConfig that names the key at fault; it does not connect. env gives the
+// logger and the metrics (both may be zero).
+func New(cfg reader.Config, env reader.Env) (*Source, error) {
+	log := env.Logger()
 	where := fmt.Sprintf("reader %q", cfg.ID)
 	if cfg.ID == "" {
 		return nil, fmt.Errorf("%w: reader without id", ErrConfig)
@@ -80,6 +80,7 @@ func New(cfg reader.Config, log *slog.Logger) (*Source, error) {
 		return nil, fmt.Errorf("%w: %s: %w", ErrConfig, where, err)
 	}
 	s := &Source{
+		m:              env.Meter(),
 		id:             cfg.ID,
 		cfg:            cfg,
 		keepalive:      set.Keepalive,
@@ -166,6 +167,7 @@ func (s *Source) Run(ctx context.Context, sink reader.Sink) error {
 		Backoff:   backoff.Backoff{Min: s.minBackoff, Max: s.maxBackoff, Jitter: 0.2},
 		GoodAfter: s.goodAfter,
 		Now:       s.now,
+		Metrics:   s.m,
 	}
 	return sup.Supervise(ctx, s.session)
 }

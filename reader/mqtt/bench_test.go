@@ -96,7 +96,7 @@ func (c *countingSink) Deliver(_ context.Context, reads []reader.Read) error {
 func BenchmarkSourceThroughMosquitto(b *testing.B) {
 	br := startBroker(b, brokerOpts{})
 	cfg := reader.Config{ID: "bench", Type: reader.TypeMQTT, Settings: &mqtt.Settings{Broker: br.URL, Topic: "bench/events", Format: mqtt.FormatZebra}}
-	src, err := mqtt.New(cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	src, err := mqtt.New(cfg, reader.Env{Log: slog.New(slog.NewTextHandler(io.Discard, nil))})
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -31,7 +31,7 @@ func init() {
 		},
 		Provides: true,
 		New: func(c reader.Config, env reader.Env) (reader.Source, error) {
-			return New(c, env.Logger(), WithGatewayID(env.GatewayID))
+			return New(c, env)
 		},
 		Fix: "check the broker URL, credentials (password_file), TLS files and the topic",
 	})

@@ -52,7 +52,7 @@ func TestNewConfigErrors(t *testing.T) {
 	for _, c := range cases {
 		cfg := cloneConfig(base)
 		c.edit(&cfg)
-		_, err := New(cfg, nil)
+		_, err := New(cfg, reader.Env{})
 		if !errors.Is(err, ErrConfig) || !strings.Contains(err.Error(), c.want) {
 			t.Errorf("%s: %v; want ErrConfig containing %q", c.name, err, c.want)
 		}
@@ -61,7 +61,7 @@ func TestNewConfigErrors(t *testing.T) {
 	os.WriteFile(pw, []byte("p4ss\r\n"), 0o600)
 	ok := cloneConfig(base)
 	settingsIn(&ok).Username, settingsIn(&ok).PasswordFile, settingsIn(&ok).Broker = "u", pw, "ssl://broker.example"
-	src, err := New(ok, nil, WithGatewayID("floor3"))
+	src, err := New(ok, reader.Env{GatewayID: "floor3"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -152,7 +152,7 @@ func TestNewErrorsNameTheKey(t *testing.T) {
 	} {
 		cfg := cloneConfig(base)
 		edit(&cfg)
-		_, err := New(cfg, nil)
+		_, err := New(cfg, reader.Env{})
 		var ke *keyed.Error
 		if !errors.As(err, &ke) || ke.Key != key || strings.Contains(ke.Msg, "readers[") || strings.HasPrefix(ke.Msg, key) {
 			t.Errorf("%s: %v carries %+v, want key %s and a message without key paths", key, err, ke, key)

@@ -10,7 +10,7 @@
 // The type registers itself as "mqtt" with package reader (config.go:
 // Settings, Validate); the daemon builds it through the registry. Direct API:
 //
-//	src, err := mqtt.New(cfg, log, mqtt.WithGatewayID(gw)) // cfg: a readers: entry of type mqtt
+//	src, err := mqtt.New(cfg, reader.Env{GatewayID: gw, Log: log, Metrics: m}) // cfg: a readers: entry of type mqtt
 //	err = src.Run(ctx, sink)                                 // reader.Source
 //	line, err := src.Check(ctx)                              // reader.Checker, for `rfidgw check`
 //

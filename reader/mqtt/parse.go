@@ -18,8 +18,8 @@ const (
 	FormatJSON   = "json"   // any JSON object, fields picked by a reader.JSONMapping
 )
 
-// maxEPCHex bounds an EPC (496 bits is the longest EPC; leave room for XPC).
-const maxEPCHex = 256
+// maxEPCHex bounds an EPC: the same bound as every source's.
+const maxEPCHex = reader.MaxEPCHex
 
 // PayloadError reports the events of one payload that could not be
 // decoded. Reads of the good events in the same payload are still returned.
@@ -45,7 +45,7 @@ type Parser struct {
 }
 
 // NewParser returns a parser for format impinj, zebra or json. mapping is
-// used by json only; nil means the contract's read fields (epc, antenna,
+// used by json only; nil means the fields of a read (docs/zones.md: epc, antenna,
 // rssi, time, reader; hex, dBm, RFC 3339).
 func NewParser(format string, mapping *reader.JSONMapping) (*Parser, error) {
 	p := &Parser{format: format}

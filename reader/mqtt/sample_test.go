@@ -51,7 +51,7 @@ func TestSampleConfig(t *testing.T) {
 		t.Fatalf("%d readers in the sample", len(readers))
 	}
 	for _, cfg := range readers {
-		if _, err := mqtt.New(cfg, nil); err != nil {
+		if _, err := mqtt.New(cfg, reader.Env{}); err != nil {
 			t.Errorf("sample reader %s: %v", cfg.ID, err)
 		}
 	}

@@ -43,6 +43,7 @@ const (
 type Source struct {
 	set *resolved
 	log *slog.Logger
+	m   reader.Metrics
 }
 
 var (
@@ -51,16 +52,14 @@ var (
 )
 
 // New checks cfg (broker URL, topic, format, TLS files, password file) and
-// returns a Source; it does not connect. log may be nil (slog.Default()).
-func New(cfg reader.Config, log *slog.Logger, opts ...Option) (*Source, error) {
-	set, err := resolve(cfg, opts...)
+// returns a Source; it does not connect. env gives the gateway id (part of
+// the default client id), the logger and the metrics (each may be zero).
+func New(cfg reader.Config, env reader.Env) (*Source, error) {
+	set, err := resolve(cfg, WithGatewayID(env.GatewayID))
 	if err != nil {
 		return nil, err
 	}
-	if log == nil {
-		log = slog.Default()
-	}
-	return &Source{set: set, log: log.With("reader", cfg.ID, "broker", set.brokerShown)}, nil
+	return &Source{set: set, log: env.Logger().With("reader", cfg.ID, "broker", set.brokerShown), m: env.Meter()}, nil
 }
 
 // ClientID returns the MQTT client id, which names the broker session.
@@ -113,6 +112,7 @@ func (s *Source) Run(ctx context.Context, sink reader.Sink) error {
 		Backoff:   backoff.Backoff{Min: minBackoff, Max: maxBackoff, Jitter: 0.2},
 		GoodAfter: maxBackoff,
 		OwnStatus: true, // the worker reports each reader id it serves
+		Metrics:   s.m,
 	}
 	_ = sup.Supervise(sctx, r.session) // sessions never ask to stop
 	<-workerExit

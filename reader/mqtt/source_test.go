@@ -129,12 +129,15 @@ func runSource(t *testing.T, src *mqtt.Source, sink reader.Sink) (stop func() er
 	return stop, done
 }
 
+// testMetrics receives the metrics of the sources newSource builds.
+var testMetrics = metrics.New()
+
 func newSource(t *testing.T, cfg reader.Config) *mqtt.Source {
 	t.Helper()
 	if cfg.Type == "" {
 		cfg.Type = reader.TypeMQTT
 	}
-	src, err := mqtt.New(cfg, nil)
+	src, err := mqtt.New(cfg, reader.Env{Metrics: testMetrics.Readers()})
 	if err != nil {
 		t.Fatalf("New: %v", err)
 	}
@@ -473,7 +476,7 @@ func TestBadPayloadsCountedAndAcked(t *testing.T) {
 	good := func(epc string) string {
 		return `{"timestamp":"2026-11-25T10:00:00Z","eventType":"tagInventory","tagInventoryEvent":{"epcHex":"` + epc + `","antennaPort":1,"peakRssiCdbm":-5000}}`
 	}
-	errs := metrics.ReaderFrameErrors.WithLabelValues("bad-1")
+	errs := testMetrics.ReaderFrameErrors.WithLabelValues("bad-1")
 	before := counterValue(t, errs)
 
 	sink := newCollector()
@@ -673,13 +676,13 @@ func TestStatusTopicAndBrokerLoss(t *testing.T) {
 	publish(t, b.URL, "st/r1/status", "connected")
 	want = append(want, reader.StatusOnline)
 	check("online from the reader's connect message")
-	if v := counterValue(t, metrics.ReaderConnected.WithLabelValues("r1")); v != 1 {
+	if v := counterValue(t, testMetrics.ReaderConnected.WithLabelValues("r1")); v != 1 {
 		t.Fatalf("rfidgw_reader_connected{r1} = %v", v)
 	}
 	b.Stop()
 	want = append(want, reader.StatusOffline)
 	check("offline on broker loss")
-	if v := counterValue(t, metrics.ReaderConnected.WithLabelValues("r1")); v != 0 {
+	if v := counterValue(t, testMetrics.ReaderConnected.WithLabelValues("r1")); v != 0 {
 		t.Fatalf("rfidgw_reader_connected{r1} = %v while the broker is down", v)
 	}
 	b.Restart()

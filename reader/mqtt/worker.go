@@ -7,15 +7,25 @@ import (
 	"time"
 
 	paho "github.com/eclipse/paho.mqtt.golang"
-	"github.com/prometheus/client_golang/prometheus"
 
-	"github.com/rfidgw/rfidgw/internal/metrics"
 	"github.com/rfidgw/rfidgw/reader"
 )
 
 // badLogEvery limits bad-payload log lines per reader; the count in
 // between goes into the next line (and always into the metric).
 const badLogEvery = 10 * time.Second
+
+// MaxLearnedReaders bounds the reader ids one source learns from topics or
+// payloads (reader_from_topic): each one costs state in the gateway, metric
+// series and room in the status heartbeat, and the ids come from the
+// network. Reads of further ids are dropped (acked), counted in
+// rfidgw_reads_ignored_total{reader=<this entry>,reason="too_many_readers"}
+// and logged once a minute.
+const MaxLearnedReaders = 1000
+
+// ReasonTooManyReaders is the rfidgw_reads_ignored_total reason of reads
+// of reader ids beyond MaxLearnedReaders.
+const ReasonTooManyReaders = "too_many_readers"
 
 // worker turns queued messages into reads, hands them to the sink in
 // batches and acks each message after its batch was taken. It owns all
@@ -36,8 +46,9 @@ type worker struct {
 	parsed  []reader.Read
 	pending []paho.Message // to ack once batch was delivered
 
-	readsTotal map[string]prometheus.Counter
+	readsTotal map[string]reader.Counter
 	badLog     map[string]*rateLog
+	overLimit  rateLog // log of reads refused by MaxLearnedReaders
 }
 
 func newWorker(s *Source, sink reader.Sink, queue <-chan item) *worker {
@@ -45,8 +56,9 @@ func newWorker(s *Source, sink reader.Sink, queue <-chan item) *worker {
 		s: s, sink: sink, queue: queue, now: time.Now,
 		state:      map[string]reader.Status{},
 		selfDown:   map[string]bool{},
-		readsTotal: map[string]prometheus.Counter{},
+		readsTotal: map[string]reader.Counter{},
 		badLog:     map[string]*rateLog{},
+		overLimit:  rateLog{every: time.Minute},
 	}
 	if s.set.readerFromTopic == 0 {
 		w.known = []string{s.set.id}
@@ -61,7 +73,7 @@ func (w *worker) run(ctx context.Context) error {
 	// (the edge is not told; it is stopping or replacing this source).
 	defer func() {
 		for _, id := range w.known {
-			metrics.ReaderConnected.WithLabelValues(id).Set(0)
+			w.s.m.Connected(id).Set(0)
 		}
 	}()
 	for {
@@ -115,10 +127,10 @@ func (w *worker) flush(ctx context.Context) error {
 	return nil
 }
 
-func (w *worker) counter(id string) prometheus.Counter {
+func (w *worker) counter(id string) reader.Counter {
 	c, ok := w.readsTotal[id]
 	if !ok {
-		c = metrics.ReadsTotal.WithLabelValues(id)
+		c = w.s.m.Reads(id)
 		w.readsTotal[id] = c
 	}
 	return c
@@ -165,7 +177,22 @@ func (w *worker) set(id string, st reader.Status) {
 	if st == reader.StatusOnline {
 		v = 1
 	}
-	metrics.ReaderConnected.WithLabelValues(id).Set(v)
+	w.s.m.Connected(id).Set(v)
+}
+
+// admit reports whether reads of reader id may pass: a known id, or a new
+// one while fewer than MaxLearnedReaders are known. It counts and logs (at
+// a limited rate) what it refuses; n is the number of reads refused.
+func (w *worker) admit(id string, n int) bool {
+	if _, ok := w.state[id]; ok || len(w.known) < MaxLearnedReaders {
+		return true
+	}
+	w.s.m.Ignored(w.s.set.id, ReasonTooManyReaders).Add(float64(n))
+	if ok, since := w.overLimit.allow(w.now(), n); ok {
+		w.s.log.Warn("mqtt: reads of a new reader id dropped: this source already serves the most reader ids it learns from topics (check reader_from_topic and who publishes there)",
+			"reader_id", clip([]byte(id)), "limit", MaxLearnedReaders, "dropped_since_last_line", since)
+	}
+	return false
 }
 
 // learn adds a reader id seen in a topic or payload to those served.
@@ -192,7 +219,9 @@ func (w *worker) message(it item) {
 		}
 	}
 	if w.s.set.statusTopic != "" && topicMatch(w.s.set.statusTopic, topic) {
-		w.statusMessage(id, topic, m.Payload())
+		if w.s.set.readerFromTopic == 0 || w.admit(id, 0) {
+			w.statusMessage(id, topic, m.Payload())
+		}
 		return
 	}
 	if m.Retained() {
@@ -202,17 +231,23 @@ func (w *worker) message(it item) {
 		w.s.log.Debug("retained message on the data topic ignored", "topic", topic)
 		return
 	}
-	if w.s.set.readerFromTopic > 0 {
-		w.learn(id)
-	}
 	var err error
 	w.parsed, err = w.s.set.parser.Parse(m.Payload(), it.recv, w.parsed[:0])
+	if w.s.set.readerFromTopic > 0 {
+		if !w.admit(id, max(1, len(w.parsed))) {
+			clear(w.parsed)
+			return
+		}
+		w.learn(id)
+	}
 	for i := range w.parsed {
 		r := w.parsed[i]
 		if r.Reader == "" {
 			r.Reader = id
-		} else {
+		} else if w.admit(r.Reader, 1) {
 			w.learn(r.Reader)
+		} else {
+			continue
 		}
 		if !w.s.set.cfg.WantsAntenna(r.Antenna) {
 			continue
@@ -232,7 +267,10 @@ func (w *worker) bad(id, topic string, payload []byte, err error) {
 	if errors.As(err, &pe) {
 		n = pe.Bad
 	}
-	metrics.ReaderFrameErrors.WithLabelValues(id).Add(float64(n))
+	if _, ok := w.state[id]; !ok {
+		id = w.s.set.id // an id not served: no series or log state of its own
+	}
+	w.s.m.FrameErrors(id).Add(float64(n))
 	rl := w.badLog[id]
 	if rl == nil {
 		rl = &rateLog{every: badLogEvery}

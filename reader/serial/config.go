@@ -22,7 +22,7 @@ func init() {
 		Name:     reader.TypeSerial,
 		Settings: func() reader.Settings { return &Settings{Baud: DefaultBaud} },
 		New: func(c reader.Config, env reader.Env) (reader.Source, error) {
-			return New(c, env.Logger())
+			return New(c, env)
 		},
 		Fix: "check the cable, the device path (prefer /dev/serial/by-id/...), the baud rate and that rfidgw is in the dialout group",
 	})

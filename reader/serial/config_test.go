@@ -16,7 +16,7 @@ func TestNewErrorsNameTheKey(t *testing.T) {
 		"pattern": {Device: "/dev/x", Protocol: ProtocolASCII, Pattern: "("},
 		"baud":    {Device: "/dev/x", Protocol: ProtocolR2000, Baud: -1},
 	} {
-		_, err := New(reader.Config{ID: "r", Settings: s}, nil)
+		_, err := New(reader.Config{ID: "r", Settings: s}, reader.Env{})
 		var ke *keyed.Error
 		if !errors.As(err, &ke) || ke.Key != key {
 			t.Errorf("%s: %v carries %+v, want key %s", key, err, ke, key)

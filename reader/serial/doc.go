@@ -1,12 +1,12 @@
 // Package serial owns the readers on serial lines (USB-serial modules and
-// ASCII line printers, contract §4 `type: serial`): the three wire protocols
+// ASCII line printers, `type: serial` in docs/config.md): the three wire protocols
 // (ThingMagic Mercury, the R2000 "0xA0" protocol, ASCII lines), the
 // connection to the tty through go.bug.st/serial with hot-plug handling, and
 // a simulated module on a pseudo-terminal for `rfidgw sim` and the tests.
 //
-// # API for cmd/rfidgw
+// # API (the daemon in internal/gateway builds it through the registry)
 //
-//	src, err := serial.New(cfg, log) // cfg is a reader.Config with type: serial; errors wrap ErrConfig
+//	src, err := serial.New(cfg, reader.Env{Log: log, Metrics: m}) // cfg is a reader.Config with type: serial; errors wrap ErrConfig
 //	err = src.Run(ctx, sink)         // reader.Source: reads until ctx ends, reconnects on its own
 //	desc, err := src.Check(ctx)      // reader.Checker: one line for `rfidgw check`
 //

@@ -37,7 +37,7 @@ func TestSampleConfig(t *testing.T) {
 	}
 	protocols := map[string]bool{}
 	for _, rc := range readers {
-		if _, err := serial.New(rc, quietLog()); err != nil {
+		if _, err := serial.New(rc, reader.Env{Log: quietLog()}); err != nil {
 			t.Errorf("sample reader %s: %v", rc.ID, err)
 		}
 		protocols[rc.Settings.(*serial.Settings).Protocol] = true

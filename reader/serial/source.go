@@ -15,7 +15,6 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/rfidgw/rfidgw/internal/backoff"
-	"github.com/rfidgw/rfidgw/internal/metrics"
 	"github.com/rfidgw/rfidgw/reader"
 )
 
@@ -64,6 +63,7 @@ func defaultTiming() timing {
 // Source is one serial reader. It implements reader.Source and
 // reader.Checker.
 type Source struct {
+	m       reader.Metrics
 	cfg     reader.Config
 	set     *Settings
 	log     *slog.Logger
@@ -83,11 +83,10 @@ var (
 )
 
 // New validates cfg (type serial) and returns the Source. Errors wrap
-// ErrConfig and name the reader and the key.
-func New(cfg reader.Config, log *slog.Logger) (*Source, error) {
-	if log == nil {
-		log = slog.Default()
-	}
+// ErrConfig and name the reader and the key. env gives the logger and the
+// metrics (both may be zero).
+func New(cfg reader.Config, env reader.Env) (*Source, error) {
+	log := env.Logger()
 	if cfg.ID == "" {
 		return nil, fmt.Errorf("%w: id: missing", ErrConfig)
 	}
@@ -101,7 +100,7 @@ func New(cfg reader.Config, log *slog.Logger) (*Source, error) {
 	if errs := set.problems(&cfg); len(errs) > 0 {
 		return nil, errs[0]
 	}
-	s := &Source{cfg: cfg, set: set, log: log.With("reader", cfg.ID, "device", set.Device), baud: set.Baud, t: defaultTiming()}
+	s := &Source{m: env.Meter(), cfg: cfg, set: set, log: log.With("reader", cfg.ID, "device", set.Device), baud: set.Baud, t: defaultTiming()}
 	if s.baud == 0 {
 		s.baud = DefaultBaud
 	}
@@ -122,6 +121,7 @@ func (s *Source) Run(ctx context.Context, sink reader.Sink) error {
 	sup := &reader.Supervisor{
 		ID: s.cfg.ID, Kind: "serial", Sink: sink, Log: s.log,
 		Backoff: backoff.Backoff{Min: s.t.backoffMin, Max: s.t.backoffMax, Jitter: 0.2},
+		Metrics: s.m,
 	}
 	return sup.Supervise(ctx, s.session)
 }
@@ -198,7 +198,7 @@ func (s *Source) probeBaud(ctx context.Context) (int, bool) {
 		if b == s.baud || ctx.Err() != nil {
 			continue
 		}
-		p := &Source{cfg: s.cfg, set: s.set, log: s.log, baud: b, region: s.region, pattern: s.pattern, t: s.t}
+		p := &Source{m: s.m, cfg: s.cfg, set: s.set, log: s.log, baud: b, region: s.region, pattern: s.pattern, t: s.t}
 		p.t.attempts = 1
 		p.t.answer = min(p.t.answer, 300*time.Millisecond)
 		c, err := p.open()
@@ -481,7 +481,7 @@ func (s *Source) abandonAfter() time.Duration {
 // once a minute with how many there were, so a noisy cable shows up
 // without flooding the journal.
 func (s *Source) frameError(err error) {
-	metrics.ReaderFrameErrors.WithLabelValues(s.cfg.ID).Inc()
+	s.m.FrameErrors(s.cfg.ID).Inc()
 	s.errMu.Lock()
 	defer s.errMu.Unlock()
 	s.frameErrs++
@@ -523,7 +523,7 @@ func (b *batcher) flush() error {
 	if err != nil {
 		return err // from reader.Link: the sink refused, Supervise stops
 	}
-	metrics.ReadsTotal.WithLabelValues(b.s.cfg.ID).Add(float64(n))
+	b.s.m.Reads(b.s.cfg.ID).Add(float64(n))
 	return nil
 }
 

@@ -69,7 +69,7 @@ func start(t testing.TB, sim *serialsim.Simulator, cfg reader.Config) *harness {
 	if cfg.ID == "" {
 		cfg.ID = "rack-" + strings.ToLower(strings.ReplaceAll(t.Name(), "/", "-"))
 	}
-	src, err := serial.New(cfg, quietLog())
+	src, err := serial.New(cfg, reader.Env{Log: quietLog(), Metrics: testMetrics.Readers()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -153,9 +153,12 @@ func (hs *harness) feed(epc string, antenna int, rssi float64) {
 	hs.sim.Feed(reader.Read{Time: time.Now(), EPC: epc, Antenna: antenna, RSSI: rssi})
 }
 
+// testMetrics receives the metrics of the sources start builds.
+var testMetrics = metrics.New()
+
 func gauge(t *testing.T, id string) float64 {
 	var m dto.Metric
-	if err := metrics.ReaderConnected.WithLabelValues(id).Write(&m); err != nil {
+	if err := testMetrics.ReaderConnected.WithLabelValues(id).Write(&m); err != nil {
 		t.Fatal(err)
 	}
 	return m.GetGauge().GetValue()
@@ -216,7 +219,7 @@ func exercise(t *testing.T, hs *harness, garbage string, frame func(epc string, 
 	hs.expectTag(epc1, 1, -52)
 
 	// garbage between frames
-	errCounter := metrics.ReaderFrameErrors.WithLabelValues(id)
+	errCounter := testMetrics.ReaderFrameErrors.WithLabelValues(id)
 	before := counter(t, errCounter)
 	hs.sim.WriteRaw([]byte(garbage))
 	hs.feed(epc2, 2, -60)
@@ -292,7 +295,7 @@ func TestThingMagicPty(t *testing.T) {
 func TestThingMagicBootloader(t *testing.T) {
 	sim := newSim(t, serial.ProtocolThingMagic)
 	sim.SetBootloader(true)
-	src, err := serial.New(reader.Config{ID: "boot", Settings: &serial.Settings{Device: sim.Path(), Protocol: serial.ProtocolThingMagic, Region: "EU3"}}, quietLog())
+	src, err := serial.New(reader.Config{ID: "boot", Settings: &serial.Settings{Device: sim.Path(), Protocol: serial.ProtocolThingMagic, Region: "EU3"}}, reader.Env{Log: quietLog()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -406,7 +409,7 @@ func TestDeviceAppearsLater(t *testing.T) {
 	sim := newSim(t, serial.ProtocolThingMagic)
 	defer sim.Close()
 	link := filepath.Join(t.TempDir(), "ttyUSB-late")
-	src, err := serial.New(reader.Config{ID: "late", Type: reader.TypeSerial, Settings: &serial.Settings{Device: link, Protocol: serial.ProtocolThingMagic}}, quietLog())
+	src, err := serial.New(reader.Config{ID: "late", Type: reader.TypeSerial, Settings: &serial.Settings{Device: link, Protocol: serial.ProtocolThingMagic}}, reader.Env{Log: quietLog()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -465,7 +468,7 @@ func TestCheck(t *testing.T) {
 			if err := sim.Link(link); err != nil {
 				t.Fatal(err)
 			}
-			src, err := serial.New(reader.Config{ID: "chk", Settings: &serial.Settings{Device: link, Protocol: tc.protocol}}, quietLog())
+			src, err := serial.New(reader.Config{ID: "chk", Settings: &serial.Settings{Device: link, Protocol: tc.protocol}}, reader.Env{Log: quietLog()})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -491,7 +494,7 @@ func TestDeviceBusy(t *testing.T) {
 	hs := start(t, sim, reader.Config{Settings: &serial.Settings{Protocol: serial.ProtocolThingMagic}})
 	hs.expectStatus(reader.StatusOnline)
 	hs.waitReading()
-	other, _ := serial.New(reader.Config{ID: "second", Settings: &serial.Settings{Device: hs.link, Protocol: serial.ProtocolThingMagic}}, quietLog())
+	other, _ := serial.New(reader.Config{ID: "second", Settings: &serial.Settings{Device: hs.link, Protocol: serial.ProtocolThingMagic}}, reader.Env{Log: quietLog()})
 	serial.UseFastTiming(other)
 	if _, err := other.Check(context.Background()); !errors.Is(err, serial.ErrBusy) {
 		t.Fatalf("Check next to a running Source: %v, want ErrBusy", err)
@@ -511,13 +514,13 @@ func TestCheckFindsBaud(t *testing.T) {
 			sim := newSim(t, protocol)
 			defer sim.Close()
 			sim.SetBaud(921600)
-			src, _ := serial.New(reader.Config{ID: "baud", Settings: &serial.Settings{Device: sim.Path(), Protocol: protocol, Baud: 115200}}, quietLog())
+			src, _ := serial.New(reader.Config{ID: "baud", Settings: &serial.Settings{Device: sim.Path(), Protocol: protocol, Baud: 115200}}, reader.Env{Log: quietLog()})
 			serial.UseFastTiming(src)
 			_, err := src.Check(context.Background())
 			if !errors.Is(err, serial.ErrNoAnswer) || !strings.Contains(err.Error(), "set `baud: 921600`") {
 				t.Fatalf("Check = %v, want no answer naming baud 921600", err)
 			}
-			src, _ = serial.New(reader.Config{ID: "baud", Settings: &serial.Settings{Device: sim.Path(), Protocol: protocol, Baud: 921600}}, quietLog())
+			src, _ = serial.New(reader.Config{ID: "baud", Settings: &serial.Settings{Device: sim.Path(), Protocol: protocol, Baud: 921600}}, reader.Env{Log: quietLog()})
 			serial.UseFastTiming(src)
 			if desc, err := src.Check(context.Background()); err != nil || !strings.HasSuffix(desc, "at 921600 baud") {
 				t.Fatalf("Check at the right baud = %q, %v", desc, err)
@@ -530,7 +533,7 @@ func TestCheckFailures(t *testing.T) {
 	// wrong protocol: an ASCII reader never answers GET_VERSION
 	sim := newSim(t, serial.ProtocolASCII)
 	defer sim.Close()
-	src, _ := serial.New(reader.Config{ID: "chk", Settings: &serial.Settings{Device: sim.Path(), Protocol: serial.ProtocolThingMagic}}, quietLog())
+	src, _ := serial.New(reader.Config{ID: "chk", Settings: &serial.Settings{Device: sim.Path(), Protocol: serial.ProtocolThingMagic}}, reader.Env{Log: quietLog()})
 	serial.UseFastTiming(src)
 	if _, err := src.Check(context.Background()); !errors.Is(err, serial.ErrNoAnswer) {
 		t.Errorf("thingmagic against a silent line: %v, want ErrNoAnswer", err)
@@ -540,20 +543,20 @@ func TestCheckFailures(t *testing.T) {
 		time.Sleep(50 * time.Millisecond)
 		sim.WriteRaw([]byte("READER READY\r\n"))
 	}()
-	src, _ = serial.New(reader.Config{ID: "chk", Settings: &serial.Settings{Device: sim.Path(), Protocol: serial.ProtocolASCII}}, quietLog())
+	src, _ = serial.New(reader.Config{ID: "chk", Settings: &serial.Settings{Device: sim.Path(), Protocol: serial.ProtocolASCII}}, reader.Env{Log: quietLog()})
 	serial.UseFastTiming(src)
 	if _, err := src.Check(context.Background()); !errors.Is(err, serial.ErrNoMatch) || !strings.Contains(err.Error(), "pattern") {
 		t.Errorf("non-matching first line: %v, want ErrNoMatch naming the pattern", err)
 	}
 	// no such device
-	src, _ = serial.New(reader.Config{ID: "chk", Settings: &serial.Settings{Device: filepath.Join(t.TempDir(), "ttyUSB9"), Protocol: serial.ProtocolR2000}}, quietLog())
+	src, _ = serial.New(reader.Config{ID: "chk", Settings: &serial.Settings{Device: filepath.Join(t.TempDir(), "ttyUSB9"), Protocol: serial.ProtocolR2000}}, reader.Env{Log: quietLog()})
 	if _, err := src.Check(context.Background()); !errors.Is(err, os.ErrNotExist) {
 		t.Errorf("missing device: %v, want not-exist", err)
 	}
 	// not a tty
 	f := filepath.Join(t.TempDir(), "plain-file")
 	os.WriteFile(f, nil, 0o600)
-	src, _ = serial.New(reader.Config{ID: "chk", Settings: &serial.Settings{Device: f, Protocol: serial.ProtocolR2000}}, quietLog())
+	src, _ = serial.New(reader.Config{ID: "chk", Settings: &serial.Settings{Device: f, Protocol: serial.ProtocolR2000}}, reader.Env{Log: quietLog()})
 	if _, err := src.Check(context.Background()); err == nil {
 		t.Errorf("a plain file passed Check")
 	}
@@ -561,7 +564,7 @@ func TestCheckFailures(t *testing.T) {
 
 func TestNewValidation(t *testing.T) {
 	ok := reader.Config{ID: "r", Type: reader.TypeSerial, Settings: &serial.Settings{Device: "/dev/ttyUSB0", Protocol: serial.ProtocolThingMagic}}
-	if _, err := serial.New(ok, nil); err != nil {
+	if _, err := serial.New(ok, reader.Env{}); err != nil {
 		t.Fatal(err)
 	}
 	for name, tc := range map[string]struct {
@@ -587,7 +590,7 @@ func TestNewValidation(t *testing.T) {
 	} {
 		cfg := cloneConfig(ok)
 		tc.mod(&cfg)
-		_, err := serial.New(cfg, nil)
+		_, err := serial.New(cfg, reader.Env{})
 		if !errors.Is(err, serial.ErrConfig) || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("%s: %v, want ErrConfig naming %q", name, err, tc.want)
 		}
@@ -605,7 +608,7 @@ func TestSimulatorProtocol(t *testing.T) {
 func TestRunStopsWhenSinkFails(t *testing.T) {
 	sim := newSim(t, serial.ProtocolASCII)
 	defer sim.Close()
-	src, _ := serial.New(reader.Config{ID: "sinkfail", Settings: &serial.Settings{Device: sim.Path(), Protocol: serial.ProtocolASCII}}, quietLog())
+	src, _ := serial.New(reader.Config{ID: "sinkfail", Settings: &serial.Settings{Device: sim.Path(), Protocol: serial.ProtocolASCII}}, reader.Env{Log: quietLog()})
 	serial.UseFastTiming(src)
 	var mu sync.Mutex
 	calls := 0

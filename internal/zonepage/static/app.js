@@ -132,6 +132,7 @@
           el("span", { class: "state" }, r.connected ? "connected" : "NOT connected"),
           el("span", { class: "rate", title: "reads per second" }, fmt1(r.reads_per_sec) + " reads/s")),
         r.since ? el("div", { class: "muted" }, (r.connected ? "up since " : "down since ") + fmtTime(r.since)) : null,
+        r.filtered ? el("div", { class: "muted filtered", title: "reads of tags the read filter drops before the engine" + (r.filter ? " (gateway filter: " + r.filter + "; zones may add their own)" : " (zones' accept/ignore)") }, r.filtered + " reads of foreign tags filtered") : null,
         (r.zones || []).length ? el("div", { class: "muted" }, "all antennas: " + r.zones.join(", ")) : null,
         ants.length ? el("table", {},
           el("thead", {}, el("tr", {}, el("th", { class: "num" }, "ant"), el("th", { class: "num" }, "reads/s"), el("th", {}, ""), el("th", {}, "zones"))),
@@ -206,6 +207,12 @@
     if (msg.tags_sent < msg.tags_total) summary += " (showing " + msg.tags_sent + ", strongest first)";
     $("zones-summary").textContent = summary;
   }
+  function zoneFilter(z) {
+    const parts = [];
+    if (z.accept && z.accept.length) parts.push("accept " + z.accept.join(", "));
+    if (z.ignore && z.ignore.length) parts.push("ignore " + z.ignore.join(", "));
+    return parts.length ? el("div", { class: "filter muted", title: "read filter: other tags on this zone's antennas never reach the engine" }, parts.join(" · ")) : null;
+  }
   function settingsText(kind, st) {
     const parts = ["min_rssi " + st.min_rssi + " dBm", "min_reads " + st.min_reads];
     if (kind === "gate") parts.push("gate_window " + st.gate_window_s + " s");
@@ -228,6 +235,7 @@
       head,
       el("div", { class: "where" }, zoneWhere(z)),
       z.settings ? el("div", { class: "settings", title: "this zone's edge settings (edge: with its overrides)" }, settingsText(z.kind, z.settings)) : null,
+      zoneFilter(z),
       rows.length ? el("table", {},
         el("thead", {}, el("tr", {}, el("th", {}, "EPC"), el("th", { class: "num" }, "RSSI"), el("th", { class: "num" }, "reads"), el("th", {}, gate ? "side" : "state"))),
         el("tbody", {}, ...rows)) : el("div", { class: "muted" }, "no tags"),
