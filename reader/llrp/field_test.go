@@ -129,7 +129,60 @@ func TestCheckAntennaDisconnected(t *testing.T) {
 	sim.SetAntennaConnected(4, false)
 	src := newTestSource(t, reader.Config{ID: "chkant", Settings: &llrp.Settings{Address: addr}, Antennas: []int{1, 2, 3}})
 	desc, err := src.Check(context.Background())
-	if err != nil || !strings.HasSuffix(desc, "antennas 4; DISCONNECTED antennas: 2") {
+	if err != nil || !strings.HasSuffix(desc, "; DISCONNECTED antennas: 2") {
 		t.Fatalf("Check = %q, %v; want the disconnected antenna 2 named", desc, err)
+	}
+}
+
+// TestSessionClockFarOff: a reader whose clock is at 2000-01-01 (no RTC
+// battery) or 90 s ahead gets its reads at gateway time, with one warning
+// over two connections, rfidgw_reader_clock_offset_seconds showing the
+// offset, and `rfidgw check` saying how far off the clock is.
+func TestSessionClockFarOff(t *testing.T) {
+	y2k := time.Date(2000, 1, 1, 0, 0, 0, 0, time.UTC)
+	for _, c := range []struct {
+		name string
+		off  time.Duration
+		text string
+	}{
+		{"y2000", time.Until(y2k), "s off the gateway (reads corrected; set up NTP on the reader)"},
+		{"ahead-90s", 90 * time.Second, "clock +90.0s off the gateway"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			sim, addr := startSim(t, llrpsim.Options{ClockOffset: c.off})
+			logs := &lockedBuf{}
+			id := "clockoff-" + c.name
+			src, err := llrp.New(reader.Config{ID: id, Type: reader.TypeLLRP, Settings: &llrp.Settings{Address: addr}},
+				reader.Env{Log: slog.New(slog.NewTextHandler(logs, nil)), Metrics: testMetrics.Readers()})
+			if err != nil {
+				t.Fatal(err)
+			}
+			llrp.SetBackoff(src, 20*time.Millisecond, 200*time.Millisecond)
+			desc, err := src.Check(context.Background())
+			if err != nil || !strings.Contains(desc, c.text) {
+				t.Fatalf("Check = %q, %v; want %q", desc, err, c.text)
+			}
+			sink := &recSink{}
+			runSource(t, src, sink)
+			sink.nStatus(t, reader.StatusOnline, 1)
+			for i := 0; i < 2; i++ {
+				before := time.Now()
+				sim.Feed(reader.Read{Antenna: 1, EPC: "300000000000000000000001", RSSI: -50})
+				rs := tags(sink.nTags(t, i+1))
+				if g := rs[i].Time; g.Before(before.Add(-time.Second)) || g.After(time.Now().Add(time.Second)) {
+					t.Fatalf("read %d at %v, want gateway time %v", i, g, before)
+				}
+				if i == 0 {
+					sim.DropConnections()
+					sink.nStatus(t, reader.StatusOnline, 2)
+				}
+			}
+			if got := metricValue(t, testMetrics.ReaderClockOffset.WithLabelValues(id)); got < c.off.Seconds()-1 || got > c.off.Seconds()+1 {
+				t.Fatalf("rfidgw_reader_clock_offset_seconds = %v, want about %v", got, c.off.Seconds())
+			}
+			if n := logs.count("reader clock is off"); n != 1 {
+				t.Fatalf("%d clock warnings over a check and two connections, want 1", n)
+			}
+		})
 	}
 }

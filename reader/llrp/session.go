@@ -52,7 +52,7 @@ func (s *Source) connect(ctx context.Context) (*conn, error) {
 		ctx:   ctx,
 		nc:    nc,
 		fr:    NewFramer(bufio.NewReaderSize(nc, 64<<10)),
-		clock: readClock{log: s.log, logged: &s.clockLogged},
+		clock: readClock{utc: &s.clock},
 	}
 	// Cancelling ctx interrupts a blocked read or write.
 	c.stop = context.AfterFunc(ctx, func() { _ = nc.SetDeadline(time.Unix(1, 0)) })
@@ -74,6 +74,15 @@ func (s *Source) connect(ctx context.Context) (*conn, error) {
 		}
 		if !ev.HasConnectionAttempt {
 			continue
+		}
+		// The event's timestamp is the reader's clock right now: the first
+		// sample of its offset, taken before any held report arrives.
+		s.clock.Reset()
+		s.connClock, s.connClockKnown = 0, false
+		if !ev.TimestampUptime && ev.Timestamp != 0 {
+			rt, recv := time.UnixMicro(int64(ev.Timestamp)), s.now()
+			s.clock.Observe(rt, recv)
+			s.connClock, s.connClockKnown = rt.Sub(recv), true
 		}
 		if ev.ConnectionStatus != ConnSuccess {
 			c.close()

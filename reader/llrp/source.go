@@ -56,7 +56,9 @@ type Source struct {
 	dialTimeout    time.Duration
 	now            func() time.Time
 
-	clockLogged bool
+	clock          reader.Clock  // UTC timestamps to gateway time (reset per connection)
+	connClock      time.Duration // reader clock minus gateway at the last connection event
+	connClockKnown bool          // the reader sent a UTC timestamp with it
 	capsWarned  bool            // GET_READER_CAPABILITIES went unanswered once: warned
 	antennaUp   map[uint16]bool // what the reader last reported per antenna (owned by the session goroutine)
 	installed   bool            // the ROSpec was installed once in this run: reconnects verify it (resume)
@@ -93,6 +95,7 @@ func New(cfg reader.Config, env reader.Env) (*Source, error) {
 		now:            time.Now,
 		antennaUp:      map[uint16]bool{},
 	}
+	s.clock = reader.Clock{Reader: cfg.ID, Log: s.log, Offset: s.m.ClockOffset(cfg.ID)}
 	if err := set.checkAddress(where); err != nil {
 		return nil, err
 	}
@@ -207,6 +210,7 @@ func (s *Source) Check(ctx context.Context) (string, error) {
 	c.closeConnection(false)
 	g := caps.General
 	desc := fmt.Sprintf("%s model %d firmware %s antennas %d", VendorName(g.Manufacturer), g.Model, g.Firmware, g.MaxAntennas)
+	desc += "; " + clockText(s.connClock, s.connClockKnown)
 	if len(off) > 0 {
 		// Not an error: the gateway runs, and those zones count the antenna
 		// like an offline reader; the technician should see it.
@@ -216,6 +220,17 @@ func (s *Source) Check(ctx context.Context) (string, error) {
 		return desc, err
 	}
 	return desc, nil
+}
+
+// clockText describes a reader's clock for `rfidgw check`.
+func clockText(off time.Duration, known bool) string {
+	switch {
+	case !known:
+		return "clock: uptime only (reads anchored to the gateway clock)"
+	case off > reader.MaxClockSkew || off < -reader.MaxClockSkew:
+		return fmt.Sprintf("clock %+.1fs off the gateway (reads corrected; set up NTP on the reader)", off.Seconds())
+	}
+	return fmt.Sprintf("clock %+.3fs from the gateway", off.Seconds())
 }
 
 // checkAntennas fails when the config names an antenna the reader lacks:
