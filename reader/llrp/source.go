@@ -56,12 +56,12 @@ type Source struct {
 	dialTimeout    time.Duration
 	now            func() time.Time
 
-	clock          reader.Clock  // UTC timestamps to gateway time (reset per connection)
-	connClock      time.Duration // reader clock minus gateway at the last connection event
-	connClockKnown bool          // the reader sent a UTC timestamp with it
-	capsWarned  bool            // GET_READER_CAPABILITIES went unanswered once: warned
-	antennaUp   map[uint16]bool // what the reader last reported per antenna (owned by the session goroutine)
-	installed   bool            // the ROSpec was installed once in this run: reconnects verify it (resume)
+	clock          reader.Clock    // UTC timestamps to gateway time (reset per connection)
+	connClock      time.Duration   // reader clock minus gateway at the last connection event
+	connClockKnown bool            // the reader sent a UTC timestamp with it
+	capsWarned     bool            // GET_READER_CAPABILITIES went unanswered once: warned
+	antennaUp      map[uint16]bool // what the reader last reported per antenna (owned by the session goroutine)
+	installed      bool            // the ROSpec was installed once in this run: reconnects verify it (resume)
 }
 
 // New builds the LLRP source of one `readers:` entry. It checks the config
