@@ -99,16 +99,30 @@ const (
 	ReasonWeak    = "weak"     // weaker than the zone's min_rssi
 	ReasonNoEPC   = "no_epc"   // a tag read without an EPC
 	ReasonBadTime = "bad_time" // no usable timestamp
+	// ReasonLate: a read older than the engine clock by more than LateSlack
+	// that could only have made a placement, a move or a gate crossing out
+	// of old and new reads, or undone a departure already sent.
+	ReasonLate = "late"
 )
 
-var reasons = [...]string{ReasonNoZone, ReasonWeak, ReasonNoEPC, ReasonBadTime}
+var reasons = [...]string{ReasonNoZone, ReasonWeak, ReasonNoEPC, ReasonBadTime, ReasonLate}
 
 const (
 	ignNoZone = iota
 	ignWeak
 	ignNoEPC
 	ignBadTime
+	ignLate
 )
+
+// LateSlack is how much older than the engine clock a read may be and still
+// count as happening now (ordinary jitter between readers and sources).
+// An older read is late: a reader that held its reports during a network
+// cut sends them in a burst when it is back.
+const LateSlack = 2 * time.Second
+
+// MaxLate is how far back a late read is still used at all.
+const MaxLate = 15 * time.Minute
 
 type readerState struct {
 	id          string
@@ -262,7 +276,8 @@ func timeOf(ns int64) time.Time { return time.Unix(0, ns).UTC() }
 
 // Process handles one read (or reader status change) and appends the events
 // it causes to dst, after those of every timeout due by r.Time. r.Time is
-// "now"; a read older than an earlier one counts as happening now.
+// "now"; a read up to LateSlack older than an earlier one counts as
+// happening now, an older one is late (see lateRead).
 func (e *Engine) Process(dst []Event, r *reader.Read) []Event {
 	rs := e.lastReader
 	if rs == nil || rs.id != r.Reader {
@@ -302,6 +317,9 @@ func (e *Engine) Process(dst []Event, r *reader.Read) []Event {
 		e.ignore(rs, ignNoEPC)
 		return dst
 	}
+	if ns < t-int64(LateSlack) {
+		return e.lateRead(dst, rs, rt, r.EPC, ns)
+	}
 	e.reads++
 	ti := e.tagFor(r.EPC, t)
 	e.tags[ti].lastSeen = t
@@ -310,6 +328,34 @@ func (e *Engine) Process(dst []Event, r *reader.Read) []Event {
 		return dst
 	}
 	return e.rackRead(dst, ti, rt, float32(r.RSSI), r.Antenna, t)
+}
+
+// lateRead uses a late read at its own time t, for the one thing it can
+// tell without mixing old and new: that a tag was still on the rack it is
+// settled on at t. That delays a departure not yet sent (it is then sent
+// lost_after after the late read, with that time). Anything else is
+// ignored and counted as ReasonLate: a late read never places or moves a
+// tag, never undoes a departure already sent (the tag has no rack then),
+// and never enters a gate decision.
+func (e *Engine) lateRead(dst []Event, rs *readerState, rt route, epc string, t int64) []Event {
+	if t < e.now-int64(MaxLate) || e.zones[rt.zone].gate {
+		e.ignore(rs, ignLate)
+		return dst
+	}
+	ti, ok := e.byEPC.find(epc, e.tags)
+	if !ok || int32(e.tags[ti].rack) != rt.zone {
+		e.ignore(rs, ignLate)
+		return dst
+	}
+	e.reads++
+	tg := &e.tags[ti]
+	tg.lastSeen = max(tg.lastSeen, t)
+	for si := tg.firstRack; si >= 0; si = e.rslots[si].next {
+		if s := &e.rslots[si]; int32(s.zone) == rt.zone {
+			s.last = max(s.last, t)
+		}
+	}
+	return dst
 }
 
 // Tick appends the events of every timeout due by now: rack departures,
