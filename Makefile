@@ -12,7 +12,7 @@ FUZZTIME ?= 8s
 # missing (root only; otherwise the tests that need them skip and say why).
 APT_CMDS := mosquitto:mosquitto chromium:chromium dpkg-deb:dpkg promtool:prometheus
 
-.PHONY: all build deps test vet lint race unit fuzz-short fuzz bench demo clean deb deb-test chaos fleet demo-fleet
+.PHONY: all build deps test vet lint race unit fuzz-short fuzz bench bench-e2e bench-e2e-short demo clean deb deb-test chaos fleet demo-fleet
 
 all: build
 
@@ -107,6 +107,20 @@ test: deps vet lint build unit race deb-test fuzz-short
 
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem -count 1 ./edge/ ./buffer/ ./uplink/ ./reader/...
+
+# the whole daemon: the built bin/rfidgw (GOMAXPROCS=1, pinned to CPU 0) fed by
+# simulated readers, into an in-process kfake broker (internal/benche2e/BENCH.md).
+# BENCH_ARGS adds flags, e.g. BENCH_ARGS='-llrp 0 -mqtt 10 -rate 20000'.
+BENCH_E2E = $(GO) test -tags benche2e -count=1 -run TestBenchE2E -v -timeout 30m ./internal/benche2e/ -args -bin $(CURDIR)/bin/rfidgw
+bench-e2e: build
+	$(BENCH_E2E) -llrp 50 -rate 50000 -tags 100000 -runs 3 $(BENCH_ARGS)
+	$(BENCH_E2E) -llrp 50 -rate 0 -tags 100000 -idle 0 -runs 3 $(BENCH_ARGS)
+	$(BENCH_E2E) -llrp 0 -mqtt 10 -rate 20000 -tags 20000 -idle 0 $(BENCH_ARGS)
+	$(BENCH_E2E) -llrp 0 -serial 10 -rate 20000 -tags 20000 -idle 0 $(BENCH_ARGS)
+
+# about a minute: 10 LLRP readers at 10,000 reads/s
+bench-e2e-short: build
+	$(BENCH_E2E) -llrp 10 -rate 10000 -tags 20000 -warmup 5s -duration 15s -idle 5s $(BENCH_ARGS)
 
 demo: build
 	./scripts/demo.sh

@@ -337,7 +337,7 @@ func TestGatewayIDPatternDocumented(t *testing.T) {
 		{"../../docs/config.md", "`" + buffer.GatewayIDPattern + "`"},
 		{"../../configs/example.yaml", buffer.GatewayIDPattern},
 		{"../../docs/event.schema.json", `"gateway": {"type": "string", "pattern": "^` + buffer.GatewayIDPattern + `$"}`},
-		{"../../docs/event.schema.json", `"pattern": "^` + buffer.GatewayIDPattern + `-[1-9][0-9]*$"`},
+		{"../../docs/event.schema.json", `"pattern": "^` + buffer.GatewayIDPattern + `-([0-9a-f]{16}-)?[1-9][0-9]*$"`},
 	} {
 		b, err := os.ReadFile(f.path)
 		if err != nil {

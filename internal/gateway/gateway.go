@@ -59,10 +59,32 @@ const ReasonEPCTooLong = "epc_too_long"
 // statePrefix prefixes edge state keys in the buffer's state bucket.
 const statePrefix = "rack/"
 
-// batch is one Deliver call waiting for the owner.
+// minTurn is the least time between two batches the owner takes. Reads
+// arriving meanwhile wait (at most this long) and go into the next batch,
+// so at any read rate a source delivers, and reads its connection, at most
+// about 1/minTurn times a second: one system call and one hand-off for
+// many reports instead of one per report. It adds at most minTurn to a
+// read's way to Kafka.
+const minTurn = 5 * time.Millisecond
+
+// maxPendingReads bounds the reads waiting for the owner; a Deliver that
+// would go beyond it waits until the owner took the pending batch
+// (back-pressure: the source stops reading its connection).
+const maxPendingReads = 16384
+
+// batch collects the reads of every Deliver call between two turns of
+// the owner: sources append to the open batch and wait on its done; the
+// owner takes the whole batch at once, feeds it to the engine, commits
+// once and closes done. One hand-off per owner turn, not per report.
 type batch struct {
 	reads []reader.Read
-	done  chan error
+	taken chan struct{} // closed when the owner took the batch (room for the next)
+	done  chan struct{} // closed when err is set: the batch's events are committed
+	err   error
+}
+
+func newBatch(reads []reader.Read) *batch {
+	return &batch{reads: reads[:0], taken: make(chan struct{}), done: make(chan struct{})}
 }
 
 // Gateway is the running daemon.
@@ -86,7 +108,9 @@ type Gateway struct {
 	fwd        *uplink.Forwarder
 	rec        *edge.Recorder
 
-	in      chan *batch
+	pendMu  sync.Mutex
+	pend    *batch        // the open batch sources append to
+	wake    chan struct{} // tells the owner a batch waits
 	reloads chan reloadReq
 	srcCtx  context.Context // parent of every source, also those a reload starts
 	// commitCtx ends CommitGrace after the stop began: commits give up then.
@@ -125,6 +149,7 @@ type Gateway struct {
 	commitStuckAfter time.Duration
 
 	extraHandlers map[string]http.Handler
+	evCounters    map[edge.EventType]prometheus.Counter // owner goroutine only
 
 	version     string
 	buildCommit string
@@ -179,7 +204,8 @@ func New(cfg *config.Config, opts Options) (*Gateway, error) {
 		log:         log,
 		cfg:         cfg,
 		sources:     map[string]*runningSource{},
-		in:          make(chan *batch, 64),
+		pend:        newBatch(nil),
+		wake:        make(chan struct{}, 1),
 		reloads:     make(chan reloadReq),
 		readersUp:   map[string]bool{},
 		antennasOff: map[string]map[int]bool{},
@@ -190,6 +216,7 @@ func New(cfg *config.Config, opts Options) (*Gateway, error) {
 		page:             newPageState(),
 		pause:            make(chan chan struct{}),
 		running:          make(chan struct{}),
+		evCounters:       map[edge.EventType]prometheus.Counter{},
 	}
 	g.commitCtx, g.cancelCommit = context.WithCancel(context.Background())
 	g.clockBase = time.Now()
@@ -398,26 +425,54 @@ func (g *Gateway) waitStop(what string, done <-chan struct{}, stopBy time.Time) 
 }
 
 // Deliver implements reader.Sink: it returns once the events the reads caused
-// are durable in the buffer.
+// are durable in the buffer. The reads are copied into the owner's next
+// batch, so the caller may reuse the slice as soon as Deliver returns (also
+// on an error: then the reads count as not taken, although the owner may
+// still commit them).
 func (g *Gateway) Deliver(ctx context.Context, reads []reader.Read) error {
 	if len(reads) == 0 {
 		return nil
 	}
-	b := &batch{reads: reads, done: make(chan error, 1)}
+	var b *batch
+	for {
+		g.pendMu.Lock()
+		b = g.pend
+		if len(b.reads) == 0 || len(b.reads)+len(reads) <= maxPendingReads {
+			b.reads = append(b.reads, reads...)
+			g.pendMu.Unlock()
+			break
+		}
+		g.pendMu.Unlock()
+		select {
+		case <-b.taken:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
 	select {
-	case g.in <- b:
+	case g.wake <- struct{}{}:
+	default:
+	}
+	select {
+	case <-b.done:
+		return b.err
 	case <-ctx.Done():
 		return ctx.Err()
 	}
-	select {
-	case err := <-b.done:
-		return err
-	case <-ctx.Done():
-		// The owner still processes the batch; the reads stay valid until it
-		// replies, so wait for that before the caller reuses the slice.
-		<-b.done
-		return ctx.Err()
+}
+
+// take swaps the open batch for an empty one (reusing spare's memory) and
+// returns it, or nil when no reads wait.
+func (g *Gateway) take(spare *batch) *batch {
+	g.pendMu.Lock()
+	defer g.pendMu.Unlock()
+	b := g.pend
+	if len(b.reads) == 0 {
+		return nil
 	}
+	g.pend = spare
+	close(b.taken)
+	return b
 }
 
 // now is the engine's clock.
@@ -492,28 +547,20 @@ func (g *Gateway) own(ctx context.Context) {
 	snap := time.NewTicker(snapEvery)
 	defer snap.Stop()
 	var (
-		events  []edge.Event
-		pending []*batch
+		events   []edge.Event
+		spare    []reader.Read // the reads array of the last batch, for the next
+		lastTurn time.Time
 	)
-	reply := func(err error) {
-		for _, b := range pending {
-			b.done <- err
-		}
-		pending = pending[:0]
-	}
 	for {
 		g.progress.Store(time.Now().UnixNano())
 		select {
 		case <-ctx.Done():
 			// Sources are stopped before the owner, so nothing is waiting.
-			for {
-				select {
-				case b := <-g.in:
-					b.done <- ErrStopped
-				default:
-					return
-				}
+			if b := g.take(newBatch(nil)); b != nil {
+				b.err = ErrStopped
+				close(b.done)
 			}
+			return
 		case req := <-g.reloads:
 			req.done <- g.applyReload(req.cfg)
 		case until := <-g.pause:
@@ -522,27 +569,28 @@ func (g *Gateway) own(ctx context.Context) {
 			if g.page.watched() {
 				g.snapshotForPage(g.now())
 			}
-		case b := <-g.in:
-			pending = append(pending, b)
-		drain:
-			for len(pending) < 64 {
-				select {
-				case b := <-g.in:
-					pending = append(pending, b)
-				default:
-					break drain
-				}
+		case <-g.wake:
+			if wait := minTurn - time.Since(lastTurn); wait > 0 {
+				time.Sleep(wait)
+			}
+			lastTurn = time.Now()
+			b := g.take(newBatch(spare))
+			if b == nil {
+				continue
 			}
 			events = events[:0]
 			g.checkClock()
-			for _, b := range pending {
+			if g.page.watched() {
 				g.page.stats.Observe(b.reads)
-				for i := range b.reads {
-					events = g.process(events, &b.reads[i])
-				}
+			}
+			for i := range b.reads {
+				events = g.process(events, &b.reads[i])
 			}
 			events = g.engine.Tick(events, g.now())
-			reply(g.commit(ctx, events))
+			b.err = g.commit(ctx, events)
+			close(b.done)
+			clear(b.reads) // drop the EPC strings for the GC
+			spare = b.reads
 		case <-tick.C:
 			g.checkClock()
 			events = g.engine.Tick(events[:0], g.now())
@@ -551,6 +599,17 @@ func (g *Gateway) own(ctx context.Context) {
 			}
 		}
 	}
+}
+
+// eventsTotal is rfidgw_events_total of type t, looked up once per type
+// (owner goroutine only).
+func (g *Gateway) eventsTotal(t edge.EventType) prometheus.Counter {
+	c, ok := g.evCounters[t]
+	if !ok {
+		c = g.m.EventsTotal.WithLabelValues(string(t))
+		g.evCounters[t] = c
+	}
+	return c
 }
 
 func (g *Gateway) hasStateChanges() bool { return g.engine.PendingStateChanges() > 0 }
@@ -692,7 +751,7 @@ func (g *Gateway) commit(ctx context.Context, events []edge.Event) error {
 				g.commitErr.Store(nil)
 			}
 			for i := range events {
-				g.m.EventsTotal.WithLabelValues(string(events[i].Type)).Inc()
+				g.eventsTotal(events[i].Type).Inc()
 			}
 			g.page.recordEvents(events)
 			return nil

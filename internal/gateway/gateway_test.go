@@ -2,8 +2,10 @@ package gateway
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"log/slog"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -12,6 +14,7 @@ import (
 
 	"github.com/rfidgw/rfidgw/internal/config"
 	"github.com/rfidgw/rfidgw/internal/testkit"
+	"github.com/rfidgw/rfidgw/reader"
 )
 
 func testConfig(t *testing.T) *config.Config {
@@ -95,6 +98,81 @@ uplink:
 	for k, v := range map[string]string{"security.protocol": "SASL_SSL", "sasl.mechanism": "SCRAM-SHA-512", "linger.ms": "5", "ssl.ca.location": "/etc/ca.pem"} {
 		if u.Librdkafka[k] != v {
 			t.Errorf("librdkafka %s = %q, want %q (all: %v)", k, u.Librdkafka[k], v, u.Librdkafka)
+		}
+	}
+}
+
+// The profiler is admin HTTP like /metrics: with a token it answers only
+// to the token.
+func TestPprofNeedsTheToken(t *testing.T) {
+	gw, err := New(testConfig(t), Options{Log: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer gw.Queue().Close()
+	for _, c := range []struct {
+		token, auth string
+		want        int
+	}{{"tok", "", 401}, {"tok", "Bearer nope", 401}, {"tok", "Bearer tok", 200}, {"", "", 200}} {
+		req := httptest.NewRequest("GET", "/debug/pprof/cmdline", nil)
+		if c.auth != "" {
+			req.Header.Set("Authorization", c.auth)
+		}
+		rec := httptest.NewRecorder()
+		gw.Handler(c.token).ServeHTTP(rec, req)
+		if rec.Code != c.want {
+			t.Errorf("token %q, Authorization %q: status %d, want %d", c.token, c.auth, rec.Code, c.want)
+		}
+	}
+}
+
+// A Deliver that would overflow the pending batch waits until the owner
+// took it (back-pressure), then its reads are taken too: none dropped.
+func TestDeliverWaitsWhenThePendingBatchIsFull(t *testing.T) {
+	gw, err := New(testConfig(t), Options{Log: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- gw.Run(ctx) }()
+	defer func() { cancel(); <-done }()
+	testkit.WaitFor(t, 10*time.Second, "ready", func() bool { return gw.Ready() == nil })
+
+	release := make(chan struct{})
+	gw.pause <- release
+	now := time.Now()
+	reads := make([]reader.Read, maxPendingReads)
+	for i := range reads {
+		reads[i] = reader.Read{Time: now, Reader: "r1", Antenna: 1, EPC: fmt.Sprintf("3034%020X", i), RSSI: -50}
+	}
+	pending := func() int {
+		gw.pendMu.Lock()
+		defer gw.pendMu.Unlock()
+		return len(gw.pend.reads)
+	}
+	first, second := make(chan error, 1), make(chan error, 1)
+	go func() { first <- gw.Deliver(ctx, reads) }()
+	testkit.WaitFor(t, 10*time.Second, "the first batch pending", func() bool { return pending() == maxPendingReads })
+	go func() { second <- gw.Deliver(ctx, reads[:10]) }()
+	time.Sleep(100 * time.Millisecond) // give the second Deliver the chance to overfill
+	if n := pending(); n != maxPendingReads {
+		t.Fatalf("%d reads pending, want the bound %d: the second Deliver did not wait", n, maxPendingReads)
+	}
+	select {
+	case err := <-second:
+		t.Fatalf("second Deliver returned %v while the owner was stalled", err)
+	default:
+	}
+	close(release)
+	for i, c := range []chan error{first, second} {
+		select {
+		case err := <-c:
+			if err != nil {
+				t.Errorf("Deliver %d: %v", i+1, err)
+			}
+		case <-time.After(20 * time.Second):
+			t.Fatalf("Deliver %d did not return after the owner moved again", i+1)
 		}
 	}
 }

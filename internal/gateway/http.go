@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"os"
 	"strings"
 	"time"
@@ -18,9 +19,11 @@ import (
 )
 
 // Handler returns the gateway's HTTP handler: /healthz (process alive),
-// /readyz (buffer writable, pipeline moving), /metrics and /api/config (the
-// remote config in effect). With a token, every
-// path but /healthz needs "Authorization: Bearer <token>" (or ?token=).
+// /readyz (buffer writable, pipeline moving), /metrics, /api/config (the
+// remote config in effect) and Go's profiler under /debug/pprof/. With a
+// token, every path but /healthz needs "Authorization: Bearer <token>" (or
+// ?token=); without one the config allows only a loopback listen address,
+// so the profiler is never open to the network.
 func (g *Gateway) Handler(token string) http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("/healthz", func(w http.ResponseWriter, r *http.Request) {
@@ -35,6 +38,11 @@ func (g *Gateway) Handler(token string) http.Handler {
 	})
 	mux.Handle("/metrics", promhttp.HandlerFor(prometheus.Gatherers{g.m.Registry, g.ownMetrics(), g.remoteMetrics()}, promhttp.HandlerOpts{}))
 	mux.HandleFunc("GET /api/config", g.serveConfig)
+	mux.HandleFunc("/debug/pprof/", pprof.Index)
+	mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
+	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
 	for path, h := range g.extraHandlers {
 		mux.Handle(path, h)
 	}

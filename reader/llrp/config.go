@@ -16,12 +16,29 @@ type Settings struct {
 	Address   string        `mapstructure:"address"`   // host:port, 5084 (TLS 5085)
 	TLS       *reader.TLS   `mapstructure:"tls"`       // LLRP over TLS when set
 	Keepalive time.Duration `mapstructure:"keepalive"` // reader keepalive interval
+	// ReportTags is how many tag reads the reader collects into one
+	// RO_ACCESS_REPORT (ROReportTrigger 1, N): 1 (the default) sends
+	// each read at once. More means fewer, larger reports (less work for
+	// reader and gateway) but a read waits until N are collected, however
+	// long that takes on a quiet reader: see README.md.
+	ReportTags int `mapstructure:"report_tags"`
+	// ReportEvery makes the reader send what it read every this long
+	// (ROReportTrigger 5, N milliseconds: an LLRP 1.1 reader feature);
+	// 0 (the default) reports by count (ReportTags). Excludes ReportTags > 1.
+	ReportEvery time.Duration `mapstructure:"report_every"`
 }
+
+// Bounds of the report settings.
+const (
+	maxReportTags  = 65535 // N is a u16
+	minReportEvery = 10 * time.Millisecond
+	maxReportEvery = 10 * time.Second
+)
 
 func init() {
 	reader.Register(reader.Type{
 		Name:     reader.TypeLLRP,
-		Settings: func() reader.Settings { return &Settings{Keepalive: DefaultKeepalive} },
+		Settings: func() reader.Settings { return &Settings{Keepalive: DefaultKeepalive, ReportTags: 1} },
 		New: func(c reader.Config, env reader.Env) (reader.Source, error) {
 			return New(c, env)
 		},
@@ -34,7 +51,7 @@ func init() {
 func (s *Settings) Validate(c *reader.Config) []error {
 	where := fmt.Sprintf("reader %q", c.ID)
 	var errs []error
-	for _, err := range []error{s.checkAddress(where), s.checkKeepalive(where)} {
+	for _, err := range []error{s.checkAddress(where), s.checkKeepalive(where), s.checkReport(where)} {
 		if err != nil {
 			errs = append(errs, err)
 		}
@@ -81,6 +98,31 @@ func (s *Settings) checkKeepalive(where string) error {
 			"keepalive", "%v is above 1h", s.Keepalive)
 	}
 	return nil
+}
+
+// checkReport: report_tags 1..65535 (0 counts as the default 1),
+// report_every 0 or 10ms..10s, not both.
+func (s *Settings) checkReport(where string) error {
+	switch {
+	case s.ReportTags < 0 || s.ReportTags > maxReportTags:
+		return keyed.Tag(fmt.Errorf("%w: %s: report_tags %d: want 1..%d", ErrConfig, where, s.ReportTags, maxReportTags),
+			"report_tags", "%d: want 1..%d", s.ReportTags, maxReportTags)
+	case s.ReportEvery != 0 && (s.ReportEvery < minReportEvery || s.ReportEvery > maxReportEvery):
+		return keyed.Tag(fmt.Errorf("%w: %s: report_every %v: want %v..%v (or 0: report by count)", ErrConfig, where, s.ReportEvery, minReportEvery, maxReportEvery),
+			"report_every", "%v: want %v..%v (or 0: report by count)", s.ReportEvery, minReportEvery, maxReportEvery)
+	case s.ReportEvery != 0 && s.ReportTags > 1:
+		return keyed.Tag(fmt.Errorf("%w: %s: report_every and report_tags %d exclude each other: the reader reports either by time or by count", ErrConfig, where, s.ReportTags),
+			"report_every", "excludes report_tags %d: the reader reports either by time or by count", s.ReportTags)
+	}
+	return nil
+}
+
+// reportSpec is the ROReportTrigger and N the settings ask for.
+func (s *Settings) reportSpec() (trigger uint8, n uint16) {
+	if s.ReportEvery > 0 {
+		return ReportNMillisOrEndOfAI, uint16(s.ReportEvery / time.Millisecond)
+	}
+	return ReportNTagsOrEndOfAISpec, uint16(max(1, s.ReportTags))
 }
 
 // settingsOf returns the llrp settings of c (defaults when it has none).

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"crypto/tls"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"net"
@@ -21,17 +22,19 @@ type conn struct {
 	s      *Source
 	ctx    context.Context
 	nc     net.Conn
+	br     *bufio.Reader
 	fr     *Framer
 	wbuf   []byte
 	nextID uint32
 	stop   func() bool
 
-	link   *reader.Link
-	online bool // link.Online was called: antenna events go to the edge
-	tags   []TagReport
-	reads  []reader.Read
-	clock  readClock
-	errLog rateLog
+	link       *reader.Link
+	readsTotal reader.Counter // rfidgw_reads_total of this reader
+	online     bool           // link.Online was called: antenna events go to the edge
+	tags       []TagReport
+	reads      []reader.Read
+	clock      readClock
+	errLog     rateLog
 }
 
 // connect dials the reader and waits for its ConnectionAttemptEvent.
@@ -47,11 +50,13 @@ func (s *Source) connect(ctx context.Context) (*conn, error) {
 	if err != nil {
 		return nil, fmt.Errorf("connecting to llrp reader %q at %s: %w", s.id, s.addr, err)
 	}
+	br := bufio.NewReaderSize(nc, 16<<10)
 	c := &conn{
 		s:     s,
 		ctx:   ctx,
 		nc:    nc,
-		fr:    NewFramer(bufio.NewReaderSize(nc, 64<<10)),
+		br:    br,
+		fr:    NewFramer(br),
 		clock: readClock{utc: &s.clock},
 	}
 	// Cancelling ctx interrupts a blocked read or write.
@@ -275,7 +280,11 @@ func (c *conn) handle(h Header, body []byte) error {
 	return nil
 }
 
-// report turns one RO_ACCESS_REPORT into one batch of reads.
+// maxPendingReads: reads of buffered reports delivered together at most.
+const maxPendingReads = 1024
+
+// report turns one RO_ACCESS_REPORT into reads, added to those waiting
+// for the next flush (loop delivers them before it would wait for data).
 func (c *conn) report(body []byte) error {
 	recv := c.s.now()
 	var err error
@@ -289,7 +298,6 @@ func (c *conn) report(body []byte) error {
 		c.s.m.FrameErrors(c.s.id).Add(float64(n))
 		c.errLog.log(c.s, "bad TagReportData in RO_ACCESS_REPORT", err)
 	}
-	reads := c.reads[:0]
 	for i := range c.tags {
 		t := &c.tags[i]
 		ant := int(t.AntennaID)
@@ -297,7 +305,7 @@ func (c *conn) report(body []byte) error {
 			continue
 		}
 		rssi, _ := t.RSSI()
-		reads = append(reads, reader.Read{
+		c.reads = append(c.reads, reader.Read{
 			Time:    c.clock.readTime(t, recv),
 			Reader:  c.s.id,
 			Antenna: ant,
@@ -305,23 +313,48 @@ func (c *conn) report(body []byte) error {
 			RSSI:    rssi,
 		})
 	}
-	c.reads = reads
-	if len(reads) == 0 {
+	return nil
+}
+
+// flush delivers the reads of the reports handled since the last flush:
+// one hand-off for every report already in the read buffer, however many
+// (a reader sends one tag per report).
+func (c *conn) flush() error {
+	if len(c.reads) == 0 {
 		return nil
 	}
-	if err := c.link.Deliver(c.ctx, reads); err != nil {
+	err := c.link.Deliver(c.ctx, c.reads)
+	n := len(c.reads)
+	clear(c.reads) // drop the EPC strings for the GC
+	c.reads = c.reads[:0]
+	if err != nil {
 		return err
 	}
-	c.s.m.Reads(c.s.id).Add(float64(len(reads)))
+	if c.readsTotal == nil {
+		c.readsTotal = c.s.m.Reads(c.s.id)
+	}
+	c.readsTotal.Add(float64(n))
 	c.link.Healthy()
 	return nil
 }
 
+// wholeMessageBuffered reports whether the next message is already in the
+// read buffer, so reading it cannot block.
+func (c *conn) wholeMessageBuffered() bool {
+	n := c.br.Buffered()
+	if n < HeaderLen {
+		return false
+	}
+	b, _ := c.br.Peek(HeaderLen)
+	return int(binary.BigEndian.Uint32(b[2:])) <= n
+}
+
 // rospec is the continuous inventory the client installs: started by
-// START_ROSPEC, never stopping by itself, one report per tag read
-// (ROReportTrigger 1, N=1). This is plain LLRP 1.0.1, which Impinj and
-// Zebra FX readers both accept, and the selector asks only for fields every
-// reader supports.
+// START_ROSPEC, never stopping by itself, by default one report per tag
+// read (ROReportTrigger 1, N=1; report_tags and report_every change it).
+// This is plain LLRP 1.0.1, which Impinj and Zebra FX readers both
+// accept (report_every's trigger is LLRP 1.1), and the selector asks only
+// for fields every reader supports.
 func (s *Source) rospec() ROSpec {
 	return ROSpec{
 		ID:                   rospecID,
@@ -330,8 +363,8 @@ func (s *Source) rospec() ROSpec {
 		InventoryParamSpecID: 1,
 		ProtocolID:           1,
 		HasReportSpec:        true,
-		ReportTrigger:        ReportNTagsOrEndOfAISpec,
-		ReportN:              1,
+		ReportTrigger:        s.reportTrigger,
+		ReportN:              s.reportN,
 		ContentSelector:      SelAntennaID | SelChannelIndex | SelPeakRSSI | SelFirstSeen | SelLastSeen | SelTagSeenCount,
 	}
 }
@@ -569,20 +602,39 @@ func (c *conn) configure() error {
 }
 
 // loop handles messages until the connection fails. Silence for three
-// keepalive intervals means a dead reader or a dead network path.
+// keepalive intervals means a dead reader or a dead network path. The read
+// deadline is moved only when a quarter of a keepalive passed since it was
+// last set (not for every report): silence is then detected after 3 to
+// 3.25 keepalives.
 func (c *conn) loop() error {
+	ka := c.s.keepalive
+	var set time.Time
 	for {
-		if err := c.setReadDeadline(c.s.now().Add(3 * c.s.keepalive)); err != nil {
-			return err
+		if len(c.reads) >= maxPendingReads || (len(c.reads) > 0 && !c.wholeMessageBuffered()) {
+			if err := c.flush(); err != nil {
+				return err
+			}
+		}
+		if now := c.s.now(); now.Sub(set) >= ka/4 {
+			if err := c.setReadDeadline(now.Add(3*ka + ka/4)); err != nil {
+				return err
+			}
+			set = now
 		}
 		h, body, err := c.fr.ReadMessage()
 		if err != nil {
+			if ferr := c.flush(); ferr != nil {
+				return ferr
+			}
 			if errors.Is(err, os.ErrDeadlineExceeded) && c.ctx.Err() == nil {
 				return fmt.Errorf("%w: %q at %s, keepalive %v", ErrKeepaliveTimeout, c.s.id, c.s.addr, c.s.keepalive)
 			}
 			return c.readErr(err)
 		}
 		if err := c.handle(h, body); err != nil {
+			if ferr := c.flush(); ferr != nil {
+				return ferr
+			}
 			return err
 		}
 	}

@@ -48,6 +48,9 @@ type Source struct {
 	keepalive time.Duration
 	log       *slog.Logger
 
+	reportTrigger uint8  // ROReportTrigger of the ROSpec
+	reportN       uint16 // its N
+
 	// Tunables; tests shorten them.
 	minBackoff     time.Duration
 	maxBackoff     time.Duration
@@ -113,6 +116,10 @@ func New(cfg reader.Config, env reader.Env) (*Source, error) {
 	if s.keepalive == 0 {
 		s.keepalive = DefaultKeepalive
 	}
+	if err := set.checkReport(where); err != nil {
+		return nil, err
+	}
+	s.reportTrigger, s.reportN = set.reportSpec()
 	if set.TLS != nil {
 		tc, err := clientTLS(set.TLS, host)
 		if err != nil {

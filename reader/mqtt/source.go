@@ -1,6 +1,7 @@
 package mqtt
 
 import (
+	"bufio"
 	"context"
 	"crypto/tls"
 	"crypto/x509"
@@ -9,7 +10,9 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"net/url"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -259,7 +262,136 @@ func (s *Source) baseOptions(clientID string) *paho.ClientOptions {
 	if s.set.tls != nil {
 		o.SetTLSConfig(s.set.tls)
 	}
+	if strings.HasPrefix(s.set.broker, "tcp://") || strings.HasPrefix(s.set.broker, "mqtt://") {
+		o.SetCustomOpenConnectionFn(openBuffered)
+	}
 	return o
+}
+
+// openBuffered dials a plain TCP broker like paho does and buffers both
+// ways: paho reads each packet's header a byte at a time straight from the
+// connection and writes every packet (each PUBACK) with its own system
+// call, several system calls per message.
+func openBuffered(uri *url.URL, o paho.ClientOptions) (net.Conn, error) {
+	d := o.Dialer
+	if d == nil {
+		d = &net.Dialer{Timeout: o.ConnectTimeout}
+	}
+	nc, err := d.Dial("tcp", uri.Host)
+	if err != nil {
+		return nil, err
+	}
+	c := &bufferedConn{Conn: nc, r: bufio.NewReaderSize(nc, 16<<10), kick: make(chan struct{}, 1), done: make(chan struct{})}
+	go c.writer()
+	return c, nil
+}
+
+// maxGathered bounds the bytes written and not yet sent; beyond it a
+// write fails (and paho drops the connection) rather than grow.
+const maxGathered = 1 << 20
+
+// gatherWriteTimeout bounds one write of what gathered.
+const gatherWriteTimeout = 10 * time.Second
+
+// bufferedConn is a net.Conn whose reads go through a buffer and whose
+// writes are gathered: Write appends to a buffer and a goroutine of the
+// connection sends everything gathered with one system call (the
+// PUBACKs of a delivered batch go out together). A failed send closes the
+// connection, so paho sees it lost; an unsent PUBACK only means the broker
+// delivers the message again (at least once).
+type bufferedConn struct {
+	net.Conn
+	r *bufio.Reader
+
+	mu     sync.Mutex
+	out    []byte // gathered, not yet sent
+	err    error  // the first send error; later writes return it
+	closed bool
+	kick   chan struct{}
+	done   chan struct{} // closed when writer returned
+}
+
+func (c *bufferedConn) Read(p []byte) (int, error) { return c.r.Read(p) }
+
+func (c *bufferedConn) Write(p []byte) (int, error) {
+	c.mu.Lock()
+	switch {
+	case c.err != nil:
+		err := c.err
+		c.mu.Unlock()
+		return 0, err
+	case c.closed:
+		c.mu.Unlock()
+		return 0, net.ErrClosed
+	case len(c.out)+len(p) > maxGathered:
+		c.mu.Unlock()
+		return 0, fmt.Errorf("mqtt connection: more than %d bytes waiting to be sent", maxGathered)
+	}
+	c.out = append(c.out, p...)
+	c.mu.Unlock()
+	select {
+	case c.kick <- struct{}{}:
+	default:
+	}
+	return len(p), nil
+}
+
+// SetWriteDeadline is the writer's business (each send gets
+// gatherWriteTimeout): paho's deadline around a Write that only gathers
+// would land on another send.
+func (c *bufferedConn) SetWriteDeadline(time.Time) error { return nil }
+
+func (c *bufferedConn) writer() {
+	defer close(c.done)
+	var spare []byte
+	for {
+		c.mu.Lock()
+		for len(c.out) == 0 && !c.closed {
+			c.mu.Unlock()
+			<-c.kick
+			c.mu.Lock()
+		}
+		if len(c.out) == 0 {
+			c.mu.Unlock()
+			return
+		}
+		b := c.out
+		c.out = spare[:0]
+		c.mu.Unlock()
+		err := c.Conn.SetWriteDeadline(time.Now().Add(gatherWriteTimeout))
+		if err == nil {
+			_, err = c.Conn.Write(b)
+		}
+		spare = b
+		if err != nil {
+			c.mu.Lock()
+			if c.err == nil {
+				c.err = err
+			}
+			c.mu.Unlock()
+			c.Conn.Close() // paho's reader sees the connection gone
+			return
+		}
+	}
+}
+
+// Close sends what gathered (paho's DISCONNECT), waiting up to a second,
+// and closes the connection.
+func (c *bufferedConn) Close() error {
+	c.mu.Lock()
+	c.closed = true
+	c.mu.Unlock()
+	select {
+	case c.kick <- struct{}{}:
+	default:
+	}
+	t := time.NewTimer(time.Second)
+	defer t.Stop()
+	select {
+	case <-c.done:
+	case <-t.C:
+	}
+	return c.Conn.Close()
 }
 
 // connect connects client and classifies a failure.

@@ -2,6 +2,7 @@ package llrpsim
 
 import (
 	"bufio"
+	"context"
 	"crypto/tls"
 	"errors"
 	"fmt"
@@ -884,4 +885,96 @@ func (c *simConn) tagReport(ro *llrp.ROSpec, epc string, r reader.Read) llrp.Tag
 		t.TagSeenCount, t.Fields = 1, t.Fields|llrp.HasTagSeenCount
 	}
 	return t
+}
+
+// Pump reports the reads next fills in (EPC, antenna, RSSI; the time is
+// set to when the read is sent) to the connected client under its active
+// ROSpec, honouring its report trigger like Feed, but without Feed's
+// queue: at rate reads per second, or with rate 0 as fast as the client
+// takes them (TCP back-pressure, nothing dropped). Several reports go out
+// in one write, as a busy reader's stream does. It waits for a client with
+// an active ROSpec, returns the reads sent when ctx ends, and an error
+// when the client goes away.
+func (s *Simulator) Pump(ctx context.Context, rate float64, next func(r *reader.Read)) (int64, error) {
+	var c *simConn
+	for c == nil {
+		s.mu.Lock()
+		if a := s.active; a != nil {
+			a.mu.Lock()
+			for _, r := range a.rospecs {
+				if r.state == rosActive {
+					c = a
+				}
+			}
+			a.mu.Unlock()
+		}
+		s.mu.Unlock()
+		if c == nil {
+			select {
+			case <-ctx.Done():
+				return 0, nil
+			case <-time.After(10 * time.Millisecond):
+			}
+		}
+	}
+	const most = 256 // reads per write at most
+	var (
+		sent    int64
+		buf     []byte
+		start   = time.Now()
+		period  time.Duration // of a time report trigger
+		flushed = start
+	)
+	for ctx.Err() == nil {
+		n := int64(most)
+		now := time.Now()
+		if rate > 0 {
+			due := int64(now.Sub(start).Seconds()*rate) - sent
+			if due <= 0 {
+				wait := time.Duration(float64(time.Second) / rate)
+				select {
+				case <-ctx.Done():
+				case <-time.After(min(max(wait, 500*time.Microsecond), 5*time.Millisecond)):
+				}
+				continue
+			}
+			n = min(n, due)
+		}
+		buf = buf[:0]
+		c.wmu.Lock()
+		for i := int64(0); i < n; i++ {
+			r := reader.Read{Time: now}
+			next(&r)
+			tags, p := c.add(r)
+			period = p
+			if len(tags) > 0 {
+				c.msgID++
+				buf = llrp.AppendMessage(buf, llrp.Version101, c.msgID, &llrp.ROAccessReport{Tags: tags})
+			}
+		}
+		// A time trigger: what the period collected goes out when it ends.
+		if period > 0 && now.Sub(flushed) >= period {
+			if tags := c.takeTimed(); len(tags) > 0 {
+				c.msgID++
+				buf = llrp.AppendMessage(buf, llrp.Version101, c.msgID, &llrp.ROAccessReport{Tags: tags})
+			}
+			flushed = now
+		}
+		var err error
+		if len(buf) > 0 {
+			_ = c.nc.SetWriteDeadline(time.Now().Add(30 * time.Second))
+			_, err = c.nc.Write(buf)
+		}
+		c.wmu.Unlock()
+		sent += n
+		s.processed.Add(n)
+		if err != nil {
+			if ctx.Err() != nil {
+				return sent, nil
+			}
+			c.close()
+			return sent, fmt.Errorf("llrp simulator: pump: %w", err)
+		}
+	}
+	return sent, nil
 }

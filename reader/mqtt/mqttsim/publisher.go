@@ -311,3 +311,59 @@ func (p *Publisher) Close() error {
 	}
 	return nil
 }
+
+// Pump publishes the tag reads next fills in (reader, EPC, antenna, RSSI;
+// the time is set when it is published), one per message (Batch applies
+// to Zebra), at rate reads per second, or with rate 0 as fast as the
+// broker and the gateway take them: up to window messages are
+// unacknowledged at a time (QoS 1: the gateway's PUBACK comes only after
+// its commit), so back-pressure, not loss, sets the pace. It returns the
+// reads published when ctx ends, or the first publish error.
+func (p *Publisher) Pump(ctx context.Context, rate float64, window int, next func(r *reader.Read)) (int64, error) {
+	window = max(window, 1)
+	toks := make([]paho.Token, 0, window)
+	var (
+		sent    int64
+		batch   []reader.Read
+		payload []byte
+		start   = time.Now()
+	)
+	wait := func(t paho.Token) error { return mqtt.WaitToken(context.Background(), t, 30*time.Second) }
+	for ctx.Err() == nil {
+		if rate > 0 {
+			due := int64(time.Since(start).Seconds()*rate) - sent
+			if due <= 0 {
+				d := time.Duration(float64(time.Second) / rate)
+				select {
+				case <-ctx.Done():
+				case <-time.After(min(max(d, 500*time.Microsecond), 5*time.Millisecond)):
+				}
+				continue
+			}
+		}
+		batch = batch[:0]
+		now := time.Now()
+		for len(batch) < p.opts.Batch {
+			r := reader.Read{Time: now}
+			next(&r)
+			if len(batch) > 0 && r.Reader != batch[0].Reader {
+				break // the next batch starts with a read of another reader: dropped here, rare
+			}
+			batch = append(batch, r)
+		}
+		payload = p.encode(payload[:0], batch)
+		topic := strings.ReplaceAll(p.opts.Topic, "{reader}", batch[0].Reader)
+		if len(toks) == window {
+			if err := wait(toks[0]); err != nil {
+				return sent, fmt.Errorf("%w: %w", mqtt.ErrPublish, err)
+			}
+			toks = append(toks[:0], toks[1:]...)
+		}
+		toks = append(toks, p.client.Publish(topic, p.qos, false, append([]byte(nil), payload...)))
+		sent += int64(len(batch))
+	}
+	for _, t := range toks {
+		_ = wait(t)
+	}
+	return sent, nil
+}

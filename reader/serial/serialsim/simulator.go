@@ -664,3 +664,71 @@ func (s *Simulator) answerR2000(p *simPort, f serial.R2000Frame) {
 		p.queue(serial.EncodeR2000(addr, f.Cmd, []byte{0x11}), false)
 	}
 }
+
+// Pump writes the tag reads next fills in (EPC, antenna, RSSI) as
+// ThingMagic tag records while continuous reading is on, at rate reads per
+// second, or with rate 0 as fast as the gateway reads the line (the
+// pseudo-terminal's buffer is the back-pressure: nothing is dropped).
+// Several records go out in one write. It waits until the gateway started
+// reading and returns the reads written when ctx ends, or an error when
+// the module is unplugged or the protocol is not thingmagic.
+func (s *Simulator) Pump(ctx context.Context, rate float64, next func(r *reader.Read)) (int64, error) {
+	if s.protocol != serial.ProtocolThingMagic {
+		return 0, fmt.Errorf("simulator: Pump supports thingmagic, not %s", s.protocol)
+	}
+	if err := s.WaitReading(ctx); err != nil {
+		return 0, nil
+	}
+	const most = 256
+	var (
+		sent  int64
+		buf   []byte
+		start = time.Now()
+	)
+	for ctx.Err() == nil {
+		n := int64(most)
+		if rate > 0 {
+			due := int64(time.Since(start).Seconds()*rate) - sent
+			if due <= 0 {
+				wait := time.Duration(float64(time.Second) / rate)
+				select {
+				case <-ctx.Done():
+				case <-time.After(min(max(wait, 500*time.Microsecond), 5*time.Millisecond)):
+				}
+				continue
+			}
+			n = min(n, due)
+		}
+		s.mu.Lock()
+		p, reading := s.port, s.reading
+		var ms uint32
+		if p != nil {
+			ms = uint32(time.Since(p.lastBeat).Milliseconds())
+		}
+		s.mu.Unlock()
+		if p == nil || !reading {
+			if ctx.Err() != nil {
+				break
+			}
+			return sent, errors.New("simulator: pump: the module stopped reading or was unplugged")
+		}
+		buf = buf[:0]
+		for i := int64(0); i < n; i++ {
+			var r reader.Read
+			next(&r)
+			epc, err := hex.DecodeString(r.EPC)
+			if err != nil || len(epc) == 0 || len(epc) > 62 {
+				continue
+			}
+			buf = append(buf, serial.EncodeTMTag(epc, min(max(r.Antenna, 1), 16), int8(min(max(r.RSSI, -128), 127)), 915250, ms)...)
+		}
+		if err := p.write(buf); err != nil {
+			if ctx.Err() != nil {
+				break
+			}
+			return sent, fmt.Errorf("simulator: pump: %w", err)
+		}
+		sent += n
+	}
+	return sent, nil
+}
