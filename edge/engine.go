@@ -99,16 +99,30 @@ const (
 	ReasonWeak    = "weak"     // weaker than the zone's min_rssi
 	ReasonNoEPC   = "no_epc"   // a tag read without an EPC
 	ReasonBadTime = "bad_time" // no usable timestamp
+	// ReasonLate: a read older than the engine clock by more than LateSlack
+	// that could only have made a placement, a move or a gate crossing out
+	// of old and new reads, or undone a departure already sent.
+	ReasonLate = "late"
 )
 
-var reasons = [...]string{ReasonNoZone, ReasonWeak, ReasonNoEPC, ReasonBadTime}
+var reasons = [...]string{ReasonNoZone, ReasonWeak, ReasonNoEPC, ReasonBadTime, ReasonLate}
 
 const (
 	ignNoZone = iota
 	ignWeak
 	ignNoEPC
 	ignBadTime
+	ignLate
 )
+
+// LateSlack is how much older than the engine clock a read may be and still
+// count as happening now (ordinary jitter between readers and sources).
+// An older read is late: a reader that held its reports during a network
+// cut sends them in a burst when it is back.
+const LateSlack = 2 * time.Second
+
+// MaxLate is how far back a late read is still used at all.
+const MaxLate = 15 * time.Minute
 
 type readerState struct {
 	id          string
@@ -116,6 +130,10 @@ type readerState struct {
 	online      bool
 	onlineSince int64
 	zones       []int32
+	// antOff holds the antennas the reader reported disconnected (status
+	// reads with an antenna) while it stays online; each counts for the
+	// zone it feeds like an offline reader. Bounded by maxAntennasOff.
+	antOff map[int]struct{}
 	ignored     [len(reasons)]uint64
 	sinkCtr     [len(reasons)]Counter // from StatsSink.IgnoredCounter, looked up once
 }
@@ -186,6 +204,15 @@ func (e *Engine) install(l *layout) {
 	for id, tab := range l.routes {
 		e.reader(id).routes = tab
 	}
+	defer func() {
+		for _, rs := range e.readers {
+			for a := range rs.antOff {
+				if zi := rs.route(a).zone; zi >= 0 {
+					e.zones[zi].offline++
+				}
+			}
+		}
+	}()
 	for i := range l.zones {
 		z := &l.zones[i]
 		z.readers = make([]*readerState, len(z.readerIDs))
@@ -249,7 +276,8 @@ func timeOf(ns int64) time.Time { return time.Unix(0, ns).UTC() }
 
 // Process handles one read (or reader status change) and appends the events
 // it causes to dst, after those of every timeout due by r.Time. r.Time is
-// "now"; a read older than an earlier one counts as happening now.
+// "now"; a read up to LateSlack older than an earlier one counts as
+// happening now, an older one is late (see lateRead).
 func (e *Engine) Process(dst []Event, r *reader.Read) []Event {
 	rs := e.lastReader
 	if rs == nil || rs.id != r.Reader {
@@ -268,7 +296,11 @@ func (e *Engine) Process(dst []Event, r *reader.Read) []Event {
 	dst = e.advance(dst, ns)
 	t := e.now
 	if r.Status != "" {
-		e.setStatus(rs, r.Status, t)
+		if r.Antenna > 0 {
+			e.setAntennaStatus(rs, r.Antenna, r.Status, t)
+		} else {
+			e.setStatus(rs, r.Status, t)
+		}
 		return dst
 	}
 	rt := rs.route(r.Antenna)
@@ -285,6 +317,9 @@ func (e *Engine) Process(dst []Event, r *reader.Read) []Event {
 		e.ignore(rs, ignNoEPC)
 		return dst
 	}
+	if ns < t-int64(LateSlack) {
+		return e.lateRead(dst, rs, rt, r.EPC, ns)
+	}
 	e.reads++
 	ti := e.tagFor(r.EPC, t)
 	e.tags[ti].lastSeen = t
@@ -293,6 +328,34 @@ func (e *Engine) Process(dst []Event, r *reader.Read) []Event {
 		return dst
 	}
 	return e.rackRead(dst, ti, rt, float32(r.RSSI), r.Antenna, t)
+}
+
+// lateRead uses a late read at its own time t, for the one thing it can
+// tell without mixing old and new: that a tag was still on the rack it is
+// settled on at t. That delays a departure not yet sent (it is then sent
+// lost_after after the late read, with that time). Anything else is
+// ignored and counted as ReasonLate: a late read never places or moves a
+// tag, never undoes a departure already sent (the tag has no rack then),
+// and never enters a gate decision.
+func (e *Engine) lateRead(dst []Event, rs *readerState, rt route, epc string, t int64) []Event {
+	if t < e.now-int64(MaxLate) || e.zones[rt.zone].gate {
+		e.ignore(rs, ignLate)
+		return dst
+	}
+	ti, ok := e.byEPC.find(epc, e.tags)
+	if !ok || int32(e.tags[ti].rack) != rt.zone {
+		e.ignore(rs, ignLate)
+		return dst
+	}
+	e.reads++
+	tg := &e.tags[ti]
+	tg.lastSeen = max(tg.lastSeen, t)
+	for si := tg.firstRack; si >= 0; si = e.rslots[si].next {
+		if s := &e.rslots[si]; int32(s.zone) == rt.zone {
+			s.last = max(s.last, t)
+		}
+	}
+	return dst
 }
 
 // Tick appends the events of every timeout due by now: rack departures,
@@ -373,12 +436,58 @@ func (e *Engine) setStatus(rs *readerState, st reader.Status, t int64) {
 		}
 		rs.online = true
 		rs.onlineSince = t
+		// A reconnected reader starts with all antennas connected; its
+		// source reports the disconnected ones again.
+		for a := range rs.antOff {
+			e.setAntennaStatus(rs, a, reader.StatusOnline, t)
+		}
 		for _, zi := range rs.zones {
 			z := &e.zones[zi]
 			z.offline--
 			z.onlineSince = max(z.onlineSince, t)
 		}
 		e.log.Debug("edge: reader online", "reader", rs.id, "time", timeOf(t))
+	}
+}
+
+// maxAntennasOff bounds the disconnected antennas tracked per reader (an
+// antenna id comes from outside); further ones are ignored (logged).
+const maxAntennasOff = 64
+
+// setAntennaStatus records one antenna of a reader being disconnected
+// (offline) or connected again: for the zone it feeds it counts like an
+// offline reader, so its silence makes no departure, and coming back emits
+// nothing and restarts the zone's lost_after and rack dwell from t.
+func (e *Engine) setAntennaStatus(rs *readerState, antenna int, st reader.Status, t int64) {
+	zi := rs.route(antenna).zone
+	switch st {
+	case reader.StatusOffline:
+		if _, ok := rs.antOff[antenna]; ok {
+			return
+		}
+		if len(rs.antOff) >= maxAntennasOff {
+			e.log.Warn("edge: too many disconnected antennas; ignoring this one", "reader", rs.id, "antenna", antenna)
+			return
+		}
+		if rs.antOff == nil {
+			rs.antOff = make(map[int]struct{})
+		}
+		rs.antOff[antenna] = struct{}{}
+		if zi >= 0 {
+			e.zones[zi].offline++
+		}
+		e.log.Debug("edge: antenna disconnected", "reader", rs.id, "antenna", antenna, "time", timeOf(t))
+	case reader.StatusOnline:
+		if _, ok := rs.antOff[antenna]; !ok {
+			return
+		}
+		delete(rs.antOff, antenna)
+		if zi >= 0 {
+			z := &e.zones[zi]
+			z.offline--
+			z.onlineSince = max(z.onlineSince, t)
+		}
+		e.log.Debug("edge: antenna connected", "reader", rs.id, "antenna", antenna, "time", timeOf(t))
 	}
 }
 

@@ -34,6 +34,9 @@ type ReaderState struct {
 	Reader      string
 	Online      bool
 	OnlineSince time.Time // zero: online since the engine started
+	// AntennasOff lists the antennas the reader reported disconnected,
+	// ascending; each counts like an offline reader for its zone.
+	AntennasOff []int
 }
 
 // Stats returns the engine's counters, sorted by reader and reason.
@@ -57,7 +60,12 @@ func (e *Engine) Stats() Stats {
 		if rs.onlineSince != 0 {
 			since = timeOf(rs.onlineSince)
 		}
-		st.Readers = append(st.Readers, ReaderState{Reader: rs.id, Online: rs.online, OnlineSince: since})
+		var off []int
+		for a := range rs.antOff {
+			off = append(off, a)
+		}
+		slices.Sort(off)
+		st.Readers = append(st.Readers, ReaderState{Reader: rs.id, Online: rs.online, OnlineSince: since, AntennasOff: off})
 		for i, n := range rs.ignored {
 			if n > 0 {
 				st.Ignored = append(st.Ignored, IgnoredReads{Reader: rs.id, Reason: reasons[i], Count: n})

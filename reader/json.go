@@ -25,6 +25,10 @@ func (r *Read) AppendJSON(dst []byte) []byte {
 	dst = append(dst, `","reader":`...)
 	dst = strconv.AppendQuote(dst, r.Reader)
 	if r.Status != "" {
+		if r.Antenna > 0 { // one antenna's connection, not the reader's
+			dst = append(dst, `,"antenna":`...)
+			dst = strconv.AppendInt(dst, int64(r.Antenna), 10)
+		}
 		dst = append(dst, `,"status":`...)
 		dst = strconv.AppendQuote(dst, string(r.Status))
 		return append(dst, '}')

@@ -60,6 +60,11 @@ func (f *fakeMetrics) Reads(id string) Counter       { return fakeValue{f, "read
 func (f *fakeMetrics) FrameErrors(id string) Counter { return fakeValue{f, "frame_errors/" + id} }
 func (f *fakeMetrics) Reconnects(id string) Counter  { return fakeValue{f, "reconnects/" + id} }
 func (f *fakeMetrics) Connected(id string) Gauge     { return fakeValue{f, "connected/" + id} }
+func (f *fakeMetrics) AntennaConnected(id, a string) Gauge {
+	return fakeValue{f, "antenna/" + id + "/" + a}
+}
+func (f *fakeMetrics) ConfigReapplied(id string) Counter { return fakeValue{f, "reapplied/" + id} }
+func (f *fakeMetrics) ClockOffset(id string) Gauge       { return fakeValue{f, "clock/" + id} }
 func (f *fakeMetrics) Ignored(id, reason string) Counter {
 	return fakeValue{f, "ignored/" + id + "/" + reason}
 }

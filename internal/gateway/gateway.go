@@ -13,6 +13,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -134,7 +135,8 @@ type Gateway struct {
 
 	lastLongEPCLog time.Time // owner only
 	readersMu      sync.Mutex
-	readersUp      map[string]bool // copy for status/http
+	readersUp      map[string]bool         // copy for status/http
+	antennasOff    map[string]map[int]bool // reader -> antennas it reports disconnected
 
 	started    atomic.Bool
 	progress   atomic.Int64 // unix nanos of the owner's last loop
@@ -206,6 +208,7 @@ func New(cfg *config.Config, opts Options) (*Gateway, error) {
 		wake:        make(chan struct{}, 1),
 		reloads:     make(chan reloadReq),
 		readersUp:   map[string]bool{},
+		antennasOff: map[string]map[int]bool{},
 		aliveAfter:  5 * time.Second,
 		// A commit the buffer refuses this long counts as a stall: the
 		// watchdog stops pinging and systemd restarts the daemon.
@@ -656,9 +659,23 @@ func (g *Gateway) process(events []edge.Event, r *reader.Read) []edge.Event {
 		up := r.Status == reader.StatusOnline
 		g.readersMu.Lock()
 		was, known := g.readersUp[r.Reader]
-		g.readersUp[r.Reader] = up
+		if r.Antenna > 0 { // one antenna's connection, not the reader's
+			if g.antennasOff[r.Reader] == nil {
+				g.antennasOff[r.Reader] = map[int]bool{}
+			}
+			if !up && len(g.antennasOff[r.Reader]) < 64 {
+				g.antennasOff[r.Reader][r.Antenna] = true
+			} else {
+				delete(g.antennasOff[r.Reader], r.Antenna)
+			}
+		} else {
+			g.readersUp[r.Reader] = up
+			if up {
+				delete(g.antennasOff, r.Reader) // the source reports bad antennas again
+			}
+		}
 		g.readersMu.Unlock()
-		if (!known || was != up) && g.fwd != nil {
+		if r.Antenna == 0 && (!known || was != up) && g.fwd != nil {
 			// Reader state changes go to the status topic at once (the
 			// hub's /gateways shows readers offline; docs/events.md).
 			s := g.status()
@@ -836,6 +853,19 @@ func (g *Gateway) StatusLine() string {
 
 // LastProgress is when the owner loop last went round (for the watchdog).
 func (g *Gateway) LastProgress() time.Time { return time.Unix(0, g.progress.Load()) }
+
+// AntennasOff returns, per reader, the antennas it reports disconnected.
+func (g *Gateway) AntennasOff() map[string]map[int]bool {
+	g.readersMu.Lock()
+	defer g.readersMu.Unlock()
+	out := make(map[string]map[int]bool, len(g.antennasOff))
+	for id, m := range g.antennasOff {
+		if len(m) > 0 {
+			out[id] = maps.Clone(m)
+		}
+	}
+	return out
+}
 
 // ReadersOnline returns each reader's last known state.
 func (g *Gateway) ReadersOnline() map[string]bool {

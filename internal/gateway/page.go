@@ -83,6 +83,12 @@ func (m pageModel) Readers() []zonepage.ReaderView {
 		}
 	}
 	views := zonepage.ReaderViews(cfg.Readers, cfg.Zones, online)
+	off := g.AntennasOff()
+	for i := range views {
+		for j := range views[i].Antennas {
+			views[i].Antennas[j].Disconnected = off[views[i].ID][views[i].Antennas[j].Antenna]
+		}
+	}
 	g.page.stats.FillRates(now, views)
 	filtered := g.FilteredReads()
 	desc := filterText(cfg.Filter.Accept, cfg.Filter.Ignore)

@@ -30,6 +30,14 @@ type Metrics struct {
 	ReaderFrameErrors *prometheus.CounterVec
 	ReaderReconnects  *prometheus.CounterVec
 	ReadsIgnoredTotal *prometheus.CounterVec
+	// AntennaConnected is 1 while the reader reports the antenna
+	// connected, 0 while disconnected (readers that report it).
+	AntennaConnected *prometheus.GaugeVec
+	// ReaderConfigReapplied counts reconnects after which the reader no
+	// longer had the gateway's configuration (rebooted to defaults).
+	ReaderConfigReapplied *prometheus.CounterVec
+	// ReaderClockOffset is the reader's clock minus the gateway's, seconds.
+	ReaderClockOffset *prometheus.GaugeVec
 
 	// Edge and event metrics.
 	EventsTotal *prometheus.CounterVec
@@ -83,11 +91,14 @@ func New() *Metrics {
 	m := &Metrics{
 		Registry: r,
 
-		ReadsTotal:        counterVec("rfidgw_reads_total", "Tag reads received, per reader.", "reader"),
-		ReaderConnected:   gaugeVec("rfidgw_reader_connected", "1 while the reader is connected, else 0.", "reader"),
-		ReaderFrameErrors: counterVec("rfidgw_reader_frame_errors_total", "Frames or payloads from the reader that could not be decoded (bad checksum, bad JSON, unknown parameter).", "reader"),
-		ReaderReconnects:  counterVec("rfidgw_reader_reconnects_total", "Connection attempts after a reader was lost.", "reader"),
-		ReadsIgnoredTotal: counterVec("rfidgw_reads_ignored_total", "Reads ignored before or by the edge engine, per reader and reason (filter: a foreign tag dropped by filter: or a zone's accept/ignore; no_zone; weak; no_epc; bad_time; epc_too_long: over 256 hex digits; too_many_readers: reader ids beyond what one MQTT entry learns).", "reader", "reason"),
+		ReadsTotal:            counterVec("rfidgw_reads_total", "Tag reads received, per reader.", "reader"),
+		ReaderConnected:       gaugeVec("rfidgw_reader_connected", "1 while the reader is connected, else 0.", "reader"),
+		ReaderFrameErrors:     counterVec("rfidgw_reader_frame_errors_total", "Frames or payloads from the reader that could not be decoded (bad checksum, bad JSON, unknown parameter).", "reader"),
+		ReaderReconnects:      counterVec("rfidgw_reader_reconnects_total", "Connection attempts after a reader was lost.", "reader"),
+		AntennaConnected:      gaugeVec("rfidgw_antenna_connected", "1 while the reader reports the antenna connected, 0 while disconnected (LLRP AntennaEvent / AntennaProperties).", "reader", "antenna"),
+		ReaderConfigReapplied: counterVec("rfidgw_reader_config_reapplied_total", "Reconnects after which the reader had lost the gateway's configuration (ROSpec) and it was sent again.", "reader"),
+		ReaderClockOffset:     gaugeVec("rfidgw_reader_clock_offset_seconds", "Reader clock minus gateway clock, estimated from the reader's timestamps (corrected when over 2 s).", "reader"),
+		ReadsIgnoredTotal:     counterVec("rfidgw_reads_ignored_total", "Reads ignored before or by the edge engine, per reader and reason (filter: a foreign tag dropped by filter: or a zone's accept/ignore; no_zone; weak; no_epc; bad_time; late: a read held by the reader and sent over 2 s late that could not be used; epc_too_long: over 256 hex digits; too_many_readers: reader ids beyond what one MQTT entry learns).", "reader", "reason"),
 
 		EventsTotal: counterVec("rfidgw_events_total", "Events emitted by the edge engine (and gap events by the buffer), per type.", "type"),
 		TagsTracked: gauge("rfidgw_edge_tags_tracked", "Tags the edge engine currently tracks."),

@@ -22,6 +22,15 @@ func (r readerMetrics) Reconnects(id string) reader.Counter {
 func (r readerMetrics) Connected(id string) reader.Gauge {
 	return r.m.ReaderConnected.WithLabelValues(id)
 }
+func (r readerMetrics) AntennaConnected(id, antenna string) reader.Gauge {
+	return r.m.AntennaConnected.WithLabelValues(id, antenna)
+}
+func (r readerMetrics) ConfigReapplied(id string) reader.Counter {
+	return r.m.ReaderConfigReapplied.WithLabelValues(id)
+}
+func (r readerMetrics) ClockOffset(id string) reader.Gauge {
+	return r.m.ReaderClockOffset.WithLabelValues(id)
+}
 func (r readerMetrics) Ignored(id, reason string) reader.Counter {
 	return r.m.ReadsIgnoredTotal.WithLabelValues(id, reason)
 }

@@ -48,6 +48,10 @@ type AntennaView struct {
 	Antenna     int      `json:"antenna"` // 1-based port
 	ReadsPerSec float64  `json:"reads_per_sec"`
 	Zones       []string `json:"zones,omitempty"` // zone ids this antenna feeds (gate sides as "gate-a/inside")
+	// Disconnected: the reader reports this antenna disconnected (LLRP
+	// AntennaEvent, Zebra heartbeat); its zones count it like an offline
+	// reader.
+	Disconnected bool `json:"disconnected,omitempty"`
 }
 
 // ZoneView is one zone with the tags the engine currently sees in it.

@@ -1,50 +1,26 @@
 package llrp
 
 import (
-	"log/slog"
 	"time"
+
+	"github.com/rfidgw/rfidgw/reader"
 )
 
-// maxClockSkew is how far a reader's UTC clock may be from the gateway's
-// before its timestamps are corrected.
-const maxClockSkew = 2 * time.Second
-
 // readClock turns reader timestamps into gateway time. One per connection:
-// a reconnect may mean a rebooted reader (new uptime origin) or a fixed clock.
-//
-// The offset estimate is the minimum over all reports of (receive time -
-// reader time). Network and queueing delay only ever add to that difference,
-// so the minimum converges on the true offset plus the smallest delay, and a
-// report that sat in the reader's buffer cannot skew later ones.
+// a reconnect may mean a rebooted reader (new uptime origin) or a fixed
+// clock. UTC timestamps go through the Source's reader.Clock (reset per
+// connection, primed with the ConnectionAttemptEvent's timestamp, warned
+// once per run); uptime is anchored here.
 type readClock struct {
-	log    *slog.Logger
-	logged *bool // shared by the connections of one Source: log the offset once
+	utc *reader.Clock
 
-	utcCorrecting bool
-	utcOffset     time.Duration
-	upSet         bool
-	upOffset      time.Duration // gateway time - uptime
+	upSet    bool
+	upOffset time.Duration // gateway time - uptime
 }
 
 // fromUTC converts a reader UTC timestamp (µs) received at recv.
 func (c *readClock) fromUTC(us uint64, recv time.Time) time.Time {
-	rt := time.UnixMicro(int64(us)).UTC()
-	d := recv.Sub(rt)
-	if !c.utcCorrecting {
-		if d <= maxClockSkew && d >= -maxClockSkew {
-			return rt
-		}
-		c.utcCorrecting = true
-		c.utcOffset = d
-		if c.logged != nil && !*c.logged {
-			*c.logged = true
-			c.log.Warn("reader clock is off; correcting its timestamps to the gateway clock",
-				"offset", d.Round(time.Millisecond), "reader_time", rt, "gateway_time", recv)
-		}
-	} else if d < c.utcOffset {
-		c.utcOffset = d
-	}
-	return rt.Add(c.utcOffset)
+	return c.utc.Correct(time.UnixMicro(int64(us)).UTC(), recv).UTC()
 }
 
 // fromUptime converts a reader uptime timestamp (µs since its boot): the

@@ -13,9 +13,11 @@ type MessageType uint16
 // Message types the package encodes or decodes (protocols.md 1.4).
 const (
 	MsgGetReaderCapabilities         MessageType = 1
+	MsgGetReaderConfig               MessageType = 2
 	MsgSetReaderConfig               MessageType = 3
 	MsgCloseConnectionResponse       MessageType = 4
 	MsgGetReaderCapabilitiesResponse MessageType = 11
+	MsgGetReaderConfigResponse       MessageType = 12
 	MsgSetReaderConfigResponse       MessageType = 13
 	MsgCloseConnection               MessageType = 14
 	MsgAddROSpec                     MessageType = 20
@@ -24,12 +26,14 @@ const (
 	MsgStopROSpec                    MessageType = 23
 	MsgEnableROSpec                  MessageType = 24
 	MsgDisableROSpec                 MessageType = 25
+	MsgGetROSpecs                    MessageType = 26
 	MsgAddROSpecResponse             MessageType = 30
 	MsgDeleteROSpecResponse          MessageType = 31
 	MsgStartROSpecResponse           MessageType = 32
 	MsgStopROSpecResponse            MessageType = 33
 	MsgEnableROSpecResponse          MessageType = 34
 	MsgDisableROSpecResponse         MessageType = 35
+	MsgGetROSpecsResponse            MessageType = 36
 	MsgROAccessReport                MessageType = 61
 	MsgKeepalive                     MessageType = 62
 	MsgReaderEventNotification       MessageType = 63
@@ -49,8 +53,8 @@ var messageNames = map[MessageType]string{
 	MsgStartROSpecResponse: "START_ROSPEC_RESPONSE", MsgStopROSpecResponse: "STOP_ROSPEC_RESPONSE",
 	MsgEnableROSpecResponse: "ENABLE_ROSPEC_RESPONSE", MsgDisableROSpecResponse: "DISABLE_ROSPEC_RESPONSE",
 	MsgROAccessReport: "RO_ACCESS_REPORT", MsgKeepalive: "KEEPALIVE", MsgReaderEventNotification: "READER_EVENT_NOTIFICATION",
-	MsgEnableEventsAndReports: "ENABLE_EVENTS_AND_REPORTS",
-	MsgKeepaliveAck:           "KEEPALIVE_ACK", MsgErrorMessage: "ERROR_MESSAGE", MsgCustomMessage: "CUSTOM_MESSAGE",
+	MsgEnableEventsAndReports: "ENABLE_EVENTS_AND_REPORTS", MsgGetROSpecs: "GET_ROSPECS", MsgGetReaderConfig: "GET_READER_CONFIG", MsgGetReaderConfigResponse: "GET_READER_CONFIG_RESPONSE", MsgGetROSpecsResponse: "GET_ROSPECS_RESPONSE",
+	MsgKeepaliveAck: "KEEPALIVE_ACK", MsgErrorMessage: "ERROR_MESSAGE", MsgCustomMessage: "CUSTOM_MESSAGE",
 }
 
 func (t MessageType) String() string {

@@ -43,7 +43,13 @@ func DecodeMessage(h Header, body []byte) (Message, error) {
 		MsgDeleteROSpecResponse, MsgStartROSpecResponse, MsgStopROSpecResponse,
 		MsgEnableROSpecResponse, MsgDisableROSpecResponse, MsgErrorMessage:
 		m = &StatusResponse{Kind: h.Type}
-	case MsgKeepalive, MsgKeepaliveAck, MsgCloseConnection, MsgEnableEventsAndReports:
+	case MsgGetROSpecsResponse:
+		m = &GetROSpecsResponse{}
+	case MsgGetReaderConfig:
+		m = &GetReaderConfig{}
+	case MsgGetReaderConfigResponse:
+		m = &GetReaderConfigResponse{}
+	case MsgKeepalive, MsgKeepaliveAck, MsgCloseConnection, MsgEnableEventsAndReports, MsgGetROSpecs:
 		m = &Empty{Kind: h.Type}
 	case MsgReaderEventNotification:
 		m = &ReaderEventNotification{}
@@ -293,8 +299,23 @@ type KeepaliveSpec struct {
 // keepalive period. Other parameters are skipped when decoding.
 type SetReaderConfig struct {
 	ResetToFactoryDefault bool
-	Keepalive             *KeepaliveSpec
+	// Events turns reader event notifications on or off
+	// (ReaderEventNotificationSpec); nil leaves them as they are.
+	Events    []EventNotificationState
+	Keepalive *KeepaliveSpec
 }
+
+// EventNotificationState (245) turns one kind of reader event on or off.
+type EventNotificationState struct {
+	Event uint16 // Event* constants
+	On    bool
+}
+
+// Reader event types of EventNotificationState.
+const (
+	EventROSpec  uint16 = 2
+	EventAntenna uint16 = 8 // AntennaEvent: an antenna connected or disconnected
+)
 
 func (m *SetReaderConfig) Type() MessageType { return MsgSetReaderConfig }
 func (m *SetReaderConfig) AppendBody(dst []byte) []byte {
@@ -303,6 +324,21 @@ func (m *SetReaderConfig) AppendBody(dst []byte) []byte {
 		b = 0x80
 	}
 	dst = append(dst, b)
+	if len(m.Events) > 0 {
+		var st, es int
+		dst, st = appendTLVStart(dst, pReaderEventNotificationSpec)
+		for _, e := range m.Events {
+			dst, es = appendTLVStart(dst, pEventNotificationState)
+			dst = binary.BigEndian.AppendUint16(dst, e.Event)
+			var on byte
+			if e.On {
+				on = 0x80
+			}
+			dst = append(dst, on)
+			dst = finishTLV(dst, es)
+		}
+		dst = finishTLV(dst, st)
+	}
 	if m.Keepalive != nil {
 		var st int
 		dst, st = appendTLVStart(dst, pKeepaliveSpec)
@@ -318,12 +354,32 @@ func (m *SetReaderConfig) DecodeBody(b []byte) error {
 	}
 	m.ResetToFactoryDefault = b[0]&0x80 != 0
 	m.Keepalive = nil
+	m.Events = nil
 	for rest := b[1:]; len(rest) > 0; {
 		p, r, err := nextTLV(rest, "SET_READER_CONFIG")
 		if err != nil {
 			return err
 		}
 		rest = r
+		if p.typ == pReaderEventNotificationSpec {
+			for er := p.val; len(er) > 0; {
+				q, r2, err := nextTLV(er, "ReaderEventNotificationSpec")
+				if err != nil {
+					return err
+				}
+				er = r2
+				if q.typ != pEventNotificationState {
+					continue
+				}
+				if len(q.val) < 3 {
+					return fmt.Errorf("%w: EventNotificationState of %d bytes, want 3", ErrShortMessage, len(q.val))
+				}
+				if len(m.Events) >= 64 {
+					return fmt.Errorf("%w: more than 64 EventNotificationStates", ErrBadParameter)
+				}
+				m.Events = append(m.Events, EventNotificationState{Event: binary.BigEndian.Uint16(q.val), On: q.val[2]&0x80 != 0})
+			}
+		}
 		if p.typ == pKeepaliveSpec {
 			if len(p.val) < 5 {
 				return fmt.Errorf("%w: KeepaliveSpec of %d bytes, want 5", ErrShortMessage, len(p.val))
@@ -348,6 +404,139 @@ func (m *AddROSpec) DecodeBody(b []byte) error {
 		return fmt.Errorf("%w: ADD_ROSPEC holds parameter type %d, want ROSpec (177)", ErrBadParameter, p.typ)
 	}
 	return m.ROSpec.decode(p.val)
+}
+
+// GetReaderConfig asks for part of the reader's configuration; the
+// gateway asks for RequestedData 2 (AntennaProperties) of AntennaID 0 (all).
+type GetReaderConfig struct {
+	AntennaID     uint16
+	RequestedData uint8 // 0 all, 2 AntennaProperties, ...
+}
+
+// RequestedData values of GET_READER_CONFIG.
+const ConfigAntennaProperties uint8 = 2
+
+func (m *GetReaderConfig) Type() MessageType { return MsgGetReaderConfig }
+func (m *GetReaderConfig) AppendBody(dst []byte) []byte {
+	dst = binary.BigEndian.AppendUint16(dst, m.AntennaID)
+	dst = append(dst, m.RequestedData)
+	return append(dst, 0, 0, 0, 0) // GPI and GPO port numbers
+}
+func (m *GetReaderConfig) DecodeBody(b []byte) error {
+	if len(b) < 7 {
+		return fmt.Errorf("%w: GET_READER_CONFIG of %d bytes, want 7", ErrShortMessage, len(b))
+	}
+	m.AntennaID, m.RequestedData = binary.BigEndian.Uint16(b), b[2]
+	return nil
+}
+
+// AntennaProperty (221): whether an antenna is connected, and its gain.
+type AntennaProperty struct {
+	Connected bool
+	AntennaID uint16
+	GainCdBi  int16 // centi-dBi
+}
+
+// maxAntennaProperties bounds the AntennaProperties decoded from one
+// response (an LLRP antenna id is a u16; real readers have up to 32).
+const maxAntennaProperties = 256
+
+// GetReaderConfigResponse keeps the status and the AntennaProperties;
+// other parameters are skipped.
+type GetReaderConfigResponse struct {
+	Status   Status
+	Antennas []AntennaProperty
+}
+
+func (m *GetReaderConfigResponse) Type() MessageType { return MsgGetReaderConfigResponse }
+func (m *GetReaderConfigResponse) AppendBody(dst []byte) []byte {
+	dst = m.Status.append(dst)
+	for _, a := range m.Antennas {
+		var st int
+		dst, st = appendTLVStart(dst, pAntennaProperties)
+		var c byte
+		if a.Connected {
+			c = 0x80
+		}
+		dst = append(dst, c)
+		dst = binary.BigEndian.AppendUint16(dst, a.AntennaID)
+		dst = binary.BigEndian.AppendUint16(dst, uint16(a.GainCdBi))
+		dst = finishTLV(dst, st)
+	}
+	return dst
+}
+func (m *GetReaderConfigResponse) DecodeBody(b []byte) error {
+	*m = GetReaderConfigResponse{}
+	for rest := b; len(rest) > 0; {
+		p, r, err := nextTLV(rest, "GET_READER_CONFIG_RESPONSE")
+		if err != nil {
+			return err
+		}
+		rest = r
+		switch p.typ {
+		case pLLRPStatus:
+			if err := m.Status.decode(p.val); err != nil {
+				return err
+			}
+		case pAntennaProperties:
+			if len(p.val) < 5 {
+				return fmt.Errorf("%w: AntennaProperties of %d bytes, want 5", ErrShortMessage, len(p.val))
+			}
+			if len(m.Antennas) >= maxAntennaProperties {
+				return fmt.Errorf("%w: more than %d AntennaProperties", ErrBadParameter, maxAntennaProperties)
+			}
+			m.Antennas = append(m.Antennas, AntennaProperty{Connected: p.val[0]&0x80 != 0,
+				AntennaID: binary.BigEndian.Uint16(p.val[1:]), GainCdBi: int16(binary.BigEndian.Uint16(p.val[3:]))})
+		}
+	}
+	return nil
+}
+
+// maxROSpecsListed bounds the ROSpecs decoded from one GET_ROSPECS_RESPONSE
+// (readers hold a handful; the gateway adds one).
+const maxROSpecsListed = 64
+
+// GetROSpecsResponse lists the ROSpecs the reader holds, with their current
+// state. GET_ROSPECS itself has no body (Empty{Kind: MsgGetROSpecs}).
+type GetROSpecsResponse struct {
+	Status  Status
+	ROSpecs []ROSpec
+}
+
+func (m *GetROSpecsResponse) Type() MessageType { return MsgGetROSpecsResponse }
+func (m *GetROSpecsResponse) AppendBody(dst []byte) []byte {
+	dst = m.Status.append(dst)
+	for i := range m.ROSpecs {
+		dst = m.ROSpecs[i].append(dst)
+	}
+	return dst
+}
+
+func (m *GetROSpecsResponse) DecodeBody(b []byte) error {
+	*m = GetROSpecsResponse{}
+	for rest := b; len(rest) > 0; {
+		p, r, err := nextTLV(rest, "GET_ROSPECS_RESPONSE")
+		if err != nil {
+			return err
+		}
+		rest = r
+		switch p.typ {
+		case pLLRPStatus:
+			if err := m.Status.decode(p.val); err != nil {
+				return err
+			}
+		case pROSpec:
+			if len(m.ROSpecs) >= maxROSpecsListed {
+				return fmt.Errorf("%w: GET_ROSPECS_RESPONSE lists more than %d ROSpecs", ErrBadParameter, maxROSpecsListed)
+			}
+			var ro ROSpec
+			if err := ro.decode(p.val); err != nil {
+				return err
+			}
+			m.ROSpecs = append(m.ROSpecs, ro)
+		}
+	}
+	return nil
 }
 
 // Connection attempt statuses of ConnectionAttemptEvent.

@@ -44,7 +44,10 @@ const (
 	pAISpec                      = 183
 	pAISpecStopTrigger           = 184
 	pInventoryParameterSpec      = 186
+	pAntennaProperties           = 221
 	pKeepaliveSpec               = 220
+	pReaderEventNotificationSpec = 244
+	pEventNotificationState      = 245
 	pROReportSpec                = 237
 	pTagReportContentSelector    = 238
 	pTagReportData               = 240

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"strconv"
 	"time"
 
 	"github.com/rfidgw/rfidgw/reader"
@@ -29,6 +30,7 @@ type conn struct {
 
 	link       *reader.Link
 	readsTotal reader.Counter // rfidgw_reads_total of this reader
+	online     bool           // link.Online was called: antenna events go to the edge
 	tags       []TagReport
 	reads      []reader.Read
 	clock      readClock
@@ -55,7 +57,7 @@ func (s *Source) connect(ctx context.Context) (*conn, error) {
 		nc:    nc,
 		br:    br,
 		fr:    NewFramer(br),
-		clock: readClock{log: s.log, logged: &s.clockLogged},
+		clock: readClock{utc: &s.clock},
 	}
 	// Cancelling ctx interrupts a blocked read or write.
 	c.stop = context.AfterFunc(ctx, func() { _ = nc.SetDeadline(time.Unix(1, 0)) })
@@ -77,6 +79,15 @@ func (s *Source) connect(ctx context.Context) (*conn, error) {
 		}
 		if !ev.HasConnectionAttempt {
 			continue
+		}
+		// The event's timestamp is the reader's clock right now: the first
+		// sample of its offset, taken before any held report arrives.
+		s.clock.Reset()
+		s.connClock, s.connClockKnown = 0, false
+		if !ev.TimestampUptime && ev.Timestamp != 0 {
+			rt, recv := time.UnixMicro(int64(ev.Timestamp)), s.now()
+			s.clock.Observe(rt, recv)
+			s.connClock, s.connClockKnown = rt.Sub(recv), true
 		}
 		if ev.ConnectionStatus != ConnSuccess {
 			c.close()
@@ -210,6 +221,10 @@ func statusOf(m Message) *Status {
 		return &r.Status
 	case *GetReaderCapabilitiesResponse:
 		return &r.Status
+	case *GetROSpecsResponse:
+		return &r.Status
+	case *GetReaderConfigResponse:
+		return &r.Status
 	}
 	return nil
 }
@@ -241,7 +256,9 @@ func (c *conn) handle(h Header, body []byte) error {
 			return nil
 		}
 		for _, a := range ev.Antennas {
-			c.s.log.Info("llrp antenna event", "antenna", a.AntennaID, "connected", a.Connected)
+			if err := c.antenna(a.AntennaID, a.Connected); err != nil {
+				return err
+			}
 		}
 		if ev.HasConnectionAttempt && ev.ConnectionStatus != ConnSuccess {
 			c.s.log.Warn("llrp reader reports a connection attempt by another client", "status", ConnectionStatusText(ev.ConnectionStatus))
@@ -363,12 +380,57 @@ func (s *Source) session(ctx context.Context, link *reader.Link) error {
 	c.link = link
 
 	caps, err := c.capabilities()
+	if errors.Is(err, ErrResponseTimeout) {
+		// Some LLRP peers never answer GET_READER_CAPABILITIES; the
+		// inventory does not need the answer. Go on with conservative
+		// defaults (antenna count unknown: the configured antennas are
+		// not checked) rather than dropping a reader that would work.
+		if !s.capsWarned {
+			s.capsWarned = true
+			s.log.Warn("llrp reader did not answer GET_READER_CAPABILITIES; using conservative defaults (vendor unknown, antennas not checked)",
+				"timeout", s.requestTimeout, "err", err)
+		}
+		caps, err = &GetReaderCapabilitiesResponse{HasGeneral: true}, nil
+	}
 	if err != nil {
 		return err
 	}
 	if err := s.checkAntennas(caps.General.MaxAntennas); err != nil {
 		return err
 	}
+	kept := false
+	if s.installed {
+		if kept, err = c.resume(); err != nil {
+			return err
+		}
+	}
+	if !kept {
+		if err := s.install(c); err != nil {
+			return err
+		}
+	}
+	s.installed = true
+	g := caps.General
+	s.log.Info("llrp reader connected", "addr", s.addr, "vendor", VendorName(g.Manufacturer), "model", g.Model,
+		"firmware", g.Firmware, "antennas", g.MaxAntennas, "keepalive", s.keepalive.String(), "rospec_kept", kept)
+	if err := link.Online(); err != nil {
+		return err
+	}
+	c.online = true
+	if err := c.antennaStates(); err != nil {
+		return err
+	}
+
+	err = c.loop()
+	if ctx.Err() != nil {
+		c.closeConnection(true)
+	}
+	return err
+}
+
+// install sets the reader up from scratch: factory reset and keepalive,
+// then the gateway's ROSpec, enabled and started.
+func (s *Source) install(c *conn) error {
 	if err := c.configure(); err != nil {
 		return err
 	}
@@ -393,18 +455,136 @@ func (s *Source) session(ctx context.Context, link *reader.Link) error {
 			return err
 		}
 	}
-	g := caps.General
-	s.log.Info("llrp reader connected", "addr", s.addr, "vendor", VendorName(g.Manufacturer), "model", g.Model,
-		"firmware", g.Firmware, "antennas", g.MaxAntennas, "keepalive", s.keepalive.String())
-	if err := link.Online(); err != nil {
+	return nil
+}
+
+// resume runs on a reconnect within one gateway run. It asks the reader
+// for its ROSpecs (GET_ROSPECS): when the gateway's ROSpec is still there
+// as sent, the reader did not lose its settings; the ROSpec is re-enabled
+// and started if it has to be, and reports the reader held during the cut
+// (ENABLE_EVENTS_AND_REPORTS) are not erased by a factory reset. When it
+// is gone or changed (the reader rebooted to defaults, or another client
+// reset it) resume says so with a log line and
+// rfidgw_reader_config_reapplied_total, and the caller installs it again.
+// A reader that does not support GET_ROSPECS is installed again silently,
+// as on every connection before.
+func (c *conn) resume() (bool, error) {
+	rsp, err := c.request(&Empty{Kind: MsgGetROSpecs}, MsgGetROSpecsResponse)
+	if errors.Is(err, ErrStatus) {
+		c.s.log.Debug("llrp reader cannot list its ROSpecs; configuring it again", "err", err)
+		return false, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	want := c.s.rospec()
+	var have *ROSpec
+	for i, ro := range rsp.(*GetROSpecsResponse).ROSpecs {
+		if ro.ID == rospecID {
+			have = &rsp.(*GetROSpecsResponse).ROSpecs[i]
+		}
+	}
+	why := ""
+	switch {
+	case have == nil:
+		why = "the reader no longer has the gateway's ROSpec (rebooted to its defaults, or reset by another client)"
+	case !sameROSpec(have, &want):
+		why = "the reader's ROSpec differs from the gateway's (changed by another client)"
+	}
+	if why != "" {
+		c.s.m.ConfigReapplied(c.s.id).Inc()
+		c.s.log.Warn("llrp reader lost its configuration; applying it again", "why", why)
+		return false, nil
+	}
+	// The keepalive is part of the reader config, which survives with the
+	// ROSpec; sending it again costs one round trip and covers readers
+	// that keep ROSpecs but not the config.
+	ka := &KeepaliveSpec{Trigger: 1, IntervalMS: uint32(c.s.keepalive / time.Millisecond)}
+	if _, err := c.request(&SetReaderConfig{Events: antennaEvents, Keepalive: ka}, MsgSetReaderConfigResponse); err != nil {
+		return false, err
+	}
+	if have.CurrentState == 0 { // disabled
+		if _, err := c.request(&ROSpecCommand{Kind: MsgEnableROSpec, ROSpecID: rospecID}, MsgEnableROSpecResponse); err != nil {
+			return false, err
+		}
+	}
+	if have.CurrentState != 2 { // not active
+		if _, err := c.request(&ROSpecCommand{Kind: MsgStartROSpec, ROSpecID: rospecID}, MsgStartROSpecResponse); err != nil {
+			return false, err
+		}
+	}
+	return true, nil
+}
+
+// sameROSpec compares two ROSpecs as encoded, ignoring their state.
+func sameROSpec(a, b *ROSpec) bool {
+	x, y := *a, *b
+	x.CurrentState, y.CurrentState = 0, 0
+	return string(x.append(nil)) == string(y.append(nil))
+}
+
+// antennaEvents asks the reader for AntennaEvent notifications.
+var antennaEvents = []EventNotificationState{{Event: EventAntenna, On: true}}
+
+// antennaStates asks which antennas are connected (GET_READER_CONFIG,
+// AntennaProperties) right after the reader is online: the edge starts a
+// reconnected reader with all antennas connected, and an antenna that came
+// loose during a cut sends no event. A reader that does not answer is
+// left to its AntennaEvents.
+func (c *conn) antennaStates() error {
+	rsp, err := c.request(&GetReaderConfig{RequestedData: ConfigAntennaProperties}, MsgGetReaderConfigResponse)
+	if errors.Is(err, ErrStatus) || errors.Is(err, ErrResponseTimeout) {
+		c.s.log.Debug("llrp reader did not report its antennas", "err", err)
+		return nil
+	}
+	if err != nil {
 		return err
 	}
-
-	err = c.loop()
-	if ctx.Err() != nil {
-		c.closeConnection(true)
+	for _, a := range rsp.(*GetReaderConfigResponse).Antennas {
+		if err := c.antenna(a.AntennaID, a.Connected); err != nil {
+			return err
+		}
 	}
-	return err
+	return nil
+}
+
+// antenna records that the reader reports antenna id (dis)connected: the
+// metric, a log line on a change, and a status read for the edge (an
+// antenna the config does not use is only logged).
+func (c *conn) antenna(id uint16, connected bool) error {
+	if id == 0 || id > maxAntennaProperties || !c.online {
+		return nil // before Online, antennaStates will ask
+	}
+	was, known := c.s.antennaUp[id]
+	if !c.s.cfg.WantsAntenna(int(id)) {
+		if !connected && (!known || was) {
+			c.s.log.Info("llrp antenna disconnected (not one the config uses)", "antenna", id)
+		}
+		c.s.antennaUp[id] = connected
+		return nil
+	}
+	v := 0.0
+	if connected {
+		v = 1
+	}
+	c.s.m.AntennaConnected(c.s.id, strconv.Itoa(int(id))).Set(v)
+	if connected && (!known || was) {
+		c.s.antennaUp[id] = true
+		return nil // nothing changed for the edge
+	}
+	c.s.antennaUp[id] = connected
+	st := reader.StatusOnline
+	if !connected {
+		st = reader.StatusOffline
+		if !known || was {
+			c.s.log.Warn("llrp antenna disconnected; its zones count it like an offline reader", "antenna", id)
+		}
+	} else if known && !was {
+		c.s.log.Info("llrp antenna connected again", "antenna", id)
+	}
+	r := reader.StatusRead(c.s.now(), c.s.id, st)
+	r.Antenna = int(id)
+	return c.link.Deliver(c.ctx, []reader.Read{r})
 }
 
 // configure sets the keepalive, after a factory reset so that settings a
@@ -412,12 +592,12 @@ func (s *Source) session(ctx context.Context, link *reader.Link) error {
 // interfere. A reader that refuses the reset still gets the keepalive.
 func (c *conn) configure() error {
 	ka := &KeepaliveSpec{Trigger: 1, IntervalMS: uint32(c.s.keepalive / time.Millisecond)}
-	_, err := c.request(&SetReaderConfig{ResetToFactoryDefault: true, Keepalive: ka}, MsgSetReaderConfigResponse)
+	_, err := c.request(&SetReaderConfig{ResetToFactoryDefault: true, Events: antennaEvents, Keepalive: ka}, MsgSetReaderConfigResponse)
 	if !errors.Is(err, ErrStatus) {
 		return err
 	}
 	c.s.log.Warn("llrp reader refused the factory reset; configuring without it", "err", err)
-	_, err = c.request(&SetReaderConfig{Keepalive: ka}, MsgSetReaderConfigResponse)
+	_, err = c.request(&SetReaderConfig{Events: antennaEvents, Keepalive: ka}, MsgSetReaderConfigResponse)
 	return err
 }
 

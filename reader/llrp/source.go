@@ -9,6 +9,8 @@ import (
 	"log/slog"
 	"net"
 	"os"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/rfidgw/rfidgw/internal/backoff"
@@ -57,7 +59,12 @@ type Source struct {
 	dialTimeout    time.Duration
 	now            func() time.Time
 
-	clockLogged bool
+	clock          reader.Clock    // UTC timestamps to gateway time (reset per connection)
+	connClock      time.Duration   // reader clock minus gateway at the last connection event
+	connClockKnown bool            // the reader sent a UTC timestamp with it
+	capsWarned     bool            // GET_READER_CAPABILITIES went unanswered once: warned
+	antennaUp      map[uint16]bool // what the reader last reported per antenna (owned by the session goroutine)
+	installed      bool            // the ROSpec was installed once in this run: reconnects verify it (resume)
 }
 
 // New builds the LLRP source of one `readers:` entry. It checks the config
@@ -89,7 +96,9 @@ func New(cfg reader.Config, env reader.Env) (*Source, error) {
 		requestTimeout: 10 * time.Second,
 		dialTimeout:    10 * time.Second,
 		now:            time.Now,
+		antennaUp:      map[uint16]bool{},
 	}
+	s.clock = reader.Clock{Reader: cfg.ID, Log: s.log, Offset: s.m.ClockOffset(cfg.ID)}
 	if err := set.checkAddress(where); err != nil {
 		return nil, err
 	}
@@ -189,16 +198,46 @@ func (s *Source) Check(ctx context.Context) (string, error) {
 	}
 	defer c.close()
 	caps, err := c.capabilities()
+	if errors.Is(err, ErrResponseTimeout) {
+		// The daemon uses such a reader with conservative defaults.
+		c.closeConnection(false)
+		return fmt.Sprintf("LLRP reader at %s (did not answer GET_READER_CAPABILITIES within %v; used with conservative defaults, antennas not checked)", s.addr, s.requestTimeout), nil
+	}
 	if err != nil {
 		return "", err
+	}
+	var off []string
+	if rsp, err := c.request(&GetReaderConfig{RequestedData: ConfigAntennaProperties}, MsgGetReaderConfigResponse); err == nil {
+		for _, a := range rsp.(*GetReaderConfigResponse).Antennas {
+			if !a.Connected && s.cfg.WantsAntenna(int(a.AntennaID)) {
+				off = append(off, strconv.Itoa(int(a.AntennaID)))
+			}
+		}
 	}
 	c.closeConnection(false)
 	g := caps.General
 	desc := fmt.Sprintf("%s model %d firmware %s antennas %d", VendorName(g.Manufacturer), g.Model, g.Firmware, g.MaxAntennas)
+	desc += "; " + clockText(s.connClock, s.connClockKnown)
+	if len(off) > 0 {
+		// Not an error: the gateway runs, and those zones count the antenna
+		// like an offline reader; the technician should see it.
+		desc += "; DISCONNECTED antennas: " + strings.Join(off, ", ")
+	}
 	if err := s.checkAntennas(g.MaxAntennas); err != nil {
 		return desc, err
 	}
 	return desc, nil
+}
+
+// clockText describes a reader's clock for `rfidgw check`.
+func clockText(off time.Duration, known bool) string {
+	switch {
+	case !known:
+		return "clock: uptime only (reads anchored to the gateway clock)"
+	case off > reader.MaxClockSkew || off < -reader.MaxClockSkew:
+		return fmt.Sprintf("clock %+.1fs off the gateway (reads corrected; set up NTP on the reader)", off.Seconds())
+	}
+	return fmt.Sprintf("clock %+.3fs from the gateway", off.Seconds())
 }
 
 // checkAntennas fails when the config names an antenna the reader lacks:

@@ -20,6 +20,10 @@ type Settings struct {
 	ReaderFromTopic int                 `mapstructure:"reader_from_topic"` // 1-based topic level holding the reader id
 	StatusTopic     string              `mapstructure:"status_topic"`
 	Mapping         *reader.JSONMapping `mapstructure:"mapping"` // format json
+	// ReaderClock: "correct" (default) brings reader timestamps more than
+	// 2 s off the gateway clock to gateway time; "trust" keeps them as sent
+	// (replaying recorded payloads on purpose).
+	ReaderClock string `mapstructure:"reader_clock"`
 }
 
 func init() {

@@ -41,6 +41,7 @@ type resolved struct {
 	password        string
 	tls             *tls.Config
 	readerFromTopic int
+	trustClock      bool     // reader_clock: trust
 	provides        []string // reader ids announced before any read (reader_from_topic)
 	parser          *Parser
 	cfg             reader.Config
@@ -105,6 +106,7 @@ func resolveSettings(cfg reader.Config, opts ...Option) (*resolved, error) {
 		return nil, err // a TLS file
 	}
 	s.brokerShown = set.Broker
+	s.trustClock = set.ReaderClock == "trust"
 	s.topic, s.statusTopic = set.Topic, set.StatusTopic
 	s.qos = 1
 	if set.QoS != nil {
@@ -157,6 +159,9 @@ func (set *Settings) problems(c *reader.Config) []error {
 		} else if set.StatusTopic == set.Topic {
 			add(fmt.Errorf("%w: %s: same as topic; the reader's status messages need their own topic", ErrConfig, where("status_topic")))
 		}
+	}
+	if set.ReaderClock != "" && set.ReaderClock != "correct" && set.ReaderClock != "trust" {
+		add(fmt.Errorf("%w: %s: %q: want correct (the default) or trust", ErrConfig, where("reader_clock"), set.ReaderClock))
 	}
 	if set.QoS != nil && (*set.QoS < 0 || *set.QoS > 2) {
 		add(fmt.Errorf("%w: %s: %d: want 0, 1 or 2", ErrConfig, where("qos"), *set.QoS))

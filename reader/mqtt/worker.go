@@ -47,6 +47,7 @@ type worker struct {
 	pending []paho.Message // to ack once batch was delivered
 
 	readsTotal map[string]reader.Counter
+	clocks     map[string]*reader.Clock // per reader id served (bounded like state)
 	badLog     map[string]*rateLog
 	overLimit  rateLog // log of reads refused by MaxLearnedReaders
 }
@@ -195,6 +196,20 @@ func (w *worker) admit(id string, n int) bool {
 	return false
 }
 
+// clock is the reader.Clock of a reader id (one warning, one offset metric
+// per reader).
+func (w *worker) clock(id string) *reader.Clock {
+	c := w.clocks[id]
+	if c == nil {
+		if w.clocks == nil {
+			w.clocks = map[string]*reader.Clock{}
+		}
+		c = &reader.Clock{Reader: id, Log: w.s.log.With("reader_id", id), Offset: w.s.m.ClockOffset(id)}
+		w.clocks[id] = c
+	}
+	return c
+}
+
 // learn adds a reader id seen in a topic or payload to those served.
 func (w *worker) learn(id string) {
 	if _, ok := w.state[id]; ok {
@@ -251,6 +266,9 @@ func (w *worker) message(it item) {
 		}
 		if !w.s.set.cfg.WantsAntenna(r.Antenna) {
 			continue
+		}
+		if !w.s.set.trustClock && !r.Time.Equal(it.recv) { // the payload had the reader's time
+			r.Time = w.clock(r.Reader).Correct(r.Time, it.recv).UTC()
 		}
 		w.batch = append(w.batch, r)
 	}

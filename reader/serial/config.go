@@ -3,6 +3,7 @@ package serial
 import (
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/rfidgw/rfidgw/internal/keyed"
 	"github.com/rfidgw/rfidgw/reader"
@@ -15,7 +16,17 @@ type Settings struct {
 	Baud     int    `mapstructure:"baud"`     // default 115200
 	Region   string `mapstructure:"region"`   // thingmagic: optional region to set (e.g. "EU3", "NA2")
 	Pattern  string `mapstructure:"pattern"`  // ascii: regexp with named groups epc, antenna, rssi
+	// FreezeAfter is how long a module may stay silent (thingmagic: no
+	// byte, heartbeats included; r2000: no inventory round answered;
+	// ascii: no line) before it counts as hung and the port is opened and
+	// the module set up again. 0 = the protocol's default: thingmagic 5s,
+	// r2000 9s, ascii off (an ASCII module is silent when no tag is there).
+	FreezeAfter time.Duration `mapstructure:"freeze_after"`
 }
+
+// minFreezeAfter bounds freeze_after from below: shorter would take a
+// busy module's pause for a hang.
+const minFreezeAfter = 100 * time.Millisecond
 
 func init() {
 	reader.Register(reader.Type{
@@ -39,6 +50,9 @@ func (s *Settings) problems(c *reader.Config) []error {
 	add := func(key, format string, args ...any) { errs = append(errs, bad(c.ID, key, format, args...)) }
 	if s.Device == "" {
 		add("device", "missing (e.g. /dev/ttyUSB0 or /dev/serial/by-id/usb-…)")
+	}
+	if s.FreezeAfter < 0 || (s.FreezeAfter > 0 && s.FreezeAfter < minFreezeAfter) {
+		add("freeze_after", "%v: want 0 (the protocol's default) or at least %v, e.g. 10s", s.FreezeAfter, minFreezeAfter)
 	}
 	if s.Baud < 0 {
 		add("baud", "%d is not a baud rate", s.Baud)

@@ -110,6 +110,9 @@ func (t *tmSession) start(ctx context.Context) error {
 // and the receive time is monotonic per reader.
 func (t *tmSession) stream(ctx context.Context, out *batcher) error {
 	w := wait{silence: t.s.t.silence}
+	if f := t.s.set.FreezeAfter; f > 0 {
+		w.silence = f
+	}
 	for {
 		f, err := nextFrame(ctx, t.c, t.dec, w, out)
 		if err != nil {
@@ -280,7 +283,11 @@ func (r *r2000Session) stream(ctx context.Context, out *batcher) error {
 // round reads the answers to one inventory command until its end record or
 // error record; done is false when the round timed out.
 func (r *r2000Session) round(ctx context.Context, out *batcher) (done bool, err error) {
-	w := wait{deadline: time.Now().Add(r.s.t.round)}
+	round := r.s.t.round
+	if f := r.s.set.FreezeAfter; f > 0 {
+		round = f / time.Duration(r.s.t.roundMisses) // freeze_after = roundMisses unanswered rounds
+	}
+	w := wait{deadline: time.Now().Add(round)}
 	for {
 		f, err := nextFrame(ctx, r.c, r.dec, w, out)
 		if errors.Is(err, errTimeout) {
@@ -314,19 +321,45 @@ func (r *r2000Session) stop() {} // 0x89 is one-shot: not issuing it again is th
 // ---- ASCII ---------------------------------------------------------------
 
 type asciiSession struct {
-	s   *Source
-	c   *conn
-	dec *ASCIIDecoder
+	s     *Source
+	c     *conn
+	dec   *ASCIIDecoder
+	first *Tag // the line that ended a wait after a freeze, delivered first
 }
 
-func (a *asciiSession) handshake(context.Context) (string, error) { return "ascii lines", nil }
-func (a *asciiSession) start(context.Context) error               { return nil }
-func (a *asciiSession) stop()                                     {}
+// handshake has nothing to ask an ASCII module. After a freeze (no line
+// for freeze_after) the reopened port proves nothing, so the module counts
+// as back only with its first line: the edge is not told online, then
+// offline again after each freeze_after while it stays hung.
+func (a *asciiSession) handshake(ctx context.Context) (string, error) {
+	if !a.s.asciiFrozen {
+		return "ascii lines", nil
+	}
+	tag, err := nextFrame(ctx, a.c, a.dec, wait{}, nil)
+	if err != nil {
+		return "", err
+	}
+	a.s.asciiFrozen = false
+	a.first = &tag
+	a.s.log.Info("ascii module sends lines again after a freeze")
+	return "ascii lines", nil
+}
+func (a *asciiSession) start(context.Context) error { return nil }
+func (a *asciiSession) stop()                       {}
 
 func (a *asciiSession) stream(ctx context.Context, out *batcher) error {
 	for {
-		tag, err := nextFrame(ctx, a.c, a.dec, wait{}, out)
+		// freeze_after (off by default): no line for that long counts as a
+		// hung module or adapter; the port is opened again.
+		if a.first != nil {
+			out.add(*a.first, time.Now())
+			a.first = nil
+		}
+		tag, err := nextFrame(ctx, a.c, a.dec, wait{silence: a.s.set.FreezeAfter}, out)
 		if err != nil {
+			if errors.Is(err, ErrNoAnswer) && a.s.set.FreezeAfter > 0 {
+				a.s.asciiFrozen = true
+			}
 			return err
 		}
 		out.add(tag, time.Now())

@@ -72,6 +72,8 @@ type Source struct {
 	pattern string
 	t       timing
 
+	asciiFrozen bool // the last ascii session ended in freeze_after silence (session goroutine only)
+
 	errMu      sync.Mutex
 	frameErrs  int       // frame errors since lastErrLog
 	lastErrLog time.Time // last warning about frame errors

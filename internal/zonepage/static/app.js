@@ -119,8 +119,8 @@
     for (const r of readers) {
       const ants = r.antennas || [];
       const rows = ants.map((a) =>
-        el("tr", { "data-antenna": a.antenna },
-          el("td", { class: "num" }, a.antenna),
+        el("tr", { "data-antenna": a.antenna, "data-disconnected": a.disconnected ? "true" : "false" },
+          el("td", { class: "num" }, a.antenna, a.disconnected ? el("span", { class: "state", title: "the reader reports this antenna disconnected; its zones count it like an offline reader" }, " DISCONNECTED") : null),
           el("td", { class: "num" }, fmt1(a.reads_per_sec)),
           el("td", {}, barOf(a.reads_per_sec, maxRate)),
           el("td", { class: "muted" }, (a.zones || []).join(", "))));

@@ -40,6 +40,12 @@ type Options struct {
 	// ImpinjPeakRSSI adds Impinj's centi-dBm peak RSSI custom parameter to
 	// every TagReportData that reports PeakRSSI.
 	ImpinjPeakRSSI bool
+	// KeepROSpecs makes ROSpecs (with their state) and the keepalive
+	// survive the client connection, like on a real reader: a reconnecting
+	// client finds them again, DropConnections is a network cut, and
+	// Reboot clears them (a reader back at its defaults). Without it every
+	// connection starts with none.
+	KeepROSpecs bool
 	// QueueSize bounds the reads Feed queues per connection before it drops
 	// the oldest (default 10000).
 	QueueSize int
@@ -61,17 +67,23 @@ type Simulator struct {
 
 	silent      atomic.Bool
 	refuse      atomic.Bool
-	rejectReset atomic.Bool // see SetRejectReset
+	rejectReset atomic.Bool  // see SetRejectReset
+	noCaps      atomic.Bool  // see SetIgnoreCapabilities
+	gen         atomic.Int64 // boots (Reboot); state saved by a connection of an older boot is dropped
+	getROSpecs  atomic.Int64 // GET_ROSPECS requests answered
 	acks        atomic.Int64
 	accept      atomic.Int64
 	processed   atomic.Int64 // fed reads the report loops handled
 
-	mu     sync.Mutex
-	ln     net.Listener
-	conns  map[*simConn]struct{}
-	active *simConn // the client holding the reader's one LLRP session
-	closed bool
-	wg     sync.WaitGroup
+	mu      sync.Mutex
+	ln      net.Listener
+	conns   map[*simConn]struct{}
+	active  *simConn      // the client holding the reader's one LLRP session
+	antOff  map[int]bool  // antennas disconnected (SetAntennaConnected)
+	saved   []simROSpec   // KeepROSpecs: the reader's ROSpecs between connections
+	savedKA time.Duration // KeepROSpecs: the keepalive between connections
+	closed  bool
+	wg      sync.WaitGroup
 }
 
 // New returns a simulator; call Listen to start it.
@@ -157,6 +169,12 @@ func (s *Simulator) Feed(r reader.Read) {
 	if c == nil || r.IsStatus() {
 		return
 	}
+	s.mu.Lock()
+	off := s.antOff[r.Antenna]
+	s.mu.Unlock()
+	if off {
+		return // a disconnected antenna reads nothing
+	}
 	for {
 		select {
 		case c.feed <- r:
@@ -177,14 +195,57 @@ func (s *Simulator) uptime(t time.Time) uint64 {
 
 // DropConnections closes every client socket, like a reader restart: its
 // uptime starts again from zero.
+//
+// With KeepROSpecs it is a network cut instead: the reader keeps its
+// ROSpecs and its uptime (Reboot is the restart).
 func (s *Simulator) DropConnections() {
-	s.boot.Store(time.Now().UnixNano())
+	if !s.opts.KeepROSpecs {
+		s.boot.Store(time.Now().UnixNano())
+	}
 	s.mu.Lock()
 	for c := range s.conns {
 		c.close()
 	}
 	s.mu.Unlock()
 }
+
+// Reboot is a reader restart back to its defaults: clients are dropped,
+// uptime starts from zero and (with KeepROSpecs) its ROSpecs and keepalive
+// are gone.
+func (s *Simulator) Reboot() {
+	s.gen.Add(1)
+	s.mu.Lock()
+	s.saved, s.savedKA = nil, 0
+	s.mu.Unlock()
+	s.boot.Store(time.Now().UnixNano())
+	s.DropConnections()
+}
+
+// SetAntennaConnected connects or disconnects antenna a (a loose cable): a
+// disconnected antenna reads nothing, GET_READER_CONFIG reports it, and a
+// client that asked for AntennaEvents gets one on every change.
+func (s *Simulator) SetAntennaConnected(a int, connected bool) {
+	s.mu.Lock()
+	if s.antOff == nil {
+		s.antOff = map[int]bool{}
+	}
+	changed := s.antOff[a] == connected
+	s.antOff[a] = !connected
+	c := s.active
+	s.mu.Unlock()
+	if !changed || c == nil {
+		return
+	}
+	c.mu.Lock()
+	on := c.antEv
+	c.mu.Unlock()
+	if on {
+		_ = c.event(llrp.ReaderEventNotification{Antennas: []llrp.AntennaEvent{{AntennaID: uint16(a), Connected: connected}}})
+	}
+}
+
+// GetROSpecsAnswered counts GET_ROSPECS requests the reader answered.
+func (s *Simulator) GetROSpecsAnswered() int64 { return s.getROSpecs.Load() }
 
 // SetKeepaliveSilent stops (true) or resumes sending keepalives, to
 // simulate a hung reader.
@@ -218,6 +279,10 @@ func (s *Simulator) Close() error {
 // SetRejectReset makes SET_READER_CONFIG with a factory reset fail, like
 // readers that do not allow it.
 func (s *Simulator) SetRejectReset(reject bool) { s.rejectReset.Store(reject) }
+
+// SetIgnoreCapabilities makes the reader never answer
+// GET_READER_CAPABILITIES (some LLRP peers do not implement it).
+func (s *Simulator) SetIgnoreCapabilities(ignore bool) { s.noCaps.Store(ignore) }
 
 // Processed is how many fed reads the report loops handled.
 func (s *Simulator) Processed() int64 { return s.processed.Load() }
@@ -296,6 +361,7 @@ type simConn struct {
 	wbuf    []byte
 	mu      sync.Mutex // guards the fields below
 	ka      time.Duration
+	antEv   bool // the client asked for AntennaEvents
 	rospecs map[uint32]*simROSpec
 }
 
@@ -363,6 +429,33 @@ func (c *simConn) serve() {
 		_ = c.event(llrp.ReaderEventNotification{HasConnectionAttempt: true, ConnectionStatus: llrp.ConnFailedClientInitiated})
 		return
 	}
+	if s.opts.KeepROSpecs {
+		gen := s.gen.Load()
+		s.mu.Lock()
+		saved, ka := s.saved, s.savedKA
+		s.mu.Unlock()
+		c.mu.Lock()
+		for _, r := range saved {
+			c.rospecs[r.spec.ID] = &simROSpec{spec: r.spec, state: r.state}
+		}
+		c.ka = ka
+		c.mu.Unlock()
+		c.kaChange <- struct{}{} // buffered, empty on a new connection
+		defer func() {
+			c.mu.Lock()
+			var keep []simROSpec
+			for _, r := range c.rospecs {
+				keep = append(keep, simROSpec{spec: r.spec, state: r.state})
+			}
+			ka := c.ka
+			c.mu.Unlock()
+			s.mu.Lock()
+			if s.gen.Load() == gen {
+				s.saved, s.savedKA = keep, ka
+			}
+			s.mu.Unlock()
+		}()
+	}
 	if err := c.event(llrp.ReaderEventNotification{HasConnectionAttempt: true, ConnectionStatus: llrp.ConnSuccess}); err != nil {
 		return
 	}
@@ -398,6 +491,9 @@ func (c *simConn) handle(h llrp.Header, body []byte) bool {
 	var rsp llrp.Message
 	switch h.Type {
 	case llrp.MsgGetReaderCapabilities:
+		if s.noCaps.Load() {
+			return true // like llrpjs' dummy reader: never answered
+		}
 		rsp = &llrp.GetReaderCapabilitiesResponse{
 			HasGeneral: true,
 			General: llrp.GeneralCapabilities{MaxAntennas: uint16(s.opts.Antennas), HasUTCClock: !s.opts.UptimeOnly,
@@ -421,6 +517,12 @@ func (c *simConn) handle(h llrp.Header, body []byte) bool {
 		if m.ResetToFactoryDefault {
 			clear(c.rospecs)
 			c.ka = 0
+			c.antEv = false
+		}
+		for _, e := range m.Events {
+			if e.Event == llrp.EventAntenna {
+				c.antEv = e.On
+			}
 		}
 		if m.Keepalive != nil {
 			c.ka = 0
@@ -436,6 +538,34 @@ func (c *simConn) handle(h llrp.Header, body []byte) bool {
 		rsp = success(llrp.MsgSetReaderConfigResponse)
 	case llrp.MsgAddROSpec:
 		rsp = c.addROSpec(body)
+	case llrp.MsgGetReaderConfig:
+		var m llrp.GetReaderConfig
+		if err := m.DecodeBody(body); err != nil {
+			rsp = failure(llrp.MsgGetReaderConfigResponse, llrp.StatusParameterError, "%v", err)
+			break
+		}
+		cfg := &llrp.GetReaderConfigResponse{}
+		if m.RequestedData == 0 || m.RequestedData == llrp.ConfigAntennaProperties {
+			s.mu.Lock()
+			for a := 1; a <= s.opts.Antennas && a <= 256; a++ {
+				if m.AntennaID == 0 || int(m.AntennaID) == a {
+					cfg.Antennas = append(cfg.Antennas, llrp.AntennaProperty{AntennaID: uint16(a), Connected: !s.antOff[a], GainCdBi: 600})
+				}
+			}
+			s.mu.Unlock()
+		}
+		rsp = cfg
+	case llrp.MsgGetROSpecs:
+		s.getROSpecs.Add(1)
+		list := &llrp.GetROSpecsResponse{}
+		c.mu.Lock()
+		for _, r := range c.rospecs {
+			ro := r.spec
+			ro.CurrentState = r.state
+			list.ROSpecs = append(list.ROSpecs, ro)
+		}
+		c.mu.Unlock()
+		rsp = list
 	case llrp.MsgDeleteROSpec, llrp.MsgEnableROSpec, llrp.MsgStartROSpec, llrp.MsgStopROSpec, llrp.MsgDisableROSpec:
 		var m llrp.ROSpecCommand
 		m.Kind = h.Type

@@ -246,11 +246,11 @@ func TestSimulatorProtocolErrors(t *testing.T) {
 	// with the request's id.
 	c.id++
 	raw := llrp.AppendMessage(nil, llrp.Version101, c.id, &llrp.ROSpecCommand{Kind: llrp.MsgDisableROSpec, ROSpecID: 0})
-	raw[1] = 26 // GET_ROSPECS
+	raw[1] = 40 // ADD_ACCESSSPEC
 	c.nc.Write(raw)
 	h, m := c.next()
 	if h.Type != llrp.MsgErrorMessage || h.ID != c.id || m.(*llrp.StatusResponse).Status.Code != llrp.StatusUnsupportedMessage {
-		t.Fatalf("GET_ROSPECS answered by %+v %+v", h, m)
+		t.Fatalf("ADD_ACCESSSPEC answered by %+v %+v", h, m)
 	}
 	id := c.send(llrp.Version11, &llrp.GetReaderCapabilities{})
 	h, m = c.next()

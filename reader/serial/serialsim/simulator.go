@@ -41,6 +41,7 @@ type Simulator struct {
 	received  []string  // commands seen, for tests ("0x03", "0x2F:start" …)
 	boot      bool      // thingmagic: in the bootloader until BOOT_FIRMWARE
 	mute      bool      // ignore every command, like a hung module
+	frozen    bool      // Freeze: no output at all (reads, heartbeats, answers)
 	baud      int       // answer only when the line is set to this baud rate; 0 = any
 }
 
@@ -138,6 +139,16 @@ func (s *Simulator) SetMute(m bool) {
 	s.mu.Unlock()
 }
 
+// Freeze hangs the module with its port open, whatever its protocol: it
+// sends nothing (no reads, no heartbeats, no answers) and ignores commands
+// until Freeze(false) thaws it; it then behaves as before the hang (a
+// thingmagic module that was reading streams again).
+func (s *Simulator) Freeze(on bool) {
+	s.mu.Lock()
+	s.frozen = on
+	s.mu.Unlock()
+}
+
 // SetBaud makes the module answer only at baud (0 = any rate).
 func (s *Simulator) SetBaud(baud int) {
 	s.mu.Lock()
@@ -179,7 +190,7 @@ func (s *Simulator) Feed(r reader.Read) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	p := s.port
-	if p == nil {
+	if p == nil || s.frozen {
 		return
 	}
 	switch s.protocol {
@@ -544,7 +555,7 @@ var simVersion = []byte{
 func (s *Simulator) answerThingMagic(p *simPort, f serial.TMFrame) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.mute || !p.baudIs(s.baud) {
+	if s.mute || s.frozen || !p.baudIs(s.baud) {
 		return
 	}
 	switch {
@@ -604,7 +615,7 @@ func (s *Simulator) heartbeats(p *simPort) {
 		case <-time.After(every):
 		}
 		s.mu.Lock()
-		if s.reading && s.port == p {
+		if s.reading && s.port == p && !s.frozen {
 			p.lastBeat = time.Now()
 			p.queue(beat, true)
 		}
@@ -615,7 +626,7 @@ func (s *Simulator) heartbeats(p *simPort) {
 func (s *Simulator) answerR2000(p *simPort, f serial.R2000Frame) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.mute || !p.baudIs(s.baud) {
+	if s.mute || s.frozen || !p.baudIs(s.baud) {
 		return
 	}
 	const addr = 0x01
