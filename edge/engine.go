@@ -133,9 +133,9 @@ type readerState struct {
 	// antOff holds the antennas the reader reported disconnected (status
 	// reads with an antenna) while it stays online; each counts for the
 	// zone it feeds like an offline reader. Bounded by maxAntennasOff.
-	antOff map[int]struct{}
-	ignored     [len(reasons)]uint64
-	sinkCtr     [len(reasons)]Counter // from StatsSink.IgnoredCounter, looked up once
+	antOff  map[int]struct{}
+	ignored [len(reasons)]uint64
+	sinkCtr [len(reasons)]Counter // from StatsSink.IgnoredCounter, looked up once
 }
 
 func (rs *readerState) route(antenna int) route {

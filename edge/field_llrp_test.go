@@ -8,7 +8,6 @@ import (
 	"testing"
 	"time"
 
-
 	"github.com/rfidgw/rfidgw/edge"
 	"github.com/rfidgw/rfidgw/reader"
 	"github.com/rfidgw/rfidgw/reader/llrp"
