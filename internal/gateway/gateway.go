@@ -17,6 +17,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -135,8 +136,9 @@ type Gateway struct {
 
 	lastLongEPCLog time.Time // owner only
 	readersMu      sync.Mutex
-	readersUp      map[string]bool         // copy for status/http
-	antennasOff    map[string]map[int]bool // reader -> antennas it reports disconnected
+	readersUp      map[string]bool                   // copy for status/http
+	antennasOff    map[string]map[int]bool           // reader -> antennas it reports disconnected
+	antennaReads   map[antennaKey]prometheus.Counter // owner goroutine only
 
 	started    atomic.Bool
 	progress   atomic.Int64 // unix nanos of the owner's last loop
@@ -198,18 +200,19 @@ func New(cfg *config.Config, opts Options) (*Gateway, error) {
 		opts.Metrics = metrics.New()
 	}
 	g := &Gateway{
-		version:     opts.Version,
-		buildCommit: opts.Commit,
-		m:           opts.Metrics,
-		log:         log,
-		cfg:         cfg,
-		sources:     map[string]*runningSource{},
-		pend:        newBatch(nil),
-		wake:        make(chan struct{}, 1),
-		reloads:     make(chan reloadReq),
-		readersUp:   map[string]bool{},
-		antennasOff: map[string]map[int]bool{},
-		aliveAfter:  5 * time.Second,
+		version:      opts.Version,
+		buildCommit:  opts.Commit,
+		m:            opts.Metrics,
+		log:          log,
+		cfg:          cfg,
+		sources:      map[string]*runningSource{},
+		pend:         newBatch(nil),
+		wake:         make(chan struct{}, 1),
+		reloads:      make(chan reloadReq),
+		readersUp:    map[string]bool{},
+		antennasOff:  map[string]map[int]bool{},
+		antennaReads: map[antennaKey]prometheus.Counter{},
+		aliveAfter:   5 * time.Second,
 		// A commit the buffer refuses this long counts as a stall: the
 		// watchdog stops pinging and systemd restarts the daemon.
 		commitStuckAfter: 60 * time.Second,
@@ -683,6 +686,9 @@ func (g *Gateway) process(events []edge.Event, r *reader.Read) []edge.Event {
 			g.fwd.PublishStatus(s)
 		}
 	}
+	if !r.IsStatus() {
+		g.countAntennaRead(r)
+	}
 	if g.rec != nil {
 		if err := g.rec.Write(r); err != nil {
 			g.log.Warn("recording reads failed", "err", err)
@@ -710,6 +716,38 @@ func (g *Gateway) process(events []edge.Event, r *reader.Read) []edge.Event {
 		return events
 	}
 	return g.engine.Process(events, r)
+}
+
+// antennaKey names one reader antenna for rfidgw_antenna_reads_total.
+type antennaKey struct {
+	reader  string
+	antenna int
+}
+
+// maxAntennaSeries bounds rfidgw_antenna_reads_total: antennas and reader
+// ids come from outside (payloads, learned MQTT topics); past the bound the
+// reads are counted under antenna="other" of their reader.
+const maxAntennaSeries = 4096
+
+// countAntennaRead counts r in rfidgw_antenna_reads_total (the dashboard's
+// reads per antenna: a flat antenna while its neighbours read is a cable or
+// antenna fault). The child counters are cached: no label lookup per read.
+func (g *Gateway) countAntennaRead(r *reader.Read) {
+	k := antennaKey{r.Reader, r.Antenna}
+	c, ok := g.antennaReads[k]
+	if !ok {
+		label := strconv.Itoa(r.Antenna)
+		if len(g.antennaReads) >= maxAntennaSeries {
+			k.antenna, label = -1, "other"
+			if c, ok = g.antennaReads[k]; ok {
+				c.Inc()
+				return
+			}
+		}
+		c = g.m.AntennaReads.WithLabelValues(r.Reader, label)
+		g.antennaReads[k] = c
+	}
+	c.Inc()
 }
 
 // commit makes events and the edge state they changed durable, retrying

@@ -33,6 +33,9 @@ type Metrics struct {
 	// AntennaConnected is 1 while the reader reports the antenna
 	// connected, 0 while disconnected (readers that report it).
 	AntennaConnected *prometheus.GaugeVec
+	// AntennaReads counts tag reads per reader antenna (the gateway counts
+	// them where reads come in; at most maxAntennaSeries label pairs).
+	AntennaReads *prometheus.CounterVec
 	// ReaderConfigReapplied counts reconnects after which the reader no
 	// longer had the gateway's configuration (rebooted to defaults).
 	ReaderConfigReapplied *prometheus.CounterVec
@@ -95,6 +98,7 @@ func New() *Metrics {
 		ReaderConnected:       gaugeVec("rfidgw_reader_connected", "1 while the reader is connected, else 0.", "reader"),
 		ReaderFrameErrors:     counterVec("rfidgw_reader_frame_errors_total", "Frames or payloads from the reader that could not be decoded (bad checksum, bad JSON, unknown parameter).", "reader"),
 		ReaderReconnects:      counterVec("rfidgw_reader_reconnects_total", "Connection attempts after a reader was lost.", "reader"),
+		AntennaReads:          counterVec("rfidgw_antenna_reads_total", "Tag reads received, per reader antenna.", "reader", "antenna"),
 		AntennaConnected:      gaugeVec("rfidgw_antenna_connected", "1 while the reader reports the antenna connected, 0 while disconnected (LLRP AntennaEvent / AntennaProperties).", "reader", "antenna"),
 		ReaderConfigReapplied: counterVec("rfidgw_reader_config_reapplied_total", "Reconnects after which the reader had lost the gateway's configuration (ROSpec) and it was sent again.", "reader"),
 		ReaderClockOffset:     gaugeVec("rfidgw_reader_clock_offset_seconds", "Reader clock minus gateway clock, estimated from the reader's timestamps (corrected when over 2 s).", "reader"),
