@@ -14,7 +14,7 @@ import (
 	"testing"
 )
 
-// unhex turns "04 01 | 00 00" style dumps (as in protocols.md) into bytes.
+// unhex turns "04 01 | 00 00" style dumps (as LLRP captures are usually written) into bytes.
 func unhex(t testing.TB, s string) []byte {
 	t.Helper()
 	s = strings.NewReplacer(" ", "", "|", "", "\n", "", "\t", "").Replace(s)
@@ -25,7 +25,8 @@ func unhex(t testing.TB, s string) []byte {
 	return b
 }
 
-// Golden messages from protocols.md 1.7, all captured on the wire.
+// Golden messages, all captured on the wire between a minimal LLRP client
+// and an independent LLRP reader simulator.
 var golden = []struct {
 	name string
 	id   uint32

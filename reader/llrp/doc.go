@@ -2,8 +2,9 @@
 // (EPCglobal Low Level Reader Protocol 1.0.1, TCP 5084 or TLS 5085): the
 // binary codec and the client session that turns RO_ACCESS_REPORTs into
 // reader.Read (the simulated reader for `rfidgw sim` and tests is in
-// llrp/llrpsim). It is written from the protocol tables in protocols.md §1,
-// not on an LLRP library.
+// llrp/llrpsim). It is written from the protocol tables of the LLRP standard
+// (1.0.1 and 1.1, binary encoding; machine-readable in the LLRP Toolkit's
+// llrp-1x0-def.xml), not on an LLRP library.
 //
 // Wiring (the daemon in internal/gateway builds it through the registry):
 //

@@ -10,7 +10,7 @@ import (
 // MessageType is the 10-bit LLRP message type number.
 type MessageType uint16
 
-// Message types the package encodes or decodes (protocols.md 1.4).
+// Message types the package encodes or decodes (message type numbers of the LLRP standard's binary encoding (LLRP 1.0.1 and 1.1; machine-readable in the LLRP Toolkit's llrp-1x0-def.xml)).
 const (
 	MsgGetReaderCapabilities         MessageType = 1
 	MsgGetReaderConfig               MessageType = 2

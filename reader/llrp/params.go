@@ -5,7 +5,7 @@ import (
 	"fmt"
 )
 
-// Parameter type numbers (protocols.md 1.3). TV types are 1..127, TLV types
+// Parameter type numbers (parameter encodings of the LLRP standard's binary encoding (LLRP 1.0.1 and 1.1; machine-readable in the LLRP Toolkit's llrp-1x0-def.xml)). TV types are 1..127, TLV types
 // 128..1023.
 const (
 	tvAntennaID                = 1
@@ -137,7 +137,7 @@ func finishTLV(dst []byte, start int) []byte {
 	return dst
 }
 
-// StatusCode is an LLRPStatus code (protocols.md 1.5).
+// StatusCode is an LLRPStatus code (LLRPStatus codes of the LLRP standard).
 type StatusCode uint16
 
 // Status codes.

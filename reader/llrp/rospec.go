@@ -12,7 +12,7 @@ const (
 	StartPeriodic  uint8 = 2
 )
 
-// ROReportTrigger values (protocols.md 1.6). 3..6 exist only in LLRP 1.1.
+// ROReportTrigger values (the LLRP standard's ROReportTrigger enumeration). 3..6 exist only in LLRP 1.1.
 const (
 	ReportNone               uint8 = 0
 	ReportNTagsOrEndOfAISpec uint8 = 1

@@ -561,7 +561,7 @@ func TestSessionTLS(t *testing.T) {
 }
 
 // TestSessionWrongResponseID: a response with another message id is not
-// taken as the answer (protocols.md §5); the request times out clearly.
+// taken as the answer (the LLRP standard: a response carries its request's message id); the request times out clearly.
 func TestSessionWrongResponseID(t *testing.T) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {

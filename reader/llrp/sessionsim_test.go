@@ -79,7 +79,7 @@ func TestSessionReaderCloseEvent(t *testing.T) {
 	sink.nStatus(t, reader.StatusOnline, 2)
 }
 
-// unhex turns "04 01 | 00 00" style dumps (as in protocols.md) into bytes.
+// unhex turns "04 01 | 00 00" style dumps (as LLRP captures are usually written) into bytes.
 func unhex(t testing.TB, s string) []byte {
 	t.Helper()
 	s = strings.NewReplacer(" ", "", "|", "", "\n", "", "\t", "").Replace(s)

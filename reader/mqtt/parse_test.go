@@ -9,7 +9,8 @@ import (
 	"github.com/rfidgw/rfidgw/reader"
 )
 
-// Payloads from /work/shared/reference/protocols.md §4 (sources named there).
+// Payloads as the vendors document them: the Impinj IoT device interface
+// (TagInventoryEvent) and the Zebra IoT Connector (tag data events).
 const (
 	impinjFull = `{"timestamp":"2021-02-02T18:39:34.385793625Z","hostname":"impinj-14-4a-8b","eventType":"tagInventory",
  "tagInventoryEvent":{"epc":"ftqQOAUQAnEAAsCu","epcHex":"7EDA9038051002710002C0AE",

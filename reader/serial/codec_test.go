@@ -61,15 +61,15 @@ func TestThingMagicCRCTable(t *testing.T) {
 func TestThingMagicCRCWorkedExample(t *testing.T) {
 	got := ThingMagicCRC([]byte{0x00, 0x03})
 	if got != 0x1D0C {
-		t.Fatalf("CRC(00 03) = 0x%04X, want 0x1D0C (reference §3.1 worked example)", got)
+		t.Fatalf("CRC(00 03) = 0x%04X, want 0x1D0C (the Mercury serial protocol's CRC worked example)", got)
 	}
 	if c := ccittFalse([]byte{0x00, 0x03}); c != 0x2D6C || c == got {
-		t.Fatalf("CCITT-FALSE(00 03) = 0x%04X; the reference says 0x2D6C and that it differs", c)
+		t.Fatalf("CCITT-FALSE(00 03) = 0x%04X; plain CRC-CCITT-FALSE gives 0x2D6C, which differs", c)
 	}
 }
 
-// Golden command frames from reference §3.1 ([computed] and SparkFun's
-// captured start/stop).
+// Golden command frames of the Mercury serial protocol (computed, and
+// SparkFun's captured start/stop).
 func TestThingMagicGoldenCommands(t *testing.T) {
 	for _, tc := range []struct {
 		name string

@@ -7,7 +7,7 @@ import (
 	"github.com/rfidgw/rfidgw/reader"
 )
 
-// "0xA0" protocol of Impinj-R2000-based modules (reference §3.2).
+// "0xA0" protocol of Impinj-R2000-based modules (the R2000 modules' "UHF RFID Reader Serial Interface Protocol" V3.x).
 //
 //	A0 | Len | Address | Cmd | Data[Len-3] | Check      Len counts Address..Check; total Len+2
 //	Check = −(sum of every preceding byte, the 0xA0 head included) mod 256
@@ -15,7 +15,7 @@ const (
 	r2000Head      = 0xA0
 	r2000Broadcast = 0xFF
 
-	// Command numbers drift between vendor firmwares (reference §3.2); the
+	// Command numbers drift between vendor firmwares (the R2000 modules' "UHF RFID Reader Serial Interface Protocol" V3.x); the
 	// three we use are the same in every table we know of.
 	R2000CmdSetWorkAntenna    = 0x74
 	R2000CmdFirmwareVersion   = 0x72

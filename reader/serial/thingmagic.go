@@ -9,7 +9,7 @@ import (
 	"github.com/rfidgw/rfidgw/reader"
 )
 
-// ThingMagic / JADAK Mercury serial protocol (reference §3.1).
+// ThingMagic / JADAK Mercury serial protocol (ThingMagic Mercury API, serial_reader_l3.c).
 //
 //	host → module : FF | LEN | OPCODE | DATA[LEN] | CRC_hi CRC_lo                  LEN+5 bytes
 //	module → host : FF | LEN | OPCODE | STATUS(2) | DATA[LEN] | CRC_hi CRC_lo      LEN+7 bytes
@@ -208,7 +208,7 @@ type TMRecord struct {
 }
 
 // ParseThingMagicRecord classifies a frame received while continuous reading
-// is on and decodes tag records (reference §3.1 "Streamed tag record"). The
+// is on and decodes tag records (the Mercury API's serial_reader_l3.c, "streamed tag record"). The
 // metadata fields are parsed in flag-bit order from the flags the module
 // echoes, so any subset of 0x01FF decodes.
 func ParseThingMagicRecord(f TMFrame) (TMRecord, error) {
@@ -466,7 +466,7 @@ func ThingMagicRegion(name string) (byte, error) {
 	return 0, fmt.Errorf("unknown ThingMagic region %q (want one of NA NA2 NA3 EU EU2 EU3 EU4 KR KR2 IN JP JP2 JP3 PRC PRC2 AU NZ … OPEN, or a code like 0x0D)", name)
 }
 
-// Commands the Source sends (reference §3.1).
+// Commands the Source sends (ThingMagic Mercury API, serial_reader_l3.c).
 var (
 	tmCmdVersion = encodeTMCommand(TMOpVersion, nil)
 	tmCmdProgram = encodeTMCommand(TMOpCurrentProg, nil)
