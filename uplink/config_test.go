@@ -128,17 +128,6 @@ func TestNewForwarderRejectsUnknownProperty(t *testing.T) {
 	}
 }
 
-func TestBackoff(t *testing.T) {
-	lo, hi := DefaultBackoffMin, DefaultBackoffMax
-	for attempt := 0; attempt < 40; attempt++ {
-		d := backoff(lo, hi, attempt)
-		top := min(hi, lo<<min(attempt, 20))
-		if d < top/2 || d > top {
-			t.Fatalf("attempt %d: %v outside [%v, %v]", attempt, d, top/2, top)
-		}
-	}
-}
-
 func TestFlattenProperties(t *testing.T) {
 	got, err := FlattenProperties(map[string]any{
 		"security": map[string]any{"protocol": "SASL_SSL"},

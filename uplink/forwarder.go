@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"math/rand/v2"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -13,6 +12,7 @@ import (
 
 	"github.com/confluentinc/confluent-kafka-go/v2/kafka"
 	"github.com/rfidgw/rfidgw/buffer"
+	"github.com/rfidgw/rfidgw/internal/backoff"
 	"github.com/rfidgw/rfidgw/internal/epcis"
 	"github.com/rfidgw/rfidgw/internal/metrics"
 )
@@ -200,14 +200,16 @@ func (f *Forwarder) Run(ctx context.Context) error {
 		}()
 	}
 
-	attempt := 0
+	// The module's one retry wait (internal/backoff); it starts over once
+	// Kafka acknowledged something since the last pause.
+	bo := backoff.Backoff{Min: f.cfg.RetryBackoffMin, Max: f.cfg.RetryBackoffMax, Jitter: backoff.DefaultJitter}
 	deliveredBefore := f.delivered.Load()
 	pause := func() {
 		if d := f.delivered.Load(); d != deliveredBefore {
-			attempt, deliveredBefore = 0, d
+			bo.Reset()
+			deliveredBefore = d
 		}
-		sleep(ctx, backoff(f.cfg.RetryBackoffMin, f.cfg.RetryBackoffMax, attempt))
-		attempt++
+		_ = bo.Wait(ctx)
 	}
 	needCheck := true
 	for ctx.Err() == nil {
@@ -332,7 +334,7 @@ func (f *Forwarder) pump(ctx context.Context) {
 		if err != nil {
 			f.m.UplinkErrors.WithLabelValues("queue").Inc()
 			f.logEvery("lease", slog.LevelError, "uplink: reading the buffer failed; retrying", "err", err)
-			sleep(ctx, time.Second)
+			_ = backoff.Sleep(ctx, time.Second)
 			continue
 		}
 		if len(recs) == 0 {
@@ -829,25 +831,4 @@ func (f *Forwarder) logEvery(key string, level slog.Level, msg string, args ...a
 	f.lastLog[key] = now
 	f.logMu.Unlock()
 	f.log.Log(context.Background(), level, msg, args...)
-}
-
-// backoff returns the pause before retry number attempt (0-based):
-// exponential from lo to hi, with jitter over its upper half.
-func backoff(lo, hi time.Duration, attempt int) time.Duration {
-	d := lo
-	for i := 0; i < attempt && d < hi; i++ {
-		d *= 2
-	}
-	d = min(d, hi)
-	return d/2 + rand.N(d/2+1)
-}
-
-// sleep waits d or until ctx ends.
-func sleep(ctx context.Context, d time.Duration) {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-	case <-ctx.Done():
-	}
 }

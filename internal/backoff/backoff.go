@@ -1,7 +1,8 @@
 // Package backoff owns the one retry wait of the module: exponential from
 // Min to Max with optional jitter, started over by Reset after something
-// worked. The reader supervisor (reader.Supervise) uses it; so can any
-// other retry loop. It is a leaf package: it imports nothing of the module.
+// worked. The reader supervisor (reader.Supervise), the uplink's retry
+// pause and the gateway's commit retry use it. It is a leaf package: it
+// imports nothing of the module.
 package backoff
 
 import (
@@ -9,6 +10,10 @@ import (
 	"math/rand/v2"
 	"time"
 )
+
+// DefaultJitter is the spread every retry loop of the module uses (readers,
+// uplink): ±20 %.
+const DefaultJitter = 0.2
 
 // Backoff doubles the wait after each failure, from Min up to Max. Jitter
 // spreads each wait over [d(1-Jitter), d(1+Jitter)) so that gateways

@@ -174,7 +174,7 @@ func clientTLS(t *reader.TLS, host string) (*tls.Config, error) {
 func (s *Source) Run(ctx context.Context, sink reader.Sink) error {
 	sup := &reader.Supervisor{
 		ID: s.id, Kind: "llrp", Sink: sink, Log: s.log.With("addr", s.addr),
-		Backoff:   backoff.Backoff{Min: s.minBackoff, Max: s.maxBackoff, Jitter: 0.2},
+		Backoff:   backoff.Backoff{Min: s.minBackoff, Max: s.maxBackoff, Jitter: backoff.DefaultJitter},
 		GoodAfter: s.goodAfter,
 		Now:       s.now,
 		Metrics:   s.m,

@@ -112,7 +112,7 @@ func (s *Source) Run(ctx context.Context, sink reader.Sink) error {
 	r := &run{s: s, queue: queue, workerExit: workerExit}
 	sup := &reader.Supervisor{
 		ID: s.set.id, Kind: "mqtt", Sink: sink, Log: s.log,
-		Backoff:   backoff.Backoff{Min: minBackoff, Max: maxBackoff, Jitter: 0.2},
+		Backoff:   backoff.Backoff{Min: minBackoff, Max: maxBackoff, Jitter: backoff.DefaultJitter},
 		GoodAfter: maxBackoff,
 		OwnStatus: true, // the worker reports each reader id it serves
 		Metrics:   s.m,

@@ -122,7 +122,7 @@ func New(cfg reader.Config, env reader.Env) (*Source, error) {
 func (s *Source) Run(ctx context.Context, sink reader.Sink) error {
 	sup := &reader.Supervisor{
 		ID: s.cfg.ID, Kind: "serial", Sink: sink, Log: s.log,
-		Backoff: backoff.Backoff{Min: s.t.backoffMin, Max: s.t.backoffMax, Jitter: 0.2},
+		Backoff: backoff.Backoff{Min: s.t.backoffMin, Max: s.t.backoffMax, Jitter: backoff.DefaultJitter},
 		Metrics: s.m,
 	}
 	return sup.Supervise(ctx, s.session)
