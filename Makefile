@@ -98,7 +98,7 @@ chaos: build
 fleet: build
 	$(GO) test -count=1 -run TestFleet -v -timeout 60m ./cmd/rfidgw/ -args -fleet.full
 
-# three gateways and the hub on the dev broker: scripts/demo-fleet.sh
+# two floor gateways and the hub on the dev broker: scripts/demo-fleet.sh
 demo-fleet: build
 	./scripts/demo-fleet.sh
 
