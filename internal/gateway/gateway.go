@@ -493,8 +493,22 @@ func (g *Gateway) nowLocked() time.Time {
 	if g.lastRead.IsZero() {
 		return wall
 	}
-	return g.lastRead.Add(wall.Sub(g.lastWall)) // monotonic: Sub of two time.Now()
+	// While a file plays, its reads are the clock. The wall clock takes
+	// over only once the player has been quiet for virtualIdle (the file
+	// ended or has a gap): a stall of the player (back-pressure, a slow
+	// disk) must not run the clock ahead of the reads, or the next reads
+	// would count as late (edge.LateSlack) and a crossing in them be lost.
+	idle := wall.Sub(g.lastWall) // monotonic: Sub of two time.Now()
+	if idle < virtualIdle {
+		return g.lastRead
+	}
+	return g.lastRead.Add(idle - virtualIdle)
 }
+
+// virtualIdle is how long a reads file may pause before the wall clock moves
+// the engine's clock on (departures after the file ended come this much later
+// in wall time; their event times do not change).
+const virtualIdle = 5 * time.Second
 
 // liveNow is the engine's clock with live readers: the wall clock when the
 // gateway started plus the monotonic time since.
