@@ -135,29 +135,7 @@ func readEpochFile(dir string) (epochFileState, error) {
 }
 
 func writeEpochFile(dir string, s epochFileState, noSync bool) error {
-	path := filepath.Join(dir, epochFile)
-	tmp := path + ".tmp"
-	data := fmt.Sprintf("epoch %s\nfirst %d\nlast %d\n", s.id, s.first, s.last)
-	f, err := os.OpenFile(tmp, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o600)
-	if err == nil {
-		_, err = f.WriteString(data)
-		if err == nil && !noSync {
-			err = f.Sync()
-		}
-		if cerr := f.Close(); err == nil {
-			err = cerr
-		}
-	}
-	if err == nil {
-		err = os.Rename(tmp, path)
-	}
-	if err == nil && !noSync {
-		err = syncDir(dir)
-	}
-	if err != nil {
-		return fmt.Errorf("buffer: write %s: %w", path, err)
-	}
-	return nil
+	return writeSideFile(dir, epochFile, fmt.Sprintf("epoch %s\nfirst %d\nlast %d\n", s.id, s.first, s.last), noSync)
 }
 
 func parseEpochs(v []byte) []Epoch {

@@ -243,18 +243,25 @@ func readSeqCeiling(dir string) (uint64, error) {
 // writeSeqCeiling replaces buffer.seq durably (write, fsync, rename, fsync
 // the directory).
 func writeSeqCeiling(dir string, ceiling uint64, noSync bool) error {
-	path := filepath.Join(dir, seqFile)
+	return writeSideFile(dir, seqFile, fmt.Sprintf("ceiling %d\n", ceiling), noSync)
+}
+
+// writeSideFile replaces dir/name with data durably: write a temp file,
+// fsync it, rename it over the old one, fsync the directory (a power cut
+// leaves the old or the new file, never a torn one). The seq ceiling and the
+// epoch file use it.
+func writeSideFile(dir, name, data string, noSync bool) error {
+	path := filepath.Join(dir, name)
 	tmp := path + ".tmp"
 	f, err := os.OpenFile(tmp, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o600)
-	if err != nil {
-		return fmt.Errorf("buffer: write seq ceiling: %w", err)
-	}
-	_, err = fmt.Fprintf(f, "ceiling %d\n", ceiling)
-	if err == nil && !noSync {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
+	if err == nil {
+		_, err = f.WriteString(data)
+		if err == nil && !noSync {
+			err = f.Sync()
+		}
+		if cerr := f.Close(); err == nil {
+			err = cerr
+		}
 	}
 	if err == nil {
 		err = os.Rename(tmp, path)
@@ -263,7 +270,7 @@ func writeSeqCeiling(dir string, ceiling uint64, noSync bool) error {
 		err = syncDir(dir)
 	}
 	if err != nil {
-		return fmt.Errorf("buffer: write seq ceiling %s: %w", path, err)
+		return fmt.Errorf("buffer: write %s: %w", path, err)
 	}
 	return nil
 }
