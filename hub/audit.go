@@ -47,7 +47,7 @@ type stream struct {
 func (s *stream) openCount() uint64 {
 	n := uint64(0)
 	for _, o := range s.open {
-		n += o.hi - o.lo + 1
+		n += o.Hi - o.Lo + 1
 	}
 	if lo, hi, ok := s.win.firstUnseenRun(); ok {
 		n += hi - lo + 1
@@ -149,12 +149,12 @@ func (a *Audit) Event(e *Event, value []byte) Verdict {
 	a.totals.Events++
 	s := a.streamOf(e.Gateway, e.Epoch, 1)
 	if e.Type == "gap" {
-		s.declared.add(e.FirstSeq, e.LastSeq)
+		s.declared.Add(e.FirstSeq, e.LastSeq)
 	}
 	fp := fingerprint(value)
 	v := VerdictNew
 	switch s.win.add(e.Seq, fp, func(lo, hi uint64) {
-		s.open = append(s.open, openSpan{span{lo, hi}, a.now()})
+		s.open = append(s.open, openSpan{span{Lo: lo, Hi: hi}, a.now()})
 	}) {
 	case addNew:
 		if e.Seq == s.win.max {
@@ -192,27 +192,27 @@ func (a *Audit) Event(e *Event, value []byte) Verdict {
 func (a *Audit) below(s *stream, seq uint64) Verdict {
 	for i := range s.open {
 		o := &s.open[i]
-		if seq < o.lo || seq > o.hi {
+		if seq < o.Lo || seq > o.Hi {
 			continue
 		}
 		switch {
-		case o.lo == o.hi:
+		case o.Lo == o.Hi:
 			s.open = append(s.open[:i], s.open[i+1:]...)
-		case seq == o.lo:
-			o.lo++
-		case seq == o.hi:
-			o.hi--
+		case seq == o.Lo:
+			o.Lo++
+		case seq == o.Hi:
+			o.Hi--
 		default:
-			rest := openSpan{span{seq + 1, o.hi}, o.since}
-			o.hi = seq - 1
+			rest := openSpan{span{Lo: seq + 1, Hi: o.Hi}, o.since}
+			o.Hi = seq - 1
 			s.open = append(s.open, rest)
 		}
 		return VerdictNew
 	}
-	if s.lost.remove(seq) {
+	if s.lost.Remove(seq) {
 		s.late++
 		a.totals.Late++
-		if s.declared.contains(seq) {
+		if s.declared.Contains(seq) {
 			s.gapped--
 			a.totals.Gapped--
 		} else {
@@ -251,8 +251,8 @@ func (a *Audit) Status(st *Status) {
 		}
 		kept := s.open[:0]
 		for _, o := range s.open {
-			if o.hi >= s.first {
-				o.lo = max(o.lo, s.first)
+			if o.Hi >= s.first {
+				o.Lo = max(o.Lo, s.first)
 				kept = append(kept, o)
 			}
 		}
@@ -302,11 +302,11 @@ func (a *Audit) Settle() {
 			kept := s.open[:0]
 			for _, o := range s.open {
 				switch {
-				case o.hi < bound || now.Sub(o.since) >= a.holeTimeout:
-					a.judge(s, o.lo, o.hi, o.hi >= bound)
-				case o.lo < bound:
-					a.judge(s, o.lo, bound-1, false)
-					o.lo = bound
+				case o.Hi < bound || now.Sub(o.since) >= a.holeTimeout:
+					a.judge(s, o.Lo, o.Hi, o.Hi >= bound)
+				case o.Lo < bound:
+					a.judge(s, o.Lo, bound-1, false)
+					o.Lo = bound
 					kept = append(kept, o)
 				default:
 					kept = append(kept, o)
@@ -357,9 +357,9 @@ func passed(pos, ends map[int32]int64) bool {
 // judge marks [lo, hi] lost: dropped by policy where gap events say so,
 // missing elsewhere.
 func (a *Audit) judge(s *stream, lo, hi uint64, byTimeout bool) {
-	gapped := s.declared.overlap(lo, hi)
+	gapped := s.declared.Overlap(lo, hi)
 	missing := hi - lo + 1 - gapped
-	s.lost.add(lo, hi)
+	s.lost.Add(lo, hi)
 	s.gapped += gapped
 	s.missing += missing
 	a.totals.Gapped += gapped
@@ -373,7 +373,7 @@ func (a *Audit) judge(s *stream, lo, hi uint64, byTimeout bool) {
 			"epoch", s.epoch, "seqs", spanString(lo, hi), "missing", missing, "because", why)
 	}
 	if len(s.lost) > 4096 { // bound the list: merge the oldest
-		s.lost[1].lo = s.lost[0].lo
+		s.lost[1].Lo = s.lost[0].Lo
 		s.lost = s.lost[1:]
 	}
 }
@@ -454,8 +454,8 @@ func (a *Audit) Gateways() []GatewayReport {
 				MissingRanges: []string{}, Gapped: s.gapped, GapEvents: s.gapEvents, Late: s.late,
 				Rollbacks: s.rollbacks + s.conflicts, MemoryBytes: s.win.bytes() + cap(s.open)*40 + cap(s.lost)*16 + cap(s.declared)*16 + 200}
 			for _, l := range s.lost {
-				if m := l.hi - l.lo + 1 - s.declared.overlap(l.lo, l.hi); m > 0 && len(e.MissingRanges) < 100 {
-					e.MissingRanges = append(e.MissingRanges, spanString(l.lo, l.hi))
+				if m := l.Hi - l.Lo + 1 - s.declared.Overlap(l.Lo, l.Hi); m > 0 && len(e.MissingRanges) < 100 {
+					e.MissingRanges = append(e.MissingRanges, spanString(l.Lo, l.Hi))
 				}
 			}
 			r.HolesOpen += e.HolesOpen

@@ -3,70 +3,15 @@ package hub
 import (
 	"hash/maphash"
 	"math/bits"
-	"slices"
-	"sort"
+
+	"github.com/rfidgw/rfidgw/internal/seqspan"
 )
 
-// span is an inclusive range of seqs.
-type span struct{ lo, hi uint64 }
-
-// spanSet is a sorted list of disjoint, non-adjacent spans.
-type spanSet []span
-
-func (s spanSet) find(x uint64) int {
-	return sort.Search(len(s), func(i int) bool { return s[i].hi >= x })
-}
-
-func (s spanSet) contains(x uint64) bool {
-	i := s.find(x)
-	return i < len(s) && s[i].lo <= x
-}
-
-// add inserts [lo, hi], merging what it touches.
-func (s *spanSet) add(lo, hi uint64) {
-	ss := *s
-	i := ss.find(lo - min(lo, 1))
-	j := i
-	for j < len(ss) && ss[j].lo <= hi+1 {
-		lo, hi = min(lo, ss[j].lo), max(hi, ss[j].hi)
-		j++
-	}
-	*s = slices.Replace(ss, i, j, span{lo, hi})
-}
-
-// remove takes x out of the set; it reports whether x was in it.
-func (s *spanSet) remove(x uint64) bool {
-	ss := *s
-	i := ss.find(x)
-	if i >= len(ss) || ss[i].lo > x {
-		return false
-	}
-	sp := ss[i]
-	switch {
-	case sp.lo == x && sp.hi == x:
-		*s = slices.Delete(ss, i, i+1)
-	case sp.lo == x:
-		ss[i].lo++
-	case sp.hi == x:
-		ss[i].hi--
-	default:
-		*s = slices.Insert(ss, i+1, span{x + 1, sp.hi})
-		(*s)[i].hi = x - 1
-	}
-	return true
-}
-
-// overlap counts the seqs of [lo, hi] in the set.
-func (s spanSet) overlap(lo, hi uint64) uint64 {
-	n := uint64(0)
-	for _, sp := range s[s.find(lo):] {
-		if sp.lo > hi {
-			break
-		}
-		n += min(sp.hi, hi) - max(sp.lo, lo) + 1
-	}
-	return n
-}
+// span and spanSet are the seq ranges the audit keeps (internal/seqspan).
+type (
+	span    = seqspan.Span
+	spanSet = seqspan.Set
+)
 
 // window is the bounded dedupe state of one gateway stream epoch: every seq
 // below floor is settled (seen, or handed on as a hole); seqs from floor up

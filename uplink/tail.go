@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"github.com/confluentinc/confluent-kafka-go/v2/kafka"
+
+	"github.com/rfidgw/rfidgw/internal/seqspan"
 )
 
 // TailOptions are the flags of `rfidgw tail`.
@@ -300,33 +302,11 @@ func parseTailEvent(v []byte) (tailEvent, error) {
 	return ev, err
 }
 
-// span is an inclusive range of seqs.
-type span struct{ lo, hi uint64 }
-
-// spanSet is a sorted set of disjoint, non-adjacent spans.
-type spanSet []span
-
-// find returns the index of the first span with hi >= x.
-func (s spanSet) find(x uint64) int {
-	return sort.Search(len(s), func(i int) bool { return s[i].hi >= x })
-}
-
-func (s spanSet) contains(x uint64) bool {
-	i := s.find(x)
-	return i < len(s) && s[i].lo <= x
-}
-
-// add inserts [lo, hi], merging what it touches.
-func (s *spanSet) add(lo, hi uint64) {
-	ss := *s
-	i := ss.find(lo - min(lo, 1)) // a span ending at lo-1 merges too
-	j := i
-	for j < len(ss) && ss[j].lo <= hi+1 {
-		lo, hi = min(lo, ss[j].lo), max(hi, ss[j].hi)
-		j++
-	}
-	*s = slices.Replace(ss, i, j, span{lo, hi})
-}
+// span and spanSet are the seq ranges tail keeps (internal/seqspan).
+type (
+	span    = seqspan.Span
+	spanSet = seqspan.Set
+)
 
 // gwTrack is what tail knows of one gateway's seqs.
 type gwTrack struct {
@@ -390,20 +370,20 @@ func (t *seqTracker) observe(gw, id string, seq uint64, part int32, off int64) {
 		}
 	}
 	g.maxByPart[part] = max(g.maxByPart[part], seq)
-	if g.seen.contains(seq) {
+	if g.seen.Contains(seq) {
 		fmt.Fprintf(t.warn, "DUPLICATE gateway=%s id=%s seq=%d partition=%d offset=%d\n", gw, id, seq, part, off)
 		return
 	}
-	if g.reported.contains(seq) {
+	if g.reported.Contains(seq) {
 		fmt.Fprintf(t.warn, "LATE gateway=%s seq=%d partition=%d offset=%d (arrived after it was reported missing)\n", gw, seq, part, off)
 	}
-	g.seen.add(seq, seq)
+	g.seen.Add(seq, seq)
 }
 
 // declare notes seqs a gap event says the gateway dropped.
 func (t *seqTracker) declare(gw string, lo, hi uint64) {
 	if g := t.gws[gw]; g != nil {
-		g.declared.add(lo, hi)
+		g.declared.Add(lo, hi)
 	}
 }
 
@@ -421,22 +401,22 @@ func (t *seqTracker) open() bool {
 func (g *gwTrack) holes() []span {
 	var out []span
 	for i := 0; i+1 < len(g.seen); i++ {
-		lo, hi := max(g.seen[i].hi+1, g.floor), g.seen[i+1].lo-1
+		lo, hi := max(g.seen[i].Hi+1, g.floor), g.seen[i+1].Lo-1
 		if lo > hi {
 			continue
 		}
 		// Subtract the reported spans.
-		for _, r := range g.reported[g.reported.find(lo):] {
-			if r.lo > hi {
+		for _, r := range g.reported[g.reported.Find(lo):] {
+			if r.Lo > hi {
 				break
 			}
-			if r.lo > lo {
-				out = append(out, span{lo, r.lo - 1})
+			if r.Lo > lo {
+				out = append(out, span{Lo: lo, Hi: r.Lo - 1})
 			}
-			lo = r.hi + 1
+			lo = r.Hi + 1
 		}
 		if lo <= hi {
-			out = append(out, span{lo, hi})
+			out = append(out, span{Lo: lo, Hi: hi})
 		}
 	}
 	return out
@@ -455,29 +435,29 @@ func (t *seqTracker) settle(now time.Time, caught map[int32]bool, grace time.Dur
 		for _, h := range g.holes() {
 			passed := true
 			for _, p := range t.parts {
-				if !caught[p] && g.maxByPart[p] <= h.hi {
+				if !caught[p] && g.maxByPart[p] <= h.Hi {
 					passed = false
 					break
 				}
 			}
-			first, ok := g.noticed[h.lo]
+			first, ok := g.noticed[h.Lo]
 			if !ok {
 				first = now
-				g.noticed[h.lo] = now
+				g.noticed[h.Lo] = now
 			}
 			if !passed || now.Sub(first) < grace {
 				continue
 			}
 			why := ""
-			if i := g.declared.find(h.lo); i < len(g.declared) && g.declared[i].lo <= h.lo && g.declared[i].hi >= h.hi {
+			if i := g.declared.Find(h.Lo); i < len(g.declared) && g.declared[i].Lo <= h.Lo && g.declared[i].Hi >= h.Hi {
 				why = " (dropped by the gateway: its buffer was full, a gap event says so)"
 			}
-			fmt.Fprintf(t.warn, "HOLE gateway=%s seq=%d..%d missing=%d%s\n", gw, h.lo, h.hi, h.hi-h.lo+1, why)
+			fmt.Fprintf(t.warn, "HOLE gateway=%s seq=%d..%d missing=%d%s\n", gw, h.Lo, h.Hi, h.Hi-h.Lo+1, why)
 			if why == "" {
-				t.missing += h.hi - h.lo + 1
+				t.missing += h.Hi - h.Lo + 1
 			}
-			g.reported.add(h.lo, h.hi)
-			delete(g.noticed, h.lo)
+			g.reported.Add(h.Lo, h.Hi)
+			delete(g.noticed, h.Lo)
 		}
 	}
 }

@@ -132,7 +132,7 @@ func TestTailMissingTopic(t *testing.T) {
 func TestSpanSet(t *testing.T) {
 	var s spanSet
 	for _, x := range []uint64{5, 1, 3, 2, 9, 4, 10, 0} {
-		s.add(x, x)
+		s.Add(x, x)
 	}
 	if got := fmt.Sprint(s); got != "[{0 5} {9 10}]" {
 		t.Fatalf("spans %s", got)
@@ -141,7 +141,7 @@ func TestSpanSet(t *testing.T) {
 	if h := fmt.Sprint(g.holes()); h != "[{6 8}]" {
 		t.Fatalf("holes %s", h)
 	}
-	g.reported.add(7, 7)
+	g.reported.Add(7, 7)
 	if h := fmt.Sprint(g.holes()); h != "[{6 6} {8 8}]" {
 		t.Fatalf("holes after reporting 7: %s", h)
 	}
@@ -156,16 +156,16 @@ func FuzzSpanSet(f *testing.F) {
 		var s spanSet
 		model := map[uint64]bool{}
 		for _, x := range xs {
-			s.add(uint64(x), uint64(x))
+			s.Add(uint64(x), uint64(x))
 			model[uint64(x)] = true
 		}
 		for x := uint64(0); x < 257; x++ {
-			if s.contains(x) != model[x] {
-				t.Fatalf("contains(%d) = %v, want %v; spans %v", x, s.contains(x), model[x], s)
+			if s.Contains(x) != model[x] {
+				t.Fatalf("contains(%d) = %v, want %v; spans %v", x, s.Contains(x), model[x], s)
 			}
 		}
 		for i := 1; i < len(s); i++ {
-			if s[i].lo <= s[i-1].hi+1 {
+			if s[i].Lo <= s[i-1].Hi+1 {
 				t.Fatalf("spans not disjoint and merged: %v", s)
 			}
 		}
